@@ -1,0 +1,62 @@
+/**
+ * Named reasons. Kubernetes reasons are carried up verbatim (users search for them); the
+ * reasons below are ours, for facts Kubernetes has no word for. Like Knative's reason constants,
+ * they are stable strings that tests, events and clients can rely on.
+ */
+
+/** Our reasons (PascalCase like Kubernetes' own, so both kinds read alike in one list). */
+export const REASONS = {
+  /** A transitional state outlived its configured deadline. */
+  ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
+  /** A service's containers all exited (pod phase Succeeded): a service must keep running. */
+  ServiceExited: 'ServiceExited',
+  /** A container was killed for exceeding its memory limit and had to be restarted. */
+  OOMKilled: 'OOMKilled',
+  /** The node running the pod stopped reporting. */
+  NodeLost: 'NodeLost',
+  /** The proton has fewer pods than desired and the missing ones are not created yet. */
+  ReplicasMissing: 'ReplicasMissing',
+  /** The draft's time to live ran out; the workload reached its end of life. */
+  TTLExpired: 'TTLExpired',
+  /** A replacement was cancelled by its user before the traffic switch. */
+  ReplacementCancelled: 'ReplacementCancelled',
+  /** A replacement was superseded by a stop, delete or TTL expiry of its workload. */
+  ReplacementSuperseded: 'ReplacementSuperseded',
+  /** The candidate proton of a replacement failed. */
+  CandidateFailed: 'CandidateFailed',
+} as const;
+export type Reason = (typeof REASONS)[keyof typeof REASONS];
+
+/**
+ * Container waiting reasons that mean the container will not start without someone changing
+ * something: reported as `errored` on the first pod event that shows them (SPEC.md section 2).
+ * `ErrImageNeverPull` and `RunContainerError` are of the same kind as the spec's list.
+ */
+export const FATAL_WAITING_REASONS: ReadonlySet<string> = new Set([
+  'CrashLoopBackOff',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'ErrImageNeverPull',
+  'RunContainerError',
+]);
+
+/**
+ * Waiting reasons that may clear by themselves (a registry hiccup): the replica stays
+ * `provisioning` with the reason shown; if the pull keeps failing, the kubelet's back-off
+ * (`ImagePullBackOff`, fatal) follows within seconds.
+ */
+export const TRANSIENT_WAITING_REASONS: ReadonlySet<string> = new Set(['ErrImagePull']);
+
+/**
+ * Pod `status.reason` values that mean the cluster took the pod away (not the workload's fault).
+ * Kubelet's node-pressure eviction says `Evicted`, its critical-pod preemption `Preempting`;
+ * `Preempted` and `NodeLost` are set by some schedulers and older node controllers.
+ */
+export const DISRUPTION_POD_REASONS: ReadonlySet<string> = new Set([
+  'Evicted',
+  'Preempted',
+  'Preempting',
+  'NodeLost',
+]);
