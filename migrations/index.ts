@@ -1,0 +1,10 @@
+/**
+ * Every migration, in order. The migrator takes this list rather than a glob so that it works
+ * the same under tsx, vitest and a bundler; a test fails when a migration file is missing here.
+ */
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration20261126000000_initial_model } from './Migration20261126000000_initial_model.js';
+
+export const migrationsList: MigrationObject[] = [
+  { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
+];

@@ -1,0 +1,146 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { PothosValidationError } from '@pothos/core';
+import { GraphQLError } from 'graphql';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { pino, type Logger } from 'pino';
+import { userViewer } from './auth/viewer.js';
+import type { Config } from './config.js';
+import type { GraphQLContext } from './graphql/context.js';
+import { buildSchema } from './graphql/schema.js';
+import { createLocalPubSub, type WorkloadPubSub } from './pubsub/topics.js';
+import { createServices, type Services } from './service/index.js';
+import { systemClock, type Clock } from './service/clock.js';
+import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
+
+export interface AppDeps {
+  config: Config;
+  /** Overrides the configured database (tests pass their own). */
+  database?: DatabaseConfig;
+  clock?: Clock;
+  logger?: Logger;
+  orm?: OrmOptions;
+}
+
+export interface App {
+  /** Listens on the configured host and port (0 picks a free port); resolves with the base URL. */
+  start(): Promise<string>;
+  /** Stops accepting requests, lets in-flight ones finish (up to the deadline), closes the database. */
+  stop(): Promise<void>;
+  /** The base URL once started. */
+  url(): string;
+  yoga: YogaServerInstance<Record<string, never>, GraphQLContext>;
+  orm: Orm;
+  services: Services;
+  pubsub: WorkloadPubSub;
+}
+
+/** Wires configuration, database, services and the GraphQL server; starts nothing. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'workload-api' } });
+  const clock = deps.clock ?? systemClock;
+  const orm = await openOrm(deps.database ?? config.database, deps.orm);
+  const pubsub = createLocalPubSub();
+  const services = createServices({
+    orm,
+    clock,
+    pubsub,
+    draftTtlSeconds: config.draftTtlSeconds,
+    maxReplicas: config.maxReplicas,
+  });
+  const schema = buildSchema();
+
+  const yoga = createYoga<Record<string, never>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
+    landingPage: false,
+    logging: {
+      debug: (...args) => logger.debug(args.map(String).join(' ')),
+      info: (...args) => logger.info(args.map(String).join(' ')),
+      warn: (...args) => logger.warn(args.map(String).join(' ')),
+      error: (...args) => logger.error(args.map(String).join(' ')),
+    },
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        // GraphQL errors raised on purpose (bad arguments, bad documents) pass through.
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        if (error instanceof GraphQLError && original instanceof PothosValidationError) {
+          return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: 'VALIDATION' } });
+        }
+        logger.error({ err: original ?? error, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+        return new GraphQLError(message, {
+          nodes: error instanceof GraphQLError ? error.nodes : undefined,
+          path: error instanceof GraphQLError ? error.path : undefined,
+          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+        });
+      },
+    },
+    context: () => ({
+      viewer: userViewer(config.devSubject),
+      em: orm.em.fork(),
+      services,
+      publicBaseUrl: config.publicBaseUrl,
+    }),
+  });
+
+  let server: Server | undefined;
+  let baseUrl = '';
+
+  return {
+    yoga,
+    orm,
+    services,
+    pubsub,
+    url: () => baseUrl,
+    async start() {
+      server = createServer(yoga);
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject);
+        server?.listen(config.port, config.host, () => resolve());
+      });
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      baseUrl = `http://${host === '0.0.0.0' || host === '[::]' ? 'localhost' : host}:${address.port}`;
+      logger.info({ url: `${baseUrl}/graphql`, database: (deps.database ?? config.database).kind }, 'Workload API listening');
+      return baseUrl;
+    },
+    async stop() {
+      if (server) {
+        const s = server;
+        const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        s.closeIdleConnections();
+        const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
+        deadline.unref();
+        await closed;
+        clearTimeout(deadline);
+      }
+      await orm.close(true);
+      logger.info('Workload API stopped');
+    },
+  };
+}
+
+const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.
+mutation CreateArtifact {
+  createArtifact(input: {
+    name: "hello"
+    spec: { containerGroups: [{ name: "default", containers: [
+      { name: "app", imageUri: "ghcr.io/example/hello:1.0", primary: true, port: 8080 }
+    ] }] }
+  }) {
+    __typename
+    ... on MutationCreateArtifactSuccess { artifact { id name status } }
+    ... on Error { message }
+  }
+}
+
+query Workloads {
+  workloads(first: 20) {
+    totalCount
+    edges { node { id name status importance endpoint expiresAt artifact { name status version } } }
+  }
+}
+`;

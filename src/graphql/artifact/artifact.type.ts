@@ -1,0 +1,150 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import type { Artifact } from '../../store/entities/index.js';
+import { encodeCursor } from '../../store/pagination.js';
+import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
+import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';
+import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId, ALL_ERRORS } from '../common/errors.type.js';
+import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
+import type { ArtifactOrderField } from '../../service/artifact.service.js';
+
+export const ArtifactNode = builder.loadableNode('Artifact', {
+  description: 'What runs: a container spec, draft (mutable) or locked (immutable, versioned).',
+  id: { resolve: (a) => a.id },
+  load: (ids: string[], ctx: GraphQLContext) => ctx.services.artifacts.loadMany(ctx.em, ids),
+  sort: (a) => a.id,
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    status: t.field({ type: ArtifactStatusEnum, resolve: (a) => a.status }),
+    version: t.int({ nullable: true, description: 'Assigned when the artifact is locked: the next version of its repository.', resolve: (a) => a.version ?? null }),
+    repositoryId: t.id({ description: 'The lineage this artifact belongs to; clones share it.', resolve: (a) => a.repository.id }),
+    spec: t.field({ type: ArtifactSpecRef, resolve: (a) => a.spec }),
+    createdAt: t.field({ type: 'DateTime', resolve: (a) => a.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (a) => a.updatedAt }),
+    lockedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.lockedAt ?? null }),
+  }),
+});
+
+const ArtifactOrderFieldEnum = builder.enumType('ArtifactOrderField', {
+  values: { CREATED_AT: { value: 'createdAt' }, UPDATED_AT: { value: 'updatedAt' }, NAME: { value: 'name' } } as const,
+});
+
+const ArtifactOrder = builder.inputType('ArtifactOrder', {
+  fields: (t) => ({
+    field: t.field({ type: ArtifactOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, required: true }),
+  }),
+});
+
+const ArtifactFilter = builder.inputType('ArtifactFilter', {
+  fields: (t) => ({
+    status: t.field({ type: ArtifactStatusEnum }),
+    repositoryId: t.id(),
+    search: t.string({ description: 'Case-insensitive substring of the name or description.' }),
+  }),
+});
+
+function cursorOf(a: Artifact, field: ArtifactOrderField): string {
+  return encodeCursor(a[field], a.id);
+}
+
+builder.queryFields((t) => ({
+  artifact: t.field({
+    type: ArtifactNode,
+    errors: { types: ALL_ERRORS, directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.artifacts.get(ctx.em, rawId(args.id, 'Artifact')),
+  }),
+  artifacts: t.connection(
+    {
+      type: ArtifactNode,
+      description: `Live artifacts, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}.`,
+      args: {
+        filter: t.arg({ type: ArtifactFilter }),
+        orderBy: t.arg({ type: ArtifactOrder }),
+      },
+      resolve: async (_root, args, ctx) => {
+        checkPageSize(args);
+        const filter = { ...args.filter, repositoryId: args.filter?.repositoryId ?? null };
+        const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
+        const connection = await resolveCursorConnection<Promise<Artifact[]>>(
+          { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (a: Artifact) => cursorOf(a, order.field) },
+          (page) => ctx.services.artifacts.list(ctx.em, filter, order, page),
+        );
+        return { ...connection, totalCount: () => ctx.services.artifacts.count(ctx.em, filter) };
+      },
+    },
+    {
+      fields: (c) => ({
+        totalCount: c.int({ description: 'How many artifacts match, across all pages.', resolve: (conn) => conn.totalCount() }),
+      }),
+    },
+  ),
+}));
+
+const CreateArtifactInput = builder.inputType('CreateArtifactInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: '1 to 255 characters.' }),
+    description: t.string(),
+    spec: t.field({ type: ArtifactSpecInput, required: true }),
+  }),
+});
+
+const UpdateArtifactInput = builder.inputType('UpdateArtifactInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    name: t.string(),
+    description: t.string(),
+    spec: t.field({ type: ArtifactSpecInput }),
+  }),
+});
+
+const CloneArtifactInput = builder.inputType('CloneArtifactInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    name: t.string({ description: 'Defaults to the source artifact\'s name.' }),
+    description: t.string(),
+  }),
+});
+
+const artifactResult = { types: ALL_ERRORS, dataField: { name: 'artifact' } };
+
+builder.mutationFields((t) => ({
+  createArtifact: t.field({
+    type: ArtifactNode,
+    description: 'Creates a draft artifact in a new repository.',
+    errors: artifactResult,
+    args: { input: t.arg({ type: CreateArtifactInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.artifacts.create(ctx.viewer, input),
+  }),
+  updateArtifact: t.field({
+    type: ArtifactNode,
+    description: 'Changes a draft artifact. Locked artifacts are immutable.',
+    errors: artifactResult,
+    args: { input: t.arg({ type: UpdateArtifactInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.artifacts.update(ctx.viewer, rawId(input.id, 'Artifact'), input),
+  }),
+  lockArtifact: t.field({
+    type: ArtifactNode,
+    description: 'Locks a draft artifact for good, assigning its repository\'s next version. Locking a locked artifact changes nothing.',
+    errors: artifactResult,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.artifacts.lock(ctx.viewer, rawId(args.id, 'Artifact')),
+  }),
+  cloneArtifact: t.field({
+    type: ArtifactNode,
+    description: 'Makes a new draft with a copy of the artifact\'s spec, in the same repository.',
+    errors: artifactResult,
+    args: { input: t.arg({ type: CloneArtifactInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.artifacts.clone(ctx.viewer, rawId(input.id, 'Artifact'), input),
+  }),
+  deleteArtifact: t.field({
+    type: ArtifactNode,
+    description: 'Deletes a draft artifact that no workload uses. Locked artifacts cannot be deleted.',
+    errors: artifactResult,
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.artifacts.delete(ctx.viewer, rawId(args.id, 'Artifact')),
+  }),
+}));

@@ -1,0 +1,41 @@
+import SchemaBuilder from '@pothos/core';
+import DataloaderPlugin from '@pothos/plugin-dataloader';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import RelayPlugin from '@pothos/plugin-relay';
+import { isUuid } from '../domain/ids.js';
+import type { GraphQLContext } from './context.js';
+
+const NODE_TYPES = new Set(['Workload', 'Artifact', 'Proton']);
+
+/**
+ * The schema builder. It holds no types of its own: each feature folder adds its types, queries
+ * and mutations. The schema is stateless; everything with state arrives through the context.
+ */
+export const builder = new SchemaBuilder<{
+  Context: GraphQLContext;
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+  Scalars: {
+    ID: { Input: string; Output: string };
+    DateTime: { Input: Date; Output: Date };
+  };
+}>({
+  plugins: [ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  defaultFieldNullability: false,
+  errors: {
+    defaultTypes: [],
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    edgeCursorType: 'String',
+    nodesQueryOptions: false,
+    nodeQueryOptions: {
+      description: 'Any object by its global id; null when it does not exist or is not visible.',
+      // An id of a type that is not a node, or with a malformed key, names nothing.
+      resolve: (_root, { id }, _ctx, _info, resolveNode) =>
+        NODE_TYPES.has(id.typename) && isUuid(id.id) ? resolveNode(id) : null,
+    },
+  },
+});

@@ -1,0 +1,24 @@
+import type { Proton } from '../../store/entities/index.js';
+import { builder } from '../builder.js';
+import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
+import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
+import { ArtifactNode } from '../artifact/artifact.type.js';
+
+export const ProtonRef = builder.objectRef<Proton>('Proton');
+
+builder.node(ProtonRef, {
+  description: 'One running instance of an artifact for a workload (on Kubernetes: a Deployment and its pods).',
+  id: { resolve: (p) => p.id },
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'role' in value && 'workload' in value,
+  fields: (t) => ({
+    role: t.field({ type: ProtonRoleEnum, resolve: (p) => p.role }),
+    status: t.field({ type: ProtonStatusEnum, resolve: (p) => p.status }),
+    statusReason: t.string({ nullable: true, description: 'The Kubernetes reason behind the status, e.g. CrashLoopBackOff.', resolve: (p) => p.statusReason ?? null }),
+    statusMessage: t.string({ nullable: true, resolve: (p) => p.statusMessage ?? null }),
+    artifact: t.field({ type: ArtifactNode, resolve: (p) => p.artifact.id }),
+    runtime: t.field({ type: WorkloadRuntimeRef, resolve: (p) => p.runtime }),
+    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (p) => p.updatedAt }),
+  }),
+  loadMany: (ids, ctx) => ctx.services.workloads.loadProtons(ctx.em, ids),
+});

@@ -1,0 +1,18 @@
+import type { GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './common/scalars.js';
+import './common/errors.type.js';
+import './common/enums.type.js';
+import './artifact/artifact-spec.type.js';
+import './artifact/artifact.type.js';
+import './proton/proton.type.js';
+import './event/event.type.js';
+import './workload/workload.type.js';
+
+builder.queryType({});
+builder.mutationType({});
+
+/** The whole schema, sorted so that its printed form is stable. */
+export function buildSchema(): GraphQLSchema {
+  return builder.toSchema({ sortSchema: true });
+}

@@ -1,0 +1,192 @@
+import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
+import { encodeCursor } from '../../store/pagination.js';
+import type { WorkloadOrderField } from '../../service/workload.service.js';
+import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
+import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
+import { ArtifactNode } from '../artifact/artifact.type.js';
+import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
+import { ALL_ERRORS, checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
+import { WorkloadEventRef } from '../event/event.type.js';
+import { ProtonRef } from '../proton/proton.type.js';
+import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
+
+export const WorkloadNode = builder.loadableNode('Workload', {
+  description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
+  id: { resolve: (w) => w.id },
+  load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.loadMany(ctx.em, ids),
+  sort: (w) => w.id,
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    description: t.exposeString('description'),
+    status: t.field({ type: WorkloadStatusEnum, resolve: (w) => w.status }),
+    statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', resolve: (w) => w.statusReason ?? null }),
+    statusMessage: t.string({ nullable: true, resolve: (w) => w.statusMessage ?? null }),
+    importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
+    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', resolve: (w) => w.artifact.id }),
+    runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
+    protons: t.loadableList({
+      type: ProtonRef,
+      description: 'The current protons: the active one first, then a candidate during a replace.',
+      load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.protonsOf(ctx.em, ids),
+      resolve: (w) => w.id,
+    }),
+    endpoint: t.string({
+      description: 'The stable invoke URL, the same from creation through stop, start, replace and promote.',
+      resolve: (w, _args, ctx) => `${ctx.publicBaseUrl}/endpoints/workloads/${w.id}/`,
+    }),
+    expiresAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When a draft workload is terminated (its TTL); null for workloads on locked artifacts.',
+      resolve: (w) => w.expiresAt ?? null,
+    }),
+    createdAt: t.field({ type: 'DateTime', resolve: (w) => w.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', resolve: (w) => w.updatedAt }),
+    events: t.connection({
+      type: WorkloadEventRef,
+      description: `The event log in sequence order; pages of 1 to ${MAX_PAGE_SIZE}. Cursors are sequence numbers.`,
+      resolve: (w, args, ctx) => {
+        checkPageSize(args);
+        return resolveCursorConnection<Promise<WorkloadEvent[]>>(
+          { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (e) => String(e.sequence) },
+          ({ after, before, limit, inverted }) =>
+            ctx.services.workloads.events(ctx.em, w.id, {
+              after: sequenceCursor(after, 'after') ?? 0,
+              before: sequenceCursor(before, 'before'),
+              limit,
+              inverted,
+            }),
+        );
+      },
+    }),
+  }),
+});
+
+function sequenceCursor(cursor: string | undefined, argument: string): number | undefined {
+  if (cursor === undefined) return undefined;
+  if (!/^\d{1,9}$/.test(cursor)) {
+    throw new GraphQLError(`"${argument}" must be an event sequence number`, { extensions: { code: 'VALIDATION', argument } });
+  }
+  return Number(cursor);
+}
+
+const WorkloadOrderFieldEnum = builder.enumType('WorkloadOrderField', {
+  values: { CREATED_AT: { value: 'createdAt' }, UPDATED_AT: { value: 'updatedAt' }, NAME: { value: 'name' } } as const,
+});
+
+const WorkloadOrder = builder.inputType('WorkloadOrder', {
+  fields: (t) => ({
+    field: t.field({ type: WorkloadOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, required: true }),
+  }),
+});
+
+const WorkloadFilter = builder.inputType('WorkloadFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [WorkloadStatusEnum], description: 'Any of these statuses.' }),
+    importance: t.field({ type: [ImportanceEnum], description: 'Any of these importances.' }),
+    artifactStatus: t.field({ type: ArtifactStatusEnum, description: 'Draft (TTL-bound) or locked (persistent) workloads.' }),
+    artifactId: t.id(),
+    search: t.string({ description: 'Case-insensitive substring of the name or description.' }),
+  }),
+});
+
+function cursorOf(w: Workload, field: WorkloadOrderField): string {
+  return encodeCursor(w[field], w.id);
+}
+
+builder.queryFields((t) => ({
+  workload: t.field({
+    type: WorkloadNode,
+    errors: { types: ALL_ERRORS, directResult: true },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (_root, args, ctx) => ctx.services.workloads.get(ctx.em, rawId(args.id, 'Workload')),
+  }),
+  workloads: t.connection(
+    {
+      type: WorkloadNode,
+      description: `Live workloads, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}.`,
+      args: {
+        filter: t.arg({ type: WorkloadFilter }),
+        orderBy: t.arg({ type: WorkloadOrder }),
+      },
+      resolve: async (_root, args, ctx) => {
+        checkPageSize(args);
+        const f = args.filter;
+        const filter = {
+          status: f?.status ?? null,
+          importance: f?.importance ?? null,
+          artifactStatus: f?.artifactStatus ?? null,
+          artifactId: f?.artifactId ? rawId(f.artifactId, 'Artifact') : null,
+          search: f?.search ?? null,
+        };
+        const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
+        const connection = await resolveCursorConnection<Promise<Workload[]>>(
+          { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
+          (page) => ctx.services.workloads.list(ctx.em, filter, order, page),
+        );
+        return { ...connection, totalCount: () => ctx.services.workloads.count(ctx.em, filter) };
+      },
+    },
+    {
+      fields: (c) => ({
+        totalCount: c.int({ description: 'How many workloads match, across all pages.', resolve: (conn) => conn.totalCount() }),
+      }),
+    },
+  ),
+}));
+
+const InlineArtifactInput = builder.inputType('InlineArtifactInput', {
+  description: 'An artifact created with the workload, as a draft.',
+  fields: (t) => ({
+    name: t.string({ required: true }),
+    description: t.string(),
+    spec: t.field({ type: ArtifactSpecInput, required: true }),
+  }),
+});
+
+const CreateWorkloadInput = builder.inputType('CreateWorkloadInput', {
+  fields: (t) => ({
+    name: t.string({ required: true, description: '1 to 255 characters, unique among the owner\'s workloads.' }),
+    description: t.string(),
+    importance: t.field({ type: ImportanceEnum, description: 'Defaults to LOW.' }),
+    artifactId: t.id({ description: 'Run this existing artifact. Give exactly one of artifactId or artifact.' }),
+    artifact: t.field({ type: InlineArtifactInput, description: 'Run a new draft artifact made from this spec.' }),
+    runtime: t.field({ type: WorkloadRuntimeInput, description: 'Defaults to one replica and the artifact\'s resources.' }),
+  }),
+});
+
+const UpdateWorkloadInput = builder.inputType('UpdateWorkloadInput', {
+  fields: (t) => ({
+    id: t.id({ required: true }),
+    name: t.string(),
+    description: t.string(),
+    importance: t.field({ type: ImportanceEnum, description: 'Takes effect at once, without a restart.' }),
+  }),
+});
+
+const workloadResult = { types: ALL_ERRORS, dataField: { name: 'workload' } };
+
+builder.mutationFields((t) => ({
+  createWorkload: t.field({
+    type: WorkloadNode,
+    description: 'Creates a workload on an existing artifact or an inline draft. It starts SUBMITTED.',
+    errors: workloadResult,
+    args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.workloads.create(ctx.viewer, {
+        ...input,
+        artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact'),
+      }),
+  }),
+  updateWorkload: t.field({
+    type: WorkloadNode,
+    description: 'Changes name, description or importance. Restarts nothing.',
+    errors: workloadResult,
+    args: { input: t.arg({ type: UpdateWorkloadInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.workloads.update(ctx.viewer, rawId(input.id, 'Workload'), input),
+  }),
+}));

@@ -1,0 +1,27 @@
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig } from './config.js';
+
+// The only module with side effects: configuration, the app, and the signals that stop it.
+try {
+  const config = loadConfig(process.env);
+  const app = await buildApp({ config });
+  await app.start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`received ${signal}, shutting down\n`);
+    app.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        process.stderr.write(`shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+} catch (err) {
+  process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,234 @@
+import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { LockMode, type FilterQuery } from '@mikro-orm/core';
+import type { Viewer } from '../auth/viewer.js';
+import type { z } from 'zod';
+import { artifactPatchSchema, cloneArtifactSchema, newArtifactSchema } from '../domain/artifact-spec.js';
+import { isUuid } from '../domain/ids.js';
+import { parseOrThrow } from '../domain/validate.js';
+import { ConflictError, InvalidTransitionError, NotFoundError } from '../domain/errors.js';
+import type { ArtifactStatus } from '../domain/model.js';
+import {
+  ArtifactEntity,
+  ArtifactRepositoryEntity,
+  ArtifactSharedRoleEntity,
+  WorkloadEntity,
+  type Artifact,
+} from '../store/entities/index.js';
+import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
+import type { Orm } from '../store/orm.js';
+import type { Clock } from './clock.js';
+
+/** A validated artifact to create (see the domain's `newArtifactSchema`). */
+export type NewArtifact = z.output<typeof newArtifactSchema>;
+
+export interface ArtifactFilter {
+  status?: ArtifactStatus | null;
+  repositoryId?: string | null;
+  search?: string | null;
+}
+
+export type ArtifactOrderField = 'createdAt' | 'updatedAt' | 'name';
+export interface ArtifactOrder {
+  field: ArtifactOrderField;
+  direction: SortDirection;
+}
+
+/** An id that no row has: a filter on a malformed id matches nothing. */
+const NO_ID = '00000000-0000-0000-0000-000000000000';
+
+/** Creating, changing, locking, cloning, deleting and listing artifacts. */
+export class ArtifactService {
+  constructor(private readonly deps: { orm: Orm; clock: Clock }) {}
+
+  /** Loads a live artifact or throws NotFound. */
+  async get(em: EntityManager, id: string): Promise<Artifact> {
+    const artifact = isUuid(id) ? await em.findOne(ArtifactEntity, { id, deletedAt: null }) : null;
+    if (!artifact) throw new NotFoundError('Artifact', id);
+    return artifact;
+  }
+
+  /** Creates a draft artifact (and a new repository for its lineage) inside `em`'s transaction. */
+  async createIn(em: EntityManager, viewer: Viewer, input: NewArtifact): Promise<Artifact> {
+    const now = this.deps.clock();
+    const repository = em.create(ArtifactRepositoryEntity, {
+      id: randomUUID(),
+      name: input.name,
+      ownerId: viewer.userId,
+      lastVersion: 0,
+      createdAt: now,
+    });
+    const artifact = em.create(ArtifactEntity, {
+      id: randomUUID(),
+      repository,
+      name: input.name,
+      description: input.description ?? '',
+      status: 'draft',
+      version: null,
+      spec: input.spec,
+      ownerId: viewer.userId,
+      createdAt: now,
+      updatedAt: now,
+      lockedAt: null,
+      deletedAt: null,
+    });
+    this.grantOwner(em, viewer, artifact, now);
+    return artifact;
+  }
+
+  /** Creates a draft artifact. */
+  async create(viewer: Viewer, input: unknown): Promise<Artifact> {
+    const valid = parseOrThrow(newArtifactSchema, input);
+    return this.deps.orm.em.fork().transactional((em) => this.createIn(em, viewer, valid));
+  }
+
+  /** Changes a draft's name, description or spec; locked artifacts are immutable. */
+  async update(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
+    const patch = parseOrThrow(artifactPatchSchema, input);
+    return this.deps.orm.em.fork().transactional(async (em) => {
+      const artifact = await this.get(em, id);
+      if (artifact.status === 'locked') {
+        throw new InvalidTransitionError(
+          `artifact "${artifact.name}" is locked (version ${artifact.version}) and immutable; clone it to make a new draft`,
+          'locked',
+        );
+      }
+      if (patch.name != null) artifact.name = patch.name;
+      if (patch.description != null) artifact.description = patch.description;
+      if (patch.spec != null) artifact.spec = patch.spec;
+      artifact.updatedAt = this.deps.clock();
+      return artifact;
+    });
+  }
+
+  /**
+   * Locks a draft (one-way), assigning its repository's next version. Locking a locked artifact
+   * changes nothing. A draft that a live workload runs is locked by promoting that workload.
+   */
+  async lock(viewer: Viewer, id: string): Promise<Artifact> {
+    return this.deps.orm.em.fork().transactional(async (em) => {
+      const artifact = isUuid(id)
+        ? await em.findOne(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE })
+        : null;
+      if (!artifact) throw new NotFoundError('Artifact', id);
+      if (artifact.status === 'locked') return artifact;
+      const users = await this.liveWorkloadsOf(em, id);
+      if (users.length > 0) {
+        throw new ConflictError(
+          `artifact "${artifact.name}" runs in draft workload ${users.map((w) => `"${w.name}"`).join(', ')}; promote the workload to lock its artifact`,
+          users.map((w) => ({ type: 'Workload', id: w.id })),
+        );
+      }
+      // The counter lives on the repository row: the update serializes concurrent locks.
+      const rows = await em.execute<{ last_version: number }[]>(
+        'update artifact_repository set last_version = last_version + 1 where id = ? returning last_version',
+        [artifact.repository.id],
+      );
+      const version = rows[0]?.last_version;
+      if (typeof version !== 'number') throw new Error(`artifact repository ${artifact.repository.id} vanished`);
+      const now = this.deps.clock();
+      artifact.status = 'locked';
+      artifact.version = version;
+      artifact.lockedAt = now;
+      artifact.updatedAt = now;
+      return artifact;
+    });
+  }
+
+  /** Makes a new draft in the same repository with a copy of the artifact's spec. */
+  async clone(viewer: Viewer, id: string, raw: unknown): Promise<Artifact> {
+    const input = parseOrThrow(cloneArtifactSchema, raw);
+    return this.deps.orm.em.fork().transactional(async (em) => {
+      const source = await this.get(em, id);
+      const now = this.deps.clock();
+      const artifact = em.create(ArtifactEntity, {
+        id: randomUUID(),
+        repository: source.repository,
+        name: input.name ?? source.name,
+        description: input.description ?? source.description,
+        status: 'draft',
+        version: null,
+        spec: structuredClone(source.spec),
+        ownerId: viewer.userId,
+        createdAt: now,
+        updatedAt: now,
+        lockedAt: null,
+        deletedAt: null,
+      });
+      this.grantOwner(em, viewer, artifact, now);
+      return artifact;
+    });
+  }
+
+  /** Deletes a draft that no workload uses; locked artifacts are kept forever. */
+  async delete(viewer: Viewer, id: string): Promise<Artifact> {
+    return this.deps.orm.em.fork().transactional(async (em) => {
+      const artifact = await this.get(em, id);
+      if (artifact.status === 'locked') {
+        throw new InvalidTransitionError(`artifact "${artifact.name}" is locked (version ${artifact.version}) and cannot be deleted`, 'locked');
+      }
+      const users = await em.find(
+        WorkloadEntity,
+        { artifact: id, deletedAt: null },
+        { fields: ['id', 'name'], orderBy: { createdAt: 'asc' }, limit: 20 },
+      );
+      if (users.length > 0) {
+        throw new ConflictError(
+          `artifact "${artifact.name}" is used by workload ${users.map((w) => `"${w.name}"`).join(', ')}; delete those workloads first`,
+          users.map((w) => ({ type: 'Workload', id: w.id })),
+        );
+      }
+      artifact.deletedAt = this.deps.clock();
+      return artifact;
+    });
+  }
+
+  /** One page of live artifacts matching `filter`, in `order`. */
+  async list(em: EntityManager, filter: ArtifactFilter, order: ArtifactOrder, page: PageWindow): Promise<Artifact[]> {
+    const where = this.where(filter);
+    const column = order.field;
+    const k = keysetPage<Artifact>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
+    return em.find(ArtifactEntity, { $and: [where, ...k.where] } as FilterQuery<Artifact>, { orderBy: k.orderBy, limit: k.limit });
+  }
+
+  /** How many live artifacts match `filter`. */
+  async count(em: EntityManager, filter: ArtifactFilter): Promise<number> {
+    return em.count(ArtifactEntity, this.where(filter));
+  }
+
+  /** Loads live artifacts by id, in storage order (callers sort). */
+  async loadMany(em: EntityManager, ids: readonly string[]): Promise<Artifact[]> {
+    return em.find(ArtifactEntity, { id: { $in: ids.filter(isUuid) }, deletedAt: null });
+  }
+
+  private where(filter: ArtifactFilter): FilterQuery<Artifact> {
+    const where: FilterQuery<Artifact> & Record<string, unknown> = { deletedAt: null };
+    if (filter.status) where.status = filter.status;
+    if (filter.repositoryId) where.repository = isUuid(filter.repositoryId) ? filter.repositoryId : NO_ID;
+    if (filter.search) {
+      const pattern = likePattern(filter.search);
+      where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
+    }
+    return where;
+  }
+
+  private liveWorkloadsOf(em: EntityManager, artifactId: string) {
+    return em.find(
+      WorkloadEntity,
+      { artifact: artifactId, deletedAt: null, status: { $ne: 'terminated' } },
+      { fields: ['id', 'name'], limit: 20 },
+    );
+  }
+
+  private grantOwner(em: EntityManager, viewer: Viewer, artifact: Artifact, now: Date): void {
+    em.create(ArtifactSharedRoleEntity, {
+      id: randomUUID(),
+      artifact,
+      subjectType: 'user',
+      subjectId: viewer.userId,
+      role: 'OWNER',
+      grantedBy: viewer.userId,
+      grantedAt: now,
+    });
+  }
+}

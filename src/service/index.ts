@@ -1,0 +1,17 @@
+import type { WorkloadPubSub } from '../pubsub/topics.js';
+import type { Orm } from '../store/orm.js';
+import { ArtifactService } from './artifact.service.js';
+import type { Clock } from './clock.js';
+import { WorkloadService } from './workload.service.js';
+
+export interface Services {
+  artifacts: ArtifactService;
+  workloads: WorkloadService;
+}
+
+/** Builds the service layer over one ORM, clock and pub/sub. */
+export function createServices(deps: { orm: Orm; clock: Clock; pubsub: WorkloadPubSub; draftTtlSeconds: number; maxReplicas: number }): Services {
+  const artifacts = new ArtifactService(deps);
+  const workloads = new WorkloadService({ ...deps, artifacts });
+  return { artifacts, workloads };
+}

@@ -1,0 +1,254 @@
+import { randomUUID } from 'node:crypto';
+import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Viewer } from '../auth/viewer.js';
+import { DEFAULT_RUNTIME, newWorkloadSchema, runtimeIssuesAgainstSpec, workloadPatchSchema } from '../domain/artifact-spec.js';
+import { isUuid } from '../domain/ids.js';
+import { parseOrThrow } from '../domain/validate.js';
+import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
+import type { ArtifactStatus, Importance, WorkloadStatus } from '../domain/model.js';
+import {
+  ProtonEntity,
+  WorkloadEntity,
+  WorkloadEventEntity,
+  WorkloadSharedRoleEntity,
+  type Proton,
+  type Workload,
+  type WorkloadEvent,
+} from '../store/entities/index.js';
+import { violatedUniqueConstraint } from '../store/errors.js';
+import { appendWorkloadEvent } from '../store/events.js';
+import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
+import type { Orm } from '../store/orm.js';
+import type { WorkloadPubSub } from '../pubsub/topics.js';
+import type { ArtifactService, NewArtifact } from './artifact.service.js';
+import type { Clock } from './clock.js';
+
+export interface WorkloadFilter {
+  status?: WorkloadStatus[] | null;
+  importance?: Importance[] | null;
+  artifactStatus?: ArtifactStatus | null;
+  artifactId?: string | null;
+  search?: string | null;
+}
+
+export type WorkloadOrderField = 'createdAt' | 'updatedAt' | 'name';
+export interface WorkloadOrder {
+  field: WorkloadOrderField;
+  direction: SortDirection;
+}
+
+export interface WorkloadServiceDeps {
+  orm: Orm;
+  clock: Clock;
+  pubsub: WorkloadPubSub;
+  artifacts: ArtifactService;
+  draftTtlSeconds: number;
+  maxReplicas: number;
+}
+
+/** Creating, changing and reading workloads. Lifecycle operations drive the controller. */
+export class WorkloadService {
+  constructor(private readonly deps: WorkloadServiceDeps) {}
+
+  /** Loads a live workload or throws NotFound. */
+  async get(em: EntityManager, id: string): Promise<Workload> {
+    const workload = isUuid(id) ? await em.findOne(WorkloadEntity, { id, deletedAt: null }) : null;
+    if (!workload) throw new NotFoundError('Workload', id);
+    return workload;
+  }
+
+  /**
+   * Creates a workload on an existing artifact or on an inline spec (which becomes a draft).
+   * It starts `submitted` with no proton; a draft workload expires after the draft TTL.
+   */
+  async create(viewer: Viewer, raw: unknown): Promise<Workload> {
+    const input = parseOrThrow(newWorkloadSchema({ maxReplicas: this.deps.maxReplicas }), raw);
+    let created: { workload: Workload; sequence: number };
+    try {
+      created = await this.deps.orm.em.fork().transactional(async (em) => {
+        const artifact = input.artifactId
+          ? await this.deps.artifacts.get(em, input.artifactId)
+          : await this.deps.artifacts.createIn(em, viewer, input.artifact as NewArtifact);
+        const runtime = input.runtime ?? DEFAULT_RUNTIME;
+        const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
+        if (issues.length > 0) {
+          throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
+        }
+        const now = this.deps.clock();
+        const workload = em.create(WorkloadEntity, {
+          id: randomUUID(),
+          name: input.name,
+          description: input.description ?? '',
+          ownerId: viewer.userId,
+          artifact,
+          artifactStatus: artifact.status,
+          importance: input.importance ?? 'low',
+          desiredState: 'running',
+          status: 'submitted',
+          statusReason: null,
+          statusMessage: null,
+          runtime,
+          expiresAt: artifact.status === 'draft' ? new Date(now.getTime() + this.deps.draftTtlSeconds * 1000) : null,
+          lastEventSequence: 0,
+          createdAt: now,
+          updatedAt: now,
+          deletedAt: null,
+        });
+        em.create(WorkloadSharedRoleEntity, {
+          id: randomUUID(),
+          workload,
+          subjectType: 'user',
+          subjectId: viewer.userId,
+          role: 'OWNER',
+          grantedBy: viewer.userId,
+          grantedAt: now,
+        });
+        const sequence = await appendWorkloadEvent(em, {
+          workloadId: workload.id,
+          type: 'created',
+          message: `workload created on ${artifact.status} artifact "${artifact.name}"${artifact.version ? ` version ${artifact.version}` : ''}`,
+          actor: viewer.userId,
+          data: { artifactId: artifact.id, importance: workload.importance, runtime },
+          occurredAt: now,
+        });
+        return { workload, sequence };
+      });
+    } catch (err) {
+      throw await this.explainCreateConflict(err, viewer, input);
+    }
+    this.publishChanged(created.workload.id, created.sequence);
+    return created.workload;
+  }
+
+  /** Changes name, description or importance; never restarts anything. */
+  async update(viewer: Viewer, id: string, raw: unknown): Promise<Workload> {
+    const patch = parseOrThrow(workloadPatchSchema, raw);
+    let result: { workload: Workload; sequence: number | null };
+    try {
+      result = await this.deps.orm.em.fork().transactional(async (em) => {
+        const workload = await this.get(em, id);
+        const changes: Record<string, { from: string; to: string }> = {};
+        for (const key of ['name', 'description', 'importance'] as const) {
+          const value = patch[key];
+          if (value != null && value !== workload[key]) {
+            changes[key] = { from: workload[key], to: value };
+          }
+        }
+        if (Object.keys(changes).length === 0) return { workload, sequence: null };
+        if (patch.name != null) workload.name = patch.name;
+        if (patch.description != null) workload.description = patch.description;
+        if (patch.importance != null) workload.importance = patch.importance;
+        const now = this.deps.clock();
+        workload.updatedAt = now;
+        const sequence = await appendWorkloadEvent(em, {
+          workloadId: workload.id,
+          type: changes.importance ? 'importanceChanged' : 'updated',
+          message: `workload ${Object.entries(changes).map(([k, c]) => (k === 'description' ? 'description changed' : `${k} changed from "${c.from}" to "${c.to}"`)).join(', ')}`,
+          actor: viewer.userId,
+          data: { changes },
+          occurredAt: now,
+        });
+        return { workload, sequence };
+      });
+    } catch (err) {
+      if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner' && patch.name) {
+        throw await this.nameConflict(viewer, patch.name);
+      }
+      throw err;
+    }
+    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence);
+    return result.workload;
+  }
+
+  /** One page of live workloads matching `filter`, in `order`. */
+  async list(em: EntityManager, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<Workload[]> {
+    const column = order.field;
+    const k = keysetPage<Workload>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
+    return em.find(WorkloadEntity, { $and: [this.where(filter), ...k.where] } as FilterQuery<Workload>, {
+      orderBy: k.orderBy,
+      limit: k.limit,
+    });
+  }
+
+  /** How many live workloads match `filter`. */
+  async count(em: EntityManager, filter: WorkloadFilter): Promise<number> {
+    return em.count(WorkloadEntity, this.where(filter));
+  }
+
+  /** Loads live workloads by id, in storage order (callers sort). */
+  async loadMany(em: EntityManager, ids: readonly string[]): Promise<Workload[]> {
+    return em.find(WorkloadEntity, { id: { $in: ids.filter(isUuid) }, deletedAt: null });
+  }
+
+  /** Loads protons by id, in storage order (callers sort). */
+  async loadProtons(em: EntityManager, ids: readonly string[]): Promise<Proton[]> {
+    return em.find(ProtonEntity, { id: { $in: ids.filter(isUuid) }, workload: { deletedAt: null } });
+  }
+
+  /** The current (not removed) protons of each workload, active first, in one query. */
+  async protonsOf(em: EntityManager, workloadIds: readonly string[]): Promise<Proton[][]> {
+    const protons = await em.find(
+      ProtonEntity,
+      { workload: { $in: [...workloadIds] }, removedAt: null },
+      { orderBy: { role: 'asc', createdAt: 'asc' } },
+    );
+    return workloadIds.map((id) => protons.filter((p) => p.workload.id === id));
+  }
+
+  /** A page of a workload's events in sequence order, after sequence `after`. */
+  async events(em: EntityManager, workloadId: string, window: { after: number; limit: number; inverted: boolean; before?: number }): Promise<WorkloadEvent[]> {
+    const sequence: Record<string, number> = { $gt: window.after };
+    if (window.before !== undefined) sequence.$lt = window.before;
+    return em.find(
+      WorkloadEventEntity,
+      { workloadId, sequence },
+      { orderBy: { sequence: window.inverted ? 'desc' : 'asc' }, limit: window.limit },
+    );
+  }
+
+  private where(filter: WorkloadFilter): FilterQuery<Workload> {
+    const where: FilterQuery<Workload> & Record<string, unknown> = { deletedAt: null };
+    if (filter.status?.length) where.status = { $in: filter.status };
+    if (filter.importance?.length) where.importance = { $in: filter.importance };
+    if (filter.artifactStatus) where.artifactStatus = filter.artifactStatus;
+    if (filter.artifactId) where.artifact = isUuid(filter.artifactId) ? filter.artifactId : '00000000-0000-0000-0000-000000000000';
+    if (filter.search) {
+      const pattern = likePattern(filter.search);
+      where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
+    }
+    return where;
+  }
+
+  private publishChanged(workloadId: string, sequence: number): void {
+    this.deps.pubsub.publish('workload:changed', { workloadId, sequence });
+  }
+
+  /** Turns a unique violation of createWorkload into a Conflict that names the existing workload. */
+  private async explainCreateConflict(err: unknown, viewer: Viewer, input: { name: string; artifactId?: string | null }): Promise<unknown> {
+    const constraint = violatedUniqueConstraint(err);
+    if (constraint === 'workload_name_unique_per_owner') return this.nameConflict(viewer, input.name);
+    if (constraint === 'workload_one_live_per_draft_artifact' && input.artifactId) {
+      const em = this.deps.orm.em.fork();
+      const holder = await em.findOne(
+        WorkloadEntity,
+        { artifact: input.artifactId, deletedAt: null, status: { $ne: 'terminated' } },
+        { fields: ['id', 'name'] },
+      );
+      return new ConflictError(
+        `the draft artifact already runs in workload ${holder ? `"${holder.name}"` : '(unknown)'}; a draft artifact serves one workload at a time: clone it to run another`,
+        holder ? [{ type: 'Workload', id: holder.id }] : [],
+      );
+    }
+    return err;
+  }
+
+  private async nameConflict(viewer: Viewer, name: string): Promise<ConflictError> {
+    const em = this.deps.orm.em.fork();
+    const holder = await em.findOne(WorkloadEntity, { ownerId: viewer.userId, name, deletedAt: null }, { fields: ['id'] });
+    return new ConflictError(
+      `a workload named "${name}" already exists; workload names are unique per owner`,
+      holder ? [{ type: 'Workload', id: holder.id }] : [],
+    );
+  }
+}

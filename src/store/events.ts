@@ -1,0 +1,27 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/** What an event says; the database assigns its gap-free sequence number. */
+export interface NewWorkloadEvent {
+  workloadId: string;
+  type: string;
+  message: string;
+  actor: string | null;
+  data?: Record<string, unknown>;
+  occurredAt: Date;
+}
+
+/**
+ * Appends an event to a workload's log inside the caller's transaction and returns its sequence.
+ * Pending entity changes are flushed first so that the workload row exists and is current.
+ */
+export async function appendWorkloadEvent(em: EntityManager, event: NewWorkloadEvent): Promise<number> {
+  await em.flush();
+  const rows = await em.execute<{ sequence: number }[]>(
+    `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
+     values (?, 0, ?, ?, ?, ?::jsonb, ?) returning sequence`,
+    [event.workloadId, event.type, event.message, event.actor, JSON.stringify(event.data ?? {}), event.occurredAt],
+  );
+  const sequence = rows[0]?.sequence;
+  if (typeof sequence !== 'number') throw new Error(`no sequence returned for event of workload ${event.workloadId}`);
+  return sequence;
+}

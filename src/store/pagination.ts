@@ -1,0 +1,69 @@
+import type { FilterQuery } from '@mikro-orm/core';
+
+/** A page asked for by cursor: `limit` rows after/before a cursor; `inverted` reads backwards. */
+export interface PageWindow {
+  after?: string;
+  before?: string;
+  limit: number;
+  inverted: boolean;
+}
+
+export type SortDirection = 'ASC' | 'DESC';
+
+/** A keyset position: the sort column's value and the row's id (the tie-breaker). */
+type Position = [string, string];
+
+/** Encodes the keyset position of a row as an opaque cursor. */
+export function encodeCursor(value: string | Date, id: string): string {
+  const v = value instanceof Date ? value.toISOString() : value;
+  return Buffer.from(JSON.stringify([v, id]), 'utf8').toString('base64url');
+}
+
+/** Thrown for a cursor that this server did not make. */
+export class InvalidCursorError extends Error {
+  constructor(readonly argument: 'after' | 'before') {
+    super(`"${argument}" is not a valid cursor`);
+    this.name = 'InvalidCursorError';
+  }
+}
+
+function decodeCursor(cursor: string, argument: 'after' | 'before'): Position {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((p) => typeof p === 'string')) {
+      return [parsed[0] as string, parsed[1] as string];
+    }
+  } catch {
+    // fall through
+  }
+  throw new InvalidCursorError(argument);
+}
+
+/**
+ * The where-clause and order of one keyset page over `column` then `id`. Stable under inserts,
+ * unlike offsets, and served by an index on (column, id).
+ */
+export function keysetPage<T extends object>(
+  column: string,
+  direction: SortDirection,
+  page: PageWindow,
+  parse: (value: string) => unknown = (v) => v,
+): { where: FilterQuery<T>[]; orderBy: Record<string, 'asc' | 'desc'>; limit: number } {
+  const where: FilterQuery<T>[] = [];
+  const bound = (cursor: string, argument: 'after' | 'before', forward: boolean) => {
+    const [value, id] = decodeCursor(cursor, argument);
+    const op = forward === (direction === 'ASC') ? '$gt' : '$lt';
+    where.push({
+      $or: [{ [column]: { [op]: parse(value) } }, { [column]: parse(value), id: { [op]: id } }],
+    } as FilterQuery<T>);
+  };
+  if (page.after) bound(page.after, 'after', true);
+  if (page.before) bound(page.before, 'before', false);
+  const reading = (direction === 'ASC') !== page.inverted ? 'asc' : 'desc';
+  return { where, orderBy: { [column]: reading, id: reading }, limit: page.limit };
+}
+
+/** Escapes LIKE wildcards so that a search term matches itself. */
+export function likePattern(term: string): string {
+  return `%${term.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
