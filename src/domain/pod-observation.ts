@@ -262,13 +262,14 @@ function findDisruption(
   message: string | undefined,
   conditions: readonly PodConditionObservation[],
 ): PodDisruption | undefined {
-  // DisruptionTarget (Kubernetes >= 1.26) names the cause precisely (PreemptionByScheduler,
-  // EvictionByEvictionAPI, DeletionByTaintManager, TerminationByKubelet...); prefer it.
-  const target = conditions.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
-  if (target) return omitUndefined({ reason: target.reason ?? 'DisruptionTarget', message: target.message });
+  // The pod's own reason says it in the user's words (`Evicted`, `Preempting`); the
+  // DisruptionTarget condition (Kubernetes >= 1.26) names the cause precisely otherwise
+  // (PreemptionByScheduler, EvictionByEvictionAPI, DeletionByTaintManager, TerminationByKubelet).
   if (reason !== undefined && DISRUPTION_POD_REASONS.has(reason)) {
     return omitUndefined({ reason, message });
   }
+  const target = conditions.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (target) return omitUndefined({ reason: target.reason ?? 'DisruptionTarget', message: target.message });
   return undefined;
 }
 
