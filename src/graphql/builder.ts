@@ -5,6 +5,8 @@ import RelayPlugin from '@pothos/plugin-relay';
 import { isUuid } from '../domain/ids.js';
 import type { GraphQLContext } from './context.js';
 
+const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
 const NODE_TYPES = new Set(['Workload', 'Artifact', 'Proton']);
 
 /**
@@ -25,6 +27,8 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   errors: {
     defaultTypes: [],
+    defaultResultOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Payload` },
+    defaultUnionOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Result` },
   },
   relay: {
     clientMutationId: 'omit',

@@ -4,7 +4,8 @@ import { encodeCursor } from '../../store/pagination.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';
-import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId, ALL_ERRORS } from '../common/errors.type.js';
+import { ConflictError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
@@ -52,7 +53,7 @@ function cursorOf(a: Artifact, field: ArtifactOrderField): string {
 builder.queryFields((t) => ({
   artifact: t.field({
     type: ArtifactNode,
-    errors: { types: ALL_ERRORS, directResult: true },
+    errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.get(ctx.em, rawId(args.id, 'Artifact')),
   }),
@@ -76,10 +77,12 @@ builder.queryFields((t) => ({
       },
     },
     {
+      name: 'ArtifactConnection',
       fields: (c) => ({
         totalCount: c.int({ description: 'How many artifacts match, across all pages.', resolve: (conn) => conn.totalCount() }),
       }),
     },
+    { name: 'ArtifactEdge' },
   ),
 }));
 
@@ -108,20 +111,20 @@ const CloneArtifactInput = builder.inputType('CloneArtifactInput', {
   }),
 });
 
-const artifactResult = { types: ALL_ERRORS, dataField: { name: 'artifact' } };
+const dataField = { name: 'artifact' };
 
 builder.mutationFields((t) => ({
   createArtifact: t.field({
     type: ArtifactNode,
     description: 'Creates a draft artifact in a new repository.',
-    errors: artifactResult,
+    errors: { types: [ValidationError], dataField },
     args: { input: t.arg({ type: CreateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.artifacts.create(ctx.viewer, input),
   }),
   updateArtifact: t.field({
     type: ArtifactNode,
     description: 'Changes a draft artifact. Locked artifacts are immutable.',
-    errors: artifactResult,
+    errors: { types: [NotFoundError, ValidationError, InvalidTransitionError], dataField },
     args: { input: t.arg({ type: UpdateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.artifacts.update(ctx.viewer, rawId(input.id, 'Artifact'), input),
@@ -129,21 +132,21 @@ builder.mutationFields((t) => ({
   lockArtifact: t.field({
     type: ArtifactNode,
     description: 'Locks a draft artifact for good, assigning its repository\'s next version. Locking a locked artifact changes nothing.',
-    errors: artifactResult,
+    errors: { types: [NotFoundError, ConflictError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.lock(ctx.viewer, rawId(args.id, 'Artifact')),
   }),
   cloneArtifact: t.field({
     type: ArtifactNode,
     description: 'Makes a new draft with a copy of the artifact\'s spec, in the same repository.',
-    errors: artifactResult,
+    errors: { types: [NotFoundError, ValidationError], dataField },
     args: { input: t.arg({ type: CloneArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.artifacts.clone(ctx.viewer, rawId(input.id, 'Artifact'), input),
   }),
   deleteArtifact: t.field({
     type: ArtifactNode,
     description: 'Deletes a draft artifact that no workload uses. Locked artifacts cannot be deleted.',
-    errors: artifactResult,
+    errors: { types: [NotFoundError, ConflictError, InvalidTransitionError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.delete(ctx.viewer, rawId(args.id, 'Artifact')),
   }),

@@ -100,4 +100,4 @@ export function checkPageSize(args: { first?: number | null; last?: number | nul
   }
 }
 
-export const ALL_ERRORS = [NotFoundError, ConflictError, ValidationError, InvalidTransitionError];
+

@@ -8,7 +8,8 @@ import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
-import { ALL_ERRORS, checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
+import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
 import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
@@ -61,7 +62,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
             }),
         );
       },
-    }),
+    }, { name: 'WorkloadEventConnection' }, { name: 'WorkloadEventEdge' }),
   }),
 });
 
@@ -101,7 +102,7 @@ function cursorOf(w: Workload, field: WorkloadOrderField): string {
 builder.queryFields((t) => ({
   workload: t.field({
     type: WorkloadNode,
-    errors: { types: ALL_ERRORS, directResult: true },
+    errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.workloads.get(ctx.em, rawId(args.id, 'Workload')),
   }),
@@ -132,10 +133,12 @@ builder.queryFields((t) => ({
       },
     },
     {
+      name: 'WorkloadConnection',
       fields: (c) => ({
         totalCount: c.int({ description: 'How many workloads match, across all pages.', resolve: (conn) => conn.totalCount() }),
       }),
     },
+    { name: 'WorkloadEdge' },
   ),
 }));
 
@@ -168,13 +171,13 @@ const UpdateWorkloadInput = builder.inputType('UpdateWorkloadInput', {
   }),
 });
 
-const workloadResult = { types: ALL_ERRORS, dataField: { name: 'workload' } };
+const dataField = { name: 'workload' };
 
 builder.mutationFields((t) => ({
   createWorkload: t.field({
     type: WorkloadNode,
     description: 'Creates a workload on an existing artifact or an inline draft. It starts SUBMITTED.',
-    errors: workloadResult,
+    errors: { types: [ValidationError, NotFoundError, ConflictError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.workloads.create(ctx.viewer, {
@@ -185,7 +188,7 @@ builder.mutationFields((t) => ({
   updateWorkload: t.field({
     type: WorkloadNode,
     description: 'Changes name, description or importance. Restarts nothing.',
-    errors: workloadResult,
+    errors: { types: [ValidationError, NotFoundError, ConflictError], dataField },
     args: { input: t.arg({ type: UpdateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.workloads.update(ctx.viewer, rawId(input.id, 'Workload'), input),
   }),

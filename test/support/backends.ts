@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, test } from 'vitest';
+import type { DatabaseConfig } from '../../src/store/orm.js';
+
+/** A database the suite runs against: embedded PGlite always; PostgreSQL when a URL is given. */
+export interface Backend {
+  name: 'pglite' | 'postgres';
+  /** Why the backend cannot run here, if it cannot. */
+  missing?: string;
+}
+
+const requireAll = process.env.REQUIRE_ALL_BACKENDS === '1';
+const postgresUrl = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+
+/** Every database backend, with the reason any of them is missing. */
+export function databaseBackends(): Backend[] {
+  return [
+    { name: 'pglite' },
+    { name: 'postgres', missing: postgresUrl ? undefined : 'DATABASE_URL (or TEST_DATABASE_URL) is not set' },
+  ];
+}
+
+/**
+ * Runs `body` once per database backend. A missing backend is skipped, except when
+ * REQUIRE_ALL_BACKENDS=1 (CI), where it fails instead.
+ */
+export function describeEachDatabase(title: string, body: (backend: Backend) => void): void {
+  for (const backend of databaseBackends()) {
+    const name = `${title} [${backend.name}]`;
+    if (backend.missing && requireAll) {
+      describe(name, () => {
+        test(`needs ${backend.name}`, () => {
+          throw new Error(`REQUIRE_ALL_BACKENDS=1 but ${backend.name} is unavailable: ${backend.missing}`);
+        });
+      });
+    } else {
+      describe.skipIf(Boolean(backend.missing))(name, () => body(backend));
+    }
+  }
+}
+
+/** A fresh, empty database of one backend for one test file; `drop` removes it. */
+export async function createDatabase(backend: Backend): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
+  if (backend.name === 'pglite') {
+    return { database: { kind: 'pglite-memory' }, drop: async () => {} };
+  }
+  if (!postgresUrl) throw new Error('no PostgreSQL URL');
+  const name = `wl_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: postgresUrl });
+  await admin.connect();
+  try {
+    await admin.query(`create database "${name}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    database: { kind: 'postgres', url: url.toString(), poolMax: 10 },
+    drop: async () => {
+      const c = new pg.Client({ connectionString: postgresUrl });
+      await c.connect();
+      try {
+        await c.query(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await c.end();
+      }
+    },
+  };
+}
