@@ -149,10 +149,11 @@ export function startWorkload(state: WorkloadState, ctx: OperationContext): Tran
 
 /** Stops a workload (identity, endpoint, sharing and history kept); a no-op when already stopped or stopping. */
 export function stopWorkload(state: WorkloadState, ctx: OperationContext): TransitionResult {
-  if (state.endOfLife) return noop('workload is terminated; there is nothing to stop', state);
+  // Deletion is the newest fact about a workload, so it is checked before its end of life.
   if (state.desiredState === 'deleted') {
     return refuse('WorkloadDeleting', 'cannot stop: workload is being deleted');
   }
+  if (state.endOfLife) return noop('workload is terminated; there is nothing to stop', state);
   if (state.desiredState === 'stopped' && (state.status === 'stopped' || state.status === 'stopping')) {
     return noop(`workload is already ${state.status}`, state);
   }
@@ -334,8 +335,8 @@ export function deleteWorkload(state: WorkloadState, ctx: OperationContext): Tra
 
 /** Terminates a draft workload whose TTL has passed (end of life); a no-op before that or without a TTL. */
 export function expireTtl(state: WorkloadState, ctx: OperationContext): TransitionResult {
-  if (state.endOfLife) return noop('workload is already terminated', state);
   if (state.desiredState === 'deleted') return noop('workload is being deleted', state);
+  if (state.endOfLife) return noop('workload is already terminated', state);
   const remaining = remainingTtlMs(state.expiresAt, ctx.now);
   if (remaining === undefined || state.expiresAt === undefined) {
     return noop('workload has no TTL (its artifact is locked)', state);
@@ -507,10 +508,10 @@ function deadlineKey(state: WorkloadState): TransitionalState | undefined {
 }
 
 function refuseIfGone(op: string, state: WorkloadState): Refusal | undefined {
+  if (state.desiredState === 'deleted') return refuse('WorkloadDeleting', `cannot ${op}: workload is being deleted`);
   if (state.endOfLife) {
     return refuse('WorkloadTerminated', `cannot ${op}: workload is terminated (end of life); create a new one`);
   }
-  if (state.desiredState === 'deleted') return refuse('WorkloadDeleting', `cannot ${op}: workload is being deleted`);
   return undefined;
 }
 
