@@ -581,13 +581,9 @@ function withoutOperationState(state: WorkloadState): WorkloadState {
 }
 
 function accepted(message: string, next: WorkloadState, effects: readonly LifecycleEffect[]): Transition {
-  return { ok: true, noop: false, message, next: dropUndefined(next), effects };
+  return { ok: true, noop: false, message, next, effects };
 }
 
 function noop(message: string, state: WorkloadState): Transition {
   return { ok: true, noop: true, message, next: state, effects: [] };
-}
-
-function dropUndefined(state: WorkloadState): WorkloadState {
-  return Object.fromEntries(Object.entries(state).filter(([, v]) => v !== undefined)) as unknown as WorkloadState;
 }
