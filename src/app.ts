@@ -11,6 +11,7 @@ import { buildSchema } from './graphql/schema.js';
 import { createLocalPubSub, type WorkloadPubSub } from './pubsub/topics.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
+import { InvalidCursorError } from './store/pagination.js';
 import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
 
 export interface AppDeps {
@@ -67,6 +68,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         const original = error instanceof GraphQLError ? error.originalError : error;
         // GraphQL errors raised on purpose (bad arguments, bad documents) pass through.
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        if (error instanceof GraphQLError && original instanceof InvalidCursorError) {
+          return new GraphQLError(original.message, {
+            nodes: error.nodes,
+            path: error.path,
+            extensions: { code: 'VALIDATION', argument: original.argument },
+          });
+        }
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {
           return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: 'VALIDATION' } });
         }

@@ -37,7 +37,7 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
     config,
     database,
     clock: clock.read,
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     orm: { onQuery: (message) => {
       if (message.startsWith('[query]')) queries.push(message);
     } },
