@@ -147,7 +147,7 @@ export type ResourceSpec = z.infer<typeof resourcesSchema>;
 /** A human-facing name: 1-255 characters, not blank, no control characters. */
 export const nameSchema = z
   .string()
-  .min(1, 'must not be empty')
+  .min(1, { message: 'must not be empty', abort: true })
   .max(255, 'must be at most 255 characters')
   .refine((s) => s.trim().length > 0, 'must not be blank')
   .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
