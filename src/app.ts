@@ -119,10 +119,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+        // Keep-alive connections go idle as their last request finishes: close each as it does.
         s.closeIdleConnections();
+        const sweeper = setInterval(() => s.closeIdleConnections(), 50);
         const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
-        deadline.unref();
         await closed;
+        clearInterval(sweeper);
         clearTimeout(deadline);
       }
       await orm.close(true);

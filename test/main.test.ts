@@ -1,0 +1,68 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+const root = path.resolve(import.meta.dirname, '..');
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** Starts the server as `npm start` does and resolves with its URL once it listens. */
+function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"url":"([^"]+)\/graphql"/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!, exited });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+}
+
+async function gql(url: string, query: string) {
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  return (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
+}
+
+it('serves the API on the embedded database, keeps data across a restart, and exits cleanly on SIGTERM', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
+  dirs.push(dataDir);
+  const first = await startServer(dataDir);
+  const artifact = await gql(
+    first.url,
+    `mutation { createArtifact(input: { name: "hello", spec: { containerGroups: [{ name: "default", containers: [
+      { name: "app", imageUri: "ghcr.io/example/hello:1.0", primary: true, port: 8080 }] }] } }) {
+      ... on CreateArtifactPayload { artifact { id } } } }`,
+  );
+  const artifactId = artifact.data?.createArtifact.artifact.id as string;
+  expect(artifactId).toBeTruthy();
+  const created = await gql(first.url, `mutation { createWorkload(input: { name: "hello-workload", artifactId: "${artifactId}" }) { __typename } }`);
+  expect(created.data?.createWorkload.__typename).toBe('CreateWorkloadPayload');
+  first.child.kill('SIGTERM');
+  expect(await first.exited).toBe(0);
+
+  const second = await startServer(dataDir);
+  const list = await gql(second.url, '{ workloads(first: 10) { totalCount edges { node { name status artifact { name } } } } }');
+  expect(list.data?.workloads).toEqual({
+    totalCount: 1,
+    edges: [{ node: { name: 'hello-workload', status: 'SUBMITTED', artifact: { name: 'hello' } } }],
+  });
+  second.child.kill('SIGTERM');
+  expect(await second.exited).toBe(0);
+}, 90_000);
