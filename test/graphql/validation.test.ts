@@ -66,13 +66,14 @@ describeEachDatabase('input validation', (backend) => {
   beforeAll(async () => {
     t = await startTestApp(backend, { MAX_REPLICAS: '10' });
     counts = async () => {
-      const [row] = await t.app.orm.em.fork().getConnection().execute(
+      const [row] = await t.app.orm.em.fork().getConnection().execute<Record<string, number>[]>(
         `select (select count(*) from artifact)::int as artifacts, (select count(*) from artifact_repository)::int as repositories,
                 (select count(*) from workload)::int as workloads, (select count(*) from workload_event)::int as events,
                 (select count(*) from artifact_shared_role)::int + (select count(*) from workload_shared_role)::int as grants,
                 (select coalesce(max(updated_at), 'epoch') from artifact)::text as artifact_change,
                 (select coalesce(max(updated_at), 'epoch') from workload)::text as workload_change`,
       );
+      if (!row) throw new Error('no counts');
       return row;
     };
   });
