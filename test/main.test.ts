@@ -66,3 +66,23 @@ it('serves the API on the embedded database, keeps data across a restart, and ex
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
 }, 90_000);
+
+it('keeps committed data on the embedded database when the process is killed', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
+  dirs.push(dataDir);
+  const first = await startServer(dataDir);
+  const created = await gql(
+    first.url,
+    `mutation { createWorkload(input: { name: "survivor", artifact: { name: "a", spec: { containerGroups: [{ name: "default", containers: [
+      { name: "app", imageUri: "nginx:1.25", primary: true, port: 8080 }] }] } } }) { __typename } }`,
+  );
+  expect(created.data?.createWorkload.__typename).toBe('CreateWorkloadPayload');
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  const second = await startServer(dataDir);
+  const list = await gql(second.url, '{ workloads(first: 10) { edges { node { name } } } }');
+  expect(list.data?.workloads).toEqual({ edges: [{ node: { name: 'survivor' } }] });
+  second.child.kill('SIGTERM');
+  expect(await second.exited).toBe(0);
+}, 90_000);
