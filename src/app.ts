@@ -4,7 +4,9 @@ import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
-import { userViewer } from './auth/viewer.js';
+import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { prepareDevelopmentAuth } from './auth/development.js';
+import { createAccessLoaders } from './service/access-loaders.js';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
@@ -52,10 +54,25 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const schema = buildSchema();
 
+  let authenticator: Authenticator;
+  let graphiqlHeaders: string | undefined;
+  if (config.auth.mode === 'development') {
+    const dev = await prepareDevelopmentAuth(config.dataDir, config.auth, clock());
+    authenticator = createJwtAuthenticator(dev.settings);
+    graphiqlHeaders = JSON.stringify({ Authorization: `Bearer ${dev.tokens.alice}` });
+    logger.warn(
+      { file: dev.file, subjects: Object.keys(dev.tokens) },
+      `development authentication: send "Authorization: Bearer <token>" with a token from ${dev.file} ` +
+        `(GraphiQL is preset to act as alice). Never use this mode in production.`,
+    );
+  } else {
+    authenticator = createJwtAuthenticator(config.auth);
+  }
+
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY } : false,
+    graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -86,12 +103,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         });
       },
     },
-    context: () => ({
-      viewer: userViewer(config.devSubject),
-      em: orm.em.fork(),
-      services,
-      publicBaseUrl: config.publicBaseUrl,
-    }),
+    // Authentication happens before any resolver runs: no or bad credentials end the request here.
+    context: async ({ request }) => {
+      let viewer;
+      try {
+        viewer = await authenticator.authenticate(request.headers.get('authorization'));
+      } catch (err) {
+        if (!(err instanceof AuthenticationError)) throw err;
+        throw new GraphQLError(err.message, {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
+        });
+      }
+      const em = orm.em.fork();
+      return { viewer, em, services, access: createAccessLoaders(em, viewer), publicBaseUrl: config.publicBaseUrl };
+    },
   });
 
   let server: Server | undefined;

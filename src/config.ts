@@ -25,7 +25,16 @@ const envSchema = z.object({
   MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
   GRAPHIQL: bool.optional(),
   SHUTDOWN_TIMEOUT_SECONDS: seconds(25),
-  DEV_SUBJECT: z.string().min(1).default('developer'),
+  AUTH_MODE: z.enum(['jwt', 'development']).optional(),
+  ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION: bool.optional(),
+  AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  AUTH_JWKS_URL: z.url().optional(),
+  AUTH_ISSUER: z.string().min(1).optional(),
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_CLAIM_GROUPS: z.string().min(1).default('groups'),
+  AUTH_CLAIM_ORGANIZATION: z.string().min(1).default('org'),
+  AUTH_CLAIM_ROLES: z.string().min(1).default('roles'),
+  PLATFORM_ADMIN_ROLE: z.string().min(1).default('platform-admin'),
 });
 
 export interface Config {
@@ -35,13 +44,23 @@ export interface Config {
   /** Base of every workload's invoke endpoint; defaults to the address the server listens on. */
   publicBaseUrl: string;
   database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  /** Local state: the embedded database (without DATABASE_URL) and development credentials. */
+  dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   draftTtlSeconds: number;
   maxReplicas: number;
   graphiql: boolean;
   shutdownTimeoutSeconds: number;
-  /** The subject every request acts as until token authentication is configured. */
-  devSubject: string;
+  auth: {
+    /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
+    mode: 'jwt' | 'development';
+    secret?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+    claims: { groups: string; organization: string; roles: string };
+    platformAdminRole: string;
+  };
 }
 
 /** Thrown when the environment holds an invalid value; the message names every bad variable. */
@@ -59,6 +78,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const authMode = e.AUTH_MODE ?? (e.NODE_ENV === 'production' ? 'jwt' : 'development');
+  const problems: string[] = [];
+  if (authMode === 'development' && e.NODE_ENV === 'production' && !e.ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION) {
+    problems.push('  AUTH_MODE: development authentication is refused when NODE_ENV=production (set ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION=true to insist)');
+  }
+  if (authMode === 'jwt' && Boolean(e.AUTH_JWT_SECRET) === Boolean(e.AUTH_JWKS_URL)) {
+    problems.push('  AUTH_JWT_SECRET / AUTH_JWKS_URL: token authentication needs exactly one of them');
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
   return {
     env: e.NODE_ENV,
@@ -68,11 +96,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     database: e.DATABASE_URL
       ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
       : { kind: 'pglite', dataDir: e.DATA_DIR },
+    dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
     draftTtlSeconds: e.DRAFT_TTL_SECONDS,
     maxReplicas: e.MAX_REPLICAS,
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
-    devSubject: e.DEV_SUBJECT,
+    auth: {
+      mode: authMode,
+      secret: e.AUTH_JWT_SECRET,
+      jwksUrl: e.AUTH_JWKS_URL,
+      issuer: e.AUTH_ISSUER,
+      audience: e.AUTH_AUDIENCE,
+      claims: { groups: e.AUTH_CLAIM_GROUPS, organization: e.AUTH_CLAIM_ORGANIZATION, roles: e.AUTH_CLAIM_ROLES },
+      platformAdminRole: e.PLATFORM_ADMIN_ROLE,
+    },
   };
 }

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
-import { startTestApp, type TestApp } from './support/test-app.js';
+import { startTestApp, tokenFor, type TestApp } from './support/test-app.js';
 
 let t: TestApp | undefined;
 afterEach(async () => {
@@ -16,7 +16,8 @@ const createArtifact = JSON.stringify({
 it('serves GraphQL over HTTP and GraphiQL to browsers', async () => {
   t = await startTestApp({ name: 'pglite' });
   const url = await t.app.start();
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: createArtifact });
+  const authorization = `Bearer ${await tokenFor({ sub: 'http-user' })}`;
+  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: createArtifact });
   expect(await res.json()).toEqual({ data: { createArtifact: { __typename: 'CreateArtifactPayload' } } });
   const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
   expect(page.headers.get('content-type')).toContain('text/html');
@@ -26,10 +27,11 @@ it('serves GraphQL over HTTP and GraphiQL to browsers', async () => {
 it('lets an in-flight request finish on stop, refuses new connections, and closes the database', async () => {
   t = await startTestApp({ name: 'pglite' });
   const url = new URL(await t.app.start());
+  const authorization = `Bearer ${await tokenFor({ sub: 'http-user' })}`;
   // A request whose body is still arriving when the stop begins.
   const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = request(
-      { host: url.hostname, port: url.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(createArtifact) } },
+      { host: url.hostname, port: url.port, path: '/graphql', method: 'POST', headers: { 'content-type': 'application/json', authorization, 'content-length': Buffer.byteLength(createArtifact) } },
       (res) => {
         let body = '';
         res.on('data', (c: Buffer) => (body += c.toString()));

@@ -23,9 +23,11 @@ describe('loadConfig', () => {
     });
   });
 
+  const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) };
+
   it('turns GraphiQL off by default in production, and on when asked', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).graphiql).toBe(false);
-    expect(loadConfig({ NODE_ENV: 'production', GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig(production).graphiql).toBe(false);
+    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
     expect(loadConfig({ GRAPHIQL: '0' }).graphiql).toBe(false);
   });
 
@@ -45,5 +47,24 @@ describe('loadConfig', () => {
       const message = (err as Error).message;
       for (const name of ['PORT', 'DATABASE_URL', 'MAX_REPLICAS']) expect(message).toContain(name);
     }
+  });
+
+  it('uses development authentication by default outside production, and token authentication in production', () => {
+    expect(loadConfig({}).auth.mode).toBe('development');
+    expect(loadConfig(production).auth).toMatchObject({ mode: 'jwt', secret: 's'.repeat(32), claims: { groups: 'groups', organization: 'org', roles: 'roles' } });
+    expect(loadConfig({ ...production, AUTH_JWT_SECRET: undefined, AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' }).auth.jwksUrl).toBe(
+      'https://idp.example.com/jwks.json',
+    );
+  });
+
+  it('never enables development authentication in production by accident', () => {
+    expect(() => loadConfig({ ...production, AUTH_MODE: 'development' })).toThrow(/ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION/);
+    expect(loadConfig({ ...production, AUTH_MODE: 'development', ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION: 'true' }).auth.mode).toBe('development');
+  });
+
+  it('refuses token authentication without exactly one of a secret and a key set, or with a short secret', () => {
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/AUTH_JWT_SECRET \/ AUTH_JWKS_URL/);
+    expect(() => loadConfig({ ...production, AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' })).toThrow(/exactly one/);
+    expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
   });
 });

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
@@ -35,8 +35,21 @@ function startServer(dataDir: string): Promise<{ child: ChildProcess; url: strin
   });
 }
 
+/** The development token of a sample subject, from the file the server wrote at start-up. */
+async function devToken(dataDir: string, subject = 'alice'): Promise<string> {
+  const file = JSON.parse(await readFile(path.join(dataDir, 'dev-auth.json'), 'utf8')) as { tokens: Record<string, string> };
+  const token = file.tokens[subject];
+  if (!token) throw new Error(`no development token for ${subject}`);
+  return token;
+}
+
+let currentToken = '';
 async function gql(url: string, query: string) {
-  const res = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${currentToken}` },
+    body: JSON.stringify({ query }),
+  });
   return (await res.json()) as { data?: Record<string, any>; errors?: unknown[] };
 }
 
@@ -44,6 +57,9 @@ it('serves the API on the embedded database, keeps data across a restart, and ex
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
   dirs.push(dataDir);
   const first = await startServer(dataDir);
+  currentToken = await devToken(dataDir);
+  const unauthenticated = await fetch(`${first.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ workloads(first: 1) { totalCount } }"}' });
+  expect(unauthenticated.status).toBe(401);
   const artifact = await gql(
     first.url,
     `mutation { createArtifact(input: { name: "hello", spec: { containerGroups: [{ name: "default", containers: [
@@ -71,6 +87,7 @@ it('keeps committed data on the embedded database when the process is killed', a
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
   dirs.push(dataDir);
   const first = await startServer(dataDir);
+  currentToken = await devToken(dataDir);
   const created = await gql(
     first.url,
     `mutation { createWorkload(input: { name: "survivor", artifact: { name: "a", spec: { containerGroups: [{ name: "default", containers: [

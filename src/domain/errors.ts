@@ -64,3 +64,16 @@ export class InvalidTransitionError extends DomainError {
     this.name = 'InvalidTransitionError';
   }
 }
+
+/** The caller may see the object but lacks the role the operation needs. */
+export class ForbiddenError extends DomainError {
+  readonly code = 'FORBIDDEN';
+  constructor(
+    readonly action: string,
+    readonly requiredRole: string,
+    readonly viewerRole: string | null,
+  ) {
+    super(`${action} needs the ${requiredRole} role${viewerRole ? `; you are ${viewerRole}` : ''}`);
+    this.name = 'ForbiddenError';
+  }
+}

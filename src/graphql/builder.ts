@@ -2,6 +2,7 @@ import SchemaBuilder from '@pothos/core';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { isUuid } from '../domain/ids.js';
 import type { GraphQLContext } from './context.js';
 
@@ -18,13 +19,30 @@ export const builder = new SchemaBuilder<{
   DefaultFieldNullability: false;
   DefaultEdgesNullability: false;
   DefaultNodeNullability: false;
+  AuthScopes: {
+    /** The request carries a verified identity. */
+    authenticated: boolean;
+    /** The caller holds any role on this workload (by id). */
+    workloadReader: string;
+    /** The caller may read this artifact (by id). */
+    artifactReader: string;
+  };
   Scalars: {
     ID: { Input: string; Output: string };
     DateTime: { Input: Date; Output: Date };
   };
 }>({
-  plugins: [ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
   defaultFieldNullability: false,
+  // Defense in depth: services already filter and check roles; every Workload, Proton, event and
+  // Artifact object is checked again here, from the same batched role loaders.
+  scopeAuth: {
+    authScopes: (ctx) => ({
+      authenticated: Boolean(ctx.viewer),
+      workloadReader: async (id) => (await ctx.access.workloadRole.load(id)) !== null,
+      artifactReader: async (id) => (await ctx.access.artifactRole.load(id)) !== null,
+    }),
+  },
   errors: {
     defaultTypes: [],
     defaultResultOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Payload` },

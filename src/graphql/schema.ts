@@ -8,6 +8,7 @@ import './artifact/artifact.type.js';
 import './proton/proton.type.js';
 import './event/event.type.js';
 import './workload/workload.type.js';
+import './sharing/sharing.type.js';
 
 builder.queryType({});
 builder.mutationType({});

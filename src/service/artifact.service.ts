@@ -14,9 +14,15 @@ import {
   ArtifactSharedRoleEntity,
   WorkloadEntity,
   type Artifact,
+  type ArtifactSharedRole,
 } from '../store/entities/index.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
+import { visibleArtifacts } from '../store/access.js';
+import { REQUIRED_ROLE, sharedRolesSchema } from '../domain/sharing.js';
+import { replaceGrants } from './sharing.js';
+import { requireRole } from './authorize.js';
+import { conflictNaming } from './conflicts.js';
 import type { Clock } from './clock.js';
 
 /** A validated artifact to create (see the domain's `newArtifactSchema`). */
@@ -41,9 +47,11 @@ const NO_ID = '00000000-0000-0000-0000-000000000000';
 export class ArtifactService {
   constructor(private readonly deps: { orm: Orm; clock: Clock }) {}
 
-  /** Loads a live artifact or throws NotFound. */
-  async get(em: EntityManager, id: string): Promise<Artifact> {
-    const artifact = isUuid(id) ? await em.findOne(ArtifactEntity, { id, deletedAt: null }) : null;
+  /** Loads a live artifact the caller may read, or throws NotFound. */
+  async get(em: EntityManager, viewer: Viewer, id: string): Promise<Artifact> {
+    const artifact = isUuid(id)
+      ? await em.findOne(ArtifactEntity, { $and: [{ id, deletedAt: null }, visibleArtifacts(viewer)] } as FilterQuery<Artifact>)
+      : null;
     if (!artifact) throw new NotFoundError('Artifact', id);
     return artifact;
   }
@@ -86,7 +94,8 @@ export class ArtifactService {
   async update(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
     const patch = parseOrThrow(artifactPatchSchema, input);
     return this.deps.orm.em.fork().transactional(async (em) => {
-      const artifact = await this.get(em, id);
+      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.metadata, 'changing an artifact');
+      const artifact = await this.get(em, viewer, id);
       if (artifact.status === 'locked') {
         throw new InvalidTransitionError(
           `artifact "${artifact.name}" is locked (version ${artifact.version}) and immutable; clone it to make a new draft`,
@@ -107,6 +116,7 @@ export class ArtifactService {
    */
   async lock(viewer: Viewer, id: string): Promise<Artifact> {
     return this.deps.orm.em.fork().transactional(async (em) => {
+      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.lifecycle, 'locking an artifact');
       const artifact = isUuid(id)
         ? await em.findOne(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE })
         : null;
@@ -114,9 +124,11 @@ export class ArtifactService {
       if (artifact.status === 'locked') return artifact;
       const users = await this.liveWorkloadsOf(em, id);
       if (users.length > 0) {
-        throw new ConflictError(
-          `artifact "${artifact.name}" runs in draft workload ${users.map((w) => `"${w.name}"`).join(', ')}; promote the workload to lock its artifact`,
-          users.map((w) => ({ type: 'Workload', id: w.id })),
+        throw await conflictNaming(
+          em,
+          viewer,
+          users,
+          (names) => `artifact "${artifact.name}" runs in draft workload ${names}; promote the workload to lock its artifact`,
         );
       }
       // The counter lives on the repository row: the update serializes concurrent locks.
@@ -139,7 +151,7 @@ export class ArtifactService {
   async clone(viewer: Viewer, id: string, raw: unknown): Promise<Artifact> {
     const input = parseOrThrow(cloneArtifactSchema, raw);
     return this.deps.orm.em.fork().transactional(async (em) => {
-      const source = await this.get(em, id);
+      const source = await this.get(em, viewer, id);
       const now = this.deps.clock();
       const artifact = em.create(ArtifactEntity, {
         id: randomUUID(),
@@ -163,7 +175,8 @@ export class ArtifactService {
   /** Deletes a draft that no workload uses; locked artifacts are kept forever. */
   async delete(viewer: Viewer, id: string): Promise<Artifact> {
     return this.deps.orm.em.fork().transactional(async (em) => {
-      const artifact = await this.get(em, id);
+      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.delete, 'deleting an artifact');
+      const artifact = await this.get(em, viewer, id);
       if (artifact.status === 'locked') {
         throw new InvalidTransitionError(`artifact "${artifact.name}" is locked (version ${artifact.version}) and cannot be deleted`, 'locked');
       }
@@ -173,10 +186,7 @@ export class ArtifactService {
         { fields: ['id', 'name'], orderBy: { createdAt: 'asc' }, limit: 20 },
       );
       if (users.length > 0) {
-        throw new ConflictError(
-          `artifact "${artifact.name}" is used by workload ${users.map((w) => `"${w.name}"`).join(', ')}; delete those workloads first`,
-          users.map((w) => ({ type: 'Workload', id: w.id })),
-        );
+        throw await conflictNaming(em, viewer, users, (names) => `artifact "${artifact.name}" is used by workload ${names}; delete those workloads first`);
       }
       artifact.deletedAt = this.deps.clock();
       return artifact;
@@ -184,24 +194,24 @@ export class ArtifactService {
   }
 
   /** One page of live artifacts matching `filter`, in `order`. */
-  async list(em: EntityManager, filter: ArtifactFilter, order: ArtifactOrder, page: PageWindow): Promise<Artifact[]> {
-    const where = this.where(filter);
+  async list(em: EntityManager, viewer: Viewer, filter: ArtifactFilter, order: ArtifactOrder, page: PageWindow): Promise<Artifact[]> {
+    const where = this.where(viewer, filter);
     const column = order.field;
     const k = keysetPage<Artifact>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
     return em.find(ArtifactEntity, { $and: [where, ...k.where] } as FilterQuery<Artifact>, { orderBy: k.orderBy, limit: k.limit });
   }
 
   /** How many live artifacts match `filter`. */
-  async count(em: EntityManager, filter: ArtifactFilter): Promise<number> {
-    return em.count(ArtifactEntity, this.where(filter));
+  async count(em: EntityManager, viewer: Viewer, filter: ArtifactFilter): Promise<number> {
+    return em.count(ArtifactEntity, this.where(viewer, filter));
   }
 
   /** Loads live artifacts by id, in storage order (callers sort). */
-  async loadMany(em: EntityManager, ids: readonly string[]): Promise<Artifact[]> {
-    return em.find(ArtifactEntity, { id: { $in: ids.filter(isUuid) }, deletedAt: null });
+  async loadMany(em: EntityManager, viewer: Viewer, ids: readonly string[]): Promise<Artifact[]> {
+    return em.find(ArtifactEntity, { $and: [{ id: { $in: ids.filter(isUuid) }, deletedAt: null }, visibleArtifacts(viewer)] } as FilterQuery<Artifact>);
   }
 
-  private where(filter: ArtifactFilter): FilterQuery<Artifact> {
+  private where(viewer: Viewer, filter: ArtifactFilter): FilterQuery<Artifact> {
     const where: FilterQuery<Artifact> & Record<string, unknown> = { deletedAt: null };
     if (filter.status) where.status = filter.status;
     if (filter.repositoryId) where.repository = isUuid(filter.repositoryId) ? filter.repositoryId : NO_ID;
@@ -209,7 +219,30 @@ export class ArtifactService {
       const pattern = likePattern(filter.search);
       where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
     }
-    return where;
+    return { $and: [where, visibleArtifacts(viewer)] } as FilterQuery<Artifact>;
+  }
+
+  /** The artifact's grants, for anyone who may read it. */
+  async sharedRoles(em: EntityManager, artifactId: string): Promise<ArtifactSharedRole[]> {
+    return em.find(ArtifactSharedRoleEntity, { artifact: artifactId }, { orderBy: { grantedAt: 'asc', id: 'asc' } });
+  }
+
+  /** Replaces the artifact's whole grant list (OWNER only); at least one OWNER must remain. */
+  async updateSharedRoles(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
+    const roles = parseOrThrow(sharedRolesSchema, input, ['roles']);
+    return this.deps.orm.em.fork().transactional(async (em) => {
+      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.share, 'changing who an artifact is shared with');
+      const artifact = await this.get(em, viewer, id);
+      const current = await this.sharedRoles(em, id);
+      const now = this.deps.clock();
+      replaceGrants(em, current, roles, (g) =>
+        em.create(ArtifactSharedRoleEntity, { id: randomUUID(), artifact, ...g, grantedBy: viewer.userId, grantedAt: now }),
+        now,
+        viewer.userId,
+      );
+      artifact.updatedAt = now;
+      return artifact;
+    });
   }
 
   private liveWorkloadsOf(em: EntityManager, artifactId: string) {

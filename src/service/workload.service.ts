@@ -15,6 +15,7 @@ import {
   type Proton,
   type Workload,
   type WorkloadEvent,
+  type WorkloadSharedRole,
 } from '../store/entities/index.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent } from '../store/events.js';
@@ -22,6 +23,11 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
+import { visibleWorkloads, workloadRoles } from '../store/access.js';
+import { REQUIRED_ROLE, sharedRolesSchema } from '../domain/sharing.js';
+import { requireRole } from './authorize.js';
+import { conflictNaming } from './conflicts.js';
+import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
 
 export interface WorkloadFilter {
@@ -52,8 +58,10 @@ export class WorkloadService {
   constructor(private readonly deps: WorkloadServiceDeps) {}
 
   /** Loads a live workload or throws NotFound. */
-  async get(em: EntityManager, id: string): Promise<Workload> {
-    const workload = isUuid(id) ? await em.findOne(WorkloadEntity, { id, deletedAt: null }) : null;
+  async get(em: EntityManager, viewer: Viewer, id: string): Promise<Workload> {
+    const workload = isUuid(id)
+      ? await em.findOne(WorkloadEntity, { $and: [{ id, deletedAt: null }, visibleWorkloads(viewer)] } as FilterQuery<Workload>)
+      : null;
     if (!workload) throw new NotFoundError('Workload', id);
     return workload;
   }
@@ -68,7 +76,7 @@ export class WorkloadService {
     try {
       created = await this.deps.orm.em.fork().transactional(async (em) => {
         const artifact = input.artifactId
-          ? await this.deps.artifacts.get(em, input.artifactId)
+          ? await this.deps.artifacts.get(em, viewer, input.artifactId)
           : await this.deps.artifacts.createIn(em, viewer, input.artifact as NewArtifact);
         const runtime = input.runtime ?? DEFAULT_RUNTIME;
         const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
@@ -125,9 +133,12 @@ export class WorkloadService {
   async update(viewer: Viewer, id: string, raw: unknown): Promise<Workload> {
     const patch = parseOrThrow(workloadPatchSchema, raw);
     let result: { workload: Workload; sequence: number | null };
+    let ownerId = viewer.userId;
     try {
       result = await this.deps.orm.em.fork().transactional(async (em) => {
-        const workload = await this.get(em, id);
+        await requireRole(em, viewer, 'Workload', id, REQUIRED_ROLE.metadata, 'changing a workload');
+        const workload = await this.get(em, viewer, id);
+        ownerId = workload.ownerId;
         const changes: Record<string, { from: string; to: string }> = {};
         for (const key of ['name', 'description', 'importance'] as const) {
           const value = patch[key];
@@ -153,7 +164,7 @@ export class WorkloadService {
       });
     } catch (err) {
       if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner' && patch.name) {
-        throw await this.nameConflict(viewer, patch.name);
+        throw await this.nameConflict(viewer, ownerId, patch.name);
       }
       throw err;
     }
@@ -162,28 +173,30 @@ export class WorkloadService {
   }
 
   /** One page of live workloads matching `filter`, in `order`. */
-  async list(em: EntityManager, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<Workload[]> {
+  async list(em: EntityManager, viewer: Viewer, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<Workload[]> {
     const column = order.field;
     const k = keysetPage<Workload>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
-    return em.find(WorkloadEntity, { $and: [this.where(filter), ...k.where] } as FilterQuery<Workload>, {
+    return em.find(WorkloadEntity, { $and: [this.where(viewer, filter), ...k.where] } as FilterQuery<Workload>, {
       orderBy: k.orderBy,
       limit: k.limit,
     });
   }
 
   /** How many live workloads match `filter`. */
-  async count(em: EntityManager, filter: WorkloadFilter): Promise<number> {
-    return em.count(WorkloadEntity, this.where(filter));
+  async count(em: EntityManager, viewer: Viewer, filter: WorkloadFilter): Promise<number> {
+    return em.count(WorkloadEntity, this.where(viewer, filter));
   }
 
   /** Loads live workloads by id, in storage order (callers sort). */
-  async loadMany(em: EntityManager, ids: readonly string[]): Promise<Workload[]> {
-    return em.find(WorkloadEntity, { id: { $in: ids.filter(isUuid) }, deletedAt: null });
+  async loadMany(em: EntityManager, viewer: Viewer, ids: readonly string[]): Promise<Workload[]> {
+    return em.find(WorkloadEntity, { $and: [{ id: { $in: ids.filter(isUuid) }, deletedAt: null }, visibleWorkloads(viewer)] } as FilterQuery<Workload>);
   }
 
   /** Loads protons by id, in storage order (callers sort). */
-  async loadProtons(em: EntityManager, ids: readonly string[]): Promise<Proton[]> {
-    return em.find(ProtonEntity, { id: { $in: ids.filter(isUuid) }, workload: { deletedAt: null } });
+  async loadProtons(em: EntityManager, viewer: Viewer, ids: readonly string[]): Promise<Proton[]> {
+    const protons = await em.find(ProtonEntity, { id: { $in: ids.filter(isUuid) }, workload: { deletedAt: null } });
+    const roles = await workloadRoles(em, viewer, protons.map((p) => p.workload.id));
+    return protons.filter((_, i) => roles[i] != null);
   }
 
   /** The current (not removed) protons of each workload, active first, in one query. */
@@ -207,7 +220,7 @@ export class WorkloadService {
     );
   }
 
-  private where(filter: WorkloadFilter): FilterQuery<Workload> {
+  private where(viewer: Viewer, filter: WorkloadFilter): FilterQuery<Workload> {
     const where: FilterQuery<Workload> & Record<string, unknown> = { deletedAt: null };
     if (filter.status?.length) where.status = { $in: filter.status };
     if (filter.importance?.length) where.importance = { $in: filter.importance };
@@ -217,7 +230,44 @@ export class WorkloadService {
       const pattern = likePattern(filter.search);
       where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
     }
-    return where;
+    return { $and: [where, visibleWorkloads(viewer)] } as FilterQuery<Workload>;
+  }
+
+  /** The workload's grants, for anyone who may read it. */
+  async sharedRoles(em: EntityManager, workloadId: string): Promise<WorkloadSharedRole[]> {
+    return em.find(WorkloadSharedRoleEntity, { workload: workloadId }, { orderBy: { grantedAt: 'asc', id: 'asc' } });
+  }
+
+  /** Replaces the workload's whole grant list (OWNER only), recording what changed. */
+  async updateSharedRoles(viewer: Viewer, id: string, input: unknown): Promise<Workload> {
+    const roles = parseOrThrow(sharedRolesSchema, input, ['roles']);
+    const result = await this.deps.orm.em.fork().transactional(async (em) => {
+      await requireRole(em, viewer, 'Workload', id, REQUIRED_ROLE.share, 'changing who a workload is shared with');
+      const workload = await this.get(em, viewer, id);
+      const current = await this.sharedRoles(em, id);
+      const now = this.deps.clock();
+      const changes = replaceGrants(
+        em,
+        current,
+        roles,
+        (g) => em.create(WorkloadSharedRoleEntity, { id: randomUUID(), workload, ...g, grantedBy: viewer.userId, grantedAt: now }),
+        now,
+        viewer.userId,
+      );
+      if (changes.added.length + changes.removed.length + changes.changed.length === 0) return { workload, sequence: null };
+      workload.updatedAt = now;
+      const sequence = await appendWorkloadEvent(em, {
+        workloadId: workload.id,
+        type: 'sharingChanged',
+        message: describeGrantChanges(changes),
+        actor: viewer.userId,
+        data: { ...changes },
+        occurredAt: now,
+      });
+      return { workload, sequence };
+    });
+    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence);
+    return result.workload;
   }
 
   private publishChanged(workloadId: string, sequence: number): void {
@@ -227,7 +277,7 @@ export class WorkloadService {
   /** Turns a unique violation of createWorkload into a Conflict that names the existing workload. */
   private async explainCreateConflict(err: unknown, viewer: Viewer, input: { name: string; artifactId?: string | null }): Promise<unknown> {
     const constraint = violatedUniqueConstraint(err);
-    if (constraint === 'workload_name_unique_per_owner') return this.nameConflict(viewer, input.name);
+    if (constraint === 'workload_name_unique_per_owner') return this.nameConflict(viewer, viewer.userId, input.name);
     if (constraint === 'workload_one_live_per_draft_artifact' && input.artifactId) {
       const em = this.deps.orm.em.fork();
       const holder = await em.findOne(
@@ -235,20 +285,19 @@ export class WorkloadService {
         { artifact: input.artifactId, deletedAt: null, status: { $ne: 'terminated' } },
         { fields: ['id', 'name'] },
       );
-      return new ConflictError(
-        `the draft artifact already runs in workload ${holder ? `"${holder.name}"` : '(unknown)'}; a draft artifact serves one workload at a time: clone it to run another`,
-        holder ? [{ type: 'Workload', id: holder.id }] : [],
+      return conflictNaming(
+        em,
+        viewer,
+        holder ? [holder] : [],
+        (names) => `the draft artifact already runs in workload ${names || '(gone)'}; a draft artifact serves one workload at a time: clone it to run another`,
       );
     }
     return err;
   }
 
-  private async nameConflict(viewer: Viewer, name: string): Promise<ConflictError> {
+  private async nameConflict(viewer: Viewer, ownerId: string, name: string): Promise<ConflictError> {
     const em = this.deps.orm.em.fork();
-    const holder = await em.findOne(WorkloadEntity, { ownerId: viewer.userId, name, deletedAt: null }, { fields: ['id'] });
-    return new ConflictError(
-      `a workload named "${name}" already exists; workload names are unique per owner`,
-      holder ? [{ type: 'Workload', id: holder.id }] : [],
-    );
+    const holder = await em.findOne(WorkloadEntity, { ownerId, name, deletedAt: null }, { fields: ['id', 'name'] });
+    return conflictNaming(em, viewer, holder ? [holder] : [], () => `a workload named "${name}" already exists; workload names are unique per owner`);
   }
 }

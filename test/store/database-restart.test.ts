@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { TEST_ISSUER, TEST_JWT_SECRET, tokenFor } from '../support/test-app.js';
 import { postgresBinDir, startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.js';
 
 const missing = postgresBinDir() ? undefined : 'PostgreSQL server binaries are not installed';
@@ -17,7 +18,7 @@ describe.skipIf(Boolean(missing))('a restarted PostgreSQL', () => {
   const query = async (q: string) => {
     const res = await app.yoga.fetch('http://localhost/graphql', {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokenFor({ sub: 'restart-user' })}` },
       body: JSON.stringify({ query: q }),
     });
     return (await res.json()) as { data?: Record<string, unknown>; errors?: { message: string }[] };
@@ -29,7 +30,14 @@ describe.skipIf(Boolean(missing))('a restarted PostgreSQL', () => {
   beforeAll(async () => {
     pg = await startThrowawayPostgres();
     app = await buildApp({
-      config: loadConfig({ NODE_ENV: 'test', DATABASE_URL: pg.url, LOG_LEVEL: 'silent' }),
+      config: loadConfig({
+        NODE_ENV: 'test',
+        DATABASE_URL: pg.url,
+        LOG_LEVEL: 'silent',
+        AUTH_MODE: 'jwt',
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        AUTH_ISSUER: TEST_ISSUER,
+      }),
       logger: pino({ level: 'silent' }),
     });
   }, 60_000);

@@ -1,5 +1,6 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
+import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -15,15 +16,51 @@ export class TestClock {
   }
 }
 
+/** The HS256 secret every test app verifies tokens with. */
+export const TEST_JWT_SECRET = 'test-secret-of-at-least-thirty-two-characters';
+export const TEST_ISSUER = 'workload-api-tests';
+
+/** Claims of a test caller: a user id and, optionally, groups, organization and roles. */
+export interface TestSubject {
+  sub: string;
+  groups?: string[];
+  org?: string;
+  roles?: string[];
+}
+
+/** Signs a token the test apps accept (or, with options, one they must refuse). */
+export async function tokenFor(
+  subject: TestSubject,
+  options: { secret?: string; expiresInSeconds?: number; issuer?: string } = {},
+): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const { sub, ...claims } = subject;
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setIssuer(options.issuer ?? TEST_ISSUER)
+    .setIssuedAt(now)
+    .setExpirationTime(now + (options.expiresInSeconds ?? 3600))
+    .sign(new TextEncoder().encode(options.secret ?? TEST_JWT_SECRET));
+}
+
+/** A caller bound to a token. */
+export interface TestCaller {
+  exec<TData, TVars>(doc: TypedDocumentNode<TData, TVars>, variables: TVars): Promise<TData>;
+  execRaw(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult>;
+}
+
 export interface TestApp {
   app: App;
   clock: TestClock;
   /** Every SQL statement sent since the app started (or since `queries.length = 0`). */
   queries: string[];
-  /** Runs a typed operation in-process; throws if the response carries top-level errors. */
+  /** Runs a typed operation in-process as the default caller (user "developer"); throws on top-level errors. */
   exec<TData, TVars>(doc: TypedDocumentNode<TData, TVars>, variables: TVars): Promise<TData>;
-  /** Runs any document and returns the raw result, errors included. */
+  /** Runs any document as the default caller and returns the raw result, errors included. */
   execRaw(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult>;
+  /** The same, as another caller; `null` sends no credentials, a string sends that Authorization header. */
+  as(who: TestSubject | string | null): TestCaller;
   stop(): Promise<void>;
 }
 
@@ -32,7 +69,16 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
   const { database, drop } = await createDatabase(backend);
   const clock = new TestClock();
   const queries: string[] = [];
-  const config = loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', ...env });
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    HOST: '127.0.0.1',
+    PORT: '0',
+    LOG_LEVEL: 'silent',
+    AUTH_MODE: 'jwt',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_ISSUER: TEST_ISSUER,
+    ...env,
+  });
   const app = await buildApp({
     config,
     database,
@@ -42,24 +88,34 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
       if (message.startsWith('[query]')) queries.push(message);
     } },
   });
-  const execRaw = async (query: string, variables?: Record<string, unknown>): Promise<ExecutionResult> => {
-    const response = await app.yoga.fetch('http://localhost/graphql', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await response.json()) as ExecutionResult;
+  const caller = (authorization: Promise<string | null>): TestCaller => {
+    const execRaw = async (query: string, variables?: Record<string, unknown>): Promise<ExecutionResult> => {
+      const auth = await authorization;
+      const response = await app.yoga.fetch('http://localhost/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...(auth ? { authorization: auth } : {}) },
+        body: JSON.stringify({ query, variables }),
+      });
+      return (await response.json()) as ExecutionResult;
+    };
+    return {
+      execRaw,
+      async exec<TData, TVars>(doc: TypedDocumentNode<TData, TVars>, variables: TVars): Promise<TData> {
+        const result = await execRaw(print(doc), variables as Record<string, unknown>);
+        if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
+        return result.data as TData;
+      },
+    };
   };
+  const bearer = async (subject: TestSubject) => `Bearer ${await tokenFor(subject)}`;
+  const developer = caller(bearer({ sub: 'developer' }));
   return {
     app,
     clock,
     queries,
-    execRaw,
-    async exec<TData, TVars>(doc: TypedDocumentNode<TData, TVars>, variables: TVars): Promise<TData> {
-      const result = await execRaw(print(doc), variables as Record<string, unknown>);
-      if (result.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(result.errors)}`);
-      return result.data as TData;
-    },
+    execRaw: developer.execRaw,
+    exec: developer.exec,
+    as: (who) => caller(Promise.resolve(who === null ? null : typeof who === 'string' ? who : bearer(who)).then((x) => x)),
     async stop() {
       await app.stop();
       await drop();

@@ -4,7 +4,7 @@ import { encodeCursor } from '../../store/pagination.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';
-import { ConflictError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
@@ -12,7 +12,8 @@ import type { ArtifactOrderField } from '../../service/artifact.service.js';
 export const ArtifactNode = builder.loadableNode('Artifact', {
   description: 'What runs: a container spec, draft (mutable) or locked (immutable, versioned).',
   id: { resolve: (a) => a.id },
-  load: (ids: string[], ctx: GraphQLContext) => ctx.services.artifacts.loadMany(ctx.em, ids),
+  load: (ids: string[], ctx: GraphQLContext) => ctx.services.artifacts.loadMany(ctx.em, ctx.viewer, ids),
+  authScopes: (a) => ({ artifactReader: a.id }),
   sort: (a) => a.id,
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -55,7 +56,7 @@ builder.queryFields((t) => ({
     type: ArtifactNode,
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.artifacts.get(ctx.em, rawId(args.id, 'Artifact')),
+    resolve: (_root, args, ctx) => ctx.services.artifacts.get(ctx.em, ctx.viewer, rawId(args.id, 'Artifact')),
   }),
   artifacts: t.connection(
     {
@@ -71,9 +72,9 @@ builder.queryFields((t) => ({
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
         const connection = await resolveCursorConnection<Promise<Artifact[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (a: Artifact) => cursorOf(a, order.field) },
-          (page) => ctx.services.artifacts.list(ctx.em, filter, order, page),
+          (page) => ctx.services.artifacts.list(ctx.em, ctx.viewer, filter, order, page),
         );
-        return { ...connection, totalCount: () => ctx.services.artifacts.count(ctx.em, filter) };
+        return { ...connection, totalCount: () => ctx.services.artifacts.count(ctx.em, ctx.viewer, filter) };
       },
     },
     {
@@ -124,7 +125,7 @@ builder.mutationFields((t) => ({
   updateArtifact: t.field({
     type: ArtifactNode,
     description: 'Changes a draft artifact. Locked artifacts are immutable.',
-    errors: { types: [NotFoundError, ValidationError, InvalidTransitionError], dataField },
+    errors: { types: [NotFoundError, ForbiddenError, ValidationError, InvalidTransitionError], dataField },
     args: { input: t.arg({ type: UpdateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.artifacts.update(ctx.viewer, rawId(input.id, 'Artifact'), input),
@@ -132,7 +133,7 @@ builder.mutationFields((t) => ({
   lockArtifact: t.field({
     type: ArtifactNode,
     description: 'Locks a draft artifact for good, assigning its repository\'s next version. Locking a locked artifact changes nothing.',
-    errors: { types: [NotFoundError, ConflictError], dataField },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.lock(ctx.viewer, rawId(args.id, 'Artifact')),
   }),
@@ -146,7 +147,7 @@ builder.mutationFields((t) => ({
   deleteArtifact: t.field({
     type: ArtifactNode,
     description: 'Deletes a draft artifact that no workload uses. Locked artifacts cannot be deleted.',
-    errors: { types: [NotFoundError, ConflictError, InvalidTransitionError], dataField },
+    errors: { types: [NotFoundError, ForbiddenError, ConflictError, InvalidTransitionError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.delete(ctx.viewer, rawId(args.id, 'Artifact')),
   }),

@@ -1,6 +1,6 @@
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { ConflictError, InvalidTransitionError, NotFoundError, ValidationError, type DomainError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError, type DomainError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import { builder } from '../builder.js';
 
@@ -54,6 +54,16 @@ builder.objectType(ValidationError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     issues: t.field({ type: [ValidationIssueRef], resolve: (e) => e.issues }),
+  }),
+});
+
+builder.objectType(ForbiddenError, {
+  name: 'ForbiddenError',
+  description: 'The caller may see the object but lacks the role the operation needs.',
+  interfaces: [ErrorInterface],
+  fields: (t) => ({
+    requiredRole: t.exposeString('requiredRole'),
+    viewerRole: t.string({ nullable: true, resolve: (e) => e.viewerRole }),
   }),
 });
 

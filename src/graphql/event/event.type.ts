@@ -4,6 +4,7 @@ import { builder } from '../builder.js';
 
 export const WorkloadEventRef = builder.objectRef<WorkloadEvent>('WorkloadEvent').implement({
   description: 'One entry of a workload\'s append-only event log.',
+  authScopes: (e) => ({ workloadReader: e.workloadId }),
   fields: (t) => ({
     sequence: t.exposeInt('sequence', { description: 'Gap-free per workload, starting at 1: resume a stream after the last one seen.' }),
     workloadId: t.id({ resolve: (e) => encodeGlobalID('Workload', e.workloadId) }),

@@ -9,6 +9,7 @@ export const ProtonRef = builder.objectRef<Proton>('Proton');
 builder.node(ProtonRef, {
   description: 'One running instance of an artifact for a workload (on Kubernetes: a Deployment and its pods).',
   id: { resolve: (p) => p.id },
+  authScopes: (p) => ({ workloadReader: p.workload.id }),
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'role' in value && 'workload' in value,
   fields: (t) => ({
     role: t.field({ type: ProtonRoleEnum, resolve: (p) => p.role }),
@@ -20,5 +21,5 @@ builder.node(ProtonRef, {
     createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (p) => p.updatedAt }),
   }),
-  loadMany: (ids, ctx) => ctx.services.workloads.loadProtons(ctx.em, ids),
+  loadMany: (ids, ctx) => ctx.services.workloads.loadProtons(ctx.em, ctx.viewer, ids),
 });

@@ -8,7 +8,7 @@ import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
-import { ConflictError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
@@ -17,7 +17,8 @@ import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
   id: { resolve: (w) => w.id },
-  load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.loadMany(ctx.em, ids),
+  load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.loadMany(ctx.em, ctx.viewer, ids),
+  authScopes: (w) => ({ workloadReader: w.id }),
   sort: (w) => w.id,
   fields: (t) => ({
     name: t.exposeString('name'),
@@ -104,7 +105,7 @@ builder.queryFields((t) => ({
     type: WorkloadNode,
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.workloads.get(ctx.em, rawId(args.id, 'Workload')),
+    resolve: (_root, args, ctx) => ctx.services.workloads.get(ctx.em, ctx.viewer, rawId(args.id, 'Workload')),
   }),
   workloads: t.connection(
     {
@@ -127,9 +128,9 @@ builder.queryFields((t) => ({
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
-          (page) => ctx.services.workloads.list(ctx.em, filter, order, page),
+          (page) => ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, page),
         );
-        return { ...connection, totalCount: () => ctx.services.workloads.count(ctx.em, filter) };
+        return { ...connection, totalCount: () => ctx.services.workloads.count(ctx.em, ctx.viewer, filter) };
       },
     },
     {
@@ -188,7 +189,7 @@ builder.mutationFields((t) => ({
   updateWorkload: t.field({
     type: WorkloadNode,
     description: 'Changes name, description or importance. Restarts nothing.',
-    errors: { types: [ValidationError, NotFoundError, ConflictError], dataField },
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError], dataField },
     args: { input: t.arg({ type: UpdateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.workloads.update(ctx.viewer, rawId(input.id, 'Workload'), input),
   }),

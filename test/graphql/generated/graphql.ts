@@ -208,6 +208,8 @@ export type ArtifactFieldsFragment = { id: string, name: string, description: st
 
 type ErrorFields_ConflictError_Fragment = { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string };
 
+type ErrorFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', code: string, message: string };
+
 type ErrorFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string };
 
 type ErrorFields_NotFoundError_Fragment = { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string };
@@ -216,6 +218,7 @@ type ErrorFields_ValidationError_Fragment = { __typename: 'ValidationError', cod
 
 export type ErrorFieldsFragment =
   | ErrorFields_ConflictError_Fragment
+  | ErrorFields_ForbiddenError_Fragment
   | ErrorFields_InvalidTransitionError_Fragment
   | ErrorFields_NotFoundError_Fragment
   | ErrorFields_ValidationError_Fragment
@@ -237,6 +240,7 @@ export type UpdateArtifactMutationVariables = Exact<{
 
 
 export type UpdateArtifactMutation = { updateArtifact:
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
@@ -250,6 +254,7 @@ export type LockArtifactMutationVariables = Exact<{
 
 export type LockArtifactMutation = { lockArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'LockArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -273,6 +278,7 @@ export type DeleteArtifactMutationVariables = Exact<{
 export type DeleteArtifactMutation = { deleteArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'DeleteArtifactPayload', artifact: { id: string } }
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -318,6 +324,7 @@ export type UpdateWorkloadMutationVariables = Exact<{
 
 export type UpdateWorkloadMutation = { updateWorkload:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
+    | { __typename: 'ForbiddenError', code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateWorkloadPayload', workload: { id: string, name: string, description: string, status: WorkloadStatus, importance: Importance, endpoint: string, expiresAt: string | null, createdAt: string, updatedAt: string, runtime: { replicaCount: number, containerResources: Array<{ containerName: string, cpu: string | null, memory: string | null }> }, artifact: { id: string, name: string, status: ArtifactStatus, version: number | null }, protons: Array<{ id: string, role: ProtonRole, status: ProtonStatus }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
