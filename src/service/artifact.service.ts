@@ -19,6 +19,7 @@ import {
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
 import { visibleArtifacts } from '../store/access.js';
+import { queryRows } from '../store/sql.js';
 import { REQUIRED_ROLE, sharedRolesSchema } from '../domain/sharing.js';
 import { replaceGrants } from './sharing.js';
 import { requireRole } from './authorize.js';
@@ -132,7 +133,8 @@ export class ArtifactService {
         );
       }
       // The counter lives on the repository row: the update serializes concurrent locks.
-      const rows = await em.execute<{ last_version: number }[]>(
+      const rows = await queryRows<{ last_version: number }>(
+        em,
         'update artifact_repository set last_version = last_version + 1 where id = ? returning last_version',
         [artifact.repository.id],
       );

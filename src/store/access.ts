@@ -1,6 +1,7 @@
 import { raw, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../domain/ids.js';
+import { queryRows } from './sql.js';
 import { effectiveRole, type Grant, type Principal } from '../domain/sharing.js';
 import type { SharingRole } from '../domain/model.js';
 import type { Artifact, Workload } from './entities/index.js';
@@ -88,7 +89,7 @@ async function rolesOf(
   const valid = ids.filter(isUuid);
   if (valid.length === 0) return ids.map(() => null);
   const q = query(valid, valid.map(() => '?').join(', '), grantMatchSql(who));
-  const rows = await em.execute<GrantRow[]>(q.sql, q.params);
+  const rows = await queryRows<GrantRow>(em, q.sql, q.params);
   const byResource = new Map<string, Grant[]>();
   for (const row of rows) {
     const list = byResource.get(row.resource_id) ?? [];

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { queryRows } from './sql.js';
 
 /** What an event says; the database assigns its gap-free sequence number. */
 export interface NewWorkloadEvent {
@@ -16,7 +17,8 @@ export interface NewWorkloadEvent {
  */
 export async function appendWorkloadEvent(em: EntityManager, event: NewWorkloadEvent): Promise<number> {
   await em.flush();
-  const rows = await em.execute<{ sequence: number }[]>(
+  const rows = await queryRows<{ sequence: number }>(
+    em,
     `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
      values (?, 0, ?, ?, ?, ?::jsonb, ?) returning sequence`,
     [event.workloadId, event.type, event.message, event.actor, JSON.stringify(event.data ?? {}), event.occurredAt],

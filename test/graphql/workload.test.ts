@@ -144,6 +144,16 @@ describeEachDatabase('workloads', (backend) => {
     expect(again.workload.events.edges).toHaveLength(2);
   });
 
+  it('records events for values holding semicolons and quotes (the embedded driver once split statements at ";")', async () => {
+    const w = await create(workloadInput({ name: "semi'colon; one", artifact: artifactInput() }));
+    const { updateWorkload } = await t.exec(UpdateWorkloadDocument, { input: { id: w.id, name: "semi'colon; two; drop table workload;" } });
+    expect(updateWorkload).toMatchObject({ __typename: 'UpdateWorkloadPayload', workload: { name: "semi'colon; two; drop table workload;" } });
+    const { workload } = await t.exec(GetWorkloadDocument, { id: w.id });
+    if (workload.__typename !== 'Workload') throw new Error(workload.__typename);
+    expect(workload.events.edges.map((e) => e.node.sequence)).toEqual([1, 2]);
+    expect(workload.events.edges[1]!.node.message).toContain('"semi\'colon; two; drop table workload;"');
+  });
+
   it('answers NotFound for a workload id that names nothing', async () => {
     const { workload } = await t.exec(GetWorkloadDocument, { id: Buffer.from('Workload:4b1c8f02-6d0b-4a61-9f51-0b1f3e5d2a77').toString('base64') });
     expect(workload).toMatchObject({ __typename: 'NotFoundError', resourceType: 'Workload' });

@@ -1,0 +1,12 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+/**
+ * Runs parameterized SQL in `em`'s transaction (if any) and returns its rows. Parameters travel
+ * separately from the statement: `em.execute` inlines them, and the embedded driver then splits
+ * a statement at any `;` inside a quoted value (a name like "a;b" broke event appends).
+ */
+export async function queryRows<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T[]> {
+  const knex = em.getTransactionContext() ?? em.getKnex();
+  const result = (await knex.raw(sql, params as unknown[])) as { rows: T[] };
+  return result.rows;
+}
