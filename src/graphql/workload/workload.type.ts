@@ -86,7 +86,7 @@ const WorkloadOrder = builder.inputType('WorkloadOrder', {
   }),
 });
 
-const WorkloadFilter = builder.inputType('WorkloadFilter', {
+export const WorkloadFilter = builder.inputType('WorkloadFilter', {
   fields: (t) => ({
     status: t.field({ type: [WorkloadStatusEnum], description: 'Any of these statuses.' }),
     importance: t.field({ type: [ImportanceEnum], description: 'Any of these importances.' }),
