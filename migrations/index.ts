@@ -4,7 +4,9 @@
  */
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial_model } from './Migration20261126000000_initial_model.js';
+import { Migration20261126010000_controller_state } from './Migration20261126010000_controller_state.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
+  { name: 'Migration20261126010000_controller_state', class: Migration20261126010000_controller_state },
 ];

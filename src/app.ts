@@ -7,6 +7,9 @@ import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { createAccessLoaders } from './service/access-loaders.js';
+import { WorkloadController } from './controller/controller.js';
+import type { ProtonRuntime } from './runtime/proton-runtime.js';
+import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
@@ -23,6 +26,8 @@ export interface AppDeps {
   clock?: Clock;
   logger?: Logger;
   orm?: OrmOptions;
+  /** Overrides the cluster runtime (tests share one simulated cluster between app instances). */
+  runtime?: ProtonRuntime;
 }
 
 export interface App {
@@ -35,6 +40,8 @@ export interface App {
   yoga: YogaServerInstance<Record<string, never>, GraphQLContext>;
   orm: Orm;
   services: Services;
+  controller: WorkloadController;
+  runtime: ProtonRuntime;
   pubsub: WorkloadPubSub;
 }
 
@@ -45,10 +52,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const orm = await openOrm(deps.database ?? config.database, deps.orm);
   const pubsub = createLocalPubSub();
+  const runtime = deps.runtime ?? createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) });
+  const controller = new WorkloadController({
+    orm,
+    runtime,
+    clock,
+    pubsub,
+    logger: logger.child({ component: 'controller' }),
+    draftTtlSeconds: config.draftTtlSeconds,
+    deadlines: config.controller.deadlines,
+    tickIntervalMs: config.controller.tickIntervalMs,
+  });
   const services = createServices({
     orm,
     clock,
     pubsub,
+    controller,
+    runtime,
     draftTtlSeconds: config.draftTtlSeconds,
     maxReplicas: config.maxReplicas,
   });
@@ -127,8 +147,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     orm,
     services,
     pubsub,
+    controller,
+    runtime,
     url: () => baseUrl,
     async start() {
+      await controller.start();
       server = createServer(yoga);
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -152,6 +175,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         clearInterval(sweeper);
         clearTimeout(deadline);
       }
+      await controller.stop();
+      await runtime.stop();
       await orm.close(true);
       logger.info('Workload API stopped');
     },

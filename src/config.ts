@@ -2,6 +2,7 @@
  * All configuration, parsed once from the environment with zod. The only reader of process.env.
  */
 import { z } from 'zod';
+import type { Deadlines } from './domain/deadlines.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -35,6 +36,11 @@ const envSchema = z.object({
   AUTH_CLAIM_ORGANIZATION: z.string().min(1).default('org'),
   AUTH_CLAIM_ROLES: z.string().min(1).default('roles'),
   PLATFORM_ADMIN_ROLE: z.string().min(1).default('platform-admin'),
+  SIMULATED_SPEED: z.coerce.number().positive().max(1000).default(1),
+  CONTROLLER_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  PROGRESS_DEADLINE_SECONDS: seconds(600),
+  STOP_DEADLINE_SECONDS: seconds(300),
+  REPLACEMENT_STEP_DEADLINE_SECONDS: seconds(900),
 });
 
 export interface Config {
@@ -51,6 +57,13 @@ export interface Config {
   maxReplicas: number;
   graphiql: boolean;
   shutdownTimeoutSeconds: number;
+  /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
+  simulatedSpeed: number;
+  controller: {
+    tickIntervalMs: number;
+    /** How long each in-between state may last before it fails with ProgressDeadlineExceeded. */
+    deadlines: Deadlines;
+  };
   auth: {
     /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
     mode: 'jwt' | 'development';
@@ -102,6 +115,26 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxReplicas: e.MAX_REPLICAS,
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    simulatedSpeed: e.SIMULATED_SPEED,
+    controller: {
+      tickIntervalMs: e.CONTROLLER_TICK_MS,
+      deadlines: {
+        states: {
+          submitted: e.PROGRESS_DEADLINE_SECONDS * 1000,
+          provisioning: e.PROGRESS_DEADLINE_SECONDS * 1000,
+          launching: e.PROGRESS_DEADLINE_SECONDS * 1000,
+          initializing: e.PROGRESS_DEADLINE_SECONDS * 1000,
+          stopping: e.STOP_DEADLINE_SECONDS * 1000,
+        },
+        replacement: {
+          submitted: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
+          initializing: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
+          warming: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
+          switching: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
+          draining: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
+        },
+      },
+    },
     auth: {
       mode: authMode,
       secret: e.AUTH_JWT_SECRET,

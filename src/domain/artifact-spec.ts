@@ -242,3 +242,12 @@ export const workloadPatchSchema = z.object({
   description: descriptionSchema.nullish(),
   importance: z.enum(IMPORTANCE_VALUES).nullish(),
 });
+
+/** The options of a replace: the new artifact, an optional new runtime, and the waits around the switch. */
+export const replaceOptionsSchema = (limits: RuntimeLimits) =>
+  z.object({
+    artifactId: z.string().min(1),
+    runtime: workloadRuntimeSchema(limits).nullish(),
+    warmupSeconds: z.int().min(0).max(86_400, 'must be at most 86400 (a day)').nullish(),
+    keepOldVersionSeconds: z.int().min(0).max(86_400, 'must be at most 86400 (a day)').nullish(),
+  });

@@ -59,6 +59,8 @@ export class InvalidTransitionError extends DomainError {
     message: string,
     /** The state that refused the operation, e.g. `stopping` or `locked`. */
     readonly currentState: string,
+    /** The rule that refused it, e.g. `WorkloadStopping` (stable, for clients to switch on). */
+    readonly reason: string = 'InvalidTransition',
   ) {
     super(message);
     this.name = 'InvalidTransitionError';

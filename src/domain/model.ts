@@ -29,8 +29,8 @@ export const PROTON_STATUSES = [
 ] as const;
 export type ProtonStatus = (typeof PROTON_STATUSES)[number];
 
-/** The role of a proton within its workload. */
-export const PROTON_ROLES = ['active', 'candidate'] as const;
+/** The role of a proton within its workload: serving, coming up beside it, or the old active of a replace (draining, kept for rollback). */
+export const PROTON_ROLES = ['active', 'candidate', 'previous'] as const;
 export type ProtonRole = (typeof PROTON_ROLES)[number];
 
 /** Lifecycle status of an artifact: drafts are mutable, locked artifacts are immutable and versioned. */

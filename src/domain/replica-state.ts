@@ -103,24 +103,27 @@ export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}
   const transient = containers.find(
     (c) => c.state === 'waiting' && c.reason !== undefined && TRANSIENT_WAITING_REASONS.has(c.reason),
   );
-  if (transient) return fromContainer('provisioning', transient);
+  // During an in-place update or restart, a new pod's whole start-up is the proton initializing
+  // (SPEC.md: update and restart go running -> initializing -> running).
+  const startingUp = (s: 'submitted' | 'provisioning') => (ctx.updatingInPlace ? 'initializing' : s);
+  if (transient) return fromContainer(startingUp('provisioning'), transient);
 
   if (obs.phase === 'Pending') {
     if (obs.nodeName === undefined) {
       const scheduled = findCondition(obs, 'PodScheduled');
       return state(
-        'submitted',
+        startingUp('submitted'),
         scheduled?.status === 'False' ? scheduled.reason : undefined,
         scheduled?.status === 'False' ? scheduled.message : 'waiting for a node',
       );
     }
     const initialized = findCondition(obs, 'Initialized');
     if (initialized?.status === 'False') {
-      return state('provisioning', initialized.reason, initialized.message);
+      return state(startingUp('provisioning'), initialized.reason, initialized.message);
     }
     const waiting = containers.find((c) => c.state === 'waiting' && c.reason !== undefined);
-    if (waiting) return fromContainer('provisioning', waiting);
-    return state('provisioning', undefined, `scheduled on ${obs.nodeName}`);
+    if (waiting) return fromContainer(startingUp('provisioning'), waiting);
+    return state(startingUp('provisioning'), undefined, `scheduled on ${obs.nodeName}`);
   }
 
   // Running.

@@ -8,6 +8,9 @@ import './artifact/artifact.type.js';
 import './proton/proton.type.js';
 import './event/event.type.js';
 import './workload/workload.type.js';
+import './workload/lifecycle.mutation.js';
+import './workload/replacement.type.js';
+import './proton/replica.type.js';
 import './sharing/sharing.type.js';
 
 builder.queryType({});

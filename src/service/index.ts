@@ -1,4 +1,6 @@
+import type { WorkloadController } from '../controller/controller.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
+import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { Orm } from '../store/orm.js';
 import { ArtifactService } from './artifact.service.js';
 import type { Clock } from './clock.js';
@@ -10,7 +12,15 @@ export interface Services {
 }
 
 /** Builds the service layer over one ORM, clock and pub/sub. */
-export function createServices(deps: { orm: Orm; clock: Clock; pubsub: WorkloadPubSub; draftTtlSeconds: number; maxReplicas: number }): Services {
+export function createServices(deps: {
+  orm: Orm;
+  clock: Clock;
+  pubsub: WorkloadPubSub;
+  controller: WorkloadController;
+  runtime: ProtonRuntime;
+  draftTtlSeconds: number;
+  maxReplicas: number;
+}): Services {
   const artifacts = new ArtifactService(deps);
   const workloads = new WorkloadService({ ...deps, artifacts });
   return { artifacts, workloads };

@@ -2,17 +2,28 @@ import { randomUUID } from 'node:crypto';
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
-import { DEFAULT_RUNTIME, newWorkloadSchema, runtimeIssuesAgainstSpec, workloadPatchSchema } from '../domain/artifact-spec.js';
+import {
+  DEFAULT_RUNTIME,
+  newWorkloadSchema,
+  replaceOptionsSchema,
+  runtimeIssuesAgainstSpec,
+  workloadPatchSchema,
+  workloadRuntimeSchema,
+} from '../domain/artifact-spec.js';
+import type { V1Pod } from '@kubernetes/client-node';
 import { isUuid } from '../domain/ids.js';
-import { parseOrThrow } from '../domain/validate.js';
+import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import type { ArtifactStatus, Importance, WorkloadStatus } from '../domain/model.js';
 import {
+  ArtifactEntity,
   ProtonEntity,
+  ReplacementEntity,
   WorkloadEntity,
   WorkloadEventEntity,
   WorkloadSharedRoleEntity,
   type Proton,
+  type Replacement,
   type Workload,
   type WorkloadEvent,
   type WorkloadSharedRole,
@@ -29,6 +40,8 @@ import { requireRole } from './authorize.js';
 import { conflictNaming } from './conflicts.js';
 import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
+import type { OperationOutcome, WorkloadController, WorkloadOperation } from '../controller/controller.js';
+import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 
 export interface WorkloadFilter {
   status?: WorkloadStatus[] | null;
@@ -51,6 +64,8 @@ export interface WorkloadServiceDeps {
   artifacts: ArtifactService;
   draftTtlSeconds: number;
   maxReplicas: number;
+  controller: WorkloadController;
+  runtime: ProtonRuntime;
 }
 
 /** Creating, changing and reading workloads. Lifecycle operations drive the controller. */
@@ -231,6 +246,66 @@ export class WorkloadService {
       where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
     }
     return { $and: [where, visibleWorkloads(viewer)] } as FilterQuery<Workload>;
+  }
+
+  /**
+   * Runs a lifecycle operation: checks the caller's role and the input, then hands it to the
+   * controller, which checks it against the lifecycle rules in the workload's queue.
+   */
+  async operate(viewer: Viewer, id: string, op: WorkloadOperation): Promise<OperationOutcome> {
+    const em = this.deps.orm.em.fork();
+    const needs = op.kind === 'delete' ? REQUIRED_ROLE.delete : REQUIRED_ROLE.lifecycle;
+    await requireRole(em, viewer, 'Workload', id, needs, `${op.kind === 'delete' ? 'deleting' : 'operating'} a workload`);
+    const workload = await this.get(em, viewer, id);
+    const limits = { maxReplicas: this.deps.maxReplicas };
+    if (op.kind === 'updateRuntime') {
+      const runtime = parseOrThrow(workloadRuntimeSchema(limits), op.runtime, ['runtime']);
+      const artifact = await em.findOneOrFail(ArtifactEntity, { id: workload.artifact.id });
+      throwIfIssues(runtimeIssuesAgainstSpec(runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
+      return this.deps.controller.operate(id, { kind: 'updateRuntime', runtime }, viewer.userId);
+    }
+    if (op.kind === 'replace') {
+      const input = parseOrThrow(replaceOptionsSchema(limits), op);
+      const artifact = await this.deps.artifacts.get(em, viewer, input.artifactId);
+      const runtime = input.runtime ?? undefined;
+      if (runtime) {
+        throwIfIssues(runtimeIssuesAgainstSpec(runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
+      } else {
+        throwIfIssues(runtimeIssuesAgainstSpec(workload.runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
+      }
+      if (artifact.status === 'draft' && artifact.id !== workload.artifact.id) {
+        const holder = await em.findOne(
+          WorkloadEntity,
+          { artifact: artifact.id, deletedAt: null, status: { $ne: 'terminated' }, id: { $ne: id } },
+          { fields: ['id', 'name'] },
+        );
+        if (holder) {
+          throw await conflictNaming(em, viewer, [holder], (names) => `the draft artifact already runs in workload ${names}; a draft artifact serves one workload at a time`);
+        }
+      }
+      return this.deps.controller.operate(
+        id,
+        {
+          kind: 'replace',
+          artifactId: artifact.id,
+          ...(runtime && { runtime }),
+          ...(input.warmupSeconds != null && { warmupSeconds: input.warmupSeconds }),
+          ...(input.keepOldVersionSeconds != null && { keepOldVersionSeconds: input.keepOldVersionSeconds }),
+        },
+        viewer.userId,
+      );
+    }
+    return this.deps.controller.operate(id, op, viewer.userId);
+  }
+
+  /** The replicas of a proton as the runtime sees them right now (the proton's workload must be visible). */
+  async replicasOf(protonId: string): Promise<readonly V1Pod[]> {
+    return this.deps.runtime.listPods({ protonId });
+  }
+
+  /** Every replacement of a workload, newest first. */
+  async replacementsOf(em: EntityManager, workloadId: string): Promise<Replacement[]> {
+    return em.find(ReplacementEntity, { workload: workloadId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
   }
 
   /** The workload's grants, for anyone who may read it. */

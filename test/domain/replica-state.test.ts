@@ -25,6 +25,10 @@ const ROWS: readonly Row[] = [
   { name: 'a pending pod on a node creating its containers is provisioning', pod: 'pending-container-creating', state: 'provisioning', reason: 'ContainerCreating', container: 'app' },
   { name: 'a pending pod running an init container is provisioning', pod: 'init-container-running', state: 'provisioning', reason: 'ContainersNotInitialized', message: /\[migrate\]/ },
   { name: 'ErrImagePull alone keeps the replica provisioning with the reason shown', pod: 'err-image-pull', state: 'provisioning', reason: 'ErrImagePull', message: /not found/, container: 'app' },
+  { name: 'a new pod of an in-place update waiting for a node is initializing', pod: 'pending-unscheduled', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'Unschedulable' },
+  { name: 'a new pod of an in-place update creating its containers is initializing', pod: 'pending-container-creating', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ContainerCreating' },
+  { name: 'a new pod of an in-place update pulling its image with ErrImagePull is initializing', pod: 'err-image-pull', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ErrImagePull' },
+  { name: 'ImagePullBackOff during an in-place update is still errored', pod: 'image-pull-back-off', ctx: { updatingInPlace: true }, state: 'errored', reason: 'ImagePullBackOff' },
   // Running, not all containers ready
   { name: 'a running pod whose container is not ready is launching', pod: 'running-not-ready', state: 'launching', reason: 'ContainersNotReady', message: /\[app\]/ },
   { name: 'a running pod whose container is not ready is initializing during an in-place update', pod: 'running-not-ready', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ContainersNotReady' },

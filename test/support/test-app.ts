@@ -6,6 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Backend } from './backends.js';
 import { createDatabase } from './backends.js';
+import type { ProtonRuntime } from '../../src/runtime/proton-runtime.js';
 
 /** A clock that tests move by hand. */
 export class TestClock {
@@ -65,7 +66,11 @@ export interface TestApp {
 }
 
 /** Builds the app on a fresh database of `backend`, with migrations applied. */
-export async function startTestApp(backend: Backend, env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(
+  backend: Backend,
+  env: Record<string, string> = {},
+  options: { controller?: boolean; runtime?: ProtonRuntime; clock?: () => Date } = {},
+): Promise<TestApp> {
   const { database, drop } = await createDatabase(backend);
   const clock = new TestClock();
   const queries: string[] = [];
@@ -82,12 +87,14 @@ export async function startTestApp(backend: Backend, env: Record<string, string>
   const app = await buildApp({
     config,
     database,
-    clock: clock.read,
+    clock: options.clock ?? clock.read,
+    ...(options.runtime && { runtime: options.runtime }),
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     orm: { onQuery: (message) => {
       if (message.startsWith('[query]')) queries.push(message);
     } },
   });
+  if (options.controller) await app.controller.start();
   const caller = (authorization: Promise<string | null>): TestCaller => {
     const execRaw = async (query: string, variables?: Record<string, unknown>): Promise<ExecutionResult> => {
       const auth = await authorization;

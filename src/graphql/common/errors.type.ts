@@ -73,6 +73,7 @@ builder.objectType(InvalidTransitionError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     currentState: t.exposeString('currentState'),
+    reason: t.exposeString('reason', { description: 'The rule that refused the operation, e.g. WorkloadStopping or ReplacementInProgress.' }),
   }),
 });
 

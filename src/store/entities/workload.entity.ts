@@ -22,6 +22,9 @@ export const WorkloadEntity = defineEntity({
     statusMessage: p.text().nullable(),
     runtime: p.json<WorkloadRuntime>(),
     expiresAt: p.datetime().nullable(),
+    /** The controller's lifecycle state (see src/controller/lifecycle-store.ts); null until it first runs. */
+    lifecycle: p.json<Record<string, unknown>>().nullable(),
+    promotedAt: p.datetime().nullable(),
     /** Assigned by the database when an event is appended; never written by code. */
     lastEventSequence: p.integer().default(0),
     createdAt: p.datetime().onCreate(() => new Date()),
@@ -44,6 +47,8 @@ export const ProtonEntity = defineEntity({
     statusReason: p.string().length(255).nullable(),
     statusMessage: p.text().nullable(),
     runtime: p.json<WorkloadRuntime>(),
+    /** The last restart request; changing it rolls the proton's pods. */
+    restartedAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
     removedAt: p.datetime().nullable(),

@@ -122,7 +122,8 @@ export type ProbeInput = {
 /** Whether a proton serves traffic (active) or is coming up beside it (candidate). */
 export type ProtonRole =
   | 'ACTIVE'
-  | 'CANDIDATE';
+  | 'CANDIDATE'
+  | 'PREVIOUS';
 
 /** The status of one proton: the worst state of its replicas. */
 export type ProtonStatus =

@@ -1,0 +1,69 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import { observePod, type ContainerObservation, type PodObservation } from '../../domain/pod-observation.js';
+import { deriveReplicaState, type ReplicaState } from '../../domain/replica-state.js';
+import { builder } from '../builder.js';
+import { ProtonStatusEnum } from '../common/enums.type.js';
+import { ProtonRef } from './proton.type.js';
+
+interface ReplicaShape {
+  pod: V1Pod;
+  observation: PodObservation;
+  state: ReplicaState;
+}
+
+const ContainerStatusRef = builder.objectRef<ContainerObservation & { image: string | null }>('ReplicaContainer').implement({
+  description: 'One container of a replica, as the cluster reports it.',
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    image: t.string({ nullable: true, resolve: (c) => c.image }),
+    primary: t.exposeBoolean('primary'),
+    kind: t.string({ description: 'app, init or sidecar.', resolve: (c) => c.kind }),
+    state: t.string({ description: 'waiting, running or terminated.', resolve: (c) => c.state }),
+    ready: t.boolean({ resolve: (c) => c.ready }),
+    restartCount: t.exposeInt('restartCount'),
+    reason: t.string({ nullable: true, resolve: (c) => c.reason ?? null }),
+    message: t.string({ nullable: true, resolve: (c) => c.message ?? null }),
+  }),
+});
+
+const ReplicaRef = builder.objectRef<ReplicaShape>('Replica').implement({
+  description: 'One pod of a proton, live from the cluster.',
+  fields: (t) => ({
+    name: t.string({ resolve: (r) => r.pod.metadata?.name ?? '' }),
+    status: t.field({ type: ProtonStatusEnum, description: 'This replica\'s state; the proton shows the worst.', resolve: (r) => r.state.state }),
+    reason: t.string({ nullable: true, resolve: (r) => r.state.reason ?? null }),
+    message: t.string({ nullable: true, resolve: (r) => r.state.message ?? null }),
+    phase: t.string({ nullable: true, resolve: (r) => r.observation.phase ?? null }),
+    node: t.string({ nullable: true, resolve: (r) => r.observation.nodeName ?? null }),
+    ready: t.boolean({ resolve: (r) => r.state.state === 'running' }),
+    restartCount: t.int({ resolve: (r) => r.observation.containers.reduce((n, c) => n + c.restartCount, 0) }),
+    conditions: t.stringList({
+      description: 'The pod conditions that hold, e.g. PodScheduled, Initialized, ContainersReady, Ready.',
+      resolve: (r) => r.observation.conditions.filter((c) => c.status === 'True').map((c) => c.type),
+    }),
+    containers: t.field({
+      type: [ContainerStatusRef],
+      resolve: (r) => {
+        const images = new Map(
+          [...(r.pod.spec?.initContainers ?? []), ...(r.pod.spec?.containers ?? [])].map((c) => [c.name, c.image ?? null]),
+        );
+        return r.observation.containers.map((c) => ({ ...c, image: images.get(c.name) ?? null }));
+      },
+    }),
+    createdAt: t.field({ type: 'DateTime', nullable: true, resolve: (r) => r.pod.metadata?.creationTimestamp ?? null }),
+  }),
+});
+
+builder.objectField(ProtonRef, 'replicas', (t) =>
+  t.field({
+    type: [ReplicaRef],
+    description: 'The proton\'s pods, live from the cluster.',
+    resolve: async (proton, _args, ctx) => {
+      const pods = await ctx.services.workloads.replicasOf(proton.id);
+      return pods.map((pod) => {
+        const observation = observePod(pod);
+        return { pod, observation, state: deriveReplicaState(observation) };
+      });
+    },
+  }),
+);
