@@ -13,7 +13,10 @@ import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
-import { createLocalPubSub, type WorkloadPubSub } from './pubsub/topics.js';
+import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsub/event-bus.js';
+import type { WorkloadPubSub } from './pubsub/topics.js';
+import { LiveService } from './service/live.service.js';
+import { attachWebSocketTransport, type WebSocketTransport } from './transport/websocket.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
 import { InvalidCursorError } from './store/pagination.js';
@@ -43,6 +46,10 @@ export interface App {
   controller: WorkloadController;
   runtime: ProtonRuntime;
   pubsub: WorkloadPubSub;
+  /** Where changes are published and heard (in-process, or Redis between replicas). */
+  bus: EventBus;
+  /** The graphql-ws transport, once started. */
+  websocket(): WebSocketTransport | undefined;
 }
 
 /** Wires configuration, database, services and the GraphQL server; starts nothing. */
@@ -51,7 +58,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'workload-api' } });
   const clock = deps.clock ?? systemClock;
   const orm = await openOrm(deps.database ?? config.database, deps.orm);
-  const pubsub = createLocalPubSub();
+  const bus: EventBus = config.redis
+    ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
+    : createLocalEventBus();
+  const pubsub = bus.pubsub;
   const runtime = deps.runtime ?? createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) });
   const controller = new WorkloadController({
     orm,
@@ -73,6 +83,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxReplicas: config.maxReplicas,
   });
   const schema = buildSchema();
+  const live = new LiveService({ orm, workloads: services.workloads, feed: bus.feed, maxPendingEvents: config.subscriptions.maxPendingEvents });
 
   let authenticator: Authenticator;
   let graphiqlHeaders: string | undefined;
@@ -135,24 +146,40 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         });
       }
       const em = orm.em.fork();
-      return { viewer, em, services, access: createAccessLoaders(em, viewer), publicBaseUrl: config.publicBaseUrl };
+      return { viewer, em, services, access: createAccessLoaders(em, viewer), publicBaseUrl: config.publicBaseUrl, live };
     },
   });
 
   let server: Server | undefined;
   let baseUrl = '';
+  let websocket: WebSocketTransport | undefined;
 
   return {
     yoga,
     orm,
     services,
     pubsub,
+    bus,
+    websocket: () => websocket,
     controller,
     runtime,
     url: () => baseUrl,
     async start() {
       await controller.start();
+      await bus.start();
       server = createServer(yoga);
+      websocket = attachWebSocketTransport({
+        server,
+        yoga,
+        authenticator,
+        limits: {
+          maxSubscriptionsPerConnection: config.subscriptions.maxPerConnection,
+          connectionInitTimeoutMs: config.subscriptions.connectionInitTimeoutMs,
+          maxBufferedBytes: config.subscriptions.maxBufferedBytes,
+          keepAliveMs: config.subscriptions.keepAliveMs,
+        },
+        logger: logger.child({ component: 'websocket' }),
+      });
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
         server?.listen(config.port, config.host, () => resolve());
@@ -164,6 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       return baseUrl;
     },
     async stop() {
+      await websocket?.close();
       if (server) {
         const s = server;
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
@@ -177,6 +205,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       }
       await controller.stop();
       await runtime.stop();
+      await bus.close();
       await orm.close(true);
       logger.info('Workload API stopped');
     },

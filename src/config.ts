@@ -36,6 +36,16 @@ const envSchema = z.object({
   AUTH_CLAIM_ORGANIZATION: z.string().min(1).default('org'),
   AUTH_CLAIM_ROLES: z.string().min(1).default('roles'),
   PLATFORM_ADMIN_ROLE: z.string().min(1).default('platform-admin'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_CHANNEL_PREFIX: z.string().max(100).default('workload-api:'),
+  SUBSCRIPTIONS_MAX_PER_CONNECTION: z.coerce.number().int().min(1).max(10_000).default(100),
+  SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(600_000).default(3000),
+  SUBSCRIPTIONS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
+  SUBSCRIPTIONS_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SUBSCRIPTIONS_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SIMULATED_SPEED: z.coerce.number().positive().max(1000).default(1),
   CONTROLLER_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   PROGRESS_DEADLINE_SECONDS: seconds(600),
@@ -57,6 +67,15 @@ export interface Config {
   maxReplicas: number;
   graphiql: boolean;
   shutdownTimeoutSeconds: number;
+  /** Fan-out of changes between API replicas; without it, in-process (one replica only). */
+  redis: { url: string; channelPrefix: string } | null;
+  subscriptions: {
+    maxPerConnection: number;
+    connectionInitTimeoutMs: number;
+    maxBufferedBytes: number;
+    maxPendingEvents: number;
+    keepAliveMs: number;
+  };
   /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
   simulatedSpeed: number;
   controller: {
@@ -115,6 +134,14 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxReplicas: e.MAX_REPLICAS,
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    redis: e.REDIS_URL ? { url: e.REDIS_URL, channelPrefix: e.REDIS_CHANNEL_PREFIX } : null,
+    subscriptions: {
+      maxPerConnection: e.SUBSCRIPTIONS_MAX_PER_CONNECTION,
+      connectionInitTimeoutMs: e.SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS,
+      maxBufferedBytes: e.SUBSCRIPTIONS_MAX_BUFFERED_BYTES,
+      maxPendingEvents: e.SUBSCRIPTIONS_MAX_PENDING_EVENTS,
+      keepAliveMs: e.SUBSCRIPTIONS_KEEPALIVE_MS,
+    },
     simulatedSpeed: e.SIMULATED_SPEED,
     controller: {
       tickIntervalMs: e.CONTROLLER_TICK_MS,

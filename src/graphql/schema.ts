@@ -12,9 +12,11 @@ import './workload/lifecycle.mutation.js';
 import './workload/replacement.type.js';
 import './proton/replica.type.js';
 import './sharing/sharing.type.js';
+import './subscription/workload.subscription.js';
 
 builder.queryType({});
 builder.mutationType({});
+builder.subscriptionType({});
 
 /** The whole schema, sorted so that its printed form is stable. */
 export function buildSchema(): GraphQLSchema {

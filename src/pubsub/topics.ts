@@ -1,4 +1,5 @@
 import { createPubSub, type PubSub } from 'graphql-yoga';
+import { z } from 'zod';
 
 /**
  * Every pub/sub topic and its payload, in one place. Payloads are ids and sequence numbers only:
@@ -9,9 +10,28 @@ export type Topics = {
   'workload:changed': [{ workloadId: string; sequence: number }];
 };
 
+export type TopicName = keyof Topics;
+export type TopicPayload<K extends TopicName> = Topics[K][0];
+
+/** How each topic's payload is read back from an untrusted transport (Redis), and coalesced. */
+export const TOPICS: {
+  [K in TopicName]: {
+    schema: z.ZodType<TopicPayload<K>>;
+    /** Payloads with the same key supersede each other: only the newest needs delivering. */
+    key: (payload: TopicPayload<K>) => string;
+    newest: (a: TopicPayload<K>, b: TopicPayload<K>) => TopicPayload<K>;
+  };
+} = {
+  'workload:changed': {
+    schema: z.object({ workloadId: z.string().min(1).max(64), sequence: z.number().int().nonnegative() }),
+    key: (p) => p.workloadId,
+    newest: (a, b) => (b.sequence >= a.sequence ? b : a),
+  },
+};
+
 export type WorkloadPubSub = PubSub<Topics>;
 
 /** The in-process pub/sub of the embedded default. */
-export function createLocalPubSub(): WorkloadPubSub {
-  return createPubSub<Topics>();
+export function createLocalPubSub(eventTarget?: EventTarget): WorkloadPubSub {
+  return createPubSub<Topics>(eventTarget ? { eventTarget } : undefined);
 }

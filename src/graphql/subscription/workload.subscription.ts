@@ -1,0 +1,108 @@
+import { contextCacheSymbol } from '@pothos/core';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { GraphQLError } from 'graphql';
+import { createAccessLoaders } from '../../service/access-loaders.js';
+import { SubscriptionEnded, type StreamHooks, type WorkloadChange, type WorkloadListChange } from '../../service/live.service.js';
+import { CLOSE_CODES } from '../../transport/close-codes.js';
+import { builder } from '../builder.js';
+import { rawId } from '../common/errors.type.js';
+import type { GraphQLContext } from '../context.js';
+import { WorkloadEventRef } from '../event/event.type.js';
+import { WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
+
+const WorkloadChangeRef = builder.objectRef<WorkloadChange>('WorkloadChange').implement({
+  description: 'A workload as it is after a change.',
+  fields: (t) => ({
+    sequence: t.exposeInt('sequence', { description: 'The newest event this state reflects.' }),
+    workload: t.field({ type: WorkloadNode, resolve: (c) => c.workload }),
+  }),
+});
+
+const WorkloadListChangeRef = builder.objectRef<WorkloadListChange>('WorkloadListChange').implement({
+  description: 'A change of a list view of workloads.',
+  fields: (t) => ({
+    workloadId: t.id({ resolve: (c) => encodeGlobalID('Workload', c.workloadId) }),
+    sequence: t.exposeInt('sequence', { description: 'The newest event of the workload when the change was read.' }),
+    workload: t.field({
+      type: WorkloadNode,
+      nullable: true,
+      description: 'The workload now; null when it left the list (no longer matches the filter, was deleted, or is no longer shared with you): remove it.',
+      resolve: (c) => c.workload,
+    }),
+  }),
+});
+
+/**
+ * Every payload of a subscription is resolved with the same context object. Give each payload a
+ * fresh EntityManager, fresh role loaders and fresh Pothos caches (dataloaders, auth scopes), so
+ * that it shows the database as it is now and checks the caller's roles as they are now.
+ */
+function renewRequestScope(ctx: GraphQLContext): void {
+  ctx.em = ctx.em.fork();
+  ctx.access = createAccessLoaders(ctx.em, ctx.viewer);
+  Object.assign(ctx, { [contextCacheSymbol]: {} });
+}
+
+/** Turns the server's end of a stream into its final GraphQL error, or renews the scope for a payload. */
+function deliver<T>(item: T | SubscriptionEnded, ctx: GraphQLContext): T {
+  if (item instanceof SubscriptionEnded) throw new GraphQLError(item.message, { extensions: { code: item.code } });
+  renewRequestScope(ctx);
+  return item;
+}
+
+function hooksFor(ctx: GraphQLContext): StreamHooks {
+  return {
+    onSlowConsumer: () =>
+      ctx.connection?.close(CLOSE_CODES.slowConsumer, 'Slow consumer: resume with "after"'),
+  };
+}
+
+builder.subscriptionFields((t) => ({
+  workloadChanged: t.field({
+    type: WorkloadChangeRef,
+    description:
+      'The workload now, then again whenever it, its protons or its replacement change (changes in quick succession may arrive as one). ' +
+      'Ends with a NOT_FOUND error when the workload does not exist or is not shared with you, or is deleted, and with ACCESS_REVOKED when your role is removed.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => ctx.live.workloadChanges(ctx.viewer, rawId(args.id, 'Workload'), hooksFor(ctx)),
+    resolve: (item, _args, ctx) => deliver(item, ctx),
+  }),
+  workloadEvents: t.field({
+    type: WorkloadEventRef,
+    description:
+      'The workload\'s event log after sequence `after` (0: from the start), replayed from the database, then live, in order, with no gap and no duplicate. ' +
+      'After a disconnect, subscribe again with `after` set to the last sequence received. Ends with NOT_FOUND, ACCESS_REVOKED or SLOW_CONSUMER.',
+    args: {
+      workloadId: t.arg.id({ required: true }),
+      after: t.arg.int({ required: false, defaultValue: 0 }),
+    },
+    subscribe: (_root, args, ctx) => {
+      const after = args.after ?? 0;
+      if (after < 0) throw new GraphQLError('"after" must be 0 or an event sequence number', { extensions: { code: 'VALIDATION', argument: 'after' } });
+      return ctx.live.workloadEvents(ctx.viewer, rawId(args.workloadId, 'Workload'), after, hooksFor(ctx));
+    },
+    resolve: (item, _args, ctx) => deliver(item, ctx),
+  }),
+  workloadsChanged: t.field({
+    type: WorkloadListChangeRef,
+    description:
+      'Changes to the workloads that match `filter` and that you may see, for list views: query the list, then apply these. ' +
+      'A workload that leaves the list arrives once with `workload: null`.',
+    args: { filter: t.arg({ type: WorkloadFilter }) },
+    subscribe: (_root, args, ctx) => {
+      const f = args.filter;
+      return ctx.live.workloadListChanges(
+        ctx.viewer,
+        {
+          status: f?.status ?? null,
+          importance: f?.importance ?? null,
+          artifactStatus: f?.artifactStatus ?? null,
+          artifactId: f?.artifactId ? rawId(f.artifactId, 'Artifact') : null,
+          search: f?.search ?? null,
+        },
+        hooksFor(ctx),
+      );
+    },
+    resolve: (item, _args, ctx) => deliver(item, ctx),
+  }),
+}));

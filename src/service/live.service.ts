@@ -1,0 +1,295 @@
+import type { FilterQuery } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Repeater } from 'graphql-yoga';
+import type { Viewer } from '../auth/viewer.js';
+import { NotFoundError } from '../domain/errors.js';
+import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
+import type { ChangeFeed, ChangeListener } from '../pubsub/change-feed.js';
+import { visibleWorkloads } from '../store/access.js';
+import { WorkloadEntity, type Workload, type WorkloadEvent } from '../store/entities/index.js';
+import type { Orm } from '../store/orm.js';
+import type { WorkloadService } from './workload.service.js';
+
+/** Why a live subscription ended on the server's initiative; clients see it as the error `code`. */
+export type SubscriptionEndCode = 'NOT_FOUND' | 'ACCESS_REVOKED' | 'SLOW_CONSUMER';
+
+/** The last item of a stream that the server ended: delivered as a final GraphQL error. */
+export class SubscriptionEnded {
+  constructor(
+    readonly code: SubscriptionEndCode,
+    readonly message: string,
+  ) {}
+}
+
+/** One state of a watched workload, with the newest event it reflects. */
+export interface WorkloadChange {
+  sequence: number;
+  workload: Workload;
+}
+
+/** A change of a list view: the workload as it is now, or `null` when it left the list. */
+export interface WorkloadListChange {
+  workloadId: string;
+  sequence: number;
+  workload: Workload | null;
+}
+
+/** What the transport lets a stream do to its connection. */
+export interface StreamHooks {
+  /** Called once when the subscriber falls too far behind (WebSocket: closes the connection). */
+  onSlowConsumer?: () => void;
+}
+
+export interface LiveServiceDeps {
+  orm: Orm;
+  workloads: WorkloadService;
+  feed: ChangeFeed;
+  /** How many undelivered events (or changed list entries) a subscriber may fall behind. */
+  maxPendingEvents: number;
+}
+
+const EVENT_PAGE = 100;
+
+/** Wakes a stream's loop; any number of notifications before it runs count as one. */
+class Wakeup {
+  private dirty = false;
+  private resolve: (() => void) | undefined;
+  notify(): void {
+    this.dirty = true;
+    const r = this.resolve;
+    this.resolve = undefined;
+    r?.();
+  }
+  async next(): Promise<void> {
+    if (!this.dirty) await new Promise<void>((r) => (this.resolve = r));
+    this.dirty = false;
+  }
+}
+
+type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
+
+/**
+ * Live streams for subscriptions. A stream never queues payloads: notifications (ids and sequence
+ * numbers) only wake it, and it re-reads the database with the subscriber's own viewer, so memory
+ * does not grow with the number of events, authorization applies to every payload, and a lost
+ * notification is repaired by the next read (sequence numbers say what is missing).
+ */
+export class LiveService {
+  constructor(private readonly deps: LiveServiceDeps) {}
+
+  /** The workload now, then again whenever it changes; ends when it is deleted or unshared. */
+  workloadChanges(viewer: Viewer, id: string, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadChange | SubscriptionEnded> {
+    let last = -1;
+    return this.stream<WorkloadChange>(
+      id,
+      (wake) => ({ changed: (_id, sequence) => sequence > last && wake.notify(), resync: () => wake.notify() }),
+      async (push, wake, stopped) => {
+        const first = await this.readVisible(viewer, id);
+        if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+        last = first.lastEventSequence;
+        await push({ sequence: last, workload: first });
+        for (;;) {
+          await wake.next();
+          if (stopped()) return;
+          const w = await this.readVisible(viewer, id);
+          if (!w) return push(await this.whyGone(id));
+          if (w.lastEventSequence > last) {
+            last = w.lastEventSequence;
+            await push({ sequence: last, workload: w });
+          }
+        }
+      },
+    );
+  }
+
+  /**
+   * The event log after sequence `after`, replayed from the database, then live. The feed is
+   * watched before the first read, and every read starts after the last event sent, so there is
+   * no gap and no duplicate across the seam, a lost notification or a reconnect.
+   */
+  workloadEvents(viewer: Viewer, id: string, after: number, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
+    let delivered = after;
+    let newestKnown = 0;
+    let backlogEnd = Number.MAX_SAFE_INTEGER;
+    let slow = false;
+    return this.stream<WorkloadEvent>(
+      id,
+      (wake) => ({
+        changed: (_id, sequence) => {
+          if (sequence > newestKnown) newestKnown = sequence;
+          if (sequence <= delivered) return;
+          if (!slow && subscriberLag(newestKnown, delivered, backlogEnd) > this.deps.maxPendingEvents) {
+            slow = true;
+            hooks.onSlowConsumer?.();
+          }
+          wake.notify();
+        },
+        resync: () => wake.notify(),
+      }),
+      async (push, wake, stopped) => {
+        const first = await this.readVisible(viewer, id);
+        if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+        backlogEnd = first.lastEventSequence;
+        wake.notify();
+        for (;;) {
+          await wake.next();
+          if (stopped()) return;
+          if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
+          const em = this.deps.orm.em.fork();
+          const w = await this.readVisible(viewer, id, em);
+          if (!w) return push(await this.whyGone(id));
+          const newest = w.lastEventSequence;
+          while (delivered < newest && !stopped() && !slow) {
+            const page = await this.deps.workloads.events(em, id, { after: delivered, limit: Math.min(EVENT_PAGE, newest - delivered), inverted: false });
+            if (page.length === 0) break;
+            for (const event of page) {
+              if (event.sequence <= delivered || event.sequence > newest) continue;
+              await push(event);
+              delivered = event.sequence;
+              if (stopped()) return;
+            }
+            em.clear();
+          }
+        }
+      },
+    );
+  }
+
+  /**
+   * Changes to the workloads in a list view: a workload that matches the filter and that the
+   * viewer may see is sent whenever it changes; one that leaves the list (filtered out, deleted,
+   * no longer shared) is sent once with `workload: null`. Others' workloads never produce anything.
+   */
+  workloadListChanges(viewer: Viewer, filter: WorkloadListFilter, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadListChange | SubscriptionEnded> {
+    const dirty = new Map<string, number>();
+    let full = false;
+    let slow = false;
+    return this.stream<WorkloadListChange>(
+      null,
+      (wake) => ({
+        changed: (id, sequence) => {
+          const before = dirty.get(id);
+          if (before === undefined || sequence > before) dirty.set(id, sequence);
+          if (!slow && dirty.size > this.deps.maxPendingEvents) {
+            slow = true;
+            hooks.onSlowConsumer?.();
+          }
+          wake.notify();
+        },
+        resync: () => {
+          full = true;
+          wake.notify();
+        },
+      }),
+      async (push, wake, stopped) => {
+        // The list as it is when the subscription starts: what "leaving the list" is measured against.
+        const seen = new Map<string, number>();
+        for (const w of await this.listMatching(viewer, filter)) seen.set(w.id, w.lastEventSequence);
+        for (;;) {
+          await wake.next();
+          if (stopped()) return;
+          if (slow) return push(slowConsumer(this.deps.maxPendingEvents, null));
+          const em = this.deps.orm.em.fork();
+          let candidates: [string, number][];
+          let current: Map<string, Workload>;
+          if (full) {
+            full = false;
+            dirty.clear();
+            current = new Map((await this.listMatching(viewer, filter, em)).map((w) => [w.id, w]));
+            candidates = [...new Set([...current.keys(), ...seen.keys()])].map((id) => [id, 0]);
+          } else {
+            candidates = [...dirty];
+            dirty.clear();
+            const found = await this.deps.workloads.loadMany(em, viewer, candidates.map(([id]) => id));
+            current = new Map(found.filter((w) => matches(w, filter)).map((w) => [w.id, w]));
+          }
+          for (const [id, notified] of candidates) {
+            const w = current.get(id);
+            if (w) {
+              if ((seen.get(id) ?? -1) >= w.lastEventSequence) continue;
+              seen.set(id, w.lastEventSequence);
+              await push({ workloadId: id, sequence: w.lastEventSequence, workload: w });
+            } else if (seen.has(id)) {
+              const sequence = Math.max(notified, seen.get(id) ?? 0);
+              seen.delete(id);
+              await push({ workloadId: id, sequence, workload: null });
+            }
+            if (stopped()) return;
+          }
+        }
+      },
+    );
+  }
+
+  /**
+   * Runs a stream: watches the feed before the body's first read, stops watching when the client
+   * leaves (a Repeater ends a pending wait at once, unlike an async generator), and ends the
+   * stream after a SubscriptionEnded item.
+   */
+  private stream<T>(
+    workloadId: string | null,
+    listen: (wake: Wakeup) => ChangeListener,
+    body: (push: Push<T>, wake: Wakeup, stopped: () => boolean) => Promise<unknown>,
+  ): AsyncIterableIterator<T | SubscriptionEnded> {
+    const feed = this.deps.feed;
+    return new Repeater<T | SubscriptionEnded>(async (push, stop) => {
+      const wake = new Wakeup();
+      let done = false;
+      void stop.then(() => {
+        done = true;
+        wake.notify();
+      });
+      const unwatch = feed.watch(workloadId, listen(wake));
+      try {
+        await body(push, wake, () => done);
+      } finally {
+        unwatch();
+      }
+      stop();
+    });
+  }
+
+  private async readVisible(viewer: Viewer, id: string, em: EntityManager = this.deps.orm.em.fork()): Promise<Workload | null> {
+    try {
+      return await this.deps.workloads.get(em, viewer, id);
+    } catch (err) {
+      if (err instanceof NotFoundError) return null;
+      throw err;
+    }
+  }
+
+  /** Tells a subscriber who could see a workload why it no longer can. */
+  private async whyGone(id: string): Promise<SubscriptionEnded> {
+    const em = this.deps.orm.em.fork();
+    const w = await em.findOne(WorkloadEntity, { id }, { fields: ['id', 'deletedAt'] });
+    if (w && !w.deletedAt) {
+      return new SubscriptionEnded('ACCESS_REVOKED', `your access to workload "${id}" was revoked; this subscription has ended`);
+    }
+    return new SubscriptionEnded('NOT_FOUND', `workload "${id}" was deleted; this subscription has ended`);
+  }
+
+  private async listMatching(viewer: Viewer, filter: WorkloadListFilter, em: EntityManager = this.deps.orm.em.fork()): Promise<Workload[]> {
+    const all = await em.find(WorkloadEntity, { $and: [{ deletedAt: null }, visibleWorkloads(viewer)] } as FilterQuery<Workload>);
+    return all.filter((w) => matches(w, filter));
+  }
+}
+
+function matches(w: Workload, filter: WorkloadListFilter): boolean {
+  return matchesWorkloadFilter(
+    {
+      status: w.status,
+      importance: w.importance,
+      artifactStatus: w.artifactStatus,
+      artifactId: w.artifact.id,
+      name: w.name,
+      description: w.description,
+      deleted: w.deletedAt != null,
+    },
+    filter,
+  );
+}
+
+function slowConsumer(max: number, delivered: number | null): SubscriptionEnded {
+  const resume = delivered === null ? 're-read the list and subscribe again' : `subscribe again with after: ${delivered}`;
+  return new SubscriptionEnded('SLOW_CONSUMER', `the subscriber fell more than ${max} changes behind; ${resume}`);
+}

@@ -1,0 +1,199 @@
+import type { IncomingMessage, Server } from 'node:http';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { CloseCode, makeServer, type OperationResult } from 'graphql-ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
+import { CLOSE_CODES } from './close-codes.js';
+
+/** Limits of the WebSocket transport; see README.md, "Live subscriptions". */
+export interface WebSocketLimits {
+  maxSubscriptionsPerConnection: number;
+  connectionInitTimeoutMs: number;
+  /** Bytes waiting to be sent on one connection before it is closed as a slow consumer. */
+  maxBufferedBytes: number;
+  /** Interval of server pings; a client that does not answer one within it is disconnected. */
+  keepAliveMs: number;
+}
+
+export interface WebSocketTransport {
+  /** Closes every connection (1001, going away) and stops accepting new ones. */
+  close(): Promise<void>;
+  /** Counters for tests and operators. */
+  stats(): { connections: number; slowConsumersClosed: number };
+}
+
+interface ConnectionState {
+  socket: WebSocket;
+  request: IncomingMessage;
+  authorization: string | null;
+  operations: Set<string>;
+}
+
+type Enveloped = ReturnType<YogaServerInstance<Record<string, never>, GraphQLContext>['getEnveloped']>;
+
+/** Grace a slow consumer gets to read what was already sent, and the close frame, before it is cut. */
+const SLOW_CONSUMER_GRACE_MS = 10_000;
+
+/**
+ * graphql-ws on the HTTP server's `/graphql` path. Every operation runs through Yoga's envelop
+ * (`getEnveloped`), so the context factory (authentication), validation and every plugin apply
+ * exactly as over HTTP. The caller authenticates with `connectionParams: { authorization:
+ * 'Bearer <token>' }`, checked at connection_init and again for each operation.
+ *
+ * Sends are not awaited: a client that stops reading makes the connection's buffer grow, and when
+ * more than `maxBufferedBytes` are still unsent as the next payload is due, it is closed with 4413,
+ * so a slow client costs bounded memory.
+ */
+export function attachWebSocketTransport(options: {
+  server: Server;
+  yoga: YogaServerInstance<Record<string, never>, GraphQLContext>;
+  authenticator: Authenticator;
+  limits: WebSocketLimits;
+  logger: Logger;
+}): WebSocketTransport {
+  const { yoga, authenticator, limits, logger } = options;
+  const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint });
+  const envelopes = new WeakMap<object, Enveloped>();
+  let slowConsumersClosed = 0;
+
+  const closeSlowConsumer = (socket: WebSocket, reason: string) => {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    slowConsumersClosed += 1;
+    logger.warn({ bufferedBytes: socket.bufferedAmount }, `closing a slow WebSocket consumer: ${reason}`);
+    socket.close(CLOSE_CODES.slowConsumer, reason);
+    setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
+  };
+
+  const server = makeServer<Record<string, unknown> | undefined, ConnectionState>({
+    connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
+    async onConnect(ctx) {
+      const value = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+      const authorization = typeof value === 'string' ? value : null;
+      try {
+        await authenticator.authenticate(authorization);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : 'authentication failed';
+        ctx.extra.socket.close(CLOSE_CODES.unauthorized, `Unauthorized: ${message}`.slice(0, 120));
+        return false;
+      }
+      ctx.extra.authorization = authorization;
+      return true;
+    },
+    async onSubscribe(ctx, id, params) {
+      const state = ctx.extra;
+      if (state.operations.size >= limits.maxSubscriptionsPerConnection) {
+        return [
+          new GraphQLError(`at most ${limits.maxSubscriptionsPerConnection} operations may run at once on one connection`, {
+            extensions: { code: 'SUBSCRIPTION_LIMIT', limit: limits.maxSubscriptionsPerConnection },
+          }),
+        ];
+      }
+      // The request Yoga's context factory sees: the connection's credentials as its header.
+      const request = new Request(`http://localhost${yoga.graphqlEndpoint}`, {
+        headers: state.authorization ? { authorization: state.authorization } : {},
+      });
+      const enveloped = yoga.getEnveloped({ request, params, socket: state.socket });
+      let document;
+      try {
+        document = enveloped.parse(params.query);
+      } catch (err) {
+        if (err instanceof GraphQLError) return [err];
+        throw err;
+      }
+      const errors = enveloped.validate(enveloped.schema, document);
+      if (errors.length > 0) return errors;
+      let contextValue: object;
+      try {
+        contextValue = await enveloped.contextFactory();
+      } catch (err) {
+        if (err instanceof GraphQLError) return [err];
+        throw err;
+      }
+      const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
+      Object.assign(contextValue, { connection });
+      envelopes.set(contextValue, enveloped);
+      state.operations.add(id);
+      return {
+        schema: enveloped.schema,
+        operationName: params.operationName,
+        document,
+        variableValues: params.variables,
+        contextValue,
+      };
+    },
+    execute: (args) => envelopeOf(args).execute(args) as OperationResult,
+    subscribe: (args) => envelopeOf(args).subscribe(args) as OperationResult,
+    onComplete(ctx, id) {
+      ctx.extra.operations.delete(id);
+    },
+  });
+
+  function envelopeOf(args: ExecutionArgs): Enveloped {
+    const enveloped = typeof args.contextValue === 'object' && args.contextValue !== null ? envelopes.get(args.contextValue) : undefined;
+    if (!enveloped) throw new Error('operation without an envelope');
+    return enveloped;
+  }
+
+  wss.on('connection', (socket, request) => {
+    const state: ConnectionState = { socket, request, authorization: null, operations: new Set() };
+    socket.once('error', (err) => {
+      logger.warn({ err }, 'WebSocket error');
+      socket.terminate();
+    });
+    let pongWait: NodeJS.Timeout | undefined;
+    const pinger = setInterval(() => {
+      if (socket.readyState !== WebSocket.OPEN || pongWait) return;
+      pongWait = setTimeout(() => socket.terminate(), limits.keepAliveMs);
+      socket.ping();
+    }, limits.keepAliveMs);
+    socket.on('pong', () => {
+      clearTimeout(pongWait);
+      pongWait = undefined;
+    });
+    const closed = server.opened(
+      {
+        protocol: socket.protocol,
+        send: (data) => {
+          if (socket.readyState !== WebSocket.OPEN) return;
+          // Measured before sending, so one large payload passes; a backlog the client has not
+          // read by the time the next payload is due does not. Memory: the limit plus one payload.
+          if (socket.bufferedAmount > limits.maxBufferedBytes) {
+            closeSlowConsumer(socket, `Slow consumer: more than ${limits.maxBufferedBytes} bytes unread; resume with "after"`);
+            return;
+          }
+          socket.send(data);
+        },
+        close: (code, reason) => socket.close(code, reason),
+        onMessage: (cb) =>
+          socket.on('message', (data) => {
+            cb(String(data)).catch((err: unknown) => {
+              logger.error({ err }, 'internal error handling a WebSocket message');
+              socket.close(CloseCode.InternalServerError, 'Internal server error');
+            });
+          }),
+      },
+      state,
+    );
+    socket.once('close', (code, reason) => {
+      clearInterval(pinger);
+      clearTimeout(pongWait);
+      void closed(code, String(reason));
+    });
+  });
+  wss.on('error', (err) => logger.error({ err }, 'WebSocket server error'));
+
+  return {
+    stats: () => ({ connections: wss.clients.size, slowConsumersClosed }),
+    async close() {
+      for (const client of wss.clients) client.close(CLOSE_CODES.goingAway, 'Server shutting down');
+      const stragglers = setTimeout(() => {
+        for (const client of wss.clients) client.terminate();
+      }, 1000);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(stragglers);
+    },
+  };
+}
