@@ -39,12 +39,12 @@ import {
 } from '../domain/lifecycle.js';
 import type { DesiredState } from '../domain/model.js';
 import { observePod } from '../domain/pod-observation.js';
-import { deriveProtonStatus, type ProtonDesired, type ProtonStatusReport } from '../domain/proton-status.js';
+import { deriveProtonStatus, type ProtonDesired, type ProtonStatusReport, type RolloutProgress } from '../domain/proton-status.js';
 import { deriveReplicaState } from '../domain/replica-state.js';
 import { isReplacementInProgress, replacementEffects } from '../domain/replacement.js';
 import { collapseProtonStatus } from '../domain/workload-status.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
-import { podProtonId, podWorkloadId } from '../runtime/conventions.js';
+import { podProtonId, podRevision, podWorkloadId } from '../runtime/conventions.js';
 import type { ProtonRuntime, Unsubscribe } from '../runtime/proton-runtime.js';
 import { protonRevision, protonSpecFromArtifact } from '../runtime/proton-spec.js';
 import { lockArtifactIn } from '../service/artifact.service.js';
@@ -62,7 +62,7 @@ import { appendWorkloadEvent } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { queryRows } from '../store/sql.js';
 import { KeyedQueue } from './keyed-queue.js';
-import { deserializeLifecycle, serializeLifecycle, type ProtonSlots, type StoredLifecycle } from './lifecycle-store.js';
+import { canonicalJson, deserializeLifecycle, serializeLifecycle, type ProtonSlots, type StoredLifecycle } from './lifecycle-store.js';
 
 /** A lifecycle operation a user asked for. */
 export type WorkloadOperation =
@@ -416,8 +416,8 @@ export class WorkloadController {
     const observed = await this.observe(workload, stored, byId, now);
     if (!observed) return false;
     const { next, reports, events } = observed;
-    const before = JSON.stringify(serializeLifecycle(stored));
-    const after = JSON.stringify(serializeLifecycle(next));
+    const before = canonicalJson(serializeLifecycle(stored));
+    const after = canonicalJson(serializeLifecycle(next));
     const protonStatusChanged = rows.some((p) => {
       const report = reports.get(p.id);
       return report && (report.status !== p.status || (report.reason ?? null) !== p.statusReason);
@@ -473,7 +473,7 @@ export class WorkloadController {
     // A candidate runs while its replacement is under way; otherwise it goes.
     if (slots.candidate) {
       const candidateRow = rows.get(slots.candidate);
-      if (!gone && s.candidate && isReplacementInProgress(replacement)) {
+      if (!gone && isReplacementInProgress(replacement)) {
         await converge(slots.candidate, candidateRow?.runtime.replicaCount ?? 0);
       } else {
         await remove(slots.candidate);
@@ -508,11 +508,16 @@ export class WorkloadController {
     const reports = new Map<string, ProtonStatusReport>();
     const gone = s.desiredState === 'deleted' || s.endOfLife !== undefined;
 
-    const report = (protonId: string | undefined, slot: 'active' | 'candidate' | 'oldActive', desired: ProtonDesired) => {
+    const report = (
+      protonId: string | undefined,
+      slot: 'active' | 'candidate' | 'oldActive',
+      desired: ProtonDesired,
+      rollout?: RolloutProgress,
+    ) => {
       if (!protonId) return undefined;
       const context = replicaContextFor(s, slot);
       const replicas = podsOf(protonId).map((pod) => this.replicaState(pod, context));
-      const r = deriveProtonStatus(replicas, desired);
+      const r = deriveProtonStatus(replicas, desired, rollout);
       reports.set(protonId, r);
       return r;
     };
@@ -522,10 +527,18 @@ export class WorkloadController {
       : s.desiredState === 'stopped'
         ? { state: 'stopped', replicas: 0 }
         : { state: 'running', replicas: activeRow?.runtime.replicaCount ?? 0 };
-    const active = report(slots.active, 'active', activeDesired);
+    // An in-place update or restart is done only when every live pod runs the current template.
+    let rollout: RolloutProgress | undefined;
+    if (s.updatingInPlace && slots.active && activeDesired.state === 'running') {
+      const current = await runtime.getProton(slots.active);
+      const live = podsOf(slots.active).filter((p) => !p.metadata?.deletionTimestamp);
+      const updated = live.filter((p) => current && podRevision(p) === current.revision).length;
+      rollout = { complete: updated === live.length && updated >= activeDesired.replicas, updated };
+    }
+    const active = report(slots.active, 'active', activeDesired, rollout);
     const candidateRow = slots.candidate ? rows.get(slots.candidate) : undefined;
     const candidate =
-      s.candidate && slots.candidate
+      slots.candidate && isReplacementInProgress(s.replacement)
         ? report(slots.candidate, 'candidate', { state: 'running', replicas: candidateRow?.runtime.replicaCount ?? 0 })
         : undefined;
     if (slots.oldActive) report(slots.oldActive, 'oldActive', { state: 'running', replicas: 0 });
@@ -553,7 +566,9 @@ export class WorkloadController {
       delete slots.candidate;
     }
     // A candidate whose replacement ended without a switch is forgotten once the runtime let it go.
-    if (slots.candidate && !next.candidate && !(await runtime.getProton(slots.candidate))) delete slots.candidate;
+    if (slots.candidate && !isReplacementInProgress(next.replacement) && !(await runtime.getProton(slots.candidate))) {
+      delete slots.candidate;
+    }
     if (slots.oldActive && !next.oldActive && !(await runtime.getProton(slots.oldActive))) delete slots.oldActive;
 
     for (const expire of [expireDeadline, expireTtl]) {
@@ -597,7 +612,7 @@ export class WorkloadController {
     return this.deps.orm.em.fork().transactional(async (em) => {
       const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
       // An operation changed the workload since we read it: our view is stale, the next pass sees theirs.
-      if (!workload || JSON.stringify(workload.lifecycle) !== JSON.stringify(serializeLifecycle(before))) return null;
+      if (!workload || canonicalJson(workload.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
       const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
       const byId = new Map(rows.map((p) => [p.id, p]));
       for (const [id, r] of reports) {

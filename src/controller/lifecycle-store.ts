@@ -32,3 +32,12 @@ export function deserializeLifecycle(json: Record<string, unknown>): StoredLifec
     DATE_KEYS.has(key) && typeof value === 'string' ? new Date(value) : value,
   ) as StoredLifecycle;
 }
+
+/** A key-order-independent text of a JSON value: jsonb reorders keys, so text comparison needs this. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

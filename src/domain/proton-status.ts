@@ -104,10 +104,23 @@ export interface ProtonStatusReport {
   readonly desiredReplicas: number;
 }
 
-/** Derives a proton's status from its replicas' states and its desired state. */
+/** How far an in-place rollout (update or restart) has come. */
+export interface RolloutProgress {
+  /** Every live pod runs the current template and there are enough of them. */
+  readonly complete: boolean;
+  /** Pods of the current template. */
+  readonly updated: number;
+}
+
+/**
+ * Derives a proton's status from its replicas' states and its desired state. While an in-place
+ * rollout is incomplete, the old pods' health must not make the proton look done: it is at best
+ * `initializing` (SPEC.md: update and restart go running -> initializing -> running).
+ */
 export function deriveProtonStatus(
   replicas: readonly ReplicaState[],
   desired: ProtonDesired,
+  rollout?: RolloutProgress,
 ): ProtonStatusReport {
   const counts = { desiredReplicas: desired.replicas };
   if (desired.state !== 'running') {
@@ -138,6 +151,15 @@ export function deriveProtonStatus(
     return { status: 'submitted', message: 'waiting for pods to be created', affected: 0, total: 0, ready: 0, ...counts };
   }
   const { state, ...rest } = aggregate;
+  if (rollout && !rollout.complete && replicaSeverity(state) > replicaSeverity('initializing')) {
+    return {
+      ...rest,
+      status: 'initializing',
+      reason: REASONS.RolloutInProgress,
+      message: `${rollout.updated} of ${desired.replicas} ${desired.replicas === 1 ? 'replica' : 'replicas'} updated`,
+      ...counts,
+    };
+  }
   return { status: state, ...rest, ...counts };
 }
 

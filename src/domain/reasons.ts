@@ -22,6 +22,8 @@ export const REASONS = {
   ReplacementCancelled: 'ReplacementCancelled',
   /** A replacement was superseded by a stop, delete or TTL expiry of its workload. */
   ReplacementSuperseded: 'ReplacementSuperseded',
+  /** An in-place update or restart is still replacing the proton's pods. */
+  RolloutInProgress: 'RolloutInProgress',
   /** The candidate proton of a replacement failed. */
   CandidateFailed: 'CandidateFailed',
 } as const;

@@ -185,3 +185,18 @@ function shuffle<T>(list: readonly T[], seed: number): T[] {
   }
   return out;
 }
+
+describe('deriveProtonStatus during an in-place rollout', () => {
+  const running = { state: 'running' as const };
+  it('is initializing while old pods still run and the rollout is incomplete', () => {
+    const r = deriveProtonStatus([running, running], { state: 'running', replicas: 2 }, { complete: false, updated: 1 });
+    expect(r).toMatchObject({ status: 'initializing', reason: 'RolloutInProgress', message: '1 of 2 replicas updated' });
+  });
+  it('is running once the rollout is complete', () => {
+    expect(deriveProtonStatus([running, running], { state: 'running', replicas: 2 }, { complete: true, updated: 2 }).status).toBe('running');
+  });
+  it('still shows a worse state than initializing during a rollout', () => {
+    const r = deriveProtonStatus([running, { state: 'errored', reason: 'CrashLoopBackOff' }], { state: 'running', replicas: 2 }, { complete: false, updated: 1 });
+    expect(r).toMatchObject({ status: 'errored', reason: 'CrashLoopBackOff' });
+  });
+});
