@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ChangeFeed } from './change-feed.js';
@@ -153,6 +154,9 @@ export function createRedisEventBus(options: RedisBusOptions): EventBus {
     pubsub: createLocalPubSub(target),
     feed,
     async start() {
+      // Subscribing before the connection is ready races ioredis's ready check (INFO), which is
+      // refused in subscriber mode: wait for it first.
+      if (subscriber.status !== 'ready') await once(subscriber, 'ready');
       await subscriber.subscribe(...TOPIC_NAMES.map(channelOf));
       await subscriber.ping();
       subscribedOnce = true;
