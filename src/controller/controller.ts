@@ -219,7 +219,13 @@ export class WorkloadController {
         return { workload, changed: true, message: result.message, sequence };
       });
       if (outcome.sequence !== null) this.publish(workloadId, outcome.sequence);
-      if (outcome.changed) await this.reconcile(workloadId);
+      // The intent is recorded: if the runtime fails now, the operation still stands and the
+      // controller carries it out on a later pass.
+      if (outcome.changed) {
+        await this.reconcile(workloadId).catch((err: unknown) =>
+          this.deps.logger.warn({ err, workloadId }, 'operation recorded; converging it failed and is retried'),
+        );
+      }
       const workload = await this.deps.orm.em.fork().findOne(WorkloadEntity, { id: workloadId });
       return { workload: workload ?? outcome.workload, changed: outcome.changed, message: outcome.message };
     });

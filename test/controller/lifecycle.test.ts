@@ -73,7 +73,7 @@ describe('workload lifecycle on the simulated cluster', () => {
   }
 
   /** Waits until the workload satisfies `predicate` (the controller works in the background). */
-  async function until(id: string, predicate: (w: WorkloadView) => boolean, timeout = 8000): Promise<WorkloadView> {
+  async function until(id: string, predicate: (w: WorkloadView) => boolean, timeout = 30_000): Promise<WorkloadView> {
     return vi.waitFor(
       async () => {
         const w = await view(id);
@@ -250,7 +250,7 @@ describe('workload lifecycle on the simulated cluster', () => {
     await vi.waitFor(async () => {
       const { workload } = await t.exec(WorkloadStateDocument, { id });
       expect(workload.__typename).toBe('NotFoundError');
-    }, { timeout: 8000, interval: 20 });
+    }, { timeout: 30_000, interval: 20 });
     const raw = Buffer.from(id, 'base64').toString().split(':')[1]!;
     expect(await t.app.runtime.listProtons({ workloadId: raw })).toEqual([]);
     expect(await t.app.runtime.getRoute(raw)).toBeUndefined();
@@ -274,7 +274,7 @@ describe('workload lifecycle on the simulated cluster', () => {
 
   it('fails a workload that never becomes ready with ProgressDeadlineExceeded', async () => {
     const id = await create({ fault: 'never-ready' });
-    const w = await until(id, (x) => x.status === 'ERRORED', 10_000);
+    const w = await until(id, (x) => x.status === 'ERRORED');
     expect(w.statusReason).toBe('ProgressDeadlineExceeded');
     expect(w.events.edges.some((e) => e.node.type === 'deadlineExceeded')).toBe(true);
   });
@@ -286,7 +286,7 @@ describe('workload lifecycle on the simulated cluster', () => {
     const w = await until(id, (x) => x.status === 'TERMINATED');
     expect(w.statusReason).toBe('TTLExpired');
     expect(w.events.edges.some((e) => e.node.type === 'ttlExpired')).toBe(true);
-    await vi.waitFor(async () => expect((await view(id)).protons.every((p) => p.replicas.length === 0)).toBe(true), { timeout: 8000 });
+    await vi.waitFor(async () => expect((await view(id)).protons.every((p) => p.replicas.length === 0)).toBe(true), { timeout: 30_000 });
     const { startWorkload } = await t.exec(StartWorkloadDocument, { id });
     expect(startWorkload).toMatchObject({ __typename: 'InvalidTransitionError', reason: 'WorkloadTerminated' });
   });
@@ -315,7 +315,7 @@ describe('workload lifecycle on the simulated cluster', () => {
         );
         expect(running[0]!.n).toBe(100);
       },
-      { timeout: 30_000, interval: 100 },
+      { timeout: 90_000, interval: 100 },
     );
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { describe, test } from 'vitest';
 import type { DatabaseConfig } from '../../src/store/orm.js';
@@ -41,9 +44,15 @@ export function describeEachDatabase(title: string, body: (backend: Backend) => 
 }
 
 /** A fresh, empty database of one backend for one test file; `drop` removes it. */
-export async function createDatabase(backend: Backend): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
+export async function createDatabase(
+  backend: Backend,
+  options: { persistent?: boolean } = {},
+): Promise<{ database: DatabaseConfig; drop: () => Promise<void> }> {
   if (backend.name === 'pglite') {
-    return { database: { kind: 'pglite-memory' }, drop: async () => {} };
+    if (!options.persistent) return { database: { kind: 'pglite-memory' }, drop: async () => {} };
+    // On disk, so that one app instance can stop and another open the same database.
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'wl-pglite-'));
+    return { database: { kind: 'pglite', dataDir }, drop: () => rm(dataDir, { recursive: true, force: true }) };
   }
   if (!postgresUrl) throw new Error('no PostgreSQL URL');
   const name = `wl_test_${process.pid}_${randomBytes(4).toString('hex')}`;
