@@ -103,9 +103,12 @@ describe('workload lifecycle on the simulated cluster', () => {
   it('stops (stopping -> stopped), says so when stopped again, refuses to start while stopping, then starts', async () => {
     const id = await create();
     await until(id, (x) => x.status === 'RUNNING');
-    const { stopWorkload } = await t.exec(StopWorkloadDocument, { id });
+    // Sent together, the start queues behind the stop and finds the workload stopping.
+    const [{ stopWorkload }, { startWorkload: early }] = await Promise.all([
+      t.exec(StopWorkloadDocument, { id }),
+      t.exec(StartWorkloadDocument, { id }),
+    ]);
     expect(stopWorkload).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true });
-    const { startWorkload: early } = await t.exec(StartWorkloadDocument, { id });
     expect(early).toMatchObject({ __typename: 'InvalidTransitionError', reason: 'WorkloadStopping', currentState: 'stopping' });
     const stopped = await until(id, (x) => x.status === 'STOPPED');
     expect(stopped.protons[0]).toMatchObject({ role: 'ACTIVE', status: 'STOPPED', replicas: [] });
