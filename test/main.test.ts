@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, expect, it, vi } from 'vitest';
 
 const root = path.resolve(import.meta.dirname, '..');
 const dirs: string[] = [];
@@ -14,7 +14,7 @@ afterAll(async () => {
 function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SIMULATED_SPEED: '10' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -68,17 +68,24 @@ it('serves the API on the embedded database, keeps data across a restart, and ex
   );
   const artifactId = artifact.data?.createArtifact.artifact.id as string;
   expect(artifactId).toBeTruthy();
-  const created = await gql(first.url, `mutation { createWorkload(input: { name: "hello-workload", artifactId: "${artifactId}" }) { __typename } }`);
+  const created = await gql(first.url, `mutation { createWorkload(input: { name: "hello-workload", artifactId: "${artifactId}" }) { __typename ... on CreateWorkloadPayload { workload { id } } } }`);
   expect(created.data?.createWorkload.__typename).toBe('CreateWorkloadPayload');
+  // The embedded default runs it on the simulated cluster: it reaches RUNNING by itself.
+  const workloadId = created.data?.createWorkload.workload.id as string;
+  await vi.waitFor(
+    async () => {
+      const w = await gql(first.url, `{ workload(id: "${workloadId}") { ... on Workload { status } } }`);
+      expect(w.data?.workload.status).toBe('RUNNING');
+    },
+    { timeout: 30_000, interval: 100 },
+  );
   first.child.kill('SIGTERM');
   expect(await first.exited).toBe(0);
 
   const second = await startServer(dataDir);
   const list = await gql(second.url, '{ workloads(first: 10) { totalCount edges { node { name status artifact { name } } } } }');
-  expect(list.data?.workloads).toEqual({
-    totalCount: 1,
-    edges: [{ node: { name: 'hello-workload', status: 'SUBMITTED', artifact: { name: 'hello' } } }],
-  });
+  // The simulated cluster is in memory: after a restart the controller starts the workload again.
+  expect(list.data?.workloads).toMatchObject({ totalCount: 1, edges: [{ node: { name: 'hello-workload', artifact: { name: 'hello' } } }] });
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
 }, 90_000);
