@@ -16,6 +16,7 @@ import {
 } from '../graphql/generated/graphql.js';
 import { containerInput, specInput } from '../support/fixtures.js';
 import { OffsetClock } from '../support/offset-clock.js';
+import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../src/runtime/simulated/index.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 type WorkloadView = Extract<WorkloadStateQuery['workload'], { __typename: 'Workload' }>;
@@ -100,16 +101,11 @@ describe('workload lifecycle on the simulated cluster', () => {
     gapFree(w);
   });
 
-  it('stops (stopping -> stopped), says so when stopped again, refuses to start while stopping, then starts', async () => {
+  it('stops (stopping -> stopped), says so when stopped again, then starts', async () => {
     const id = await create();
     await until(id, (x) => x.status === 'RUNNING');
-    // Sent together, the start queues behind the stop and finds the workload stopping.
-    const [{ stopWorkload }, { startWorkload: early }] = await Promise.all([
-      t.exec(StopWorkloadDocument, { id }),
-      t.exec(StartWorkloadDocument, { id }),
-    ]);
-    expect(stopWorkload).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true });
-    expect(early).toMatchObject({ __typename: 'InvalidTransitionError', reason: 'WorkloadStopping', currentState: 'stopping' });
+    const { stopWorkload } = await t.exec(StopWorkloadDocument, { id });
+    expect(stopWorkload).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true, message: 'workload stopping' });
     const stopped = await until(id, (x) => x.status === 'STOPPED');
     expect(stopped.protons[0]).toMatchObject({ role: 'ACTIVE', status: 'STOPPED', replicas: [] });
     const { stopWorkload: again } = await t.exec(StopWorkloadDocument, { id });
@@ -125,6 +121,28 @@ describe('workload lifecycle on the simulated cluster', () => {
     expect(running.protons.map((p) => p.id)).toEqual(stopped.protons.map((p) => p.id));
     expect(statusChanges(running)).toContain('stopping>stopped');
     gapFree(running);
+  });
+
+  it('refuses to start a workload while it is stopping', async () => {
+    // A cluster whose pods take a minute to terminate keeps the workload stopping.
+    const cluster = new SimulatedCluster({ timings: { ...acceleratedTimings(20), terminationMs: 60_000 } });
+    const slow = await startTestApp({ name: 'pglite' }, env, { controller: true, runtime: new SimulatedProtonRuntime(cluster) });
+    try {
+      const { createWorkload } = await slow.exec(CreateWorkloadDocument, {
+        input: { name: 'slow-stop', artifact: { name: 'slow-stop', spec: spec() as never } },
+      });
+      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+      const id = createWorkload.workload.id;
+      await vi.waitFor(async () => expect((await slow.exec(WorkloadStateDocument, { id })).workload).toMatchObject({ status: 'RUNNING' }), { timeout: 30_000 });
+      await slow.exec(StopWorkloadDocument, { id });
+      const { startWorkload } = await slow.exec(StartWorkloadDocument, { id });
+      expect(startWorkload).toMatchObject({ __typename: 'InvalidTransitionError', reason: 'WorkloadStopping', currentState: 'stopping' });
+      const { stopWorkload: again } = await slow.exec(StopWorkloadDocument, { id });
+      expect(again).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: false, message: 'workload is already stopping' });
+    } finally {
+      await slow.stop();
+      cluster.shutdown();
+    }
   });
 
   it('restarts in place: launching (initializing) then running, with new pods and a reset TTL', async () => {
@@ -280,6 +298,24 @@ describe('workload lifecycle on the simulated cluster', () => {
     const w = await until(id, (x) => x.status === 'ERRORED');
     expect(w.statusReason).toBe('ProgressDeadlineExceeded');
     expect(w.events.edges.some((e) => e.node.type === 'deadlineExceeded')).toBe(true);
+  });
+
+  it('shows INTERRUPTED with Evicted when a pod is evicted after being ready', async () => {
+    const id = await create({ fault: 'evicted' });
+    await until(id, (x) => x.status === 'RUNNING');
+    const w = await until(id, (x) => x.status === 'INTERRUPTED');
+    expect(w.statusReason).toBe('Evicted');
+  });
+
+  it('errors a replacement whose candidate misses its step deadline, keeping the workload on its old proton', async () => {
+    const id = await create();
+    const before = await until(id, (x) => x.status === 'RUNNING');
+    await t.exec(ReplaceWorkloadArtifactDocument, { input: { id, artifactId: await artifact({ fault: 'never-ready' }) } });
+    const after = await until(id, (x) => x.replacement?.status === 'ERRORED' && x.protons.length === 1);
+    expect(after.replacement).toMatchObject({ statusReason: 'ProgressDeadlineExceeded' });
+    expect(after).toMatchObject({ status: 'RUNNING', artifact: { id: before.artifact.id } });
+    expect(after.protons[0]!.id).toBe(before.protons[0]!.id);
+    expect(after.events.edges.some((e) => e.node.type === 'deadlineExceeded')).toBe(true);
   });
 
   it('terminates a draft workload when its TTL passes, and tears its protons down', async () => {

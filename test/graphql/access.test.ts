@@ -12,6 +12,14 @@ import {
   UpdateWorkloadDocument,
   UpdateWorkloadSharedRolesDocument,
   WorkloadAccessDocument,
+  CancelReplacementDocument,
+  DeleteWorkloadDocument,
+  PromoteWorkloadDocument,
+  ReplaceWorkloadArtifactDocument,
+  RestartWorkloadDocument,
+  StartWorkloadDocument,
+  StopWorkloadDocument,
+  UpdateWorkloadRuntimeDocument,
 } from './generated/graphql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput } from '../support/fixtures.js';
@@ -123,6 +131,28 @@ const OPERATIONS: Operation[] = [
   },
 ];
 
+/** Lifecycle operations: past authorization they answer a payload or a lifecycle refusal, never a role error. */
+const LIFECYCLE: Operation[] = [
+  { name: 'startWorkload', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(StartWorkloadDocument, { id: fx.workloadId })).startWorkload },
+  { name: 'stopWorkload', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(StopWorkloadDocument, { id: fx.workloadId })).stopWorkload },
+  { name: 'restartWorkload', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(RestartWorkloadDocument, { id: fx.workloadId })).restartWorkload },
+  {
+    name: 'updateWorkloadRuntime',
+    needs: 'EDITOR',
+    resource: 'Workload',
+    run: async (c, fx) => (await c.exec(UpdateWorkloadRuntimeDocument, { input: { id: fx.workloadId, runtime: { replicaCount: 2 } } })).updateWorkloadRuntime,
+  },
+  {
+    name: 'replaceWorkloadArtifact',
+    needs: 'EDITOR',
+    resource: 'Workload',
+    run: async (c, fx) => (await c.exec(ReplaceWorkloadArtifactDocument, { input: { id: fx.workloadId, artifactId: fx.artifactId } })).replaceWorkloadArtifact,
+  },
+  { name: 'cancelReplacement', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(CancelReplacementDocument, { id: fx.workloadId })).cancelReplacement },
+  { name: 'promoteWorkload', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(PromoteWorkloadDocument, { id: fx.workloadId })).promoteWorkload },
+  { name: 'deleteWorkload', needs: 'OWNER', resource: 'Workload', run: async (c, fx) => (await c.exec(DeleteWorkloadDocument, { id: fx.workloadId })).deleteWorkload },
+];
+
 const SUCCESS: Record<string, string> = {
   updateWorkload: 'UpdateWorkloadPayload',
   updateWorkloadSharedRoles: 'UpdateWorkloadSharedRolesPayload',
@@ -230,6 +260,23 @@ describeEachDatabase('who may do what', (backend) => {
         expect(result).toMatchObject({ __typename: 'ForbiddenError', code: 'FORBIDDEN', requiredRole: op.needs, viewerRole: role });
       } else {
         expect(result).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND', resourceType: op.resource });
+      }
+      expect(await snapshot(fx)).toEqual(before);
+    });
+
+    it.each(LIFECYCLE)('$name (needs $needs)', async (op) => {
+      const fx = await fixture();
+      const before = await snapshot(fx);
+      const result = await op.run(caller, fx);
+      if (role && rank[role] >= rank[op.needs]) {
+        // Authorized: the lifecycle rules decide (a payload, or a typed lifecycle refusal).
+        expect(['WorkloadOperationPayload', 'InvalidTransitionError']).toContain(result.__typename);
+        return;
+      }
+      if (role) {
+        expect(result).toMatchObject({ __typename: 'ForbiddenError', requiredRole: op.needs, viewerRole: role });
+      } else {
+        expect(result).toMatchObject({ __typename: 'NotFoundError', resourceType: op.resource });
       }
       expect(await snapshot(fx)).toEqual(before);
     });
