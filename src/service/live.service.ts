@@ -5,7 +5,8 @@ import type { Viewer } from '../auth/viewer.js';
 import { NotFoundError } from '../domain/errors.js';
 import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
 import type { ChangeFeed, ChangeListener } from '../pubsub/change-feed.js';
-import { visibleWorkloads } from '../store/access.js';
+import { visibleWorkloads, workloadRoles } from '../store/access.js';
+import { queryRows } from '../store/sql.js';
 import { WorkloadEntity, type Workload, type WorkloadEvent } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
 import type { WorkloadService } from './workload.service.js';
@@ -75,28 +76,82 @@ type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
  * notification is repaired by the next read (sequence numbers say what is missing).
  */
 export class LiveService {
+  /** Reads under way, by what they read: concurrent streams that need the same rows share one query. */
+  private readonly inflight = new Map<string, Promise<unknown>>();
+
   constructor(private readonly deps: LiveServiceDeps) {}
+
+  /** Runs `read` once for everyone who asks for `key` while it is under way. */
+  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const running = this.inflight.get(key);
+    if (running) return running as Promise<T>;
+    const started = read().finally(() => this.inflight.delete(key));
+    this.inflight.set(key, started);
+    return started;
+  }
+
+  /** The workload row, read once for all streams watching it at this moment (no authorization). */
+  private sharedWorkload(id: string): Promise<Workload | null> {
+    return this.shared(`workload:${id}`, () => this.deps.orm.em.fork().findOne(WorkloadEntity, { id }));
+  }
+
+  /** The newest sharing change of a workload up to `upTo`, read once for all streams. */
+  private sharedLastSharingChange(id: string, upTo: number): Promise<number> {
+    return this.shared(`sharing:${id}:${upTo}`, async () => {
+      const rows = await queryRows<{ sequence: number | null }>(
+        this.deps.orm.em.fork(),
+        `select max(sequence) as sequence from workload_event where workload_id = ? and type = 'sharingChanged' and sequence <= ?`,
+        [id, upTo],
+      );
+      return rows[0]?.sequence ?? 0;
+    });
+  }
+
+  /**
+   * Whether the viewer may still see the workload. The role is read again only when the workload's
+   * sharing changed since it was last read (sharing changes are events), so ten thousand streams
+   * on one workload do not run ten thousand role queries per event.
+   */
+  private async stillVisible(viewer: Viewer, w: Workload, auth: { checkedAt: number }): Promise<boolean> {
+    if (w.deletedAt) return false;
+    const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
+    if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
+    const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [w.id]);
+    if (role == null) return false;
+    auth.checkedAt = w.lastEventSequence;
+    return true;
+  }
 
   /** The workload now, then again whenever it changes; ends when it is deleted or unshared. */
   workloadChanges(viewer: Viewer, id: string, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadChange | SubscriptionEnded> {
     let last = -1;
+    let newestNotified = 0;
     return this.stream<WorkloadChange>(
       id,
-      (wake) => ({ changed: (_id, sequence) => sequence > last && wake.notify(), resync: () => wake.notify() }),
+      (wake) => ({
+        changed: (_id, sequence) => {
+          if (sequence > newestNotified) newestNotified = sequence;
+          if (sequence > last) wake.notify();
+        },
+        resync: () => wake.notify(),
+      }),
       async (push, wake, stopped) => {
         const first = await this.readVisible(viewer, id);
         if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+        const auth = { checkedAt: first.lastEventSequence };
         last = first.lastEventSequence;
         await push({ sequence: last, workload: first });
         for (;;) {
           await wake.next();
           if (stopped()) return;
-          const w = await this.readVisible(viewer, id);
-          if (!w) return push(await this.whyGone(id));
+          const w = await this.sharedWorkload(id);
+          if (!w || !(await this.stillVisible(viewer, w, auth))) return push(await this.whyGone(id));
           if (w.lastEventSequence > last) {
             last = w.lastEventSequence;
             await push({ sequence: last, workload: w });
           }
+          // A read shared with other streams may predate the newest notification: read again.
+          if (newestNotified > last) wake.notify();
         }
       },
     );
@@ -129,27 +184,37 @@ export class LiveService {
       async (push, wake, stopped) => {
         const first = await this.readVisible(viewer, id);
         if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+        const auth = { checkedAt: first.lastEventSequence };
         backlogEnd = first.lastEventSequence;
         wake.notify();
         for (;;) {
           await wake.next();
           if (stopped()) return;
           if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
-          const em = this.deps.orm.em.fork();
-          const w = await this.readVisible(viewer, id, em);
-          if (!w) return push(await this.whyGone(id));
+          // Streams in step read the same rows: one query each for the workload and the page.
+          const w = await this.sharedWorkload(id);
+          if (!w || !(await this.stillVisible(viewer, w, auth))) return push(await this.whyGone(id));
           const newest = w.lastEventSequence;
           while (delivered < newest && !stopped() && !slow) {
-            const page = await this.deps.workloads.events(em, id, { after: delivered, limit: Math.min(EVENT_PAGE, newest - delivered), inverted: false });
+            const from = delivered;
+            const limit = Math.min(EVENT_PAGE, newest - from);
+            const page = await this.shared(`events:${id}:${from}:${limit}`, () =>
+              this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }),
+            );
             if (page.length === 0) break;
             for (const event of page) {
               if (event.sequence <= delivered || event.sequence > newest) continue;
+              // A sharing change may have revoked this viewer: ask before sending anything after it.
+              if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }))) {
+                return push(await this.whyGone(id));
+              }
               await push(event);
               delivered = event.sequence;
               if (stopped()) return;
             }
-            em.clear();
           }
+          // A read shared with other streams may predate the newest notification: read again.
+          if (newestKnown > delivered) wake.notify();
         }
       },
     );
