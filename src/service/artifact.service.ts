@@ -67,22 +67,7 @@ export class ArtifactService {
       lastVersion: 0,
       createdAt: now,
     });
-    const artifact = em.create(ArtifactEntity, {
-      id: randomUUID(),
-      repository,
-      name: input.name,
-      description: input.description ?? '',
-      status: 'draft',
-      version: null,
-      spec: input.spec,
-      ownerId: viewer.userId,
-      createdAt: now,
-      updatedAt: now,
-      lockedAt: null,
-      deletedAt: null,
-    });
-    this.grantOwner(em, viewer, artifact, now);
-    return artifact;
+    return this.newDraft(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
   }
 
   /** Creates a draft artifact. */
@@ -142,23 +127,8 @@ export class ArtifactService {
     const input = parseOrThrow(cloneArtifactSchema, raw);
     return this.deps.orm.em.fork().transactional(async (em) => {
       const source = await this.get(em, viewer, id);
-      const now = this.deps.clock();
-      const artifact = em.create(ArtifactEntity, {
-        id: randomUUID(),
-        repository: source.repository,
-        name: input.name ?? source.name,
-        description: input.description ?? source.description,
-        status: 'draft',
-        version: null,
-        spec: structuredClone(source.spec),
-        ownerId: viewer.userId,
-        createdAt: now,
-        updatedAt: now,
-        lockedAt: null,
-        deletedAt: null,
-      });
-      this.grantOwner(em, viewer, artifact, now);
-      return artifact;
+      const fields = { name: input.name ?? source.name, description: input.description ?? source.description, spec: structuredClone(source.spec) };
+      return this.newDraft(em, viewer, source.repository, fields, this.deps.clock());
     });
   }
 
@@ -241,6 +211,30 @@ export class ArtifactService {
       { artifact: artifactId, deletedAt: null, status: { $ne: 'terminated' } },
       { fields: ['id', 'name'], limit: 20 },
     );
+  }
+
+  /** A new draft in `repository`, owned by the caller. */
+  private newDraft(
+    em: EntityManager,
+    viewer: Viewer,
+    repository: Artifact['repository'],
+    fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
+    now: Date,
+  ): Artifact {
+    const artifact = em.create(ArtifactEntity, {
+      id: randomUUID(),
+      repository,
+      ...fields,
+      status: 'draft',
+      version: null,
+      ownerId: viewer.userId,
+      createdAt: now,
+      updatedAt: now,
+      lockedAt: null,
+      deletedAt: null,
+    });
+    this.grantOwner(em, viewer, artifact, now);
+    return artifact;
   }
 
   private grantOwner(em: EntityManager, viewer: Viewer, artifact: Artifact, now: Date): void {

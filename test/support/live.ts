@@ -1,5 +1,4 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print, type ExecutionResult } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
@@ -8,7 +7,8 @@ import { WebSocket } from 'ws';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { DatabaseConfig } from '../../src/store/orm.js';
-import { TEST_ISSUER, TEST_JWT_SECRET, tokenFor, type TestSubject } from './test-app.js';
+import { tokenFor, type TestSubject } from './test-app.js';
+import { freePort, testEnvironment } from './ports.js';
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -38,13 +38,7 @@ export interface LiveApp {
 /** Builds and starts an app on `database`, with the test token settings and `env` on top. */
 export async function startLiveApp(database: DatabaseConfig, env: Record<string, string> = {}): Promise<LiveApp> {
   const config = loadConfig({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    AUTH_MODE: 'jwt',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    AUTH_ISSUER: TEST_ISSUER,
+    ...testEnvironment(),
     // The simulated cluster is not under test here: keep it slow so that its events stay few.
     SIMULATED_SPEED: '0.01',
     ...env,
@@ -172,17 +166,6 @@ export function subscribeSse<TData, TVars>(url: string, who: TestSubject, doc: T
     received.completed = true;
   })().catch(() => {});
   return received;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** A redis-server of a test's own, on a free port, that the test may stop and start again. */

@@ -6,6 +6,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Backend } from './backends.js';
 import { createDatabase } from './backends.js';
+import { testEnvironment } from './ports.js';
 import type { ProtonRuntime } from '../../src/runtime/proton-runtime.js';
 
 /** A clock that tests move by hand. */
@@ -18,8 +19,8 @@ export class TestClock {
 }
 
 /** The HS256 secret every test app verifies tokens with. */
-export const TEST_JWT_SECRET = 'test-secret-of-at-least-thirty-two-characters';
-export const TEST_ISSUER = 'workload-api-tests';
+export const TEST_JWT_SECRET = testEnvironment().AUTH_JWT_SECRET!;
+export const TEST_ISSUER = testEnvironment().AUTH_ISSUER!;
 
 /** Claims of a test caller: a user id and, optionally, groups, organization and roles. */
 export interface TestSubject {
@@ -74,16 +75,7 @@ export async function startTestApp(
   const { database, drop } = await createDatabase(backend);
   const clock = new TestClock();
   const queries: string[] = [];
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    LOG_LEVEL: 'silent',
-    AUTH_MODE: 'jwt',
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    AUTH_ISSUER: TEST_ISSUER,
-    ...env,
-  });
+  const config = loadConfig(testEnvironment(env));
   const app = await buildApp({
     config,
     database,
