@@ -220,8 +220,9 @@ export class WorkloadController {
       });
       if (outcome.sequence !== null) this.publish(workloadId, outcome.sequence);
       // The intent is recorded: if the runtime fails now, the operation still stands and the
-      // controller carries it out on a later pass.
-      if (outcome.changed) {
+      // controller carries it out on a later pass. Only the running (leader) controller touches
+      // the runtime; on other replicas the publication above reaches the leader.
+      if (outcome.changed && this.running) {
         await this.reconcile(workloadId).catch((err: unknown) =>
           this.deps.logger.warn({ err, workloadId }, 'operation recorded; converging it failed and is retried'),
         );

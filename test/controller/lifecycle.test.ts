@@ -10,6 +10,7 @@ import {
   RestartWorkloadDocument,
   StartWorkloadDocument,
   StopWorkloadDocument,
+  UpdateWorkloadDocument,
   UpdateWorkloadRuntimeDocument,
   WorkloadStateDocument,
   type WorkloadStateQuery,
@@ -277,6 +278,37 @@ describe('workload lifecycle on the simulated cluster', () => {
     expect(await t.app.runtime.getRoute(raw)).toBeUndefined();
     const artifactView = await t.execRaw('query($id: ID!) { artifact(id: $id) { __typename } }', { id: w.artifact.id });
     expect(artifactView.data).toEqual({ artifact: { __typename: 'Artifact' } });
+  });
+
+  it('relabels running objects at once when importance changes, restarting nothing', async () => {
+    const id = await create({ replicas: 2 });
+    const before = await until(id, (x) => x.status === 'RUNNING');
+    const raw = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    await t.exec(UpdateWorkloadDocument, { input: { id, importance: 'CRITICAL' } });
+    await vi.waitFor(async () => {
+      const [proton] = await t.app.runtime.listProtons({ workloadId: raw });
+      expect(proton?.importance).toBe('critical');
+      const pods = await t.app.runtime.listPods({ workloadId: raw });
+      expect(pods.map((p) => p.metadata?.labels?.['workload-api/importance'])).toEqual(['critical', 'critical']);
+    }, { timeout: 30_000, interval: 20 });
+    const after = await view(id);
+    expect(after.protons[0]!.replicas.map((r) => r.name).sort()).toEqual(before.protons[0]!.replicas.map((r) => r.name).sort());
+  });
+
+  it('records an operation on a replica whose controller is not running, and leaves the runtime to the leader', async () => {
+    const follower = await startTestApp({ name: 'pglite' }, env);
+    try {
+      const { createWorkload } = await follower.exec(CreateWorkloadDocument, {
+        input: { name: 'on-follower', artifact: { name: 'on-follower', spec: spec() as never } },
+      });
+      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+      const id = createWorkload.workload.id;
+      const { stopWorkload } = await follower.exec(StopWorkloadDocument, { id });
+      expect(stopWorkload).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true });
+      expect(await follower.app.runtime.listProtons({})).toEqual([]);
+    } finally {
+      await follower.stop();
+    }
   });
 
   it('shows ERRORED with CrashLoopBackOff for a crash-looping artifact', async () => {
