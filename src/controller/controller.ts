@@ -123,8 +123,8 @@ interface PodMemory {
 export class WorkloadController {
   private readonly queue = new KeyedQueue();
   private readonly pending = new Set<string>();
-  /** Per pod: was it ready, and its restart count, when last seen (to tell `restarting`). */
-  private readonly pods = new Map<string, PodMemory>();
+  /** Per workload, per pod: was it ready, and its restart count, when last seen (to tell `restarting`). */
+  private readonly pods = new Map<string, Map<string, PodMemory>>();
   private unsubscribe: Unsubscribe | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private changes: AsyncIterator<unknown> | undefined;
@@ -512,6 +512,10 @@ export class WorkloadController {
     const slots: ProtonSlots = { ...stored.protons };
     const pods = await runtime.listPods({ workloadId: workload.id });
     const podsOf = (protonId: string) => pods.filter((p) => podProtonId(p) === protonId);
+    // Remember only pods that still exist: the memory is rebuilt from this pass's pods.
+    const memory = this.pods.get(workload.id) ?? new Map<string, PodMemory>();
+    const remembered = new Map<string, PodMemory>();
+    this.pods.set(workload.id, remembered);
     const reports = new Map<string, ProtonStatusReport>();
     const gone = s.desiredState === 'deleted' || s.endOfLife !== undefined;
 
@@ -523,7 +527,7 @@ export class WorkloadController {
     ) => {
       if (!protonId) return undefined;
       const context = replicaContextFor(s, slot);
-      const replicas = podsOf(protonId).map((pod) => this.replicaState(pod, context));
+      const replicas = podsOf(protonId).map((pod) => this.replicaState(pod, context, memory, remembered));
       const r = deriveProtonStatus(replicas, desired, rollout);
       reports.set(protonId, r);
       return r;
@@ -588,12 +592,18 @@ export class WorkloadController {
 
     const finishedDeleting =
       s.desiredState === 'deleted' && pods.length === 0 && (await runtime.listProtons({ workloadId: workload.id })).length === 0;
+    if (pods.length === 0) this.pods.delete(workload.id);
     return { next: { ...stored, state: next, protons: slots }, reports, events, finishedDeleting };
   }
 
-  private replicaState(pod: V1Pod, context: ReturnType<typeof replicaContextFor>) {
+  private replicaState(
+    pod: V1Pod,
+    context: ReturnType<typeof replicaContextFor>,
+    before: Map<string, PodMemory>,
+    after: Map<string, PodMemory>,
+  ) {
     const uid = pod.metadata?.uid ?? pod.metadata?.name ?? '';
-    const memory = this.pods.get(uid);
+    const memory = before.get(uid);
     const observation = observePod(pod);
     const state = deriveReplicaState(observation, {
       ...context,
@@ -601,8 +611,7 @@ export class WorkloadController {
     });
     const restartCount = observation.containers.reduce((n, c) => n + (c.restartCount ?? 0), 0);
     const ready = state.state === 'running' || state.state === 'warming' || state.state === 'draining';
-    if (pod.metadata?.deletionTimestamp && !ready) this.pods.delete(uid);
-    else this.pods.set(uid, { wasReady: (memory?.wasReady ?? false) || ready, restartCount });
+    if (!pod.metadata?.deletionTimestamp || ready) after.set(uid, { wasReady: (memory?.wasReady ?? false) || ready, restartCount });
     return state;
   }
 
