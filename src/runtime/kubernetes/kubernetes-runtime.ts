@@ -1,0 +1,417 @@
+/**
+ * The Kubernetes adapter of the `ProtonRuntime` port (see the mapping table in
+ * `../proton-runtime.ts`): a proton is a Deployment, a workload's route is a Service whose
+ * selector is the traffic switch, importance is a label plus a PriorityClass, and pods come
+ * from a self-healing informer. Every Kubernetes failure is mapped once by `toRuntimeError`;
+ * writes that lose an optimistic-concurrency race (409) are re-read and retried.
+ *
+ * Importance and the pod template: a pod's priority is immutable, and changing the pod template
+ * rolls every pod, so an importance change relabels the Deployment, its pods and the Service at
+ * once and reaches the template (label and `priorityClassName`) with the next change of
+ * revision (update, restart, replace). Pods created from then on run at the new priority.
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  SchedulingV1Api,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1Deployment,
+  type V1Pod,
+  type V1Service,
+} from '@kubernetes/client-node';
+import type { Importance } from '../../domain/model.js';
+import { LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, routeObjectName } from '../conventions.js';
+import type {
+  ObservedProton,
+  PodEventHandler,
+  ProtonRuntime,
+  ProtonSpec,
+  RuntimeFilter,
+  Unsubscribe,
+  WatchPodsOptions,
+  WorkloadRoute,
+} from '../proton-runtime.js';
+import { RuntimeConflictError, RuntimeInvalidError, RuntimeNotFoundError, RuntimeUnavailableError } from '../proton-runtime.js';
+import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../proton-spec.js';
+import { isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
+import { MANAGED_SELECTOR, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
+import { PodInformer, type PodInformerOptions } from './pod-informer.js';
+
+/** Options of the Kubernetes runtime. */
+export interface KubernetesRuntimeOptions {
+  readonly kubeConfig: KubeConfig;
+  /** Where protons and routes live. It must exist. */
+  readonly namespace: string;
+  /** Tuning of the pod informer (back-off, watch timeout, dead-watch detection). */
+  readonly informer?: Omit<PodInformerOptions, 'namespace' | 'labelSelector'>;
+  /** How long `start()` waits for the first pod list. Default 60 s. */
+  readonly syncTimeoutMs?: number;
+  /** How many times a write that lost a race (409) is re-read and retried. Default 8. */
+  readonly conflictRetries?: number;
+  /** Where background failures are reported (watch restarts, handler errors). */
+  readonly onError?: (error: unknown, context: string) => void;
+}
+
+const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
+
+/** A `ProtonRuntime` on a Kubernetes namespace. */
+export class KubernetesProtonRuntime implements ProtonRuntime {
+  readonly namespace: string;
+  readonly #apps: AppsV1Api;
+  readonly #core: CoreV1Api;
+  readonly #scheduling: SchedulingV1Api;
+  readonly #informer: PodInformer;
+  readonly #options: KubernetesRuntimeOptions;
+  #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
+  #starting: Promise<void> | undefined;
+
+  constructor(options: KubernetesRuntimeOptions) {
+    this.#options = options;
+    this.namespace = options.namespace;
+    this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
+    this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
+    this.#scheduling = options.kubeConfig.makeApiClient(SchedulingV1Api);
+    this.#informer = new PodInformer(options.kubeConfig, {
+      ...options.informer,
+      namespace: options.namespace,
+      labelSelector: MANAGED_SELECTOR,
+      onError: options.informer?.onError ?? options.onError,
+    });
+  }
+
+  /** The pod informer behind `watchPods` and `listPods` (tests of recovery reach into it). */
+  get informer(): PodInformer {
+    return this.#informer;
+  }
+
+  /** Ensures the PriorityClasses, then fills the pod cache; resolves once synced. Idempotent. */
+  async start(): Promise<void> {
+    if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped; create a new one');
+    if (this.#state === 'started') return;
+    this.#starting ??= (async () => {
+      this.#state = 'starting';
+      await this.#ensurePriorityClasses();
+      await this.#informer.start(this.#options.syncTimeoutMs ?? 60_000);
+      if (this.#state === 'starting') this.#state = 'started';
+    })().finally(() => {
+      this.#starting = undefined;
+    });
+    await this.#starting;
+  }
+
+  /** Stops the informer; handlers get no event afterwards. Idempotent. */
+  async stop(): Promise<void> {
+    this.#state = 'stopped';
+    this.#informer.stop();
+  }
+
+  /** Whether the pod cache holds the truth: the readiness signal. */
+  isSynced(): boolean {
+    return this.#state === 'started' && this.#informer.isSynced();
+  }
+
+  /** Creates or updates a proton's Deployment; a changed revision rolls its pods, new before old. */
+  async applyProton(spec: ProtonSpec): Promise<ObservedProton> {
+    assertValidProtonSpec(spec);
+    const name = protonObjectName(spec.protonId);
+    const context: ErrorContext = { objectKind: 'proton', objectId: spec.protonId, action: 'apply' };
+    return this.#retryingConflicts(context, async () => {
+      const existing = await this.#readDeployment(name, context);
+      if (!existing) {
+        try {
+          const created = await this.#apps.createNamespacedDeployment({ namespace: this.namespace, body: protonDeployment(spec, this.namespace) });
+          return this.#observe(created);
+        } catch (error) {
+          if (isAlreadyExists(error)) throw new RetryableRace();
+          throw error;
+        }
+      }
+      const labels = existing.metadata?.labels ?? {};
+      if (labels[LABELS.workloadId] !== spec.workloadId) {
+        throw new RuntimeConflictError(`proton ${spec.protonId} belongs to workload ${labels[LABELS.workloadId]}, not ${spec.workloadId}`);
+      }
+      if (existing.metadata?.deletionTimestamp) {
+        throw new RuntimeConflictError(`proton ${spec.protonId} is being deleted; apply it again once it is gone`);
+      }
+      const revision = protonRevision(spec);
+      const template = existing.spec?.template;
+      const revisionChanged = template?.metadata?.labels?.[LABELS.revision] !== revision;
+      const importanceChanged = labels[LABELS.importance] !== spec.importance;
+      if (!revisionChanged && !importanceChanged && existing.spec?.replicas === spec.replicas) return this.#observe(existing);
+      const templateImportance = template?.metadata?.labels?.[LABELS.importance];
+      const desired = protonDeployment(
+        spec,
+        this.namespace,
+        revisionChanged || !isImportance(templateImportance) ? spec.importance : templateImportance,
+      );
+      const updated: V1Deployment = {
+        ...existing,
+        metadata: { ...existing.metadata, labels: { ...labels, ...desired.metadata?.labels } },
+        spec: {
+          ...existing.spec!,
+          replicas: spec.replicas,
+          ...(revisionChanged && { template: desired.spec!.template }),
+        },
+      };
+      const replaced = await this.#apps.replaceNamespacedDeployment({ name, namespace: this.namespace, body: updated });
+      if (importanceChanged) await this.#relabelPods({ protonId: spec.protonId }, spec.importance);
+      return this.#observe(replaced);
+    });
+  }
+
+  /** Sets a proton's desired pod count. */
+  async scaleProton(protonId: string, replicas: number): Promise<ObservedProton> {
+    assertValidReplicas(replicas);
+    const name = protonObjectName(protonId);
+    const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'scale' };
+    return this.#call(context, async () => {
+      const existing = await this.#readDeployment(name, context);
+      if (!existing) throw new RuntimeNotFoundError('proton', protonId);
+      if (existing.metadata?.deletionTimestamp) throw new RuntimeConflictError(`proton ${protonId} is being deleted`);
+      const patched = await this.#apps.patchNamespacedDeployment(
+        {
+          name,
+          namespace: this.namespace,
+          // The resourceVersion makes the patch conditional: the proton cannot have been replaced meanwhile.
+          body: { metadata: { resourceVersion: existing.metadata?.resourceVersion }, spec: { replicas } },
+        },
+        MERGE_PATCH,
+      );
+      return this.#observe(patched);
+    });
+  }
+
+  /** Deletes a proton in the foreground: its pods terminate gracefully, then the Deployment is gone. */
+  async deleteProton(protonId: string): Promise<void> {
+    const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'delete' };
+    await this.#call(context, async () => {
+      try {
+        await this.#apps.deleteNamespacedDeployment({
+          name: protonObjectName(protonId),
+          namespace: this.namespace,
+          propagationPolicy: 'Foreground',
+        });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+      }
+    });
+  }
+
+  /** Relabels the workload's Deployments, pods and Service with the importance; restarts nothing. */
+  async setImportance(workloadId: string, importance: Importance): Promise<void> {
+    const context: ErrorContext = { objectKind: 'proton', objectId: `of workload ${workloadId}`, action: 'set importance of' };
+    await this.#call(context, async () => {
+      const deployments = await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf({ workloadId }) });
+      for (const d of deployments.items) {
+        if (d.metadata?.labels?.[LABELS.importance] === importance) continue;
+        await this.#ignoringNotFound(() =>
+          this.#apps.patchNamespacedDeployment(
+            { name: d.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
+            MERGE_PATCH,
+          ),
+        );
+      }
+      await this.#relabelPods({ workloadId }, importance);
+      await this.#ignoringNotFound(() =>
+        this.#core.patchNamespacedService(
+          { name: routeObjectName(workloadId), namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
+          MERGE_PATCH,
+        ),
+      );
+    });
+  }
+
+  /** The protons that exist, being deleted included. */
+  async listProtons(filter: RuntimeFilter = {}): Promise<readonly ObservedProton[]> {
+    const context: ErrorContext = { objectKind: 'proton', objectId: JSON.stringify(filter), action: 'list' };
+    return this.#call(context, async () => {
+      const list = await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf(filter) });
+      return list.items.map((d) => this.#observe(d));
+    });
+  }
+
+  /** One proton, or undefined. */
+  async getProton(protonId: string): Promise<ObservedProton | undefined> {
+    const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'read' };
+    return this.#call(context, async () => {
+      const d = await this.#readDeployment(protonObjectName(protonId), context);
+      return d && this.#observe(d);
+    });
+  }
+
+  /** Points the workload's Service at a proton's pods (or none) with one change of its selector. */
+  async routeWorkload(workloadId: string, protonId: string | null): Promise<WorkloadRoute> {
+    if (workloadId.trim() === '' || protonId?.trim() === '') throw new RuntimeInvalidError('route ids must not be empty');
+    const name = routeObjectName(workloadId);
+    const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'route' };
+    return this.#retryingConflicts(context, async () => {
+      const existing = await this.#readService(name);
+      if (!existing) {
+        try {
+          return routeOf(await this.#core.createNamespacedService({ namespace: this.namespace, body: routeService(workloadId, protonId, this.namespace) }));
+        } catch (error) {
+          if (isAlreadyExists(error)) throw new RetryableRace();
+          throw error;
+        }
+      }
+      const selector = routeSelector(workloadId, protonId);
+      if (sameMap(existing.spec?.selector ?? {}, selector)) return routeOf(existing);
+      // A PUT with the read resourceVersion: the whole selector changes at once, or not at all.
+      const replaced = await this.#core.replaceNamespacedService({
+        name,
+        namespace: this.namespace,
+        body: { ...existing, spec: { ...existing.spec, selector } },
+      });
+      return routeOf(replaced);
+    });
+  }
+
+  /** Removes the workload's Service; a missing one is a no-op. */
+  async deleteRoute(workloadId: string): Promise<void> {
+    const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'delete' };
+    await this.#call(context, () => this.#ignoringNotFound(() => this.#core.deleteNamespacedService({ name: routeObjectName(workloadId), namespace: this.namespace })));
+  }
+
+  /** The workload's route, or undefined. */
+  async getRoute(workloadId: string): Promise<WorkloadRoute | undefined> {
+    const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'read' };
+    return this.#call(context, async () => {
+      const service = await this.#readService(routeObjectName(workloadId));
+      return service && routeOf(service);
+    });
+  }
+
+  /** Subscribes to pod events from the informer. */
+  watchPods(handler: PodEventHandler, options: WatchPodsOptions = {}): Unsubscribe {
+    if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped');
+    return this.#informer.subscribe(handler, options.replay ?? false);
+  }
+
+  /** The cached pods (frozen), filtered by workload or proton. */
+  async listPods(filter: RuntimeFilter = {}): Promise<readonly V1Pod[]> {
+    if (!this.#informer.isSynced()) throw new RuntimeUnavailableError('the pod cache is not synced yet');
+    return this.#informer.list().filter((p) => matches(p, filter));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  async #ensurePriorityClasses(): Promise<void> {
+    for (const [importance, pc] of Object.entries(PRIORITY_CLASSES)) {
+      const context: ErrorContext = { objectKind: 'proton', objectId: `PriorityClass ${pc.name}`, action: 'ensure' };
+      await this.#call(context, async () => {
+        try {
+          await this.#scheduling.createPriorityClass({
+            body: {
+              apiVersion: 'scheduling.k8s.io/v1',
+              kind: 'PriorityClass',
+              metadata: { name: pc.name, labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.importance]: importance } },
+              value: pc.value,
+              globalDefault: false,
+              description: `Workload API: pods of workloads of ${importance} importance.`,
+            },
+          });
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+      });
+    }
+  }
+
+  async #readDeployment(name: string, _context: ErrorContext): Promise<V1Deployment | undefined> {
+    try {
+      return await this.#apps.readNamespacedDeployment({ name, namespace: this.namespace });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async #readService(name: string): Promise<V1Service | undefined> {
+    try {
+      return await this.#core.readNamespacedService({ name, namespace: this.namespace });
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Sets the importance label on live pods matching the filter, read fresh from the API server. */
+  async #relabelPods(filter: RuntimeFilter, importance: Importance): Promise<void> {
+    const pods = await this.#core.listNamespacedPod({ namespace: this.namespace, labelSelector: selectorOf(filter) });
+    for (const pod of pods.items) {
+      if (pod.metadata?.labels?.[LABELS.importance] === importance || pod.metadata?.deletionTimestamp) continue;
+      await this.#ignoringNotFound(() =>
+        this.#core.patchNamespacedPod(
+          { name: pod.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
+          MERGE_PATCH,
+        ),
+      );
+    }
+  }
+
+  #observe(deployment: V1Deployment): ObservedProton {
+    const protonId = deployment.metadata?.labels?.[LABELS.protonId];
+    const pods = this.#informer.isSynced() && protonId ? this.#informer.list().filter((p) => matches(p, { protonId })) : [];
+    return observeDeployment(deployment, pods);
+  }
+
+  async #ignoringNotFound(call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+
+  /** Runs one call, mapping any failure onto the typed set. */
+  async #call<T>(context: ErrorContext, call: () => Promise<T>): Promise<T> {
+    if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped');
+    try {
+      return await call();
+    } catch (error) {
+      throw toRuntimeError(error, context);
+    }
+  }
+
+  /** Runs a read-modify-write, again from the read whenever it lost a race (409, or a create that met an existing object). */
+  async #retryingConflicts<T>(context: ErrorContext, attempt: () => Promise<T>): Promise<T> {
+    const retries = this.#options.conflictRetries ?? 8;
+    return this.#call(context, async () => {
+      for (let i = 0; ; i++) {
+        try {
+          return await attempt();
+        } catch (error) {
+          const race = error instanceof RetryableRace || isResourceVersionConflict(error);
+          if (!race) throw error;
+          if (i >= retries) throw new RuntimeConflictError(`${context.action} ${context.objectKind} ${context.objectId}: still conflicting after ${retries} retries`, { cause: error });
+          await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (i + 1)));
+        }
+      }
+    });
+  }
+}
+
+/** A create met an object that another writer made meanwhile: read again. */
+class RetryableRace extends Error {}
+
+function selectorOf(filter: RuntimeFilter): string {
+  return [
+    MANAGED_SELECTOR,
+    ...(filter.workloadId !== undefined ? [`${LABELS.workloadId}=${filter.workloadId}`] : []),
+    ...(filter.protonId !== undefined ? [`${LABELS.protonId}=${filter.protonId}`] : []),
+  ].join(',');
+}
+
+function matches(pod: V1Pod, filter: RuntimeFilter): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  if (filter.workloadId !== undefined && labels[LABELS.workloadId] !== filter.workloadId) return false;
+  if (filter.protonId !== undefined && labels[LABELS.protonId] !== filter.protonId) return false;
+  return true;
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}

@@ -1,0 +1,175 @@
+/**
+ * The Kubernetes objects of the port, as pure functions: a proton's Deployment, a workload's
+ * Service, and what an observed Deployment says about its proton. No I/O here, so every mapping
+ * is testable without a cluster.
+ */
+import type { V1Container, V1Deployment, V1Pod, V1Probe, V1Service } from '@kubernetes/client-node';
+import type { ProbeSpec } from '../../domain/artifact-spec.js';
+import { IMPORTANCES, type Importance } from '../../domain/model.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, routeObjectName } from '../conventions.js';
+import type { ObservedProton, ProtonContainer, ProtonSpec, WorkloadRoute } from '../proton-runtime.js';
+import { protonRevision } from '../proton-spec.js';
+
+/** The label a Service selector carries when it routes nowhere: no pod has it, so nothing is selected. */
+export const ROUTE_NOWHERE_LABEL = 'workload-api/route';
+
+/** The name of the Service port every route exposes; it targets the primary container's named port. */
+export const ROUTE_PORT = { name: 'http', port: 80 } as const;
+
+/** Label selector of every object this product manages. */
+export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
+
+/** The Deployment that runs a proton. Importance goes into the pod template only with `templateImportance`. */
+export function protonDeployment(spec: ProtonSpec, namespace: string, templateImportance: Importance = spec.importance): V1Deployment {
+  const primary = spec.containers.find((c) => c.primary) ?? spec.containers[0];
+  const selector = { [LABELS.managedBy]: MANAGED_BY, [LABELS.protonId]: spec.protonId };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: {
+      name: protonObjectName(spec.protonId),
+      namespace,
+      labels: protonLabels(spec, spec.importance),
+    },
+    spec: {
+      replicas: spec.replicas,
+      selector: { matchLabels: selector },
+      // New pods become ready before old ones go: never below the desired ready count.
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
+      revisionHistoryLimit: 2,
+      template: {
+        metadata: {
+          labels: { ...protonLabels(spec, templateImportance), [LABELS.revision]: protonRevision(spec) },
+          annotations: {
+            ...(primary && { [ANNOTATIONS.defaultContainer]: primary.name }),
+            ...(spec.restartedAt && { [ANNOTATIONS.restartedAt]: spec.restartedAt.toISOString() }),
+          },
+        },
+        spec: {
+          containers: spec.containers.map(containerOf),
+          priorityClassName: PRIORITY_CLASSES[templateImportance].name,
+          enableServiceLinks: false,
+          automountServiceAccountToken: false,
+          terminationGracePeriodSeconds: 30,
+        },
+      },
+    },
+  };
+}
+
+function protonLabels(spec: ProtonSpec, importance: Importance): Record<string, string> {
+  return {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.workloadId]: spec.workloadId,
+    [LABELS.protonId]: spec.protonId,
+    [LABELS.importance]: importance,
+  };
+}
+
+/** A container of the pod template; the primary one exposes its port under the name `http`. */
+export function containerOf(c: ProtonContainer): V1Container {
+  const requests = {
+    ...(c.resources?.cpu && { cpu: c.resources.cpu }),
+    ...(c.resources?.memory && { memory: c.resources.memory }),
+  };
+  // Memory is a limit too (an over-use is OOMKilled); CPU only a request (throttling is enough).
+  const limits = { ...(c.resources?.memory && { memory: c.resources.memory }) };
+  return {
+    name: c.name,
+    image: c.image,
+    ...(c.entrypoint && { command: [...c.entrypoint] }),
+    ...(c.port !== undefined && { ports: [{ name: ROUTE_PORT.name, containerPort: c.port, protocol: 'TCP' }] }),
+    env: c.env.map((e) => ({ name: e.name, value: e.value })),
+    resources: {
+      ...(Object.keys(requests).length > 0 && { requests }),
+      ...(Object.keys(limits).length > 0 && { limits }),
+    },
+    ...(c.readinessProbe && { readinessProbe: probeOf(c.readinessProbe, c.port) }),
+    ...(c.livenessProbe && { livenessProbe: probeOf(c.livenessProbe, c.port) }),
+    ...(c.startupProbe && { startupProbe: probeOf(c.startupProbe, c.port) }),
+    imagePullPolicy: 'IfNotPresent',
+  };
+}
+
+function probeOf(p: ProbeSpec, containerPort: number | undefined): V1Probe {
+  return {
+    httpGet: { path: p.path, port: p.port ?? containerPort ?? 8080, scheme: 'HTTP' },
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+    periodSeconds: p.periodSeconds ?? 10,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    successThreshold: 1,
+    failureThreshold: p.failureThreshold ?? 3,
+  };
+}
+
+/** The Service selector that routes a workload's traffic to a proton's pods, or to none. */
+export function routeSelector(workloadId: string, protonId: string | null): Record<string, string> {
+  return {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.workloadId]: workloadId,
+    ...(protonId === null ? { [ROUTE_NOWHERE_LABEL]: 'none' } : { [LABELS.protonId]: protonId }),
+  };
+}
+
+/** The Service that is a workload's stable route. */
+export function routeService(workloadId: string, protonId: string | null, namespace: string): V1Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: routeObjectName(workloadId),
+      namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.workloadId]: workloadId },
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: routeSelector(workloadId, protonId),
+      ports: [{ name: ROUTE_PORT.name, port: ROUTE_PORT.port, targetPort: ROUTE_PORT.name, protocol: 'TCP' }],
+    },
+  };
+}
+
+/** The route a Service implements. */
+export function routeOf(service: V1Service): WorkloadRoute {
+  const selector = service.spec?.selector ?? {};
+  return {
+    workloadId: selector[LABELS.workloadId] ?? service.metadata?.labels?.[LABELS.workloadId] ?? '',
+    protonId: selector[LABELS.protonId] ?? null,
+  };
+}
+
+/** Whether a string is one of the importances. */
+export function isImportance(value: string | undefined): value is Importance {
+  return (IMPORTANCES as readonly string[]).includes(value ?? '');
+}
+
+/** The pod counts of a proton, from its pods: live (not being deleted), of the current revision, and ready. */
+export function podCounts(pods: readonly V1Pod[], revision: string): ObservedProton['status'] {
+  const live = pods.filter((p) => !p.metadata?.deletionTimestamp);
+  return {
+    replicas: live.length,
+    updatedReplicas: live.filter((p) => p.metadata?.labels?.[LABELS.revision] === revision).length,
+    readyReplicas: live.filter((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length,
+  };
+}
+
+/** A proton as its Deployment (and the proton's pods) describe it. */
+export function observeDeployment(deployment: V1Deployment, pods: readonly V1Pod[]): ObservedProton {
+  const labels = deployment.metadata?.labels ?? {};
+  const templateLabels = deployment.spec?.template.metadata?.labels ?? {};
+  const restartedAt = deployment.spec?.template.metadata?.annotations?.[ANNOTATIONS.restartedAt];
+  const importance = labels[LABELS.importance];
+  const revision = templateLabels[LABELS.revision] ?? '';
+  return Object.freeze({
+    workloadId: labels[LABELS.workloadId] ?? '',
+    protonId: labels[LABELS.protonId] ?? '',
+    importance: isImportance(importance) ? importance : 'low',
+    replicas: deployment.spec?.replicas ?? 0,
+    revision,
+    ...(restartedAt && { restartedAt: new Date(restartedAt) }),
+    generation: deployment.metadata?.generation ?? 0,
+    creationTimestamp: new Date(deployment.metadata?.creationTimestamp ?? 0),
+    ...(deployment.metadata?.deletionTimestamp && { deletionTimestamp: new Date(deployment.metadata.deletionTimestamp) }),
+    status: Object.freeze(podCounts(pods, revision)),
+  });
+}
