@@ -60,10 +60,12 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
       LOG_LEVEL: 'info',
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
-      REDIS_CHANNEL_PREFIX: `bench-${process.pid}:`,
+      REDIS_CHANNEL_PREFIX: CHANNEL_PREFIX,
       AUTH_MODE: 'jwt',
       AUTH_JWT_SECRET: SECRET,
       SUBSCRIPTIONS_MAX_PENDING_EVENTS: '100000',
+      // The simulated cluster brings the bench's workloads up fast, then stays quiet.
+      SIMULATED_SPEED: '100',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -104,6 +106,11 @@ interface Result {
 }
 
 /** Our path: N subscriptions over graphql-ws on one API process. */
+const CHANNEL_PREFIX = `bench-${process.pid}:`;
+const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+let events: pg.Client;
+let announcer: Redis;
+
 async function measureApi(url: string, auth: string, pid: number, subscribers: number, workloadIds: string[]): Promise<Result> {
   const baseline = procStat(pid);
   const latencies: number[] = [];
@@ -149,13 +156,17 @@ async function measureApi(url: string, auth: string, pid: number, subscribers: n
   await sleep(2000);
   const idle = procStat(pid);
   measuring = true;
+  // Events are appended to the log and announced as the API itself does (commit, then publish),
+  // so that the figures are those of the fan-out, not of a mutation's own work.
   let turn = 0;
-  const published = await publish(() =>
-    gql(url, auth, 'mutation($id: ID!, $d: String!) { updateWorkload(input: { id: $id, description: $d }) { __typename } }', {
-      id: workloadIds[turn++ % workloadIds.length],
-      d: String(Math.random()),
-    }),
-  );
+  const published = await publish(async () => {
+    const id = rawId(workloadIds[turn++ % workloadIds.length]!);
+    const rows = await events.query<{ sequence: number }>(
+      `insert into workload_event (workload_id, sequence, type, message, occurred_at) values ($1, 0, 'benchmark', 'tick', now()) returning sequence`,
+      [id],
+    );
+    await announcer.publish(`${CHANNEL_PREFIX}workload:changed`, JSON.stringify({ workloadId: id, sequence: rows.rows[0]!.sequence }));
+  });
   const expected = published * (subscribers / workloadIds.length);
   const deadline = Date.now() + 30_000;
   while (delivered < expected && Date.now() < deadline) await sleep(50);
@@ -247,6 +258,9 @@ await admin.query(`create database ${dbName}`);
 const dbUrl = new URL(adminUrl);
 dbUrl.pathname = `/${dbName}`;
 const { child, url } = await startApi(dbUrl.toString());
+events = new pg.Client({ connectionString: dbUrl.toString() });
+await events.connect();
+announcer = new Redis(redisUrl);
 const results: Result[] = [];
 try {
   const auth = `Bearer ${await token()}`;
@@ -260,12 +274,15 @@ try {
   for (const n of COUNTS) {
     const workloads = Math.max(1, Math.round(n / PER_WORKLOAD));
     await ensureWorkloads(workloads);
+    await sleep(3000);
     const floor = await measureFloor(n, workloads);
     const api = await measureApi(url, auth, child.pid!, n, workloadIds.slice(0, workloads));
     results.push(floor, api);
     process.stdout.write(`${JSON.stringify(floor)}\n${JSON.stringify(api)}\n`);
   }
 } finally {
+  await events.end();
+  await announcer.quit();
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   await admin.query(`drop database if exists ${dbName} with (force)`);
@@ -280,7 +297,9 @@ const rows = COUNTS.map((n) => {
 const md = `# Subscription fan-out: results
 
 Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}.
-${RATE} events/s in total for ${SECONDS} s per level, round-robin over the workloads;
+${RATE} events/s in total for ${SECONDS} s per level, round-robin over the workloads, each appended
+to the event log and announced on Redis as the API does after a commit (so the figures are the
+fan-out's, not a mutation's);
 \`workloadEvents\` over graphql-ws, ${PER_WORKLOAD} subscribers per workload,
 ${PER_CONNECTION} subscriptions per connection; the API process uses PostgreSQL and Redis. The
 floor is a bare Redis pub/sub channel whose messages reach the same number of in-process

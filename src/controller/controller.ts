@@ -125,6 +125,8 @@ export class WorkloadController {
   private readonly pending = new Set<string>();
   /** Per workload, per pod: was it ready, and its restart count, when last seen (to tell `restarting`). */
   private readonly pods = new Map<string, Map<string, PodMemory>>();
+  /** The newest event sequence this controller recorded per workload: its own changes need no new pass. */
+  private readonly recorded = new Map<string, number>();
   private unsubscribe: Unsubscribe | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private changes: AsyncIterator<unknown> | undefined;
@@ -151,7 +153,9 @@ export class WorkloadController {
       for (;;) {
         const next = await iterator.next();
         if (next.done) return;
-        this.schedule((next.value as { workloadId: string }).workloadId);
+        const { workloadId, sequence } = next.value as { workloadId: string; sequence: number };
+        if ((this.recorded.get(workloadId) ?? 0) >= sequence) continue;
+        this.schedule(workloadId);
       }
     })();
     await this.resync('all');
@@ -593,6 +597,7 @@ export class WorkloadController {
     const finishedDeleting =
       s.desiredState === 'deleted' && pods.length === 0 && (await runtime.listProtons({ workloadId: workload.id })).length === 0;
     if (pods.length === 0) this.pods.delete(workload.id);
+    if (finishedDeleting) this.recorded.delete(workload.id);
     return { next: { ...stored, state: next, protons: slots }, reports, events, finishedDeleting };
   }
 
@@ -716,6 +721,7 @@ export class WorkloadController {
   }
 
   private publish(workloadId: string, sequence: number): void {
+    this.recorded.set(workloadId, sequence);
     this.deps.pubsub.publish('workload:changed', { workloadId, sequence });
   }
 }
