@@ -136,20 +136,19 @@ export class LiveService {
         resync: () => wake.notify(),
       }),
       async (push, wake, stopped) => {
-        const first = await this.readVisible(viewer, id);
-        if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
-        const auth = { checkedAt: first.lastEventSequence };
-        last = first.lastEventSequence;
-        await push({ sequence: last, workload: first });
+        // Read in a helper: the stream's frame lives as long as the subscription, so it keeps
+        // only a sequence number, not the first read's entities and their EntityManager.
+        const start = await this.pushCurrent(viewer, id, push);
+        if (start === null) return;
+        const auth = { checkedAt: start };
+        last = start;
         for (;;) {
           await wake.next();
           if (stopped()) return;
-          const w = await this.sharedWorkload(id);
-          if (!w || !(await this.stillVisible(viewer, w, auth))) return push(await this.whyGone(id));
-          if (w.lastEventSequence > last) {
-            last = w.lastEventSequence;
-            await push({ sequence: last, workload: w });
-          }
+          // The pass runs in a helper so that no entity stays referenced while the stream waits.
+          const sent = await this.pushIfNewer(viewer, id, auth, last, push);
+          if (sent === null) return;
+          last = sent;
           // A read shared with other streams may predate the newest notification: read again.
           if (newestNotified > last) wake.notify();
         }
@@ -182,37 +181,24 @@ export class LiveService {
         resync: () => wake.notify(),
       }),
       async (push, wake, stopped) => {
-        const first = await this.readVisible(viewer, id);
-        if (!first) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
-        const auth = { checkedAt: first.lastEventSequence };
-        backlogEnd = first.lastEventSequence;
+        // Only the sequence outlives this read (see workloadChanges).
+        const start = await this.visibleSequence(viewer, id);
+        if (start === null) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+        const auth = { checkedAt: start };
+        backlogEnd = start;
         wake.notify();
         for (;;) {
           await wake.next();
           if (stopped()) return;
           if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
-          // Streams in step read the same rows: one query each for the workload and the page.
-          const w = await this.sharedWorkload(id);
-          if (!w || !(await this.stillVisible(viewer, w, auth))) return push(await this.whyGone(id));
-          const newest = w.lastEventSequence;
-          while (delivered < newest && !stopped() && !slow) {
-            const from = delivered;
-            const limit = Math.min(EVENT_PAGE, newest - from);
-            const page = await this.shared(`events:${id}:${from}:${limit}`, () =>
-              this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }),
-            );
-            if (page.length === 0) break;
-            for (const event of page) {
-              if (event.sequence <= delivered || event.sequence > newest) continue;
-              // A sharing change may have revoked this viewer: ask before sending anything after it.
-              if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }))) {
-                return push(await this.whyGone(id));
-              }
-              await push(event);
-              delivered = event.sequence;
-              if (stopped()) return;
-            }
-          }
+          // The pass runs in a helper so that no entity stays referenced while the stream waits.
+          const outcome = await this.pushNewEvents(viewer, id, auth, push, {
+            delivered: () => delivered,
+            sent: (sequence) => (delivered = sequence),
+            stopped,
+            slow: () => slow,
+          });
+          if (outcome === 'ended') return;
           // A read shared with other streams may predate the newest notification: read again.
           if (newestKnown > delivered) wake.notify();
         }
@@ -312,6 +298,73 @@ export class LiveService {
       }
       stop();
     });
+  }
+
+  /** Sends the workload if it changed since `last`; returns the newest sequence sent, or null once the stream ended. */
+  private async pushIfNewer(viewer: Viewer, id: string, auth: { checkedAt: number }, last: number, push: Push<WorkloadChange>): Promise<number | null> {
+    const w = await this.sharedWorkload(id);
+    if (!w || !(await this.stillVisible(viewer, w, auth))) {
+      await push(await this.whyGone(id));
+      return null;
+    }
+    if (w.lastEventSequence <= last) return last;
+    await push({ sequence: w.lastEventSequence, workload: w });
+    return w.lastEventSequence;
+  }
+
+  /**
+   * Sends the events after the last one delivered, up to the workload's newest. Streams in step
+   * read the same rows: one query each for the workload and the page, whatever their number.
+   */
+  private async pushNewEvents(
+    viewer: Viewer,
+    id: string,
+    auth: { checkedAt: number },
+    push: Push<WorkloadEvent>,
+    cursor: { delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
+  ): Promise<'ended' | 'caught-up'> {
+    const w = await this.sharedWorkload(id);
+    if (!w || !(await this.stillVisible(viewer, w, auth))) {
+      await push(await this.whyGone(id));
+      return 'ended';
+    }
+    const newest = w.lastEventSequence;
+    while (cursor.delivered() < newest && !cursor.stopped() && !cursor.slow()) {
+      const from = cursor.delivered();
+      const limit = Math.min(EVENT_PAGE, newest - from);
+      const page = await this.shared(`events:${id}:${from}:${limit}`, () =>
+        this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }),
+      );
+      if (page.length === 0) break;
+      for (const event of page) {
+        if (event.sequence <= cursor.delivered() || event.sequence > newest) continue;
+        // A sharing change may have revoked this viewer: ask before sending anything after it.
+        if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }))) {
+          await push(await this.whyGone(id));
+          return 'ended';
+        }
+        await push(event);
+        cursor.sent(event.sequence);
+        if (cursor.stopped()) return 'ended';
+      }
+    }
+    return 'caught-up';
+  }
+
+  /** Sends the workload as it is now; returns its newest sequence, or null when it cannot be seen. */
+  private async pushCurrent(viewer: Viewer, id: string, push: Push<WorkloadChange>): Promise<number | null> {
+    const first = await this.readVisible(viewer, id);
+    if (!first) {
+      await push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
+      return null;
+    }
+    await push({ sequence: first.lastEventSequence, workload: first });
+    return first.lastEventSequence;
+  }
+
+  /** The workload's newest event sequence if the viewer may see it, else null. */
+  private async visibleSequence(viewer: Viewer, id: string): Promise<number | null> {
+    return (await this.readVisible(viewer, id))?.lastEventSequence ?? null;
   }
 
   private async readVisible(viewer: Viewer, id: string, em: EntityManager = this.deps.orm.em.fork()): Promise<Workload | null> {

@@ -1,4 +1,4 @@
-import { raw, type FilterQuery } from '@mikro-orm/core';
+import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../domain/ids.js';
 import { queryRows } from './sql.js';
@@ -24,13 +24,22 @@ export function grantMatchSql(who: Principal): { sql: string; params: unknown[] 
   return { sql: `(${parts.join(' or ')})`, params };
 }
 
-/** Restricts a workload query to the workloads the caller holds any role on (all, for an admin). */
+/** The grants that match the caller, as a filter on a grant entity (the ORM form of `grantMatches`). */
+function matchingGrants(who: Principal): Record<string, unknown> {
+  const any: Record<string, unknown>[] = [{ subjectType: 'user', subjectId: who.userId }];
+  if (who.groups.length > 0) any.push({ subjectType: 'group', subjectId: { $in: who.groups } });
+  if (who.organization) any.push({ subjectType: 'organization', subjectId: who.organization });
+  if (who.roles.length > 0) any.push({ subjectType: 'role', subjectId: { $in: who.roles } });
+  return { $or: any };
+}
+
+/**
+ * Restricts a workload query to the workloads the caller holds any role on (all, for an admin).
+ * A subquery over the grants (`$some`), so pages and counts only ever hold what the caller may see.
+ */
 export function visibleWorkloads(who: Principal): FilterQuery<Workload> {
   if (who.isPlatformAdmin) return {};
-  const match = grantMatchSql(who);
-  return {
-    [raw((alias: string) => `exists (select 1 from workload_shared_role g where g.workload_id = ${alias}.id and ${match.sql})`, match.params)]: [],
-  } as FilterQuery<Workload>;
+  return { sharedRoles: { $some: matchingGrants(who) } } as FilterQuery<Workload>;
 }
 
 /**
@@ -39,15 +48,9 @@ export function visibleWorkloads(who: Principal): FilterQuery<Workload> {
  */
 export function visibleArtifacts(who: Principal): FilterQuery<Artifact> {
   if (who.isPlatformAdmin) return {};
-  const match = grantMatchSql(who);
+  const grants = matchingGrants(who);
   return {
-    [raw(
-      (alias: string) =>
-        `(exists (select 1 from artifact_shared_role g where g.artifact_id = ${alias}.id and ${match.sql})
-          or exists (select 1 from workload w join workload_shared_role g on g.workload_id = w.id
-                     where w.artifact_id = ${alias}.id and w.deleted_at is null and ${match.sql}))`,
-      [...match.params, ...match.params],
-    )]: [],
+    $or: [{ sharedRoles: { $some: grants } }, { workloads: { $some: { deletedAt: null, sharedRoles: { $some: grants } } } }],
   } as FilterQuery<Artifact>;
 }
 

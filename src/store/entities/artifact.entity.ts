@@ -1,6 +1,8 @@
 import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { ARTIFACT_STATUSES } from '../../domain/model.js';
 import type { ArtifactSpec } from '../../domain/artifact-spec.js';
+import { ArtifactSharedRoleEntity } from './shared-role.entity.js';
+import { WorkloadEntity } from './workload.entity.js';
 
 /** A lineage of artifacts; locking an artifact assigns the repository's next version. */
 export const ArtifactRepositoryEntity = defineEntity({
@@ -33,6 +35,10 @@ export const ArtifactEntity = defineEntity({
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
     lockedAt: p.datetime().nullable(),
     deletedAt: p.datetime().nullable(),
+    /** Grants on this artifact (for filtering by the caller's roles). */
+    sharedRoles: () => p.oneToMany(ArtifactSharedRoleEntity).mappedBy('artifact'),
+    /** Workloads that run this artifact (seeing one shows what it runs). */
+    workloads: () => p.oneToMany(WorkloadEntity).mappedBy('artifact'),
   },
 });
 export type Artifact = InferEntity<typeof ArtifactEntity>;

@@ -2,6 +2,7 @@ import { defineEntity, p, type InferEntity } from '@mikro-orm/core';
 import { ARTIFACT_STATUSES, DESIRED_STATES, IMPORTANCES, PROTON_ROLES, PROTON_STATUSES, REPLACEMENT_STATUSES, WORKLOAD_STATUSES } from '../../domain/model.js';
 import type { WorkloadRuntime } from '../../domain/artifact-spec.js';
 import { ArtifactEntity } from './artifact.entity.js';
+import { WorkloadSharedRoleEntity } from './shared-role.entity.js';
 
 /** A stable identity and endpoint around the protons that run an artifact. */
 export const WorkloadEntity = defineEntity({
@@ -30,6 +31,8 @@ export const WorkloadEntity = defineEntity({
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
     deletedAt: p.datetime().nullable(),
+    /** Grants on this workload (for filtering by the caller's roles). */
+    sharedRoles: () => p.oneToMany(WorkloadSharedRoleEntity).mappedBy('workload'),
   },
 });
 export type Workload = InferEntity<typeof WorkloadEntity>;
