@@ -6,7 +6,7 @@
 #   scripts/k8s-testenv.sh up       start a cluster on 127.0.0.1; prints the kubeconfig path
 #   scripts/k8s-testenv.sh down     stop it and remove its working directory
 #   scripts/k8s-testenv.sh env      print `export K8S_TESTENV_KUBECONFIG=...` for a running cluster
-#   scripts/k8s-testenv.sh restart  stop and start every process of a cluster (tests of recovery)
+#   scripts/k8s-testenv.sh restart-apiserver [name]   restart the API server alone (tests of recovery)
 #
 # The build modules (go.mod + go.sum, pinned) live in scripts/k8s-testenv/{kube,etcd,kwok}.
 # See docs/kubernetes-testenv.md.
@@ -132,19 +132,37 @@ down() {
   return 0
 }
 
-# Stops every process of a cluster and starts them again (etcd keeps its data): a restart of
-# the API server as its clients see it.
-restart() {
+# Restarts the kube-apiserver of a cluster alone, with its own command line, while etcd, the
+# controllers and kwok keep running (they reconnect). Restarting every process instead would leave
+# kwok waiting for its own node leases (200 s) and kube-controller-manager for its leader lease.
+restart_apiserver() {
   local name="${1:-$cluster}"
-  kwokctl stop cluster --name "$name" >&2
-  kwokctl start cluster --name "$name" --wait 2m >&2
+  local dir="$workdir/clusters/$name"
+  local pidfile="$dir/pids/kube-apiserver.pid"
+  local pid; pid="$(cat "$pidfile")"
+  local cwd; cwd="$(readlink "/proc/$pid/cwd")"
+  local -a args=()
+  mapfile -d '' args <"/proc/$pid/cmdline"
+  # SIGKILL, as a crash: a graceful shutdown drains watches for many seconds, and the controller
+  # manager gives up its leadership (and exits) if the API server is away for 10 s.
+  kill -9 "$pid"
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  # Detached (own session, no inherited descriptors), as kwokctl starts it.
+  (cd "$cwd" && exec setsid "${args[@]}" >>"$dir/logs/kube-apiserver.log" 2>&1 </dev/null) &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 300); do
+    "$bin/kubectl" --kubeconfig "$dir/kubeconfig.yaml" get --raw /readyz >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "$bin/kubectl" --kubeconfig "$dir/kubeconfig.yaml" get --raw /readyz >/dev/null
+  log "kube-apiserver of $name restarted (pid $(cat "$pidfile"))"
 }
 
 case "${1:-}" in
   build) build ;;
   up) shift; up "$@" ;;
   down) shift; down "$@" ;;
-  restart) shift; restart "$@" ;;
+  restart-apiserver) shift; restart_apiserver "$@" ;;
   bin) echo "$bin" ;;
   env)
     [[ -f "$state" ]] || { log "no cluster is up (run '$0 up')"; exit 1; }
@@ -152,7 +170,7 @@ case "${1:-}" in
     echo "export K8S_TESTENV_BIN=$bin"
     ;;
   *)
-    echo "usage: $0 build | up [name] | down [name] | restart [name] | env | bin" >&2
+    echo "usage: $0 build | up [name] | down [name] | restart-apiserver [name] | env | bin" >&2
     exit 2
     ;;
 esac

@@ -30,6 +30,8 @@ export interface PodInformerOptions {
   readonly watchTimeoutSeconds?: number;
   /** A watch silent for this long is restarted. Default: the watch timeout plus 30 s. */
   readonly deadWatchMs?: number;
+  /** A list that has not answered after this long counts as failed (a half-open connection never would). Default 30 s. */
+  readonly listTimeoutMs?: number;
   /** Where failures of handlers and of the watch are reported. */
   readonly onError?: (error: unknown, context: string) => void;
   /** Random source for jitter (tests make it deterministic). */
@@ -83,6 +85,7 @@ export class PodInformer {
       initialBackoffMs: 250,
       maxBackoffMs: 30_000,
       deadWatchMs: watchTimeoutSeconds * 1000 + 30_000,
+      listTimeoutMs: 30_000,
       random: Math.random,
       ...options,
       watchTimeoutSeconds,
@@ -162,7 +165,11 @@ export class PodInformer {
     let list;
     try {
       this.stats.lists += 1;
-      list = await this.#core.listNamespacedPod({ namespace: this.#options.namespace, labelSelector: this.#options.labelSelector });
+      list = await withTimeout(
+        this.#core.listNamespacedPod({ namespace: this.#options.namespace, labelSelector: this.#options.labelSelector }),
+        this.#options.listTimeoutMs,
+        'listing pods',
+      );
     } catch (error) {
       if (generation !== this.#generation) return;
       this.#fail(toRuntimeError(error, { objectKind: 'pod', objectId: this.#options.labelSelector, action: 'list' }), 'list');
@@ -320,4 +327,13 @@ export class PodInformer {
       this.#options.onError?.(error, 'pod event handler');
     }
   }
+}
+
+/** Rejects with `RuntimeUnavailableError` if `promise` has not settled after `ms` (the call itself is abandoned). */
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new RuntimeUnavailableError(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
