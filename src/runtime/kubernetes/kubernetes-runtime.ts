@@ -228,7 +228,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     const context: ErrorContext = { objectKind: 'proton', objectId: JSON.stringify(filter), action: 'list' };
     return this.#call(context, async () => {
       const list = await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf(filter) });
-      return list.items.map((d) => this.#observe(d));
+      return list.items.filter((d) => !this.#goneButForTheGarbageCollector(d)).map((d) => this.#observe(d));
     });
   }
 
@@ -237,7 +237,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'read' };
     return this.#call(context, async () => {
       const d = await this.#readDeployment(protonObjectName(protonId), context);
-      return d && this.#observe(d);
+      return d && !this.#goneButForTheGarbageCollector(d) ? this.#observe(d) : undefined;
     });
   }
 
@@ -349,6 +349,17 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
         ),
       );
     }
+  }
+
+  /**
+   * A proton being deleted is listed until its last pod is gone (the port's rule). Kubernetes
+   * removes the Deployment itself a little later, in the garbage collector's own time, with no
+   * pod event to tell: from the last pod's `deleted` event on, it counts as gone.
+   */
+  #goneButForTheGarbageCollector(deployment: V1Deployment): boolean {
+    if (!deployment.metadata?.deletionTimestamp || !this.#informer.isSynced()) return false;
+    const protonId = deployment.metadata.labels?.[LABELS.protonId];
+    return !this.#informer.list().some((p) => matches(p, { protonId }));
   }
 
   #observe(deployment: V1Deployment): ObservedProton {
