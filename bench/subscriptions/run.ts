@@ -49,6 +49,16 @@ function procStat(pid: number): { rssKb: number; cpuTicks: number } {
 }
 const TICKS_PER_SECOND = 100;
 
+/** The smallest RSS over a few samples: garbage not yet collected inflates single readings. */
+async function settledRssKb(pid: number): Promise<number> {
+  let min = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 10; i++) {
+    min = Math.min(min, procStat(pid).rssKb);
+    await sleep(300);
+  }
+  return min;
+}
+
 async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
@@ -112,7 +122,7 @@ let events: pg.Client;
 let announcer: Redis;
 
 async function measureApi(url: string, auth: string, pid: number, subscribers: number, workloadIds: string[]): Promise<Result> {
-  const baseline = procStat(pid);
+  const baselineRss = await settledRssKb(pid);
   const latencies: number[] = [];
   let delivered = 0;
   let measuring = false;
@@ -153,7 +163,7 @@ async function measureApi(url: string, auth: string, pid: number, subscribers: n
     }
   }
   await Promise.all(ready);
-  await sleep(2000);
+  const idleRss = await settledRssKb(pid);
   const idle = procStat(pid);
   measuring = true;
   // Events are appended to the log and announced as the API itself does (commit, then publish),
@@ -181,9 +191,36 @@ async function measureApi(url: string, auth: string, pid: number, subscribers: n
     expected,
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
-    bytesPerSubscriber: Math.round(((idle.rssKb - baseline.rssKb) * 1024) / subscribers),
+    bytesPerSubscriber: Math.round(((idleRss - baselineRss) * 1024) / subscribers),
     cpuPercent: Math.round(((after.cpuTicks - idle.cpuTicks) / TICKS_PER_SECOND / (SECONDS + (Date.now() - deadline + 30_000) / 1000)) * 100),
   };
+}
+
+/** RSS growth of an API process per idle subscription. */
+async function measureIdleMemory(url: string, auth: string, pid: number, subscribers: number, workloadIds: string[]) {
+  await sleep(3000);
+  const before = await settledRssKb(pid);
+  const clients: Client[] = [];
+  const ready: Promise<void>[] = [];
+  for (let c = 0; c < Math.ceil(subscribers / PER_CONNECTION); c++) {
+    const client = createClient({ url: `${url.replace('http', 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams: { authorization: auth }, lazy: false, retryAttempts: 0 });
+    clients.push(client);
+    for (let s = 0; s < PER_CONNECTION && c * PER_CONNECTION + s < subscribers; s++) {
+      const id = workloadIds[(c * PER_CONNECTION + s) % workloadIds.length]!;
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          client.subscribe(
+            { query: 'subscription($id: ID!) { workloadEvents(workloadId: $id, after: 0) { sequence } }', variables: { id } },
+            { next: () => resolve(), error: reject, complete: () => {} },
+          );
+        }),
+      );
+    }
+  }
+  await Promise.all(ready);
+  const after = await settledRssKb(pid);
+  await Promise.all(clients.map((c) => c.dispose()));
+  return { subscribers, bytesPerSubscription: Math.round(((after - before) * 1024) / subscribers), rssBeforeMb: Math.round(before / 1024), rssAfterMb: Math.round(after / 1024) };
 }
 
 /** The floor: a bare Redis channel fanned out to N in-process listeners. */
@@ -257,6 +294,7 @@ await admin.connect();
 await admin.query(`create database ${dbName}`);
 const dbUrl = new URL(adminUrl);
 dbUrl.pathname = `/${dbName}`;
+let idleMemory: { subscribers: number; bytesPerSubscription: number; rssBeforeMb: number; rssAfterMb: number } | undefined;
 const { child, url } = await startApi(dbUrl.toString());
 events = new pg.Client({ connectionString: dbUrl.toString() });
 await events.connect();
@@ -271,6 +309,10 @@ try {
       workloadIds.push(created.createWorkload.workload.id);
     }
   };
+  // Warm-up (not recorded): JIT, connection pools, and the controller's first passes.
+  await ensureWorkloads(Math.max(1, Math.round(COUNTS[0]! / PER_WORKLOAD)));
+  await sleep(3000);
+  await measureApi(url, auth, child.pid!, COUNTS[0]!, workloadIds.slice());
   for (const n of COUNTS) {
     const workloads = Math.max(1, Math.round(n / PER_WORKLOAD));
     await ensureWorkloads(workloads);
@@ -279,6 +321,17 @@ try {
     const api = await measureApi(url, auth, child.pid!, n, workloadIds.slice(0, workloads));
     results.push(floor, api);
     process.stdout.write(`${JSON.stringify(floor)}\n${JSON.stringify(api)}\n`);
+  }
+  // Memory per idle subscription: a fresh API process on the same database, so that no garbage of
+  // the runs above inflates it, with the largest number of subscriptions.
+  const fresh = await startApi(dbUrl.toString());
+  try {
+    const largest = COUNTS[COUNTS.length - 1]!;
+    idleMemory = await measureIdleMemory(fresh.url, auth, fresh.child.pid!, largest, workloadIds.slice(0, Math.max(1, Math.round(largest / PER_WORKLOAD))));
+    process.stdout.write(`${JSON.stringify(idleMemory)}\n`);
+  } finally {
+    fresh.child.kill('SIGTERM');
+    await new Promise((r) => fresh.child.once('exit', r));
   }
 } finally {
   await events.end();
@@ -292,7 +345,7 @@ try {
 const rows = COUNTS.map((n) => {
   const f = results.find((r) => r.subscribers === n && r.path === 'floor')!;
   const a = results.find((r) => r.subscribers === n && r.path === 'api')!;
-  return `| ${n} | ${a.delivered}/${a.expected} | ${a.p50} | ${a.p99} | ${f.p50} | ${f.p99} | ${(a.p99 / Math.max(1, f.p99)).toFixed(1)}x | ${a.bytesPerSubscriber} | ${f.bytesPerSubscriber} | ${a.cpuPercent}% | ${f.cpuPercent}% |`;
+  return `| ${n} | ${a.delivered}/${a.expected} | ${a.p50} | ${a.p99} | ${f.p50} | ${f.p99} | ${(a.p99 / Math.max(1, f.p99)).toFixed(1)}x | ${a.cpuPercent}% | ${f.cpuPercent}% |`;
 });
 const md = `# Subscription fan-out: results
 
@@ -306,16 +359,19 @@ floor is a bare Redis pub/sub channel whose messages reach the same number of in
 listeners per event, in the same run. Load average at the start: ${os.loadavg()[0]!.toFixed(1)}. The subscribing clients run in the benchmark process on the same 2 cores as the
 API, so the API's figures include that contention. Latency is from the event's \`occurredAt\`
 (set by the API before its commit) to its arrival at the client, in ms. Memory per idle
-subscription is the API process's RSS growth divided by the subscriptions (floor: heap growth
-per listener). CPU is the API process's (floor: the benchmark process's) over the publishing
+subscription is measured apart, below; a warm-up level runs first and is not recorded. CPU is the API process's (floor: the benchmark process's) over the publishing
 phase, in % of one core.
 
-| subscribers | delivered | p50 | p99 | floor p50 | floor p99 | p99 vs floor | bytes/sub | floor bytes/listener | API CPU | floor CPU |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| subscribers | delivered | p50 | p99 | floor p50 | floor p99 | p99 vs floor | API CPU | floor CPU |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
+
+Memory per idle subscription (a fresh API process, ${idleMemory?.subscribers} \`workloadEvents\`
+subscriptions): ${idleMemory?.bytesPerSubscription} bytes (RSS ${idleMemory?.rssBeforeMb} MB before,
+${idleMemory?.rssAfterMb} MB after). Floor: ${results.find((r) => r.path === 'floor' && r.subscribers === COUNTS[COUNTS.length - 1])?.bytesPerSubscriber} bytes of heap per in-process listener.
 
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench:subscriptions\`.
 `;
 writeFileSync(path.join(import.meta.dirname, 'results.md'), md);
-writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify({ results, idleMemory }, null, 2)}\n`);
 process.stdout.write(md);
