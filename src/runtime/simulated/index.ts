@@ -9,3 +9,6 @@ export { ManualTimers, realTimers } from './timers.js';
 export type { TimerHandle, Timers } from './timers.js';
 export { DEFAULT_TIMINGS, acceleratedTimings } from './timings.js';
 export type { TimingProfile } from './timings.js';
+export { SimulatedReplicaServers } from './replica-server.js';
+export type { ReplicaServerOptions } from './replica-server.js';
+export { SimulatedRouteResolver } from './route-resolver.js';

@@ -35,6 +35,7 @@ import type { TimerHandle, Timers } from './timers.js';
 import { realTimers } from './timers.js';
 import type { TimingProfile } from './timings.js';
 import { DEFAULT_TIMINGS } from './timings.js';
+import { SimulatedReplicaServers, type ReplicaServerOptions } from './replica-server.js';
 
 /** How the simulated cluster is built. */
 export interface SimulatedClusterOptions {
@@ -48,6 +49,8 @@ export interface SimulatedClusterOptions {
   readonly nodes?: readonly string[];
   /** Called when a pod event handler throws; default `console.error`. */
   readonly onHandlerError?: (error: unknown) => void;
+  /** Each replica serves real HTTP on a loopback port while its primary container runs (see replica-server.ts); default off. */
+  readonly serveHttp?: boolean | ReplicaServerOptions;
 }
 
 /** Options of `injectFault`. */
@@ -84,6 +87,8 @@ export class SimulatedCluster {
   readonly #namespace: string;
   readonly #nodes: readonly string[];
   readonly #onHandlerError: (error: unknown) => void;
+  /** The replicas' HTTP servers, when the cluster serves HTTP. */
+  readonly replicaServers: SimulatedReplicaServers | undefined;
 
   readonly #protons = new Map<string, SimProton>();
   readonly #pods = new Map<string, SimPod>();
@@ -107,6 +112,9 @@ export class SimulatedCluster {
     this.#namespace = options.namespace ?? 'workloads';
     this.#nodes = options.nodes ?? ['sim-node-1', 'sim-node-2', 'sim-node-3'];
     this.#onHandlerError = options.onHandlerError ?? ((e) => console.error('simulated cluster: pod event handler failed', e));
+    this.replicaServers = options.serveHttp
+      ? new SimulatedReplicaServers(options.serveHttp === true ? {} : options.serveHttp)
+      : undefined;
   }
 
   // ---------------------------------------------------------------- the API (used by the port)
@@ -280,6 +288,7 @@ export class SimulatedCluster {
     this.#clusterTimers.clear();
     this.#subscribers.clear();
     this.#queue = [];
+    this.replicaServers?.killAll();
   }
 
   /** Whether `shutdown` was called. */
@@ -593,6 +602,7 @@ export class SimulatedCluster {
     if (!this.#pods.has(pod.name)) return;
     this.#clearPodTimers(pod);
     this.#pods.delete(pod.name);
+    this.replicaServers?.removed(pod);
     pod.resourceVersion = String(++this.#resourceVersion);
     pod.snapshot = renderPod(pod, this.#timers.now());
     this.#enqueue({ type: 'deleted', pod: pod.snapshot });
@@ -633,6 +643,7 @@ export class SimulatedCluster {
     const previous = pod.snapshot;
     pod.resourceVersion = String(++this.#resourceVersion);
     pod.snapshot = renderPod(pod, this.#timers.now());
+    this.replicaServers?.sync(pod);
     this.#enqueue(type === 'added' || !previous ? { type: 'added', pod: pod.snapshot } : { type: 'modified', pod: pod.snapshot, previous });
   }
 

@@ -16,6 +16,8 @@ import type {
   WorkloadRoute,
 } from '../proton-runtime.js';
 import { RuntimeUnavailableError } from '../proton-runtime.js';
+import type { RouteResolution, RouteResolver } from '../route-resolver.js';
+import { SimulatedRouteResolver } from './route-resolver.js';
 import type { SimulatedClusterOptions } from './simulated-cluster.js';
 import { SimulatedCluster } from './simulated-cluster.js';
 
@@ -26,8 +28,9 @@ export interface SimulatedRuntimeOptions {
 }
 
 /** A `ProtonRuntime` backed by a simulated cluster. */
-export class SimulatedProtonRuntime implements ProtonRuntime {
+export class SimulatedProtonRuntime implements ProtonRuntime, RouteResolver {
   readonly #cluster: SimulatedCluster;
+  readonly #resolver: SimulatedRouteResolver;
   readonly #ownsCluster: boolean;
   readonly #unsubscribes = new Set<Unsubscribe>();
   #state: 'new' | 'started' | 'stopped' = 'new';
@@ -36,6 +39,7 @@ export class SimulatedProtonRuntime implements ProtonRuntime {
   constructor(cluster: SimulatedCluster, options: SimulatedRuntimeOptions = {}) {
     this.#cluster = cluster;
     this.#ownsCluster = options.ownsCluster ?? false;
+    this.#resolver = new SimulatedRouteResolver(cluster);
   }
 
   /** The cluster behind this client, for fault injection in tests and demos. */
@@ -118,6 +122,12 @@ export class SimulatedProtonRuntime implements ProtonRuntime {
     return this.#cluster.getRoute(workloadId);
   }
 
+  /** Where the workload's traffic goes now: a ready replica's loopback address (see route-resolver.ts). */
+  async resolveRoute(workloadId: string): Promise<RouteResolution> {
+    if (this.#state === 'stopped') return { kind: 'unroutable', protonId: null, reason: 'Unsupported' };
+    return this.#resolver.resolveRoute(workloadId);
+  }
+
   /** Subscribes to pod events; see the port. */
   watchPods(handler: PodEventHandler, options: WatchPodsOptions = {}): Unsubscribe {
     this.#assertUsable();
@@ -142,7 +152,7 @@ export class SimulatedProtonRuntime implements ProtonRuntime {
   }
 }
 
-/** The embedded default: a fresh simulated cluster and a client that owns it. */
+/** The embedded default: a fresh simulated cluster whose replicas serve HTTP, and a client that owns it. */
 export function createSimulatedRuntime(options: SimulatedClusterOptions = {}): SimulatedProtonRuntime {
-  return new SimulatedProtonRuntime(new SimulatedCluster(options), { ownsCluster: true });
+  return new SimulatedProtonRuntime(new SimulatedCluster({ serveHttp: true, ...options }), { ownsCluster: true });
 }
