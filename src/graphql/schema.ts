@@ -13,6 +13,7 @@ import './workload/replacement.type.js';
 import './proton/replica.type.js';
 import './sharing/sharing.type.js';
 import './subscription/workload.subscription.js';
+import './statistics/statistics.type.js';
 
 builder.queryType({});
 builder.mutationType({});

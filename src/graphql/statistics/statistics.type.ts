@@ -1,0 +1,106 @@
+import { GraphQLError } from 'graphql';
+import type { StatisticsSummary } from '../../domain/request-statistics.js';
+import { isUuid } from '../../domain/ids.js';
+import { readRequestStatistics, type RequestStatisticsReport, type StatisticsPoint } from '../../service/request-statistics.js';
+import { builder } from '../builder.js';
+import { rawId } from '../common/errors.type.js';
+import { ProtonRef } from '../proton/proton.type.js';
+import { WorkloadNode } from '../workload/workload.type.js';
+
+const describeWindow =
+  'Counts requests forwarded through the invoke endpoint since the workload was last promoted, in whole minutes: ' +
+  '`from` rounds down and `to` up to the minute.';
+
+/** The numbers a window's statistics and each per-minute point share. */
+const RequestStatisticsSummaryRef = builder.interfaceRef<StatisticsSummary>('RequestStatisticsSummary').implement({
+  description: 'Counts, latency percentiles and rates of a set of requests.',
+  fields: (t) => ({
+    requestCount: t.int({ description: 'Requests answered (forwarded, or failed at the proxy with 502/504).', resolve: (s) => s.requestCount }),
+    clientErrorCount: t.int({ description: 'Answers with a 4xx status (499: the caller went away).', resolve: (s) => s.clientErrorCount }),
+    serverErrorCount: t.int({ description: 'Answers with a 5xx status, and responses cut off mid-way.', resolve: (s) => s.serverErrorCount }),
+    latencyP50Ms: t.float({ nullable: true, description: 'Median latency in ms (exact to within 25%); null without requests.', resolve: (s) => s.latencyP50Ms ?? null }),
+    latencyP95Ms: t.float({ nullable: true, resolve: (s) => s.latencyP95Ms ?? null }),
+    latencyP99Ms: t.float({ nullable: true, resolve: (s) => s.latencyP99Ms ?? null }),
+    latencyMeanMs: t.float({ nullable: true, resolve: (s) => s.latencyMeanMs ?? null }),
+    latencyMaxMs: t.float({ nullable: true, resolve: (s) => s.latencyMaxMs ?? null }),
+    requestsPerMinute: t.float({ description: 'Requests divided by the length of the window in minutes.', resolve: (s) => s.requestsPerMinute }),
+    peakConcurrentRequests: t.int({ description: 'The most requests in flight at once through one API replica.', resolve: (s) => s.peakConcurrentRequests }),
+    lastRequestAt: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.lastRequestAt ?? null }),
+  }),
+});
+
+const RequestStatisticsPointRef = builder.objectRef<StatisticsPoint>('RequestStatisticsPoint').implement({
+  description: 'The requests of one minute.',
+  interfaces: [RequestStatisticsSummaryRef],
+  fields: (t) => ({
+    start: t.field({ type: 'DateTime', resolve: (p) => p.start }),
+  }),
+});
+
+const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('RequestStatistics').implement({
+  description: `Request statistics of a workload or proton. ${describeWindow}`,
+  interfaces: [RequestStatisticsSummaryRef],
+  fields: (t) => ({
+    concurrentRequests: t.int({ description: 'Requests in flight now, over every API replica.', resolve: (s) => s.concurrentRequests }),
+    windowStart: t.field({ type: 'DateTime', nullable: true, description: 'Start of the window the rate is over.', resolve: (s) => s.windowStart ?? null }),
+    windowEnd: t.field({ type: 'DateTime', nullable: true, resolve: (s) => s.windowEnd ?? null }),
+    resetAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the statistics were last reset (the promotion); null if never.',
+      resolve: (s) => s.resetAt,
+    }),
+    series: t.field({ type: [RequestStatisticsPointRef], description: 'One point per minute with requests, oldest first.', resolve: (s) => s.series }),
+  }),
+});
+
+function checkWindow(from: Date | null | undefined, to: Date | null | undefined): void {
+  if (from && to && from.getTime() >= to.getTime()) {
+    throw new GraphQLError('"from" must be before "to"', { extensions: { code: 'VALIDATION', argument: 'from' } });
+  }
+}
+
+builder.objectFields(WorkloadNode, (t) => ({
+  statistics: t.field({
+    type: RequestStatisticsRef,
+    description: `Request statistics of the workload's protons, or of one (\`protonId\`). ${describeWindow}`,
+    args: {
+      from: t.arg({ type: 'DateTime', required: false }),
+      to: t.arg({ type: 'DateTime', required: false }),
+      protonId: t.arg.id({ required: false, description: 'Only this proton (a current or past proton of the workload).' }),
+    },
+    resolve: (w, args, ctx) => {
+      checkWindow(args.from, args.to);
+      const protonId = args.protonId == null ? undefined : rawId(args.protonId, 'Proton');
+      if (protonId !== undefined && !isUuid(protonId)) {
+        throw new GraphQLError('"protonId" must be a proton id', { extensions: { code: 'VALIDATION', argument: 'protonId' } });
+      }
+      return readRequestStatistics(ctx.em, {
+        workloadId: w.id,
+        ...(protonId !== undefined && { protonId }),
+        ...(args.from && { from: args.from }),
+        ...(args.to && { to: args.to }),
+      });
+    },
+  }),
+}));
+
+builder.objectFields(ProtonRef, (t) => ({
+  statistics: t.field({
+    type: RequestStatisticsRef,
+    description: `Request statistics of this proton. ${describeWindow}`,
+    args: {
+      from: t.arg({ type: 'DateTime', required: false }),
+      to: t.arg({ type: 'DateTime', required: false }),
+    },
+    resolve: (p, args, ctx) => {
+      checkWindow(args.from, args.to);
+      return readRequestStatistics(ctx.em, {
+        workloadId: p.workload.id,
+        protonId: p.id,
+        ...(args.from && { from: args.from }),
+        ...(args.to && { to: args.to }),
+      });
+    },
+  }),
+}));

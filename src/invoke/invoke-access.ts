@@ -1,0 +1,62 @@
+/**
+ * Who may invoke a workload: any role on it (SPEC section 4). A caller with no role, like a
+ * missing workload, gets nothing (404). Answers are cached briefly per caller and workload, so a
+ * stream of requests costs one lookup per `cacheMs`; a revoked role stops working within that.
+ */
+import type { Principal } from '../domain/sharing.js';
+import type { SharingRole, WorkloadStatus } from '../domain/model.js';
+import { isUuid } from '../domain/ids.js';
+import type { Orm } from '../store/orm.js';
+import { workloadRoles } from '../store/access.js';
+import { queryRows } from '../store/sql.js';
+
+/** What the endpoint needs to know about a workload the caller may invoke. */
+export interface InvokeGrant {
+  readonly workloadId: string;
+  readonly role: SharingRole;
+  readonly status: WorkloadStatus;
+  readonly statusReason: string | null;
+}
+
+const MAX_ENTRIES = 10_000;
+
+/** Looks up (and caches) whether a caller may invoke a workload. */
+export class InvokeAccess {
+  readonly #cache = new Map<string, { at: number; grant: InvokeGrant | null }>();
+
+  constructor(
+    private readonly orm: Orm,
+    private readonly cacheMs: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** The caller's grant on the workload, or null when it is unknown, deleted or not shared with them. */
+  async grant(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
+    if (!isUuid(workloadId)) return null;
+    const id = workloadId.toLowerCase();
+    const key = `${id}\u0000${who.userId}\u0000${who.groups.join(',')}\u0000${who.organization ?? ''}\u0000${who.roles.join(',')}\u0000${who.isPlatformAdmin}`;
+    const cached = this.#cache.get(key);
+    if (cached && this.now() - cached.at < this.cacheMs) return cached.grant;
+    const grant = await this.#lookup(who, id);
+    if (this.cacheMs > 0) {
+      this.#cache.delete(key);
+      this.#cache.set(key, { at: this.now(), grant });
+      if (this.#cache.size > MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
+    }
+    return grant;
+  }
+
+  async #lookup(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
+    const em = this.orm.em.fork();
+    const rows = await queryRows<{ status: WorkloadStatus; status_reason: string | null }>(
+      em,
+      'select status, status_reason from workload where id = ? and deleted_at is null',
+      [workloadId],
+    );
+    const row = rows[0];
+    if (!row) return null;
+    const [role] = await workloadRoles(em, who, [workloadId]);
+    if (!role) return null;
+    return { workloadId, role, status: row.status, statusReason: row.status_reason };
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * The invoke endpoint: `{base}/endpoints/workloads/{id}/{rest}` on the API's own HTTP server.
+ * Each request is authenticated (Bearer) and authorized (any role on the workload), stripped of
+ * the caller's credentials, and forwarded — method, path remainder, query, headers and a body
+ * streamed both ways — to the primary container of the proton the workload's route names now
+ * (`RouteResolver`, resolved per request, so a switch takes effect on the next request).
+ * Forwarding is http-proxy-3's; this module decides where to, and answers what it cannot forward:
+ *
+ * | Case | Status | `x-invoke-error` |
+ * | --- | --- | --- |
+ * | no or bad token | 401 + `WWW-Authenticate: Bearer` | `UNAUTHENTICATED` |
+ * | unknown workload, or no role on it | 404 | `NOT_FOUND` |
+ * | request body over the limit | 413 | `REQUEST_TOO_LARGE` |
+ * | no running proton (stopped, starting, crashing) | 503 + `Retry-After` | `WORKLOAD_UNAVAILABLE` |
+ * | the proton cannot be reached or broke the connection | 502 | `UPSTREAM_ERROR` |
+ * | response declared over the limit | 502 | `RESPONSE_TOO_LARGE` |
+ * | no response within the upstream timeout | 504 | `UPSTREAM_TIMEOUT` |
+ *
+ * A response that breaks off after its status was sent (upstream failure, size limit) is cut:
+ * the caller sees the connection end early. Statistics of every forwarded request are recorded
+ * per proton (see statistics-collector.ts).
+ */
+import { Agent, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { createProxyServer, type ProxyServer } from 'http-proxy-3';
+import type { Logger } from 'pino';
+import { AuthenticationError, type Authenticator } from '../auth/authenticator.js';
+import type { Viewer } from '../auth/viewer.js';
+import type { RouteResolver, UnroutableReason } from '../runtime/route-resolver.js';
+import type { InvokeAccess } from './invoke-access.js';
+import type { StatisticsCollector } from './statistics-collector.js';
+
+/** The path prefix the endpoint serves. */
+export const INVOKE_PATH_PREFIX = '/endpoints/workloads/';
+
+/** Limits and timings of the endpoint (from configuration). */
+export interface InvokeSettings {
+  /** Largest request body forwarded, in bytes. */
+  readonly maxRequestBytes: number;
+  /** Largest response body passed back, in bytes. */
+  readonly maxResponseBytes: number;
+  /** How long to wait for the upstream's response status and headers. */
+  readonly upstreamTimeoutMs: number;
+  /** `Retry-After` of a 503. */
+  readonly retryAfterSeconds: number;
+}
+
+export interface InvokeEndpointDeps {
+  authenticator: Authenticator;
+  access: InvokeAccess;
+  resolver: RouteResolver;
+  statistics: StatisticsCollector;
+  settings: InvokeSettings;
+  logger: Logger;
+}
+
+/** Request headers that end at this hop, plus the caller's credentials. */
+const STRIPPED_REQUEST_HEADERS = ['authorization', 'proxy-authorization', 'connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te'];
+
+/** Methods a retry cannot apply twice (RFC 9110, section 9.2.2). */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+interface Exchange {
+  readonly workloadId: string;
+  readonly protonId: string;
+  readonly started: number;
+  readonly concurrency: number;
+  readonly hasBody: boolean;
+  proxyReq?: ClientRequest;
+  timer?: NodeJS.Timeout;
+  attempts: number;
+  /** Why the endpoint answered or cut the response itself. */
+  failure?: 'timeout' | 'requestTooLarge' | 'responseTooLarge' | 'upstream';
+  /** The response was cut after its status was sent. */
+  broken: boolean;
+}
+
+/** The endpoint as a request handler for the API's HTTP server. */
+export class InvokeEndpoint {
+  readonly #proxy: ProxyServer;
+  readonly #agent: Agent;
+  readonly #exchanges = new WeakMap<IncomingMessage, Exchange>();
+
+  constructor(private readonly deps: InvokeEndpointDeps) {
+    // Keep-alive to the replicas: a new connection per request would cost more than the proxying.
+    this.#agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo', timeout: 30_000 });
+    this.#proxy = createProxyServer({ agent: this.#agent, xfwd: true, prependPath: true });
+    this.#proxy.on('proxyReq', (proxyReq, req) => {
+      const x = this.#exchanges.get(req);
+      if (x) x.proxyReq = proxyReq;
+    });
+    this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onResponse(proxyRes, req, res));
+    // The caller went away mid-request: nothing to answer; http-proxy-3 has ended the upstream request.
+    this.#proxy.on('econnreset', () => undefined);
+  }
+
+  /** Whether the request is for the endpoint (otherwise it is the GraphQL server's). */
+  handles(req: IncomingMessage): boolean {
+    return req.url?.startsWith(INVOKE_PATH_PREFIX) ?? false;
+  }
+
+  /** Serves one request. Never throws: failures become responses. */
+  handle(req: IncomingMessage, res: ServerResponse): void {
+    void this.#serve(req, res).catch((err: unknown) => {
+      this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
+      if (!res.headersSent) reply(res, 500, 'INTERNAL', 'the request could not be forwarded because of an internal error');
+      else res.destroy();
+    });
+  }
+
+  /** Releases the connections to the replicas. */
+  close(): void {
+    this.#proxy.close();
+    this.#agent.destroy();
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = performance.now();
+    const url = req.url ?? '/';
+    const rest = url.slice(INVOKE_PATH_PREFIX.length);
+    const slash = rest.search(/[/?]/);
+    const rawId = slash === -1 ? rest : rest.slice(0, slash);
+    let remainder = slash === -1 ? '/' : rest.slice(slash);
+    if (remainder.startsWith('?')) remainder = `/${remainder}`;
+
+    let viewer: Viewer;
+    try {
+      viewer = await this.deps.authenticator.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      res.setHeader('www-authenticate', 'Bearer');
+      return reply(res, 401, 'UNAUTHENTICATED', err.message, req);
+    }
+    let workloadId: string;
+    try {
+      workloadId = decodeURIComponent(rawId);
+    } catch {
+      return reply(res, 404, 'NOT_FOUND', `no workload ${JSON.stringify(rawId)}`, req);
+    }
+    const grant = await this.deps.access.grant(viewer, workloadId);
+    if (!grant) return reply(res, 404, 'NOT_FOUND', `no workload ${JSON.stringify(workloadId)}`, req);
+
+    const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (declared !== undefined && declared > this.deps.settings.maxRequestBytes) {
+      res.setHeader('connection', 'close');
+      return reply(res, 413, 'REQUEST_TOO_LARGE', `the request body of ${declared} bytes exceeds the limit of ${this.deps.settings.maxRequestBytes} bytes`, req);
+    }
+
+    const route = await this.deps.resolver.resolveRoute(grant.workloadId);
+    if (route.kind === 'unroutable') {
+      const status = grant.status.toUpperCase();
+      res.setHeader('retry-after', String(this.deps.settings.retryAfterSeconds));
+      return reply(res, 503, 'WORKLOAD_UNAVAILABLE', unavailableMessage(grant.workloadId, status, route.reason), req, {
+        workloadStatus: status,
+        reason: route.reason,
+      });
+    }
+
+    // The caller went away while we looked things up: nothing to forward, nothing to count.
+    if (res.destroyed || res.closed) return;
+    for (const h of STRIPPED_REQUEST_HEADERS) delete req.headers[h];
+    req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
+    req.url = remainder;
+    const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
+    const x: Exchange = {
+      workloadId: grant.workloadId,
+      protonId: route.protonId,
+      started,
+      concurrency: this.deps.statistics.begin(grant.workloadId, route.protonId),
+      hasBody,
+      attempts: 0,
+      broken: false,
+    };
+    this.#exchanges.set(req, x);
+    res.once('close', () => {
+      clearTimeout(x.timer);
+      // A response that did not finish and that we did not cut: the caller went away (499).
+      const status = res.writableFinished || x.broken ? res.statusCode : 499;
+      this.deps.statistics.end(
+        { workloadId: x.workloadId, protonId: x.protonId, status, latencyMs: performance.now() - x.started, broken: x.broken },
+        x.concurrency,
+      );
+    });
+    // A body without a declared length is counted as it streams through.
+    const body = req.headers['transfer-encoding'] !== undefined ? this.#limited(req, res, x) : undefined;
+    this.#forward(req, res, x, route.target, body);
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, x: Exchange, target: URL, body?: Readable): void {
+    x.attempts += 1;
+    x.proxyReq = undefined;
+    clearTimeout(x.timer);
+    x.timer = setTimeout(() => {
+      if (res.headersSent) return;
+      x.failure = 'timeout';
+      x.proxyReq?.destroy();
+      reply(res, 504, 'UPSTREAM_TIMEOUT', `the workload did not answer within ${this.deps.settings.upstreamTimeoutMs} ms`, req);
+    }, this.deps.settings.upstreamTimeoutMs);
+    this.#proxy.web(req, res, { target, ...(body && { buffer: body }) }, (err) => void this.#onError(err, req, res, x));
+  }
+
+  async #onError(err: Error & { code?: string }, req: IncomingMessage, res: ServerResponse, x: Exchange): Promise<void> {
+    clearTimeout(x.timer);
+    if (x.failure === 'timeout' || x.failure === 'requestTooLarge' || x.failure === 'responseTooLarge') return;
+    if (res.writableEnded || res.destroyed) return;
+    if (res.headersSent) {
+      x.broken = true;
+      res.destroy();
+      return;
+    }
+    // Sent once more, to wherever the route points now, a request without a body whose connection
+    // was refused (nothing reached the workload), or an idempotent one whose reused keep-alive
+    // connection was closed under it (the replica closed an idle connection as it was reused).
+    const refused = err.code === 'ECONNREFUSED';
+    const staleConnection = err.code === 'ECONNRESET' && x.proxyReq?.reusedSocket === true && IDEMPOTENT.has(req.method ?? '');
+    if ((refused || staleConnection) && !x.hasBody && x.attempts < 2) {
+      const route = await this.deps.resolver.resolveRoute(x.workloadId);
+      if (route.kind === 'forward' && !res.headersSent && !res.destroyed) {
+        this.#forward(req, res, x, route.target, Readable.from([]));
+        return;
+      }
+    }
+    x.failure = 'upstream';
+    this.deps.logger.debug({ err, workloadId: x.workloadId, protonId: x.protonId }, 'invoke upstream error');
+    reply(res, 502, 'UPSTREAM_ERROR', `the workload's proton ${x.protonId} could not be reached or closed the connection without a response (${err.code ?? err.message})`, req);
+  }
+
+  #onResponse(proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse): void {
+    const x = this.#exchanges.get(req);
+    if (!x) return;
+    clearTimeout(x.timer);
+    if (x.failure) {
+      proxyRes.destroy();
+      return;
+    }
+    // Hop-by-hop: the caller's connection is ours to manage, not the replica's.
+    delete proxyRes.headers.connection;
+    delete proxyRes.headers['keep-alive'];
+    const max = this.deps.settings.maxResponseBytes;
+    const declared = proxyRes.headers['content-length'] === undefined ? undefined : Number(proxyRes.headers['content-length']);
+    if (declared !== undefined && declared > max) {
+      x.failure = 'responseTooLarge';
+      proxyRes.destroy();
+      reply(res, 502, 'RESPONSE_TOO_LARGE', `the workload's response of ${declared} bytes exceeds the limit of ${max} bytes`, req);
+      return;
+    }
+    let seen = 0;
+    proxyRes.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > max && !x.broken) {
+        x.failure = 'responseTooLarge';
+        x.broken = true;
+        proxyRes.destroy();
+        res.destroy();
+      }
+    });
+    // The upstream broke off mid-response: the caller's response cannot be completed either.
+    const cut = () => {
+      if (proxyRes.complete) return;
+      x.broken = true;
+      res.destroy();
+    };
+    proxyRes.on('aborted', cut);
+    proxyRes.on('error', cut);
+  }
+
+  /** The request body, counted as it streams; past the limit the request fails with 413. */
+  #limited(req: IncomingMessage, res: ServerResponse, x: Exchange): Readable {
+    const max = this.deps.settings.maxRequestBytes;
+    let seen = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+        seen += chunk.length;
+        if (seen > max) {
+          callback();
+          onTooLarge();
+          return;
+        }
+        callback(null, chunk);
+      },
+    });
+    const onTooLarge = () => {
+      if (x.failure) return;
+      x.failure = 'requestTooLarge';
+      clearTimeout(x.timer);
+      req.unpipe(counter);
+      x.proxyReq?.destroy();
+      if (!res.headersSent) {
+        res.setHeader('connection', 'close');
+        reply(res, 413, 'REQUEST_TOO_LARGE', `the request body exceeds the limit of ${max} bytes`, req);
+      } else {
+        x.broken = true;
+        res.destroy();
+      }
+    };
+    req.pipe(counter);
+    return counter;
+  }
+}
+
+function unavailableMessage(workloadId: string, status: string, reason: UnroutableReason): string {
+  const why: Record<UnroutableReason, string> = {
+    NoRoute: 'it has no route yet',
+    RoutedNowhere: 'its traffic is routed nowhere',
+    NoReadyReplica: 'no replica of its active proton is ready',
+    Unsupported: 'this runtime cannot deliver traffic from the API server',
+  };
+  return `workload ${workloadId} is ${status}: ${why[reason]}; no running proton serves it now, retry later`;
+}
+
+/** Answers with a JSON error body; the `x-invoke-error` header tells it from an answer of the workload. */
+function reply(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  req?: IncomingMessage,
+  extra: Record<string, unknown> = {},
+): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({ error: { code, message, ...extra } });
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(body));
+  res.setHeader('cache-control', 'no-store');
+  res.setHeader('x-invoke-error', code);
+  res.end(req?.method === 'HEAD' ? undefined : body);
+  // An unread request body would otherwise hold the connection; let it drain (or close with it).
+  if (req && !req.complete) req.resume();
+}

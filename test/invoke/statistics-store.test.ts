@@ -1,0 +1,71 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { StatisticsCollector } from '../../src/invoke/statistics-collector.js';
+import { readRequestStatistics } from '../../src/service/request-statistics.js';
+import { describeEachDatabase } from '../support/backends.js';
+import { createRunningWorkload, startInvokeApp, uuidOf, type InvokeTestApp } from './support.js';
+
+describeEachDatabase('request statistics written by several API replicas', (backend) => {
+  let t: InvokeTestApp;
+  const collector = (clock: () => Date, retentionDays = 0) =>
+    new StatisticsCollector({ orm: t.app.orm, clock, logger: pino({ level: 'silent' }), flushIntervalMs: 60_000, retentionDays });
+
+  beforeAll(async () => {
+    t = await startInvokeApp(backend);
+  });
+  afterAll(() => t?.stop());
+
+  it('adds every replica\'s batches into the same minute buckets, exactly, and sums their requests in flight', async () => {
+    const w = await createRunningWorkload(t);
+    const workloadId = uuidOf(w.id);
+    const protonId = uuidOf(w.protons[0]!.id);
+    const minute = Math.floor(Date.now() / 60_000) * 60_000;
+    const at = new Date(minute + 30_000);
+    const replica = () => collector(() => at);
+    const a = replica();
+    const b = replica();
+    for (let i = 0; i < 7; i++) a.end({ workloadId, protonId, status: 200, latencyMs: 2 }, a.begin(workloadId, protonId));
+    a.end({ workloadId, protonId, status: 404, latencyMs: 3 }, a.begin(workloadId, protonId));
+    for (let i = 0; i < 5; i++) b.end({ workloadId, protonId, status: 502, latencyMs: 40 }, b.begin(workloadId, protonId));
+    a.begin(workloadId, protonId);
+    b.begin(workloadId, protonId);
+    b.begin(workloadId, protonId);
+    await Promise.all([a.flush(), b.flush()]);
+    // A second batch from one replica adds into the same row.
+    a.end({ workloadId, protonId, status: 200, latencyMs: 2 }, 2);
+    await a.flush();
+
+    const s = await readRequestStatistics(t.app.orm.em.fork(), { workloadId, from: new Date(minute), to: new Date(minute + 60_000) });
+    expect(s).toMatchObject({ requestCount: 14, clientErrorCount: 1, serverErrorCount: 5, peakConcurrentRequests: 2, requestsPerMinute: 14 });
+    expect(s.series).toHaveLength(1);
+    expect(s.latencyMaxMs).toBe(40);
+    expect(s.latencyP50Ms).toBeLessThanOrEqual(2 * 1.25);
+    expect(s.latencyP95Ms).toBeGreaterThanOrEqual(40);
+    // Requests in flight now: one on replica a (its last one ended), two on b.
+    expect(s.concurrentRequests).toBe(2);
+
+    await Promise.all([a.stop(), b.stop()]);
+    const after = await readRequestStatistics(t.app.orm.em.fork(), { workloadId, protonId });
+    expect(after.concurrentRequests).toBe(0);
+  });
+
+  it('deletes buckets older than the retention period and keeps the recent ones', async () => {
+    const w = await createRunningWorkload(t);
+    const workloadId = uuidOf(w.id);
+    const protonId = uuidOf(w.protons[0]!.id);
+    const old = collector(() => new Date(Date.now() - 200 * 24 * 3600_000));
+    old.end({ workloadId, protonId, status: 200, latencyMs: 1 }, old.begin(workloadId, protonId));
+    await old.flush();
+    const recent = collector(() => new Date());
+    recent.end({ workloadId, protonId, status: 200, latencyMs: 1 }, recent.begin(workloadId, protonId));
+    await recent.flush();
+    expect((await readRequestStatistics(t.app.orm.em.fork(), { workloadId })).requestCount).toBe(2);
+
+    const pruning = collector(() => new Date(), 90);
+    await pruning.flush();
+    const kept = await readRequestStatistics(t.app.orm.em.fork(), { workloadId });
+    expect(kept.requestCount).toBe(1);
+    expect(kept.series).toHaveLength(1);
+    await Promise.all([old.stop(), recent.stop(), pruning.stop()]);
+  });
+});
