@@ -166,7 +166,8 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     assertValidReplicas(replicas);
     const name = protonObjectName(protonId);
     const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'scale' };
-    return this.#call(context, async () => {
+    // The deployment controller writes the object too (status, annotations): a 409 is re-read and retried.
+    return this.#retryingConflicts(context, async () => {
       const existing = await this.#readDeployment(name, context);
       if (!existing) throw new RuntimeNotFoundError('proton', protonId);
       if (existing.metadata?.deletionTimestamp) throw new RuntimeConflictError(`proton ${protonId} is being deleted`);
