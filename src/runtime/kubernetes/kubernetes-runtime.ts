@@ -35,8 +35,9 @@ import type {
 } from '../proton-runtime.js';
 import { RuntimeConflictError, RuntimeInvalidError, RuntimeNotFoundError, RuntimeUnavailableError } from '../proton-runtime.js';
 import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../proton-spec.js';
+import type { RouteResolution, RouteResolver } from '../route-resolver.js';
 import { isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
-import { MANAGED_SELECTOR, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
+import { MANAGED_SELECTOR, ROUTE_PORT, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
 import { PodInformer, type PodInformerOptions } from './pod-informer.js';
 
 /** Options of the Kubernetes runtime. */
@@ -57,7 +58,7 @@ export interface KubernetesRuntimeOptions {
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** A `ProtonRuntime` on a Kubernetes namespace. */
-export class KubernetesProtonRuntime implements ProtonRuntime {
+export class KubernetesProtonRuntime implements ProtonRuntime, RouteResolver {
   readonly namespace: string;
   readonly #apps: AppsV1Api;
   readonly #core: CoreV1Api;
@@ -282,6 +283,23 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
       const service = await this.#readService(routeObjectName(workloadId));
       return service && routeOf(service);
     });
+  }
+
+  /**
+   * Where a workload's traffic goes now: its Service (`http://workload-{id}.{namespace}.svc`,
+   * which Kubernetes balances over the ready pods the selector names), or why nowhere. The
+   * address resolves inside the cluster, where the API server runs in production.
+   */
+  async resolveRoute(workloadId: string): Promise<RouteResolution> {
+    const route = await this.getRoute(workloadId);
+    if (!route) return { kind: 'unroutable', protonId: null, reason: 'NoRoute' };
+    if (route.protonId === null) return { kind: 'unroutable', protonId: null, reason: 'RoutedNowhere' };
+    const protonId = route.protonId;
+    const ready = this.#informer
+      .list()
+      .some((p) => matches(p, { protonId }) && !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    if (!ready) return { kind: 'unroutable', protonId, reason: 'NoReadyReplica' };
+    return { kind: 'forward', protonId, target: new URL(`http://${routeObjectName(workloadId)}.${this.namespace}.svc:${ROUTE_PORT.port}`) };
   }
 
   /** Subscribes to pod events from the informer. */

@@ -110,6 +110,24 @@ describeOnKubernetes('the Kubernetes runtime on its own objects', () => {
     await runtime.deleteProton(candidate.protonId);
   });
 
+  it('resolves a workload\'s traffic to its Service once the routed proton has a ready pod, and says why not before', async () => {
+    const spec = protonSpec({ replicas: 1, containers: [primaryContainer({ env: [{ name: 'SIMULATE_FAULT', value: 'slow-start' }] })] });
+    expect(await runtime.resolveRoute(spec.workloadId)).toEqual({ kind: 'unroutable', protonId: null, reason: 'NoRoute' });
+    await runtime.routeWorkload(spec.workloadId, null);
+    expect(await runtime.resolveRoute(spec.workloadId)).toEqual({ kind: 'unroutable', protonId: null, reason: 'RoutedNowhere' });
+    await runtime.applyProton(spec);
+    await runtime.routeWorkload(spec.workloadId, spec.protonId);
+    expect(await runtime.resolveRoute(spec.workloadId)).toEqual({ kind: 'unroutable', protonId: spec.protonId, reason: 'NoReadyReplica' });
+    await servingPods(spec.protonId, 1);
+    expect(await runtime.resolveRoute(spec.workloadId)).toEqual({
+      kind: 'forward',
+      protonId: spec.protonId,
+      target: new URL(`http://${routeObjectName(spec.workloadId)}.${namespace.name}.svc:80`),
+    });
+    await runtime.deleteRoute(spec.workloadId);
+    await runtime.deleteProton(spec.protonId);
+  });
+
   it('reports a crash-looping pod on the first event that shows it, with restarts rising', async () => {
     const spec = protonSpec({ replicas: 3 });
     const tracker = new PodTracker(runtime, { protonId: spec.protonId });
