@@ -17,6 +17,7 @@ import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsu
 import type { WorkloadPubSub } from './pubsub/topics.js';
 import { LiveService } from './service/live.service.js';
 import { attachWebSocketTransport, type WebSocketTransport } from './transport/websocket.js';
+import { createInvoke, type Invoke } from './invoke/index.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
 import { InvalidCursorError } from './store/pagination.js';
@@ -50,6 +51,8 @@ export interface App {
   bus: EventBus;
   /** The graphql-ws transport, once started. */
   websocket(): WebSocketTransport | undefined;
+  /** The invoke endpoint (`/endpoints/workloads/{id}/`) and its request statistics. */
+  invoke: Invoke;
 }
 
 /** Wires configuration, database, services and the GraphQL server; starts nothing. */
@@ -99,6 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   } else {
     authenticator = createJwtAuthenticator(config.auth);
   }
+
+  const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
 
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
@@ -163,11 +168,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     websocket: () => websocket,
     controller,
     runtime,
+    invoke,
     url: () => baseUrl,
     async start() {
       await controller.start();
       await bus.start();
-      server = createServer(yoga);
+      invoke.start();
+      server = createServer((req, res) => (invoke.endpoint.handles(req) ? invoke.endpoint.handle(req, res) : yoga(req, res)));
       websocket = attachWebSocketTransport({
         server,
         yoga,
@@ -203,6 +210,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         clearInterval(sweeper);
         clearTimeout(deadline);
       }
+      await invoke.stop();
       await controller.stop();
       await runtime.stop();
       await bus.close();

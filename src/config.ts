@@ -51,6 +51,13 @@ const envSchema = z.object({
   PROGRESS_DEADLINE_SECONDS: seconds(600),
   STOP_DEADLINE_SECONDS: seconds(300),
   REPLACEMENT_STEP_DEADLINE_SECONDS: seconds(900),
+  INVOKE_MAX_REQUEST_BYTES: z.coerce.number().int().min(0).default(10 * 1024 * 1024),
+  INVOKE_MAX_RESPONSE_BYTES: z.coerce.number().int().min(0).default(100 * 1024 * 1024),
+  INVOKE_UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(1).max(3_600_000).default(60_000),
+  INVOKE_RETRY_AFTER_SECONDS: seconds(5),
+  INVOKE_ACCESS_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
+  INVOKE_STATISTICS_FLUSH_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
+  INVOKE_STATISTICS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
 });
 
 export interface Config {
@@ -82,6 +89,17 @@ export interface Config {
     tickIntervalMs: number;
     /** How long each in-between state may last before it fails with ProgressDeadlineExceeded. */
     deadlines: Deadlines;
+  };
+  /** The invoke endpoint: size limits, upstream timeout, 503 back-off, access cache, statistics batching. */
+  invoke: {
+    maxRequestBytes: number;
+    maxResponseBytes: number;
+    upstreamTimeoutMs: number;
+    retryAfterSeconds: number;
+    accessCacheMs: number;
+    statisticsFlushMs: number;
+    /** Statistics buckets older than this are deleted (0: kept forever). */
+    statisticsRetentionDays: number;
   };
   auth: {
     /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
@@ -161,6 +179,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           draining: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
         },
       },
+    },
+    invoke: {
+      maxRequestBytes: e.INVOKE_MAX_REQUEST_BYTES,
+      maxResponseBytes: e.INVOKE_MAX_RESPONSE_BYTES,
+      upstreamTimeoutMs: e.INVOKE_UPSTREAM_TIMEOUT_MS,
+      retryAfterSeconds: e.INVOKE_RETRY_AFTER_SECONDS,
+      accessCacheMs: e.INVOKE_ACCESS_CACHE_MS,
+      statisticsFlushMs: e.INVOKE_STATISTICS_FLUSH_MS,
+      statisticsRetentionDays: e.INVOKE_STATISTICS_RETENTION_DAYS,
     },
     auth: {
       mode: authMode,
