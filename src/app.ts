@@ -10,6 +10,8 @@ import { createAccessLoaders } from './service/access-loaders.js';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
+import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
+import type { Leadership } from './runtime/kubernetes/leadership.js';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
@@ -45,6 +47,8 @@ export interface App {
   orm: Orm;
   services: Services;
   controller: WorkloadController;
+  /** Who runs the controller: always this process, or (Kubernetes) the holder of the Lease. */
+  leadership: Leadership;
   runtime: ProtonRuntime;
   pubsub: WorkloadPubSub;
   /** Where changes are published and heard (in-process, or Redis between replicas). */
@@ -65,7 +69,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
     : createLocalEventBus();
   const pubsub = bus.pubsub;
-  const runtime = deps.runtime ?? createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) });
+  const runtime =
+    deps.runtime ??
+    (config.runtime.kind === 'kubernetes'
+      ? createKubernetesRuntime(config.runtime, logger)
+      : createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) }));
   const controller = new WorkloadController({
     orm,
     runtime,
@@ -76,6 +84,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     deadlines: config.controller.deadlines,
     tickIntervalMs: config.controller.tickIntervalMs,
   });
+  const leadership = leadershipFor(config.runtime, controller, runtime, logger);
   const services = createServices({
     orm,
     clock,
@@ -167,11 +176,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     bus,
     websocket: () => websocket,
     controller,
+    leadership,
     runtime,
     invoke,
     url: () => baseUrl,
     async start() {
-      await controller.start();
+      await leadership.start();
       await bus.start();
       invoke.start();
       server = createServer((req, res) => (invoke.endpoint.handles(req) ? invoke.endpoint.handle(req, res) : yoga(req, res)));
@@ -211,7 +221,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         clearTimeout(deadline);
       }
       await invoke.stop();
-      await controller.stop();
+      await leadership.stop();
       await runtime.stop();
       await bus.close();
       await orm.close(true);

@@ -47,6 +47,16 @@ const envSchema = z.object({
   SUBSCRIPTIONS_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
   SUBSCRIPTIONS_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SIMULATED_SPEED: z.coerce.number().positive().max(1000).default(1),
+  RUNTIME: z.enum(['simulated', 'kubernetes']).default('simulated'),
+  KUBERNETES_NAMESPACE: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a namespace name (a DNS label)').max(63).default('default'),
+  KUBECONFIG: z.string().min(1).optional(),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  LEADER_ELECTION: bool.optional(),
+  LEADER_ELECTION_LEASE_NAME: z.string().min(1).max(253).default('workload-api-controller'),
+  LEADER_ELECTION_IDENTITY: z.string().min(1).max(253).optional(),
+  LEADER_ELECTION_LEASE_SECONDS: z.coerce.number().positive().max(3600).default(15),
+  LEADER_ELECTION_RENEW_DEADLINE_SECONDS: z.coerce.number().positive().max(3600).default(10),
+  LEADER_ELECTION_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(2),
   CONTROLLER_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
   PROGRESS_DEADLINE_SECONDS: seconds(600),
   STOP_DEADLINE_SECONDS: seconds(300),
@@ -85,6 +95,24 @@ export interface Config {
   };
   /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
   simulatedSpeed: number;
+  /** Where protons run: the embedded simulated cluster (default), or a Kubernetes namespace. */
+  runtime:
+    | { kind: 'simulated' }
+    | {
+        kind: 'kubernetes';
+        namespace: string;
+        /** A kubeconfig file; without it, the pod's service account (in a cluster) or ~/.kube/config. */
+        kubeconfigPath?: string;
+        inCluster: boolean;
+        /** Lease election of the replica that runs the controller; null runs it in every replica (one replica only). */
+        leaderElection: {
+          leaseName: string;
+          identity?: string;
+          leaseDurationMs: number;
+          renewDeadlineMs: number;
+          retryPeriodMs: number;
+        } | null;
+      };
   controller: {
     tickIntervalMs: number;
     /** How long each in-between state may last before it fails with ProgressDeadlineExceeded. */
@@ -136,6 +164,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (authMode === 'jwt' && Boolean(e.AUTH_JWT_SECRET) === Boolean(e.AUTH_JWKS_URL)) {
     problems.push('  AUTH_JWT_SECRET / AUTH_JWKS_URL: token authentication needs exactly one of them');
   }
+  if (!(e.LEADER_ELECTION_RETRY_SECONDS < e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS && e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS < e.LEADER_ELECTION_LEASE_SECONDS)) {
+    problems.push('  LEADER_ELECTION_*: needs LEADER_ELECTION_RETRY_SECONDS < LEADER_ELECTION_RENEW_DEADLINE_SECONDS < LEADER_ELECTION_LEASE_SECONDS');
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
   return {
@@ -161,6 +192,25 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       keepAliveMs: e.SUBSCRIPTIONS_KEEPALIVE_MS,
     },
     simulatedSpeed: e.SIMULATED_SPEED,
+    runtime:
+      e.RUNTIME === 'kubernetes'
+        ? {
+            kind: 'kubernetes',
+            namespace: e.KUBERNETES_NAMESPACE,
+            ...(e.KUBECONFIG && { kubeconfigPath: e.KUBECONFIG }),
+            inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
+            leaderElection:
+              e.LEADER_ELECTION === false
+                ? null
+                : {
+                    leaseName: e.LEADER_ELECTION_LEASE_NAME,
+                    ...(e.LEADER_ELECTION_IDENTITY && { identity: e.LEADER_ELECTION_IDENTITY }),
+                    leaseDurationMs: e.LEADER_ELECTION_LEASE_SECONDS * 1000,
+                    renewDeadlineMs: e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS * 1000,
+                    retryPeriodMs: e.LEADER_ELECTION_RETRY_SECONDS * 1000,
+                  },
+          }
+        : { kind: 'simulated' },
     controller: {
       tickIntervalMs: e.CONTROLLER_TICK_MS,
       deadlines: {
