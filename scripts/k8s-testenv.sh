@@ -127,7 +127,15 @@ up() {
 down() {
   local name="${1:-$cluster}"
   [[ -x "$bin/kwokctl" ]] || return 0
+  local dir="$workdir/clusters/$name" pid f
+  local -a pids=()
+  for f in "$dir"/pids/*.pid; do [[ -f "$f" ]] && pids+=("$(cat "$f")"); done
   kwokctl delete cluster --name "$name" >&2 || true
+  # An API server started again by restart-apiserver is not kwokctl's own: none may outlive the
+  # cluster (only processes whose command line names this cluster's directory are killed).
+  for pid in "${pids[@]}"; do
+    if grep -qF "$dir/" "/proc/$pid/cmdline" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+  done
   if [[ "$name" == "$cluster" ]]; then rm -f "$state"; fi
   return 0
 }
