@@ -386,7 +386,9 @@ export class WorkloadController {
               `select id from workload where deleted_at is null and (
                  lifecycle is null or status not in ('running', 'stopped', 'terminated') or desired_state = 'deleted'
                  or (expires_at is not null and expires_at <= ?)
-                 or lifecycle->'state'->'replacement'->>'status' in ('submitted', 'initializing', 'warming', 'switching', 'draining'))`,
+                 or lifecycle->'state'->'replacement'->>'status' in ('submitted', 'initializing', 'warming', 'switching', 'draining')
+                 -- a candidate or old proton still being removed: nothing else may wake us when it is gone
+                 or lifecycle->'protons'->>'candidate' is not null or lifecycle->'protons'->>'oldActive' is not null)`,
               [this.deps.clock()],
             );
       for (const row of rows) this.schedule(row.id);
