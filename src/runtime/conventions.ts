@@ -2,7 +2,8 @@
  * Names, labels and annotations every runtime adapter puts on cluster objects, so that pods
  * from either adapter read alike and the controller finds its objects by label alone.
  */
-import type { V1Pod } from '@kubernetes/client-node';
+import type { V1Pod, V1Probe } from '@kubernetes/client-node';
+import type { ProbeSpec } from '../domain/artifact-spec.js';
 import type { Importance } from '../domain/model.js';
 import { IMPORTANCES } from '../domain/model.js';
 
@@ -66,4 +67,16 @@ export function podRevision(pod: V1Pod): string | undefined {
 export function podImportance(pod: V1Pod): Importance | undefined {
   const value = pod.metadata?.labels?.[LABELS.importance];
   return (IMPORTANCES as readonly string[]).includes(value ?? '') ? (value as Importance) : undefined;
+}
+
+/** A container probe as both adapters render it: an HTTP GET with Kubernetes' defaults filled in. */
+export function renderProbe(p: ProbeSpec, containerPort: number | undefined): V1Probe {
+  return {
+    httpGet: { path: p.path, port: p.port ?? containerPort ?? 8080, scheme: 'HTTP' },
+    initialDelaySeconds: p.initialDelaySeconds ?? 0,
+    periodSeconds: p.periodSeconds ?? 10,
+    timeoutSeconds: p.timeoutSeconds ?? 1,
+    successThreshold: 1,
+    failureThreshold: p.failureThreshold ?? 3,
+  };
 }

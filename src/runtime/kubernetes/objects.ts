@@ -3,10 +3,9 @@
  * Service, and what an observed Deployment says about its proton. No I/O here, so every mapping
  * is testable without a cluster.
  */
-import type { V1Container, V1Deployment, V1Pod, V1Probe, V1Service } from '@kubernetes/client-node';
-import type { ProbeSpec } from '../../domain/artifact-spec.js';
+import type { V1Container, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { IMPORTANCES, type Importance } from '../../domain/model.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, routeObjectName } from '../conventions.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, renderProbe, routeObjectName } from '../conventions.js';
 import type { ObservedProton, ProtonContainer, ProtonSpec, WorkloadRoute } from '../proton-runtime.js';
 import { protonRevision } from '../proton-spec.js';
 
@@ -84,21 +83,10 @@ export function containerOf(c: ProtonContainer): V1Container {
       ...(Object.keys(requests).length > 0 && { requests }),
       ...(Object.keys(limits).length > 0 && { limits }),
     },
-    ...(c.readinessProbe && { readinessProbe: probeOf(c.readinessProbe, c.port) }),
-    ...(c.livenessProbe && { livenessProbe: probeOf(c.livenessProbe, c.port) }),
-    ...(c.startupProbe && { startupProbe: probeOf(c.startupProbe, c.port) }),
+    ...(c.readinessProbe && { readinessProbe: renderProbe(c.readinessProbe, c.port) }),
+    ...(c.livenessProbe && { livenessProbe: renderProbe(c.livenessProbe, c.port) }),
+    ...(c.startupProbe && { startupProbe: renderProbe(c.startupProbe, c.port) }),
     imagePullPolicy: 'IfNotPresent',
-  };
-}
-
-function probeOf(p: ProbeSpec, containerPort: number | undefined): V1Probe {
-  return {
-    httpGet: { path: p.path, port: p.port ?? containerPort ?? 8080, scheme: 'HTTP' },
-    initialDelaySeconds: p.initialDelaySeconds ?? 0,
-    periodSeconds: p.periodSeconds ?? 10,
-    timeoutSeconds: p.timeoutSeconds ?? 1,
-    successThreshold: 1,
-    failureThreshold: p.failureThreshold ?? 3,
   };
 }
 

@@ -8,11 +8,9 @@ import type {
   V1ContainerStatus,
   V1Pod,
   V1PodCondition,
-  V1Probe,
 } from '@kubernetes/client-node';
 import type { Importance } from '../../domain/model.js';
-import type { ProbeSpec } from '../../domain/artifact-spec.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName } from '../conventions.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, renderProbe } from '../conventions.js';
 import type { ProtonContainer } from '../proton-runtime.js';
 import type { SimulatedFault } from './faults.js';
 import type { TimerHandle } from './timers.js';
@@ -274,17 +272,6 @@ export function renderContainerSpec(c: ProtonContainer): V1Container {
     imagePullPolicy: 'IfNotPresent',
     terminationMessagePath: '/dev/termination-log',
     terminationMessagePolicy: 'File',
-  };
-}
-
-function renderProbe(p: ProbeSpec, containerPort: number | undefined): V1Probe {
-  return {
-    httpGet: { path: p.path, port: p.port ?? containerPort ?? 8080, scheme: 'HTTP' },
-    initialDelaySeconds: p.initialDelaySeconds ?? 0,
-    periodSeconds: p.periodSeconds ?? 10,
-    timeoutSeconds: p.timeoutSeconds ?? 1,
-    successThreshold: 1,
-    failureThreshold: p.failureThreshold ?? 3,
   };
 }
 
