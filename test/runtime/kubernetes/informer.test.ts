@@ -132,8 +132,9 @@ describeOnKubernetes('the pod informer across an API server restart', () => {
         const pods = await freshList(kc, namespace.name);
         expect(pods.filter(isServing)).toHaveLength(1);
         expect(pods).toHaveLength(1);
+        // Foreground deletion: the Deployment goes only after the garbage collector removed its pods.
+        expect((await direct.apps.listNamespacedDeployment({ namespace: namespace.name })).items).toHaveLength(1);
       }, 60_000);
-      expect((await direct.apps.listNamespacedDeployment({ namespace: namespace.name })).items).toHaveLength(1);
 
       proxy.pass();
       await until(async () => expect(keys(tracker!.pods.values())).toEqual(keys(await freshList(kc, namespace.name))), 60_000);
