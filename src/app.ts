@@ -12,6 +12,13 @@ import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
 import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
 import type { Leadership } from './runtime/kubernetes/leadership.js';
+import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
+import { HttpFront } from './observability/http-front.js';
+import { AppMetrics } from './observability/metrics.js';
+import { dependencyChecks, Readiness } from './observability/readiness.js';
+import { useRequestIds } from './observability/request-id.plugin.js';
+import { RequestScopes } from './observability/request-scope.js';
+import { LiveStreams } from './transport/live-streams.js';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
@@ -57,6 +64,8 @@ export interface App {
   websocket(): WebSocketTransport | undefined;
   /** The invoke endpoint (`/endpoints/workloads/{id}/`) and its request statistics. */
   invoke: Invoke;
+  /** Prometheus metrics of this instance (served at `/metrics` unless METRICS_ENABLED=false). */
+  metrics: AppMetrics;
 }
 
 /** Wires configuration, database, services and the GraphQL server; starts nothing. */
@@ -64,6 +73,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: 'workload-api' } });
   const clock = deps.clock ?? systemClock;
+  const scopes = new RequestScopes(logger);
+  const metrics = new AppMetrics(logger.child({ component: 'metrics' }));
   const orm = await openOrm(deps.database ?? config.database, deps.orm);
   const bus: EventBus = config.redis
     ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
@@ -83,8 +94,27 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     draftTtlSeconds: config.draftTtlSeconds,
     deadlines: config.controller.deadlines,
     tickIntervalMs: config.controller.tickIntervalMs,
+    onReconciled: metrics.observeReconcile,
   });
   const leadership = leadershipFor(config.runtime, controller, runtime, logger);
+  const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
+  const streams = new LiveStreams();
+  metrics.watch({
+    orm,
+    clock,
+    controller,
+    leadership,
+    streams,
+    ...(kubernetes && { informer: { stats: kubernetes.informer.stats, isSynced: () => kubernetes.isSynced() } }),
+  });
+  const readiness = new Readiness(
+    dependencyChecks({
+      database: () => orm.em.fork().getConnection().execute('select 1'),
+      ...(bus.kind === 'redis' && { redis: () => bus.check() }),
+      ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => kubernetes.isSynced() } }),
+    }),
+    config.readinessCheckTimeoutMs,
+  );
   const services = createServices({
     orm,
     clock,
@@ -119,6 +149,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
+    plugins: [
+      // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
+      useRequestIds(),
+      metrics.graphqlPlugin(),
+      streams.plugin(),
+    ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
       info: (...args) => logger.info(args.map(String).join(' ')),
@@ -140,7 +176,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {
           return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: 'VALIDATION' } });
         }
-        logger.error({ err: original ?? error, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+        scopes.currentLogger().error({ err: original ?? error, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
         return new GraphQLError(message, {
           nodes: error instanceof GraphQLError ? error.nodes : undefined,
           path: error instanceof GraphQLError ? error.path : undefined,
@@ -164,6 +200,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
 
+  const front = new HttpFront({ scopes, readiness, metrics: config.metricsEnabled ? metrics : null, invoke: invoke.endpoint, graphql: yoga });
   let server: Server | undefined;
   let baseUrl = '';
   let websocket: WebSocketTransport | undefined;
@@ -179,12 +216,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     leadership,
     runtime,
     invoke,
+    metrics,
     url: () => baseUrl,
     async start() {
       await leadership.start();
       await bus.start();
       invoke.start();
-      server = createServer((req, res) => (invoke.endpoint.handles(req) ? invoke.endpoint.handle(req, res) : yoga(req, res)));
+      server = createServer(front.handle);
       websocket = attachWebSocketTransport({
         server,
         yoga,
@@ -196,6 +234,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           keepAliveMs: config.subscriptions.keepAliveMs,
         },
         logger: logger.child({ component: 'websocket' }),
+        scopes,
       });
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
@@ -207,19 +246,40 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       logger.info({ url: `${baseUrl}/graphql`, database: (deps.database ?? config.database).kind }, 'Workload API listening');
       return baseUrl;
     },
+    // The order is in README.md, "Operations"; each step waits for the one before it.
     async stop() {
-      await websocket?.close();
-      if (server) {
-        const s = server;
+      const started = Date.now();
+      const budgetMs = config.shutdownTimeoutSeconds * 1000;
+      // 1. /readyz fails from now on, for good: load balancers stop sending new requests here...
+      readiness.beginShutdown();
+      const s = server;
+      server = undefined;
+      if (s) {
+        if (config.shutdownDrainSeconds > 0) {
+          logger.info({ drainSeconds: config.shutdownDrainSeconds }, 'shutting down: /readyz fails while load balancers take this replica out');
+          // 2. ...and what they send until they notice is still served.
+          await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
+        }
+        // 3. New connections are refused; requests under way finish.
+        front.closeConnections();
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
         // Keep-alive connections go idle as their last request finishes: close each as it does.
         s.closeIdleConnections();
         const sweeper = setInterval(() => s.closeIdleConnections(), 50);
-        const deadline = setTimeout(() => s.closeAllConnections(), config.shutdownTimeoutSeconds * 1000);
+        // Whatever is still open when the budget, less a reserve for the steps below, runs out is cut.
+        const reserveMs = Math.min(5000, budgetMs / 5);
+        const deadline = setTimeout(() => s.closeAllConnections(), Math.max(0, started + budgetMs - reserveMs - Date.now()));
+        // 4. WebSocket connections close with 1001 (clients reconnect and resume with `after`); SSE streams complete.
+        await websocket?.close();
+        streams.endAll();
         await closed;
         clearInterval(sweeper);
         clearTimeout(deadline);
+        logger.info('listener closed and requests finished; stopping the controller and releasing leadership');
+      } else {
+        streams.endAll();
       }
+      // 5. Statistics are flushed, the leader steps down and releases its Lease, connections to backends close.
       await invoke.stop();
       await leadership.stop();
       await runtime.stop();

@@ -26,6 +26,9 @@ const envSchema = z.object({
   MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
   GRAPHIQL: bool.optional(),
   SHUTDOWN_TIMEOUT_SECONDS: seconds(25),
+  SHUTDOWN_DRAIN_SECONDS: z.coerce.number().min(0).max(300).optional(),
+  METRICS_ENABLED: bool.optional(),
+  READINESS_CHECK_TIMEOUT_MS: z.coerce.number().int().min(50).max(60_000).default(2000),
   AUTH_MODE: z.enum(['jwt', 'development']).optional(),
   ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION: bool.optional(),
   AUTH_JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
@@ -84,6 +87,12 @@ export interface Config {
   maxReplicas: number;
   graphiql: boolean;
   shutdownTimeoutSeconds: number;
+  /** After SIGTERM, how long /readyz fails while the listener still accepts (load balancers notice). */
+  shutdownDrainSeconds: number;
+  /** Whether `/metrics` (Prometheus text format, no authentication) is served. */
+  metricsEnabled: boolean;
+  /** How long each `/readyz` dependency check (database, Redis) may take before it counts as failing. */
+  readinessCheckTimeoutMs: number;
   /** Fan-out of changes between API replicas; without it, in-process (one replica only). */
   redis: { url: string; channelPrefix: string } | null;
   subscriptions: {
@@ -167,6 +176,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (!(e.LEADER_ELECTION_RETRY_SECONDS < e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS && e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS < e.LEADER_ELECTION_LEASE_SECONDS)) {
     problems.push('  LEADER_ELECTION_*: needs LEADER_ELECTION_RETRY_SECONDS < LEADER_ELECTION_RENEW_DEADLINE_SECONDS < LEADER_ELECTION_LEASE_SECONDS');
   }
+  const shutdownDrainSeconds = e.SHUTDOWN_DRAIN_SECONDS ?? (e.NODE_ENV === 'production' ? 5 : 0);
+  if (shutdownDrainSeconds >= e.SHUTDOWN_TIMEOUT_SECONDS) {
+    problems.push('  SHUTDOWN_DRAIN_SECONDS: must be shorter than SHUTDOWN_TIMEOUT_SECONDS');
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
   return {
@@ -183,6 +196,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxReplicas: e.MAX_REPLICAS,
     graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
+    shutdownDrainSeconds,
+    metricsEnabled: e.METRICS_ENABLED ?? true,
+    readinessCheckTimeoutMs: e.READINESS_CHECK_TIMEOUT_MS,
     redis: e.REDIS_URL ? { url: e.REDIS_URL, channelPrefix: e.REDIS_CHANNEL_PREFIX } : null,
     subscriptions: {
       maxPerConnection: e.SUBSCRIPTIONS_MAX_PER_CONNECTION,

@@ -11,6 +11,11 @@ try {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`received ${signal}, shutting down\n`);
+    // The whole shutdown fits in SHUTDOWN_TIMEOUT_SECONDS (Kubernetes kills at its grace period).
+    setTimeout(() => {
+      process.stderr.write(`shutdown did not finish within ${config.shutdownTimeoutSeconds} s; exiting\n`);
+      process.exit(1);
+    }, config.shutdownTimeoutSeconds * 1000).unref();
     app.stop().then(
       () => process.exit(0),
       (err: unknown) => {

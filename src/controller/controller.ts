@@ -98,6 +98,8 @@ export interface ControllerDeps {
   deadlines: Deadlines;
   /** How often workloads waiting on time (warm-up, keep-old, deadlines, TTL) are looked at. */
   tickIntervalMs: number;
+  /** Told how long each pass over one workload took, and whether it failed (metrics). */
+  onReconciled?: (seconds: number, outcome: 'ok' | 'error') => void;
 }
 
 const EVENT_TYPES: Record<WorkloadOperation['kind'], string> = {
@@ -399,9 +401,16 @@ export class WorkloadController {
 
   /** One pass over one workload (call only from its queue). */
   private async reconcile(workloadId: string): Promise<void> {
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      const changed = await this.reconcileRound(workloadId);
-      if (!changed) return;
+    const started = performance.now();
+    let outcome: 'ok' | 'error' = 'error';
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        const changed = await this.reconcileRound(workloadId);
+        if (!changed) break;
+      }
+      outcome = 'ok';
+    } finally {
+      this.deps.onReconciled?.((performance.now() - started) / 1000, outcome);
     }
   }
 

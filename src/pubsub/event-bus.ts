@@ -13,6 +13,8 @@ export interface EventBus {
   feed: ChangeFeed;
   /** Subscribes to the broker and waits until the subscription is registered. */
   start(): Promise<void>;
+  /** Resolves when the broker answers on both connections (readiness); rejects naming what is wrong. */
+  check(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export function createLocalEventBus(): EventBus {
     pubsub: createLocalPubSub(target),
     feed,
     start: async () => {},
+    check: async () => {},
     close: async () => {},
   };
 }
@@ -160,6 +163,11 @@ export function createRedisEventBus(options: RedisBusOptions): EventBus {
       await subscriber.subscribe(...TOPIC_NAMES.map(channelOf));
       await subscriber.ping();
       subscribedOnce = true;
+    },
+    async check() {
+      // The publisher has no offline queue: while Redis is away its PING fails at once.
+      if (subscriber.status !== 'ready') throw new Error(`the subscribing connection is ${subscriber.status}`);
+      await publisher.ping();
     },
     async close() {
       closing = true;

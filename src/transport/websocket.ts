@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, makeServer, type OperationResult } from 'graphql-ws';
@@ -6,6 +7,8 @@ import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
+import { withRequestId } from '../observability/request-id.plugin.js';
+import { REQUEST_ID_HEADER, type RequestScopes } from '../observability/request-scope.js';
 import { CLOSE_CODES } from './close-codes.js';
 
 /** Limits of the WebSocket transport; see README.md, "Live subscriptions". */
@@ -26,6 +29,8 @@ export interface WebSocketTransport {
 }
 
 interface ConnectionState {
+  /** `ws-<uuid>`: in the connection's logs; its operations are `<connection id>/<operation id>`. */
+  connectionId: string;
   socket: WebSocket;
   request: IncomingMessage;
   authorization: string | null;
@@ -46,6 +51,9 @@ const SLOW_CONSUMER_GRACE_MS = 10_000;
  * Sends are not awaited: a client that stops reading makes the connection's buffer grow, and when
  * more than `maxBufferedBytes` are still unsent as the next payload is due, it is closed with 4413,
  * so a slow client costs bounded memory.
+ *
+ * Request ids: a connection is `ws-<uuid>` and each of its operations `ws-<uuid>/<operation id>`;
+ * the operation's id is in its errors' `extensions.requestId` and on the log lines of its execution.
  */
 export function attachWebSocketTransport(options: {
   server: Server;
@@ -53,10 +61,13 @@ export function attachWebSocketTransport(options: {
   authenticator: Authenticator;
   limits: WebSocketLimits;
   logger: Logger;
+  scopes: RequestScopes;
 }): WebSocketTransport {
-  const { yoga, authenticator, limits, logger } = options;
+  const { yoga, authenticator, limits, logger, scopes } = options;
   const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint });
   const envelopes = new WeakMap<object, Enveloped>();
+  const operationIds = new WeakMap<object, string>();
+  const operationId = (state: ConnectionState, id: string) => `${state.connectionId}/${id}`;
   let slowConsumersClosed = 0;
 
   const closeSlowConsumer = (socket: WebSocket, reason: string) => {
@@ -92,8 +103,9 @@ export function attachWebSocketTransport(options: {
         ];
       }
       // The request Yoga's context factory sees: the connection's credentials as its header.
+      const requestId = operationId(state, id);
       const request = new Request(`http://localhost${yoga.graphqlEndpoint}`, {
-        headers: state.authorization ? { authorization: state.authorization } : {},
+        headers: { [REQUEST_ID_HEADER]: requestId, ...(state.authorization ? { authorization: state.authorization } : {}) },
       });
       const enveloped = yoga.getEnveloped({ request, params, socket: state.socket });
       let document;
@@ -115,6 +127,7 @@ export function attachWebSocketTransport(options: {
       const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
       Object.assign(contextValue, { connection });
       envelopes.set(contextValue, enveloped);
+      operationIds.set(contextValue, requestId);
       state.operations.add(id);
       return {
         schema: enveloped.schema,
@@ -124,12 +137,20 @@ export function attachWebSocketTransport(options: {
         contextValue,
       };
     },
-    execute: (args) => envelopeOf(args).execute(args) as OperationResult,
-    subscribe: (args) => envelopeOf(args).subscribe(args) as OperationResult,
+    execute: (args) => inOperationScope(args, () => envelopeOf(args).execute(args) as OperationResult),
+    subscribe: (args) => inOperationScope(args, () => envelopeOf(args).subscribe(args) as OperationResult),
+    onNext: (ctx, id, _payload, _args, result) =>
+      result.errors?.length ? { ...result, errors: withRequestId(result.errors.map((e) => e.toJSON()), operationId(ctx.extra, id)) } : undefined,
+    onError: (ctx, id, _payload, errors) => withRequestId(errors.map((e) => e.toJSON()), operationId(ctx.extra, id)),
     onComplete(ctx, id) {
       ctx.extra.operations.delete(id);
     },
   });
+
+  function inOperationScope<T>(args: ExecutionArgs, fn: () => T): T {
+    const id = typeof args.contextValue === 'object' && args.contextValue !== null ? operationIds.get(args.contextValue) : undefined;
+    return id ? scopes.run(scopes.scope(id), fn) : fn();
+  }
 
   function envelopeOf(args: ExecutionArgs): Enveloped {
     const enveloped = typeof args.contextValue === 'object' && args.contextValue !== null ? envelopes.get(args.contextValue) : undefined;
@@ -138,7 +159,8 @@ export function attachWebSocketTransport(options: {
   }
 
   wss.on('connection', (socket, request) => {
-    const state: ConnectionState = { socket, request, authorization: null, operations: new Set() };
+    const state: ConnectionState = { connectionId: `ws-${randomUUID()}`, socket, request, authorization: null, operations: new Set() };
+    const connectionScope = scopes.scope(state.connectionId);
     socket.once('error', (err) => {
       logger.warn({ err }, 'WebSocket error');
       socket.terminate();
@@ -169,8 +191,9 @@ export function attachWebSocketTransport(options: {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', (data) => {
-            cb(String(data)).catch((err: unknown) => {
-              logger.error({ err }, 'internal error handling a WebSocket message');
+            // Work a message starts (a subscription's later payloads too) logs with the connection's id.
+            scopes.run(connectionScope, () => cb(String(data))).catch((err: unknown) => {
+              connectionScope.logger.error({ err }, 'internal error handling a WebSocket message');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
           }),
