@@ -12,7 +12,8 @@ COPY package.json tsconfig.json ./
 COPY src ./src
 COPY migrations ./migrations
 RUN mkdir -p /data && chown node:node /data
-USER node
+# The image's `node` user, by number: Kubernetes can check runAsNonRoot only for a numeric user.
+USER 1000:1000
 EXPOSE 4000
 STOPSIGNAL SIGTERM
 CMD ["node", "--import", "tsx", "src/main.ts"]
