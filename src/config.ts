@@ -73,6 +73,9 @@ const envSchema = z.object({
   INVOKE_STATISTICS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
 });
 
+/** Every environment variable the configuration reads (deployment manifests are checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
 export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
