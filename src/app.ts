@@ -22,6 +22,9 @@ import { LiveStreams } from './transport/live-streams.js';
 import type { Config } from './config.js';
 import type { GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
+import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
+import { queryLimitsPlugins } from './graphql/limits.js';
+import { createMutationRateLimiter, mutationRateLimitPlugin } from './graphql/rate-limit.js';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsub/event-bus.js';
 import type { WorkloadPubSub } from './pubsub/topics.js';
 import { LiveService } from './service/live.service.js';
@@ -143,13 +146,24 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   }
 
   const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
+  const mutationRateLimiter = createMutationRateLimiter({
+    settings: config.graphql.mutationRateLimit,
+    redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
+    logger: logger.child({ component: 'rate-limit' }),
+  });
 
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
+    maxRequestBodySize: config.graphql.maxBodyBytes,
+    // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
     plugins: [
+      authenticateBeforeParsing(authenticator),
+      introspectionPlugin(config.graphql.introspection),
+      ...queryLimitsPlugins(config.graphql.limits),
+      mutationRateLimitPlugin(mutationRateLimiter),
       // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
       useRequestIds(),
       metrics.graphqlPlugin(),
@@ -162,7 +176,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       error: (...args) => logger.error(args.map(String).join(' ')),
     },
     maskedErrors: {
-      maskError(error, message) {
+      // In development, a masked error also carries what it masks (extensions.originalError).
+      isDev: config.env === 'development',
+      maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? error.originalError : error;
         // GraphQL errors raised on purpose (bad arguments, bad documents) pass through.
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
@@ -180,7 +196,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         return new GraphQLError(message, {
           nodes: error instanceof GraphQLError ? error.nodes : undefined,
           path: error instanceof GraphQLError ? error.path : undefined,
-          extensions: { code: 'INTERNAL_SERVER_ERROR' },
+          extensions: {
+            code: 'INTERNAL_SERVER_ERROR',
+            ...(isDev && original instanceof Error && { originalError: { name: original.name, message: original.message } }),
+          },
         });
       },
     },
@@ -232,6 +251,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           connectionInitTimeoutMs: config.subscriptions.connectionInitTimeoutMs,
           maxBufferedBytes: config.subscriptions.maxBufferedBytes,
           keepAliveMs: config.subscriptions.keepAliveMs,
+          maxMessageBytes: config.graphql.maxBodyBytes,
         },
         logger: logger.child({ component: 'websocket' }),
         scopes,
@@ -283,6 +303,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await invoke.stop();
       await leadership.stop();
       await runtime.stop();
+      await mutationRateLimiter.close();
       await bus.close();
       await orm.close(true);
       logger.info('Workload API stopped');

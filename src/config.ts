@@ -71,6 +71,16 @@ const envSchema = z.object({
   INVOKE_ACCESS_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(1000),
   INVOKE_STATISTICS_FLUSH_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
   INVOKE_STATISTICS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
+  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(1).default(25_000),
+  GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(30),
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
+  GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10_000).default(50),
+  GRAPHQL_MAX_DOCUMENT_BYTES: z.coerce.number().int().min(1).default(32 * 1024),
+  GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
+  GRAPHQL_INTROSPECTION: bool.optional(),
+  GRAPHQL_MUTATION_RATE_POINTS: z.coerce.number().int().min(1).default(300),
+  GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
 /** Every environment variable the configuration reads (deployment manifests are checked against it). */
@@ -140,6 +150,25 @@ export interface Config {
     statisticsFlushMs: number;
     /** Statistics buckets older than this are deleted (0: kept forever). */
     statisticsRetentionDays: number;
+  };
+  /** Limits every GraphQL operation must fit (HTTP, SSE and WebSocket alike); see README.md, "Limits". */
+  graphql: {
+    limits: {
+      maxDepth: number;
+      /** Cost in the model of src/graphql/cost.ts: connections weigh their page size. */
+      maxComplexity: number;
+      maxAliases: number;
+      maxTokens: number;
+      maxDirectives: number;
+      /** UTF-8 bytes of the document (the `query` string). */
+      maxDocumentBytes: number;
+    };
+    /** Bytes of an HTTP request body, and of one WebSocket message. */
+    maxBodyBytes: number;
+    /** Whether `__schema` and `__type` may be queried (by authenticated callers; no one else gets that far). */
+    introspection: boolean;
+    /** Root mutation fields one subject may run per window, shared by all replicas through Redis when configured. */
+    mutationRateLimit: { points: number; durationSeconds: number };
   };
   auth: {
     /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
@@ -257,6 +286,19 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       accessCacheMs: e.INVOKE_ACCESS_CACHE_MS,
       statisticsFlushMs: e.INVOKE_STATISTICS_FLUSH_MS,
       statisticsRetentionDays: e.INVOKE_STATISTICS_RETENTION_DAYS,
+    },
+    graphql: {
+      limits: {
+        maxDepth: e.GRAPHQL_MAX_DEPTH,
+        maxComplexity: e.GRAPHQL_MAX_COMPLEXITY,
+        maxAliases: e.GRAPHQL_MAX_ALIASES,
+        maxTokens: e.GRAPHQL_MAX_TOKENS,
+        maxDirectives: e.GRAPHQL_MAX_DIRECTIVES,
+        maxDocumentBytes: e.GRAPHQL_MAX_DOCUMENT_BYTES,
+      },
+      maxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
+      introspection: e.GRAPHQL_INTROSPECTION ?? true,
+      mutationRateLimit: { points: e.GRAPHQL_MUTATION_RATE_POINTS, durationSeconds: e.GRAPHQL_MUTATION_RATE_DURATION_SECONDS },
     },
     auth: {
       mode: authMode,

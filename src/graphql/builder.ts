@@ -1,10 +1,12 @@
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import DataloaderPlugin from '@pothos/plugin-dataloader';
 import ErrorsPlugin from '@pothos/plugin-errors';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { isUuid } from '../domain/ids.js';
 import type { GraphQLContext } from './context.js';
+import { EDGES_COMPLEXITY, fieldCost } from './cost.js';
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -32,7 +34,13 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
   };
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin, ComplexityPlugin],
+  // Only the cost model lives here: the limit is checked per request by the limits plugin
+  // (src/graphql/limits.ts), before execution, for queries, mutations and subscriptions alike.
+  complexity: {
+    disabled: true,
+    fieldComplexity: (args, _ctx, field) => fieldCost(args, field),
+  },
   defaultFieldNullability: false,
   // Defense in depth: services already filter and check roles; every Workload, Proton, event and
   // Artifact object is checked again here, from the same batched role loaders.
@@ -49,6 +57,7 @@ export const builder = new SchemaBuilder<{
     defaultUnionOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Result` },
   },
   relay: {
+    edgesFieldOptions: { complexity: EDGES_COMPLEXITY },
     clientMutationId: 'omit',
     cursorType: 'String',
     edgeCursorType: 'String',

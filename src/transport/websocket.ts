@@ -19,6 +19,8 @@ export interface WebSocketLimits {
   maxBufferedBytes: number;
   /** Interval of server pings; a client that does not answer one within it is disconnected. */
   keepAliveMs: number;
+  /** Bytes of one incoming message (GRAPHQL_MAX_BODY_BYTES); a larger one closes the connection with 1009. */
+  maxMessageBytes: number;
 }
 
 export interface WebSocketTransport {
@@ -64,7 +66,7 @@ export function attachWebSocketTransport(options: {
   scopes: RequestScopes;
 }): WebSocketTransport {
   const { yoga, authenticator, limits, logger, scopes } = options;
-  const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint });
+  const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint, maxPayload: limits.maxMessageBytes });
   const envelopes = new WeakMap<object, Enveloped>();
   const operationIds = new WeakMap<object, string>();
   const operationId = (state: ConnectionState, id: string) => `${state.connectionId}/${id}`;

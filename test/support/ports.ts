@@ -22,6 +22,8 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     AUTH_MODE: 'jwt',
     AUTH_JWT_SECRET: 'test-secret-of-at-least-thirty-two-characters',
     AUTH_ISSUER: 'workload-api-tests',
+    // Fixtures load hundreds of objects as one caller in seconds; the mutation budget has tests of its own.
+    GRAPHQL_MUTATION_RATE_POINTS: '1000000',
     ...env,
   };
 }

@@ -3,6 +3,7 @@ import { GraphQLError } from 'graphql';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError, type DomainError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import { builder } from '../builder.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './page-size.js';
 
 /** Every expected failure implements Error: clients can always select `message` and `code`. */
 export const ErrorInterface = builder.interfaceRef<DomainError>('Error').implement({
@@ -92,9 +93,7 @@ export function rawId(globalId: string, typename: string): string {
   return globalId;
 }
 
-/** Page sizes outside 1..100 are refused, as a top-level error naming the argument. */
-export const MAX_PAGE_SIZE = 100;
-export const DEFAULT_PAGE_SIZE = 20;
+export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE };
 
 /** Refuses connection arguments outside the allowed page size. */
 export function checkPageSize(args: { first?: number | null; last?: number | null }): void {

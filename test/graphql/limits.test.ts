@@ -1,0 +1,195 @@
+import { parse } from 'graphql';
+import type { Client } from 'graphql-ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { buildSchema } from '../../src/graphql/schema.js';
+import { measureComplexity } from '../../src/graphql/limits.js';
+import { CreateWorkloadDocument } from './generated/graphql.js';
+import { createDatabase } from '../support/backends.js';
+import { artifactInput, workloadInput } from '../support/fixtures.js';
+import { startLiveApp, wsClient, type LiveApp } from '../support/live.js';
+import { postGraphQL, sseOperation, wsOperation, type Outcome, type WireError } from '../support/raw-graphql.js';
+import { tokenFor, type TestSubject } from '../support/test-app.js';
+
+const owner: TestSubject = { sub: 'limits-owner' };
+
+const LIMITS = {
+  GRAPHQL_MAX_DEPTH: '6',
+  GRAPHQL_MAX_COMPLEXITY: '300',
+  GRAPHQL_MAX_ALIASES: '2',
+  GRAPHQL_MAX_TOKENS: '400',
+  GRAPHQL_MAX_DIRECTIVES: '2',
+  GRAPHQL_MAX_DOCUMENT_BYTES: '3000',
+  GRAPHQL_MAX_BODY_BYTES: '16384',
+};
+
+const PAGE = 'query Page($n: Int) { workloads(first: $n) { edges { node { id name artifact { name } } } } }';
+const EVENTS =
+  'subscription Events($id: ID!, $n: Int) { workloadChanged(id: $id) { sequence workload { events(first: $n) { edges { node { sequence type message } } } } } }';
+
+/** One operation over one limit per row: what it is, the document, its variables, the limit, its max, the measured value. */
+const overLimit: [string, string, Record<string, unknown>, string, number, number | undefined][] = [
+  ['a query nested 7 deep', '{ workloads(first: 1) { edges { node { protons { replicas { containers { name } } } } } } }', {}, 'depth', 6, 7],
+  [
+    'a subscription nested 7 deep',
+    'subscription($id: ID!) { workloadChanged(id: $id) { workload { artifact { spec { containerGroups { containers { name } } } } } } }',
+    { id: 'V29ya2xvYWQ6eA==' },
+    'depth',
+    6,
+    7,
+  ],
+  ['three aliases', '{ a: workloads(first: 1) { totalCount } b: workloads(first: 1) { totalCount } c: workloads(first: 1) { totalCount } }', {}, 'aliases', 2, 3],
+  [
+    'three directives',
+    '{ workloads(first: 1) { totalCount @include(if: true) edges @skip(if: false) { cursor @include(if: true) } } }',
+    {},
+    'directives',
+    2,
+    3,
+  ],
+  ['over 400 tokens in 1.4 kB', `{ workloads(first: 1) { edges { node { ${'id '.repeat(450)} } } } }`, {}, 'tokens', 400, undefined],
+  ['a 4 kB document of one field and a comment', `# ${'x'.repeat(4000)}\n{ __typename }`, {}, 'documentBytes', 3000, 4003 + '{ __typename }'.length],
+  ['a page of 100 (cost 601: the page size weighs the node selection)', PAGE, { n: 100 }, 'complexity', 300, 601],
+  ['a subscription reading 100 events per change (cost 504)', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 300, 504],
+];
+
+function expectRefused(outcome: Outcome, limit: string, max: number, actual: number | undefined, transport: 'http' | 'sse' | 'ws') {
+  expect(outcome.data).toEqual([]);
+  expect(outcome.errors).toHaveLength(1);
+  const [error] = outcome.errors as [WireError];
+  expect(error.message).toMatch(/exceeds the limit of \d+/);
+  expect(error.extensions).toMatchObject({ code: 'QUERY_TOO_COMPLEX', limit, max });
+  expect(error.extensions?.actual).toBe(actual);
+  // Yoga keeps the HTTP status hint to itself; graphql-ws passes extensions through as they are.
+  if (transport !== 'ws') expect(error.extensions).not.toHaveProperty('http');
+}
+
+describe('limits on what one GraphQL operation may weigh', () => {
+  let t: LiveApp;
+  let drop: () => Promise<void>;
+  let ws: Client;
+  let workloadId: string;
+
+  beforeAll(async () => {
+    const db = await createDatabase({ name: 'pglite' });
+    drop = db.drop;
+    t = await startLiveApp(db.database, LIMITS);
+    ws = await wsClient(t.wsUrl, owner);
+    const { createWorkload } = await t.exec(owner, CreateWorkloadDocument, { input: workloadInput({ artifact: artifactInput() }) as never });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+    workloadId = createWorkload.workload.id;
+  });
+  afterAll(async () => {
+    await ws?.dispose();
+    await t?.stop();
+    await drop?.();
+  });
+
+  describe.each(overLimit)('%s', (_what, query, variables, limit, max, actual) => {
+    it(`is refused over HTTP with ${limit === 'documentBytes' ? 413 : 400}, naming the limit`, async () => {
+      const outcome = await postGraphQL(t.url, owner, { query, variables }, { accept: 'application/graphql-response+json' });
+      expect(outcome.status).toBe(limit === 'documentBytes' ? 413 : 400);
+      expectRefused(outcome, limit, max, actual, 'http');
+      // With the older media type, a refused operation is a 200 like any other validation error (GraphQL over HTTP).
+      const legacy = await postGraphQL(t.url, owner, { query, variables });
+      expect(legacy.status).toBe(limit === 'documentBytes' ? 413 : 200);
+      expectRefused(legacy, limit, max, actual, 'http');
+    });
+
+    it('is refused over WebSocket the same way', async () => {
+      expectRefused(await wsOperation(ws, query, variables), limit, max, actual, 'ws');
+    });
+
+    it('is refused over SSE the same way', async () => {
+      expectRefused(await sseOperation(t.url, owner, query, variables), limit, max, actual, 'sse');
+    });
+  });
+
+  it('measures a connection by the page it asks for: first: 100 costs about 100 times first: 1', () => {
+    const schema = buildSchema();
+    const cost = (n: number) => measureComplexity({ schema, document: parse(`{ workloads(first: ${n}) { edges { node { id name } } } }`) });
+    expect(cost(1)).toBe(1 + 1 * (1 + 1 + 2));
+    expect(cost(100)).toBe(1 + 100 * (1 + 1 + 2));
+    // Without `first`, the default page of 20; beyond the largest page, what the server could return.
+    expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { id name } } } }') })).toBe(cost(20));
+    expect(cost(100_000)).toBe(cost(100));
+  });
+
+  it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {
+    const http = await postGraphQL(t.url, owner, { query: PAGE, variables: { n: 10 } });
+    expect(http.status).toBe(200);
+    expect(http.errors).toEqual([]);
+    expect(http.data).toHaveLength(1);
+    // The same document over the limit again: a result cached for the small page must not pass it.
+    expect((await postGraphQL(t.url, owner, { query: PAGE, variables: { n: 100 } })).errors[0]?.extensions?.limit).toBe('complexity');
+
+    const overWs = await wsOperation(ws, PAGE, { n: 10 });
+    expect(overWs.errors).toEqual([]);
+    expect(overWs.data).toHaveLength(1);
+
+    const live = await sseOperation(t.url, owner, EVENTS, { id: workloadId, n: 5 }, (o) => o.data.length > 0 || o.errors.length > 0);
+    expect(live.errors).toEqual([]);
+    expect(live.data[0]).toMatchObject({ workloadChanged: { workload: { events: { edges: expect.any(Array) } } } });
+
+    const liveWs = await new Promise<Outcome>((resolve) => {
+      const outcome: Outcome = { data: [], errors: [] };
+      const stop = ws.subscribe(
+        { query: EVENTS, variables: { id: workloadId, n: 5 } },
+        {
+          next: (r) => {
+            if (r.data) outcome.data.push(r.data);
+            if (r.errors) outcome.errors.push(...(r.errors as WireError[]));
+            stop();
+            resolve(outcome);
+          },
+          error: (err) => resolve({ data: [], errors: [{ message: String(err) }] }),
+          complete: () => resolve(outcome),
+        },
+      );
+    });
+    expect(liveWs.errors).toEqual([]);
+    expect(liveWs.data).toHaveLength(1);
+  });
+
+  it('lets the GraphiQL introspection query through (its depth is not counted; its cost is 1)', async () => {
+    const { getIntrospectionQuery } = await import('graphql');
+    const outcome = await postGraphQL(t.url, owner, { query: getIntrospectionQuery({ descriptions: true, inputValueDeprecation: true }) });
+    expect(outcome.errors).toEqual([]);
+    expect(outcome.data[0]).toHaveProperty('__schema.queryType.name', 'Query');
+  });
+
+  it('refuses an HTTP body over GRAPHQL_MAX_BODY_BYTES with 413 before reading a document from it', async () => {
+    const body = JSON.stringify({ query: '{ __typename }', variables: { padding: 'p'.repeat(20_000) } });
+    const outcome = await postGraphQL(t.url, owner, body);
+    expect(outcome.status).toBe(413);
+    expect(outcome.errors[0]?.extensions).toMatchObject({ code: 'REQUEST_ENTITY_TOO_LARGE' });
+
+    // Also when the body arrives in chunks, without a Content-Length to refuse it by.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 5; i++) controller.enqueue(new TextEncoder().encode(i === 0 ? body.slice(0, 5000) : body.slice(i * 5000, (i + 1) * 5000)));
+        controller.close();
+      },
+    });
+    const response = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${await tokenFor(owner)}` },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit);
+    expect(response.status).toBe(413);
+  });
+
+  it('closes a WebSocket connection whose message is over GRAPHQL_MAX_BODY_BYTES with 1009, and only that one', async () => {
+    const socket = new WebSocket(t.wsUrl, 'graphql-transport-ws');
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${await tokenFor(owner)}` }, padding: 'p'.repeat(20_000) }));
+    expect(await closed).toBe(1009);
+    // Other connections are unaffected.
+    expect((await wsOperation(ws, '{ __typename }')).data).toEqual([{ __typename: 'Query' }]);
+  });
+});

@@ -1,0 +1,167 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { request } from 'node:http';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { print } from 'graphql';
+import { createClient } from 'graphql-ws';
+import { pino } from 'pino';
+import { afterAll, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { buildApp } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
+import { CLOSE_CODES } from '../src/transport/close-codes.js';
+import { CreateWorkloadDocument, WorkloadChangedDocument } from './graphql/generated/graphql.js';
+import { artifactInput, workloadInput } from './support/fixtures.js';
+import { eventually, subscribeSse, subscribeWs, wsClient } from './support/live.js';
+import { testEnvironment } from './support/ports.js';
+import { tokenFor, type TestSubject } from './support/test-app.js';
+
+const owner: TestSubject = { sub: 'developer' };
+const root = path.resolve(import.meta.dirname, '..');
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+/** A POST whose headers are on the server (it answered 100 Continue) and whose body the test sends when it likes. */
+function requestUnderWay(url: URL, authorization: string, body: string) {
+  let send: () => void = () => {};
+  let continued: () => void = () => {};
+  const headersArrived = new Promise<void>((resolve) => (continued = resolve));
+  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: '/graphql',
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization, 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
+    req.on('error', reject);
+    req.on('continue', () => continued());
+    send = () => req.end(body);
+  });
+  return { headersArrived, send: () => send(), response };
+}
+
+/** Whether a new connection to `url` is refused. */
+async function refused(url: string): Promise<boolean> {
+  try {
+    await fetch(`${url}/healthz`);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+it('on stop: fails /readyz while still listening, then refuses connections, finishes the request under way, closes WebSocket subscriptions with 1001 and ends SSE streams', async () => {
+  const app = await buildApp({
+    config: loadConfig(testEnvironment({ SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '10', SIMULATED_SPEED: '0.01' })),
+    database: { kind: 'pglite-memory' },
+    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+  });
+  const url = await app.start();
+  const authorization = `Bearer ${await tokenFor(owner)}`;
+  const created = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: JSON.stringify({ query: print(CreateWorkloadDocument), variables: { input: workloadInput({ artifact: artifactInput() }) } }),
+  });
+  const id = ((await created.json()) as { data: { createWorkload: { workload: { id: string } } } }).data.createWorkload.workload.id;
+
+  let closed: { code: number; reason: string } | undefined;
+  const client = await wsClient(`${url.replace(/^http/, 'ws')}/graphql`, owner, { onClosed: (code, reason) => (closed = { code, reason }) });
+  const ws = subscribeWs(client, WorkloadChangedDocument, { id });
+  await ws.count(1);
+  const sse = subscribeSse(url, owner, WorkloadChangedDocument, { id });
+  await sse.count(1);
+  const underWay = requestUnderWay(new URL(url), authorization, JSON.stringify({ query: '{ workloads(first: 5) { totalCount } }' }));
+  await underWay.headersArrived;
+
+  const stopped = app.stop();
+  // The listener still accepts during the drain, and says this replica is going away.
+  const ready = await fetch(`${url}/readyz`);
+  expect(ready.status).toBe(503);
+  expect(await ready.json()).toMatchObject({ status: 'unavailable', failing: ['shutdown'] });
+  expect(await refused(url)).toBe(false);
+  await eventually(() => refused(url), 'the listener to close', 5000);
+  await eventually(() => closed, 'the WebSocket connection to close');
+  expect(closed?.code).toBe(CLOSE_CODES.goingAway);
+  await eventually(() => sse.completed, 'the SSE stream to end');
+  underWay.send();
+  const { status, body } = await underWay.response;
+  expect(status).toBe(200);
+  expect(JSON.parse(body)).toEqual({ data: { workloads: { totalCount: 1 } } });
+  await stopped;
+  expect(await app.orm.isConnected()).toBe(false);
+  await client.dispose();
+}, 30_000);
+
+/** Starts the server as `npm start` does and resolves with its URL once it listens. */
+function startServer(dataDir: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /"url":"([^"]+)\/graphql"/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1]!, exited, output: () => out });
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', () => reject(new Error(`server exited:\n${out}`)));
+  });
+}
+
+it('on SIGTERM the process fails /readyz, closes subscriptions with 1001 and exits 0 within SHUTDOWN_TIMEOUT_SECONDS', async () => {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
+  dirs.push(dataDir);
+  const timeoutSeconds = 10;
+  const server = await startServer(dataDir, { SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: String(timeoutSeconds), SIMULATED_SPEED: '0.01' });
+  const { tokens } = JSON.parse(await readFile(path.join(dataDir, 'dev-auth.json'), 'utf8')) as { tokens: Record<string, string> };
+  const authorization = `Bearer ${tokens.alice}`;
+  const created = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization },
+    body: JSON.stringify({ query: print(CreateWorkloadDocument), variables: { input: workloadInput({ artifact: artifactInput() }) } }),
+  });
+  const id = ((await created.json()) as { data: { createWorkload: { workload: { id: string } } } }).data.createWorkload.workload.id;
+  let closed: number | undefined;
+  const client = createClient({
+    url: `${server.url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    connectionParams: { authorization },
+    on: { closed: (event) => (closed = (event as { code: number }).code) },
+  });
+  const payloads: unknown[] = [];
+  client.subscribe({ query: print(WorkloadChangedDocument), variables: { id } }, { next: (p) => payloads.push(p), error: () => {}, complete: () => {} });
+  await eventually(() => payloads.length > 0, 'the first payload');
+  expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+
+  const signalled = Date.now();
+  server.child.kill('SIGTERM');
+  await eventually(async () => (await fetch(`${server.url}/readyz`)).status === 503, '/readyz to fail');
+  await eventually(() => closed !== undefined, 'the subscriber to be disconnected', timeoutSeconds * 1000);
+  expect(closed).toBe(CLOSE_CODES.goingAway);
+  expect(await server.exited).toBe(0);
+  expect(Date.now() - signalled).toBeLessThan(timeoutSeconds * 1000);
+  expect(server.output()).toContain('Workload API stopped');
+  await client.dispose();
+}, 60_000);
