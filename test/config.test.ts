@@ -67,4 +67,18 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ...production, AUTH_JWKS_URL: 'https://idp.example.com/jwks.json' })).toThrow(/exactly one/);
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
   });
+
+  it('drains for 5 s before closing the listener in production and not at all elsewhere, always within the shutdown timeout', () => {
+    expect(loadConfig(production)).toMatchObject({ shutdownDrainSeconds: 5, shutdownTimeoutSeconds: 25 });
+    expect(loadConfig({}).shutdownDrainSeconds).toBe(0);
+    expect(loadConfig({ SHUTDOWN_DRAIN_SECONDS: '1.5' }).shutdownDrainSeconds).toBe(1.5);
+    expect(() => loadConfig({ ...production, SHUTDOWN_DRAIN_SECONDS: '10', SHUTDOWN_TIMEOUT_SECONDS: '10' })).toThrow(/SHUTDOWN_DRAIN_SECONDS: must be shorter/);
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '-1' })).toThrow(/SHUTDOWN_DRAIN_SECONDS/);
+  });
+
+  it('serves /metrics unless METRICS_ENABLED=false, and bounds readiness checks to 2 s by default', () => {
+    expect(loadConfig({})).toMatchObject({ metricsEnabled: true, readinessCheckTimeoutMs: 2000 });
+    expect(loadConfig({ METRICS_ENABLED: 'false', READINESS_CHECK_TIMEOUT_MS: '500' })).toMatchObject({ metricsEnabled: false, readinessCheckTimeoutMs: 500 });
+    expect(() => loadConfig({ READINESS_CHECK_TIMEOUT_MS: '10' })).toThrow(/READINESS_CHECK_TIMEOUT_MS/);
+  });
 });
