@@ -200,6 +200,22 @@ describeEachDatabase('observability', (backend) => {
     }, 'the invoke request to be counted');
   });
 
+  it('forwards the request id to the workload through the invoke endpoint, and counts the answer as 2xx', async () => {
+    const id = await createWorkload(t.url);
+    const endpoint = await eventually(async () => {
+      const { body } = await graphql(t.url, 'query($id: ID!) { workload(id: $id) { ... on Workload { status endpoint } } }', { variables: { id } });
+      const w = body.data?.workload as { status: string; endpoint: string };
+      return w.status === 'RUNNING' && new URL(w.endpoint).pathname;
+    }, 'the workload to run', 30_000);
+    const before = (await scrape(t.url))('workload_api_invoke_requests_total', { status_class: '2xx' }) ?? 0;
+    const res = await fetch(`${t.url}${endpoint}hello`, { headers: { authorization: `Bearer ${await tokenFor(owner)}`, 'x-request-id': 'invoke-trace-7' } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('invoke-trace-7');
+    const echo = (await res.json()) as { path: string; headers: Record<string, string> };
+    expect(echo.headers['x-request-id']).toBe('invoke-trace-7');
+    await eventually(async () => ((await scrape(t.url))('workload_api_invoke_requests_total', { status_class: '2xx' }) ?? 0) === before + 1, 'the request to be counted');
+  });
+
   it('counts workloads by status in the database, at most every few seconds', async () => {
     // Hold the controller, so that statuses change only when this test changes them.
     await t.app.controller.stop();
