@@ -6,7 +6,6 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
-import { createAccessLoaders } from './service/access-loaders.js';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
@@ -20,7 +19,7 @@ import { useRequestIds } from './observability/request-id.plugin.js';
 import { RequestScopes } from './observability/request-scope.js';
 import { LiveStreams } from './transport/live-streams.js';
 import type { Config } from './config.js';
-import type { GraphQLContext } from './graphql/context.js';
+import { createOperationContext, useRequestScopeRelease, type GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
 import { queryLimitsPlugins } from './graphql/limits.js';
@@ -168,6 +167,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       useRequestIds(),
       metrics.graphqlPlugin(),
       streams.plugin(),
+      // An idle subscription keeps no EntityManager or loaders between payloads.
+      useRequestScopeRelease(),
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -204,7 +205,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     },
     // Authentication happens before any resolver runs: no or bad credentials end the request here.
-    context: async ({ request }) => {
+    context: async (initial) => {
+      const { request } = initial;
       let viewer;
       try {
         viewer = await authenticator.authenticate(request.headers.get('authorization'));
@@ -214,8 +216,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
         });
       }
-      const em = orm.em.fork();
-      return { viewer, em, services, access: createAccessLoaders(em, viewer), publicBaseUrl: config.publicBaseUrl, live };
+      return createOperationContext(initial, { viewer, services, publicBaseUrl: config.publicBaseUrl, live }, () => orm.em.fork());
     },
   });
 

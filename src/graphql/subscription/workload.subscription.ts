@@ -1,12 +1,10 @@
-import { contextCacheSymbol } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
-import { createAccessLoaders } from '../../service/access-loaders.js';
 import { SubscriptionEnded, type StreamHooks, type WorkloadChange, type WorkloadListChange } from '../../service/live.service.js';
 import { CLOSE_CODES } from '../../transport/close-codes.js';
 import { builder } from '../builder.js';
 import { rawId } from '../common/errors.type.js';
-import type { GraphQLContext } from '../context.js';
+import { releaseRequestScope, type GraphQLContext } from '../context.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
 
@@ -32,21 +30,11 @@ const WorkloadListChangeRef = builder.objectRef<WorkloadListChange>('WorkloadLis
   }),
 });
 
-/**
- * Every payload of a subscription is resolved with the same context object. Give each payload a
- * fresh EntityManager, fresh role loaders and fresh Pothos caches (dataloaders, auth scopes), so
- * that it shows the database as it is now and checks the caller's roles as they are now.
- */
-function renewRequestScope(ctx: GraphQLContext): void {
-  ctx.em = ctx.em.fork();
-  ctx.access = createAccessLoaders(ctx.em, ctx.viewer);
-  Object.assign(ctx, { [contextCacheSymbol]: {} });
-}
-
 /** Turns the server's end of a stream into its final GraphQL error, or renews the scope for a payload. */
 function deliver<T>(item: T | SubscriptionEnded, ctx: GraphQLContext): T {
   if (item instanceof SubscriptionEnded) throw new GraphQLError(item.message, { extensions: { code: item.code } });
-  renewRequestScope(ctx);
+  // Each payload reads the database as it is now and checks the caller's roles as they are now.
+  releaseRequestScope(ctx);
   return item;
 }
 
