@@ -106,7 +106,9 @@ export function attachWebSocketTransport(options: {
       }
       // The request Yoga's context factory sees: the connection's credentials as its header.
       const requestId = operationId(state, id);
+      // POST: Yoga refuses mutations on GET requests (a rule for HTTP caches that a socket does not need).
       const request = new Request(`http://localhost${yoga.graphqlEndpoint}`, {
+        method: 'POST',
         headers: { [REQUEST_ID_HEADER]: requestId, ...(state.authorization ? { authorization: state.authorization } : {}) },
       });
       const enveloped = yoga.getEnveloped({ request, params, socket: state.socket });

@@ -197,7 +197,7 @@ export async function startThrowawayRedis(): Promise<ThrowawayRedis> {
     start,
     async stop() {
       const proc = child;
-      if (!proc || proc.exitCode !== null) return;
+      if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
       await new Promise<void>((resolve) => {
         proc.once('exit', () => resolve());
         proc.kill('SIGKILL');
