@@ -76,6 +76,38 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '-1' })).toThrow(/SHUTDOWN_DRAIN_SECONDS/);
   });
 
+  it('limits GraphQL operations by default so that GraphiQL and every client of ours fit, and reads each limit', () => {
+    expect(loadConfig({}).graphql).toEqual({
+      limits: { maxDepth: 12, maxComplexity: 25_000, maxAliases: 30, maxTokens: 2000, maxDirectives: 50, maxDocumentBytes: 32 * 1024 },
+      maxBodyBytes: 1024 * 1024,
+      introspection: true,
+      mutationRateLimit: { points: 300, durationSeconds: 60 },
+    });
+    const env = {
+      GRAPHQL_MAX_DEPTH: '8',
+      GRAPHQL_MAX_COMPLEXITY: '1000',
+      GRAPHQL_MAX_ALIASES: '0',
+      GRAPHQL_MAX_TOKENS: '500',
+      GRAPHQL_MAX_DIRECTIVES: '5',
+      GRAPHQL_MAX_DOCUMENT_BYTES: '4096',
+      GRAPHQL_MAX_BODY_BYTES: '65536',
+      GRAPHQL_INTROSPECTION: 'false',
+      GRAPHQL_MUTATION_RATE_POINTS: '10',
+      GRAPHQL_MUTATION_RATE_DURATION_SECONDS: '1',
+    };
+    expect(loadConfig(env).graphql).toEqual({
+      limits: { maxDepth: 8, maxComplexity: 1000, maxAliases: 0, maxTokens: 500, maxDirectives: 5, maxDocumentBytes: 4096 },
+      maxBodyBytes: 65_536,
+      introspection: false,
+      mutationRateLimit: { points: 10, durationSeconds: 1 },
+    });
+    // Introspection stays on in production: only authenticated callers get as far as a document.
+    expect(loadConfig(production).graphql.introspection).toBe(true);
+    expect(() => loadConfig({ GRAPHQL_MAX_DEPTH: '0', GRAPHQL_MAX_BODY_BYTES: '10', GRAPHQL_MUTATION_RATE_POINTS: 'many' })).toThrow(
+      /GRAPHQL_MAX_DEPTH[\s\S]*GRAPHQL_MAX_BODY_BYTES[\s\S]*GRAPHQL_MUTATION_RATE_POINTS/,
+    );
+  });
+
   it('serves /metrics unless METRICS_ENABLED=false, and bounds readiness checks to 2 s by default', () => {
     expect(loadConfig({})).toMatchObject({ metricsEnabled: true, readinessCheckTimeoutMs: 2000 });
     expect(loadConfig({ METRICS_ENABLED: 'false', READINESS_CHECK_TIMEOUT_MS: '500' })).toMatchObject({ metricsEnabled: false, readinessCheckTimeoutMs: 500 });
