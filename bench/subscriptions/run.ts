@@ -12,7 +12,7 @@
  * bench/subscriptions/results.md and results.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -59,8 +59,16 @@ async function settledRssKb(pid: number): Promise<number> {
   return min;
 }
 
-async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+const compiledMain = path.join(root, 'dist/src/main.js');
+if (!existsSync(compiledMain)) throw new Error('run "npm run build" first (npm run bench:subscriptions does)');
+
+/**
+ * Starts the API as production runs it: the compiled JavaScript (`npm run build`), not through
+ * tsx. With `inspect`, its inspector listens on a free loopback port so that the benchmark can
+ * collect its garbage and read its heap (see heapUsedAfterGc).
+ */
+async function startApi(databaseUrl: string, inspect = false): Promise<{ child: ChildProcess; url: string; inspector?: string }> {
+  const child = spawn(process.execPath, [...(inspect ? ['--inspect=127.0.0.1:0'] : []), compiledMain], {
     cwd: root,
     env: {
       PATH: process.env.PATH,
@@ -84,7 +92,8 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
       const match = /"url":"([^"]+)\/graphql"/.exec(out);
-      if (match) resolve({ child, url: match[1]! });
+      const inspector = /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1];
+      if (match && (!inspect || inspector)) resolve({ child, url: match[1]!, ...(inspector && { inspector }) });
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
@@ -196,10 +205,43 @@ async function measureApi(url: string, auth: string, pid: number, subscribers: n
   };
 }
 
-/** RSS growth of an API process per idle subscription. */
-async function measureIdleMemory(url: string, auth: string, pid: number, subscribers: number, workloadIds: string[]) {
+/**
+ * The API process's live JavaScript heap after a full garbage collection, through its inspector
+ * (Chrome DevTools Protocol: HeapProfiler.collectGarbage, then Runtime.getHeapUsage).
+ */
+async function heapUsedAfterGc(inspector: string): Promise<number> {
+  const socket = new WebSocket(inspector);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  let nextId = 0;
+  const call = (method: string) =>
+    new Promise<Record<string, number>>((resolve, reject) => {
+      const id = ++nextId;
+      const onMessage = (data: WebSocket.RawData) => {
+        const message = JSON.parse(String(data)) as { id?: number; result?: Record<string, number>; error?: unknown };
+        if (message.id !== id) return;
+        socket.off('message', onMessage);
+        if (message.error) reject(new Error(JSON.stringify(message.error)));
+        else resolve(message.result ?? {});
+      };
+      socket.on('message', onMessage);
+      socket.send(JSON.stringify({ id, method }));
+    });
+  try {
+    // Twice: the first collection can leave garbage that only finalizers released.
+    await call('HeapProfiler.collectGarbage');
+    await call('HeapProfiler.collectGarbage');
+    return (await call('Runtime.getHeapUsage')).usedSize!;
+  } finally {
+    socket.close();
+  }
+}
+
+/** Heap (after a full collection) and RSS growth of an API process per idle subscription. */
+async function measureIdleMemory(url: string, inspector: string, auth: string, pid: number, subscribers: number, workloadIds: string[]) {
   await sleep(3000);
+  const heapBefore = await heapUsedAfterGc(inspector);
   const before = await settledRssKb(pid);
+  let lastMessageAt = Date.now();
   const clients: Client[] = [];
   const ready: Promise<void>[] = [];
   for (let c = 0; c < Math.ceil(subscribers / PER_CONNECTION); c++) {
@@ -211,16 +253,34 @@ async function measureIdleMemory(url: string, auth: string, pid: number, subscri
         new Promise<void>((resolve, reject) => {
           client.subscribe(
             { query: 'subscription($id: ID!) { workloadEvents(workloadId: $id, after: 0) { sequence } }', variables: { id } },
-            { next: () => resolve(), error: reject, complete: () => {} },
+            {
+              next: () => {
+                lastMessageAt = Date.now();
+                resolve();
+              },
+              error: reject,
+              complete: () => {},
+            },
           );
         }),
       );
     }
   }
   await Promise.all(ready);
+  // Idle means every replay has finished: no message for two seconds.
+  while (Date.now() - lastMessageAt < 2000) await sleep(200);
+  const heapAfter = await heapUsedAfterGc(inspector);
   const after = await settledRssKb(pid);
   await Promise.all(clients.map((c) => c.dispose()));
-  return { subscribers, bytesPerSubscription: Math.round(((after - before) * 1024) / subscribers), rssBeforeMb: Math.round(before / 1024), rssAfterMb: Math.round(after / 1024) };
+  return {
+    subscribers,
+    heapBytesPerSubscription: Math.round((heapAfter - heapBefore) / subscribers),
+    rssBytesPerSubscription: Math.round(((after - before) * 1024) / subscribers),
+    heapBeforeMb: Math.round(heapBefore / 2 ** 20),
+    heapAfterMb: Math.round(heapAfter / 2 ** 20),
+    rssBeforeMb: Math.round(before / 1024),
+    rssAfterMb: Math.round(after / 1024),
+  };
 }
 
 /** The floor: a bare Redis channel fanned out to N in-process listeners. */
@@ -294,7 +354,7 @@ await admin.connect();
 await admin.query(`create database ${dbName}`);
 const dbUrl = new URL(adminUrl);
 dbUrl.pathname = `/${dbName}`;
-let idleMemory: { subscribers: number; bytesPerSubscription: number; rssBeforeMb: number; rssAfterMb: number } | undefined;
+let idleMemory: Awaited<ReturnType<typeof measureIdleMemory>> | undefined;
 const { child, url } = await startApi(dbUrl.toString());
 events = new pg.Client({ connectionString: dbUrl.toString() });
 await events.connect();
@@ -324,10 +384,10 @@ try {
   }
   // Memory per idle subscription: a fresh API process on the same database, so that no garbage of
   // the runs above inflates it, with the largest number of subscriptions.
-  const fresh = await startApi(dbUrl.toString());
+  const fresh = await startApi(dbUrl.toString(), true);
   try {
     const largest = COUNTS[COUNTS.length - 1]!;
-    idleMemory = await measureIdleMemory(fresh.url, auth, fresh.child.pid!, largest, workloadIds.slice(0, Math.max(1, Math.round(largest / PER_WORKLOAD))));
+    idleMemory = await measureIdleMemory(fresh.url, fresh.inspector!, auth, fresh.child.pid!, largest, workloadIds.slice(0, Math.max(1, Math.round(largest / PER_WORKLOAD))));
     process.stdout.write(`${JSON.stringify(idleMemory)}\n`);
   } finally {
     fresh.child.kill('SIGTERM');
@@ -367,8 +427,11 @@ phase, in % of one core.
 ${rows.join('\n')}
 
 Memory per idle subscription (a fresh API process, ${idleMemory?.subscribers} \`workloadEvents\`
-subscriptions): ${idleMemory?.bytesPerSubscription} bytes (RSS ${idleMemory?.rssBeforeMb} MB before,
-${idleMemory?.rssAfterMb} MB after). Floor: ${results.find((r) => r.path === 'floor' && r.subscribers === COUNTS[COUNTS.length - 1])?.bytesPerSubscriber} bytes of heap per in-process listener.
+subscriptions, each past its first payload): **${idleMemory?.heapBytesPerSubscription} bytes of live heap** (after a
+full garbage collection: ${idleMemory?.heapBeforeMb} MB before, ${idleMemory?.heapAfterMb} MB after), and
+${idleMemory?.rssBytesPerSubscription} bytes of RSS growth (${idleMemory?.rssBeforeMb} MB before, ${idleMemory?.rssAfterMb} MB after;
+RSS also holds heap the process has not returned and the sockets' buffers). Floor:
+${results.find((r) => r.path === 'floor' && r.subscribers === COUNTS[COUNTS.length - 1])?.bytesPerSubscriber} bytes of heap per in-process listener.
 
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench:subscriptions\`.
 `;

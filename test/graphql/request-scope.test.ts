@@ -19,7 +19,7 @@ function server() {
     e(n);
     return true;
   };
-  const yoga = createYoga<Record<string, never>, GraphQLContext>({
+  const yoga = createYoga<object, GraphQLContext>({
     schema: createSchema<GraphQLContext>({
       typeDefs: 'type Query { read: Int } type Subscription { ticks: Int }',
       resolvers: {
