@@ -103,7 +103,7 @@ describe('the deployment manifests', () => {
     expect(writable?.every((v) => v?.emptyDir !== undefined)).toBe(true);
   });
 
-  it('build an image that runs as the pod user and exposes the API port', () => {
+  it('build an image that runs the compiled API as the pod user and exposes the API port', () => {
     const dockerfile = readFileSync(path.join(repositoryRoot, 'Dockerfile'), 'utf8');
     const stages = dockerfile.split(/^FROM /m);
     const final = stages[stages.length - 1]!;
@@ -111,6 +111,16 @@ describe('the deployment manifests', () => {
     // Numeric, so a kubelet can verify runAsNonRoot even without runAsUser.
     expect(user).toBe(`${pod.securityContext?.runAsUser}:${pod.securityContext?.runAsGroup}`);
     expect(/^EXPOSE\s+(\d+)/m.exec(final)?.[1]).toBe(String(api.ports?.[0]?.containerPort));
+    // The entry point is what `npm run build` emits for src/main.ts (nothing compiles at start-up).
+    const packageJson = JSON.parse(readFileSync(path.join(repositoryRoot, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(packageJson.scripts.build).toBe('tsc -p tsconfig.build.json');
+    expect(dockerfile).toMatch(/^RUN npm run build$/m);
+    const build = JSON.parse(readFileSync(path.join(repositoryRoot, 'tsconfig.build.json'), 'utf8')) as { compilerOptions: { outDir: string; rootDir: string } };
+    const entry = path.posix.join(build.compilerOptions.outDir, path.posix.relative(build.compilerOptions.rootDir, 'src'), 'main.js');
+    const cmd = JSON.parse(/^CMD\s+(\[.*\])$/m.exec(final)?.[1] ?? '[]') as string[];
+    expect(cmd[0]).toBe('node');
+    expect(cmd.at(-1)).toBe(entry);
+    expect(final).toMatch(new RegExp(`^COPY --from=build /app/${build.compilerOptions.outDir} `, 'm'));
   });
 
   it('send the Service and the disruption budget to the API pods, and keep them out of the pod informer', () => {
