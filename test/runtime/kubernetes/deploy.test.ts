@@ -91,11 +91,12 @@ async function serviceAccountKubeConfig(admin: KubeConfig): Promise<KubeConfig> 
 
 describeOnKubernetes('the deployment manifests on a cluster', () => {
   const admin = () => testKubeConfig();
-  const scratch = mkdtempSync(path.join(tmpdir(), 'wl-deploy-'));
+  let scratch: string;
   let applied: { stdout: string; stderr: string };
   let sa: KubeConfig;
 
   beforeAll(async () => {
+    scratch = mkdtempSync(path.join(tmpdir(), 'wl-deploy-'));
     const core = admin().makeApiClient(CoreV1Api);
     // Left over by an aborted run: gone before anything is applied again.
     await kubectl('delete', '-f', 'deploy/', '--ignore-not-found', '--wait=true', '--timeout=90s');
@@ -116,7 +117,7 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
   }, 180_000);
 
   afterAll(async () => {
-    rmSync(scratch, { recursive: true, force: true });
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
     await kubectl('delete', '-f', 'deploy/', '--ignore-not-found', '--wait=false').catch(() => undefined);
   });
 
