@@ -157,18 +157,19 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
     maxRequestBodySize: config.graphql.maxBodyBytes,
-    // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
     plugins: [
-      authenticateBeforeParsing(authenticator),
-      introspectionPlugin(config.graphql.introspection),
-      ...queryLimitsPlugins(config.graphql.limits),
-      mutationRateLimitPlugin(mutationRateLimiter),
       // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
-      useRequestIds(),
+      // First, so that what the limits below refuse is still counted and carries a request id.
+      useRequestIds(logger),
       metrics.graphqlPlugin(),
       streams.plugin(),
       // An idle subscription keeps no EntityManager or loaders between payloads.
       useRequestScopeRelease(),
+      // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
+      authenticateBeforeParsing(authenticator),
+      introspectionPlugin(config.graphql.introspection),
+      ...queryLimitsPlugins(config.graphql.limits),
+      mutationRateLimitPlugin(mutationRateLimiter),
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -181,6 +182,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       isDev: config.env === 'development',
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? error.originalError : error;
+        // Already masked (an error can pass through masking twice).
+        if (error instanceof GraphQLError && error.extensions?.code === 'INTERNAL_SERVER_ERROR') return error;
         // GraphQL errors raised on purpose (bad arguments, bad documents) pass through.
         if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
         if (error instanceof GraphQLError && original instanceof InvalidCursorError) {
@@ -193,8 +196,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {
           return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: 'VALIDATION' } });
         }
-        scopes.currentLogger().error({ err: original ?? error, path: error instanceof GraphQLError ? error.path : undefined }, 'unexpected error');
+        // The cause stays on the masked error (never serialized) for the transport to log with the request id.
         return new GraphQLError(message, {
+          originalError: original instanceof Error ? original : error instanceof Error ? error : undefined,
           nodes: error instanceof GraphQLError ? error.nodes : undefined,
           path: error instanceof GraphQLError ? error.path : undefined,
           extensions: {
@@ -255,7 +259,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           maxMessageBytes: config.graphql.maxBodyBytes,
         },
         logger: logger.child({ component: 'websocket' }),
-        scopes,
       });
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);

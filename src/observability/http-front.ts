@@ -48,20 +48,18 @@ export class HttpFront {
       if (operational) scope.logger.debug(line, 'request');
       else scope.logger.info(line, 'request');
     });
-    scopes.run(scope, () => {
-      if (operational) {
-        void this.#operational(path, req, res).catch((err: unknown) => {
-          scope.logger.error({ err, path }, 'operational endpoint failed');
-          if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
-          else res.destroy();
-        });
-      } else if (this.deps.invoke.handles(req)) {
-        this.deps.metrics?.observeInvoke(req, res);
-        this.deps.invoke.handle(req, res);
-      } else {
-        void this.deps.graphql(req, res);
-      }
-    });
+    if (operational) {
+      void this.#operational(path, req, res).catch((err: unknown) => {
+        scope.logger.error({ err, path }, 'operational endpoint failed');
+        if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
+        else res.destroy();
+      });
+    } else if (this.deps.invoke.handles(req)) {
+      this.deps.metrics?.observeInvoke(req, res);
+      this.deps.invoke.handle(req, res);
+    } else {
+      void this.deps.graphql(req, res);
+    }
   };
 
   async #operational(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {

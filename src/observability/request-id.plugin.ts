@@ -1,6 +1,7 @@
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import { acceptRequestId, REQUEST_ID_HEADER } from './request-scope.js';
+import type { Logger } from 'pino';
+import { acceptRequestId, logUnexpectedErrors, REQUEST_ID_HEADER } from './request-scope.js';
 
 /** A copy of `errors` with `extensions.requestId` on each (errors may be cached and shared: never mutated). */
 export function withRequestId<E extends { extensions?: Record<string, unknown> }>(errors: readonly E[], requestId: string): E[] {
@@ -19,8 +20,10 @@ export function withRequestId<E extends { extensions?: Record<string, unknown> }
   });
 }
 
-function resultWithRequestId(result: ExecutionResult, requestId: string): ExecutionResult {
-  return result.errors?.length ? { ...result, errors: withRequestId(result.errors, requestId) } : result;
+function resultWithRequestId(result: ExecutionResult, requestId: string, logger: Logger): ExecutionResult {
+  if (!result.errors?.length) return result;
+  logUnexpectedErrors(result.errors, logger, requestId);
+  return { ...result, errors: withRequestId(result.errors, requestId) };
 }
 
 /**
@@ -28,9 +31,10 @@ function resultWithRequestId(result: ExecutionResult, requestId: string): Execut
  * header and in `extensions.requestId` of each error, whatever produced it (a bad request body,
  * validation, authentication, a masked internal error, an error in an SSE stream). The HTTP front
  * has already replaced the header with an accepted id; requests that did not come through it
- * (`yoga.fetch` in tests) get one here.
+ * (`yoga.fetch` in tests) get one here. The causes of masked internal errors are logged here,
+ * with the id.
  */
-export function useRequestIds(): Plugin {
+export function useRequestIds(logger: Logger): Plugin {
   const ids = new WeakMap<Request, string>();
   const idOf = (request: Request) => {
     let id = ids.get(request);
@@ -44,11 +48,11 @@ export function useRequestIds(): Plugin {
     onResultProcess({ request, result, setResult }) {
       const id = idOf(request);
       if (isAsyncIterable(result)) {
-        setResult(mapAsyncIterator(result, (value: ExecutionResult) => resultWithRequestId(value, id)));
+        setResult(mapAsyncIterator(result, (value: ExecutionResult) => resultWithRequestId(value, id, logger)));
       } else if (Array.isArray(result)) {
-        setResult(result.map((r: ExecutionResult) => resultWithRequestId(r, id)));
+        setResult(result.map((r: ExecutionResult) => resultWithRequestId(r, id, logger)));
       } else {
-        setResult(resultWithRequestId(result as ExecutionResult, id));
+        setResult(resultWithRequestId(result as ExecutionResult, id, logger));
       }
     },
     onResponse({ request, response }) {

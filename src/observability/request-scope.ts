@@ -3,10 +3,13 @@
  * a new UUID), returned as a response header, carried by the request's child logger and put in
  * every GraphQL error's `extensions.requestId`. WebSocket operations get `ws-<uuid>/<operation id>`.
  *
- * The request's scope (id and child logger) is held in an AsyncLocalStorage, so that code with no
- * request in hand (Yoga's `maskError`) still logs with the id. One instance per app.
+ * The id travels with the request (its header, the GraphQL context's request), not in an
+ * AsyncLocalStorage: on Node 20 that would put async-hook ids on every promise of the process,
+ * which costs memory per idle subscription and time on every await. What masks an internal error
+ * keeps its cause on the masked error, and the transport that knows the id logs it
+ * (`logUnexpectedErrors`). One instance per app.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { GraphQLError } from 'graphql';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 
@@ -29,29 +32,24 @@ export interface RequestScope {
   readonly logger: Logger;
 }
 
-/** The scope of the request under way, per asynchronous context. */
+/** Makes the scope of a request: its id and its logger. */
 export class RequestScopes {
-  readonly #storage = new AsyncLocalStorage<RequestScope>();
-
   constructor(private readonly base: Logger) {}
 
   /** A scope for `requestId`, with its child logger. */
   scope(requestId: string): RequestScope {
     return { requestId, logger: this.base.child({ requestId }) };
   }
+}
 
-  /** Runs `fn` (and everything it starts) within `scope`. */
-  run<T>(scope: RequestScope, fn: () => T): T {
-    return this.#storage.run(scope, fn);
-  }
-
-  /** The scope of the request under way, if any. */
-  current(): RequestScope | undefined {
-    return this.#storage.getStore();
-  }
-
-  /** The request's logger, or the app's outside any request. */
-  currentLogger(): Logger {
-    return this.#storage.getStore()?.logger ?? this.base;
+/**
+ * Logs the cause of each internal error that masking replaced (code INTERNAL_SERVER_ERROR, the
+ * cause kept as `originalError`), with the request id the caller sees in the error.
+ */
+export function logUnexpectedErrors(errors: readonly unknown[] | undefined, logger: Logger, requestId: string): void {
+  for (const error of errors ?? []) {
+    if (error instanceof GraphQLError && error.extensions?.code === 'INTERNAL_SERVER_ERROR') {
+      logger.error({ requestId, err: error.originalError ?? error, path: error.path }, 'unexpected error');
+    }
   }
 }

@@ -8,7 +8,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
 import { withRequestId } from '../observability/request-id.plugin.js';
-import { REQUEST_ID_HEADER, type RequestScopes } from '../observability/request-scope.js';
+import { logUnexpectedErrors, REQUEST_ID_HEADER } from '../observability/request-scope.js';
 import { CLOSE_CODES } from './close-codes.js';
 
 /** Limits of the WebSocket transport; see README.md, "Live subscriptions". */
@@ -63,12 +63,10 @@ export function attachWebSocketTransport(options: {
   authenticator: Authenticator;
   limits: WebSocketLimits;
   logger: Logger;
-  scopes: RequestScopes;
 }): WebSocketTransport {
-  const { yoga, authenticator, limits, logger, scopes } = options;
+  const { yoga, authenticator, limits, logger } = options;
   const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint, maxPayload: limits.maxMessageBytes });
   const envelopes = new WeakMap<object, Enveloped>();
-  const operationIds = new WeakMap<object, string>();
   const operationId = (state: ConnectionState, id: string) => `${state.connectionId}/${id}`;
   let slowConsumersClosed = 0;
 
@@ -131,7 +129,6 @@ export function attachWebSocketTransport(options: {
       const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
       Object.assign(contextValue, { connection });
       envelopes.set(contextValue, enveloped);
-      operationIds.set(contextValue, requestId);
       state.operations.add(id);
       return {
         schema: enveloped.schema,
@@ -141,20 +138,23 @@ export function attachWebSocketTransport(options: {
         contextValue,
       };
     },
-    execute: (args) => inOperationScope(args, () => envelopeOf(args).execute(args) as OperationResult),
-    subscribe: (args) => inOperationScope(args, () => envelopeOf(args).subscribe(args) as OperationResult),
-    onNext: (ctx, id, _payload, _args, result) =>
-      result.errors?.length ? { ...result, errors: withRequestId(result.errors.map((e) => e.toJSON()), operationId(ctx.extra, id)) } : undefined,
-    onError: (ctx, id, _payload, errors) => withRequestId(errors.map((e) => e.toJSON()), operationId(ctx.extra, id)),
+    execute: (args) => envelopeOf(args).execute(args) as OperationResult,
+    subscribe: (args) => envelopeOf(args).subscribe(args) as OperationResult,
+    onNext(ctx, id, _payload, _args, result) {
+      if (!result.errors?.length) return undefined;
+      const requestId = operationId(ctx.extra, id);
+      logUnexpectedErrors(result.errors, logger, requestId);
+      return { ...result, errors: withRequestId(result.errors.map((e) => e.toJSON()), requestId) };
+    },
+    onError(ctx, id, _payload, errors) {
+      const requestId = operationId(ctx.extra, id);
+      logUnexpectedErrors(errors, logger, requestId);
+      return withRequestId(errors.map((e) => e.toJSON()), requestId);
+    },
     onComplete(ctx, id) {
       ctx.extra.operations.delete(id);
     },
   });
-
-  function inOperationScope<T>(args: ExecutionArgs, fn: () => T): T {
-    const id = typeof args.contextValue === 'object' && args.contextValue !== null ? operationIds.get(args.contextValue) : undefined;
-    return id ? scopes.run(scopes.scope(id), fn) : fn();
-  }
 
   function envelopeOf(args: ExecutionArgs): Enveloped {
     const enveloped = typeof args.contextValue === 'object' && args.contextValue !== null ? envelopes.get(args.contextValue) : undefined;
@@ -164,7 +164,6 @@ export function attachWebSocketTransport(options: {
 
   wss.on('connection', (socket, request) => {
     const state: ConnectionState = { connectionId: `ws-${randomUUID()}`, socket, request, authorization: null, operations: new Set() };
-    const connectionScope = scopes.scope(state.connectionId);
     socket.once('error', (err) => {
       logger.warn({ err }, 'WebSocket error');
       socket.terminate();
@@ -195,9 +194,8 @@ export function attachWebSocketTransport(options: {
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>
           socket.on('message', (data) => {
-            // Work a message starts (a subscription's later payloads too) logs with the connection's id.
-            scopes.run(connectionScope, () => cb(String(data))).catch((err: unknown) => {
-              connectionScope.logger.error({ err }, 'internal error handling a WebSocket message');
+            cb(String(data)).catch((err: unknown) => {
+              logger.error({ requestId: state.connectionId, err }, 'internal error handling a WebSocket message');
               socket.close(CloseCode.InternalServerError, 'Internal server error');
             });
           }),
