@@ -44,10 +44,10 @@ export function limitExceeded(limit: LimitName, max: number, actual?: number): G
       limit,
       max,
       ...(actual !== undefined && { actual }),
-      // Over HTTP, like every validation error (GraphQL over HTTP): 400 with `Accept:
-      // application/graphql-response+json`, 200 with `application/json`. An over-large document is
-      // refused with 413 either way, like an over-large body.
-      http: limit === 'documentBytes' ? { status: 413 } : { status: 400, spec: true },
+      // Over HTTP, like every parse and validation error (GraphQL over HTTP): 400 (413 for an
+      // over-large document) with `Accept: application/graphql-response+json`, 200 with
+      // `application/json`.
+      http: { status: limit === 'documentBytes' ? 413 : 400, spec: true },
     },
   });
 }
@@ -69,7 +69,8 @@ function reportAs(limit: LimitName, max: number) {
  * The shape limits, as envelop hooks, so they hold wherever Yoga's envelope runs: HTTP, SSE, and
  * graphql-ws (whose onSubscribe parses, validates and executes through `yoga.getEnveloped()`).
  *
- * - document size: before parsing (onParse), so an oversized document costs no parser time;
+ * - document size: around the parse function, before it runs, so an oversized document costs
+ *   no parser time;
  * - tokens: while parsing (graphql-armor's counting parser), so a huge document stops early;
  * - depth, aliases, directives: validation rules (graphql-armor). They depend on the document
  *   only, so Yoga's validation cache may keep their result;
@@ -79,13 +80,19 @@ function reportAs(limit: LimitName, max: number) {
  *   model of ./cost.ts.
  */
 export function queryLimitsPlugins(limits: QueryLimits): Plugin[] {
+  // Wraps whatever parses (the token-counting parser, registered before it), so that a refusal is
+  // a parse failure that other plugins' onParse hooks see, like a syntax error.
   const documentSize: Plugin = {
-    onParse({ params }) {
-      const source = typeof params.source === 'string' ? params.source : params.source.body;
-      // Characters bound bytes from below (and from above by 3x): the exact count only when close.
-      if (source.length * 3 <= limits.maxDocumentBytes) return;
-      const bytes = Buffer.byteLength(source, 'utf8');
-      if (bytes > limits.maxDocumentBytes) throw limitExceeded('documentBytes', limits.maxDocumentBytes, bytes);
+    onParse({ parseFn, setParseFn }) {
+      setParseFn((source, options) => {
+        const text = typeof source === 'string' ? source : source.body;
+        // Characters bound bytes from below (and from above by 3x): the exact count only when close.
+        if (text.length * 3 > limits.maxDocumentBytes) {
+          const bytes = Buffer.byteLength(text, 'utf8');
+          if (bytes > limits.maxDocumentBytes) throw limitExceeded('documentBytes', limits.maxDocumentBytes, bytes);
+        }
+        return parseFn(source, options);
+      });
     },
   };
   const tokens = maxTokensPlugin({
@@ -125,7 +132,7 @@ export function queryLimitsPlugins(limits: QueryLimits): Plugin[] {
       if (errors.length > 0) setResultAndStopExecution({ errors });
     },
   };
-  return [documentSize, tokens, shape, complexity];
+  return [tokens, documentSize, shape, complexity];
 }
 
 /** The operation's cost against `max`, measured with its variables, as errors (none when within). */

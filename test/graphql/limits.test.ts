@@ -92,7 +92,7 @@ describe('limits on what one GraphQL operation may weigh', () => {
       expectRefused(outcome, limit, max, actual, 'http');
       // With the older media type, a refused operation is a 200 like any other validation error (GraphQL over HTTP).
       const legacy = await postGraphQL(t.url, owner, { query, variables });
-      expect(legacy.status).toBe(limit === 'documentBytes' ? 413 : 200);
+      expect(legacy.status).toBe(200);
       expectRefused(legacy, limit, max, actual, 'http');
     });
 
@@ -103,6 +103,21 @@ describe('limits on what one GraphQL operation may weigh', () => {
     it('is refused over SSE the same way', async () => {
       expectRefused(await sseOperation(t.url, owner, query, variables), limit, max, actual, 'sse');
     });
+  });
+
+  it('counts what it refuses in the operation metrics: rejected before execution, an error during it', async () => {
+    const count = async (type: string, name: string, outcome: string) => {
+      const text = await t.app.metrics.registry.metrics();
+      const line = text.split('\n').find((l) => l.startsWith(`workload_api_graphql_operations_total{operation_type="${type}",operation_name="${name}",outcome="${outcome}"}`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = [await count('query', 'Page', 'error'), await count('query', 'Deep', 'rejected'), await count('unknown', 'Big', 'rejected')];
+    await postGraphQL(t.url, owner, { query: PAGE, variables: { n: 100 }, operationName: 'Page' });
+    await postGraphQL(t.url, owner, { query: 'query Deep { workloads { edges { node { protons { replicas { containers { name } } } } } } }' });
+    await postGraphQL(t.url, owner, { query: `# ${'x'.repeat(4000)}\nquery Big { __typename }`, operationName: 'Big' });
+    expect([await count('query', 'Page', 'error'), await count('query', 'Deep', 'rejected'), await count('unknown', 'Big', 'rejected')]).toEqual(
+      before.map((n) => n + 1),
+    );
   });
 
   it('measures a connection by the page it asks for: first: 100 costs about 100 times first: 1', () => {
