@@ -19,7 +19,7 @@ import { useRequestIds } from './observability/request-id.plugin.js';
 import { RequestScopes } from './observability/request-scope.js';
 import { LiveStreams } from './transport/live-streams.js';
 import type { Config } from './config.js';
-import { createOperationContext, useRequestScopeRelease, type GraphQLContext } from './graphql/context.js';
+import { createOperationContext, releaseRequestScope, type GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
 import { queryLimitsPlugins } from './graphql/limits.js';
@@ -100,7 +100,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
   const leadership = leadershipFor(config.runtime, controller, runtime, logger);
   const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
-  const streams = new LiveStreams();
+  // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
+  const streams = new LiveStreams(releaseRequestScope);
   metrics.watch({
     orm,
     clock,
@@ -151,6 +152,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ component: 'rate-limit' }),
   });
 
+  const forkEntityManager = () => orm.em.fork();
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -163,8 +165,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       useRequestIds(logger),
       metrics.graphqlPlugin(),
       streams.plugin(),
-      // An idle subscription keeps no EntityManager or loaders between payloads.
-      useRequestScopeRelease(),
       // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
       authenticateBeforeParsing(authenticator),
       introspectionPlugin(config.graphql.introspection),
@@ -220,7 +220,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
         });
       }
-      return createOperationContext(initial, { viewer, services, publicBaseUrl: config.publicBaseUrl, live }, () => orm.em.fork());
+      return createOperationContext(initial, { viewer, services, publicBaseUrl: config.publicBaseUrl, live }, forkEntityManager);
     },
   });
 

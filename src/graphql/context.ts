@@ -1,6 +1,5 @@
 import { contextCacheSymbol } from '@pothos/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Plugin } from 'graphql-yoga';
 import type { Viewer } from '../auth/viewer.js';
 import { createAccessLoaders, type AccessLoaders } from '../service/access-loaders.js';
 import type { Services } from '../service/index.js';
@@ -28,8 +27,46 @@ export interface GraphQLContext {
   connection?: ConnectionControls;
 }
 
-const releaseScope = Symbol('releaseRequestScope');
-const heldScope = Symbol('holdsRequestScope');
+/** Where an operation's request scope lives on its context object. */
+const scopeState = Symbol('requestScope');
+
+interface ScopeState {
+  readonly fork: () => EntityManager;
+  readonly viewer: Viewer;
+  em?: EntityManager;
+  access?: AccessLoaders;
+}
+
+type Scoped = { [scopeState]: ScopeState };
+
+/**
+ * The accessors of `em` and `access`, shared by every context (they read the state through
+ * `this`): an operation's scope then costs one small object, not a set of closures, for as long as
+ * its subscription runs.
+ */
+const scopeAccessors: PropertyDescriptorMap = {
+  em: {
+    get(this: Scoped) {
+      const state = this[scopeState];
+      return (state.em ??= state.fork());
+    },
+    set(this: Scoped, value: EntityManager) {
+      const state = this[scopeState];
+      state.em = value;
+      state.access = undefined;
+    },
+    configurable: true,
+    enumerable: true,
+  },
+  access: {
+    get(this: Scoped & GraphQLContext) {
+      const state = this[scopeState];
+      return (state.access ??= createAccessLoaders(this.em, state.viewer));
+    },
+    configurable: true,
+    enumerable: true,
+  },
+};
 
 /**
  * Gives `context.em` and `context.access` to an operation's context lazily: each is created on
@@ -40,36 +77,10 @@ const heldScope = Symbol('holdsRequestScope');
  * Defined as accessors on the context object itself (Yoga extends the context with
  * `Object.assign`, which would read plain getters of a returned object once and keep the values).
  */
-export function installRequestScope(context: object, fork: () => EntityManager, viewer: () => Viewer): void {
-  let em: EntityManager | undefined;
-  let access: AccessLoaders | undefined;
-  Object.defineProperties(context, {
-    em: {
-      get: () => (em ??= fork()),
-      set: (value: EntityManager) => {
-        em = value;
-        access = undefined;
-      },
-      configurable: true,
-      enumerable: true,
-    },
-    access: {
-      get: () => (access ??= createAccessLoaders((context as GraphQLContext).em, viewer())),
-      configurable: true,
-      enumerable: true,
-    },
-    [heldScope]: { value: () => em !== undefined || access !== undefined, configurable: true },
-    [releaseScope]: {
-      value: () => {
-        em = undefined;
-        access = undefined;
-        // Pothos keys its per-request caches (dataloaders, auth scopes) weakly by the object under
-        // this symbol: a new key lets the old caches be collected.
-        Object.assign(context, { [contextCacheSymbol]: {} });
-      },
-      configurable: true,
-    },
-  });
+export function installRequestScope(context: object, fork: () => EntityManager, viewer: Viewer): void {
+  const state: ScopeState = { fork, viewer };
+  Object.defineProperty(context, scopeState, { value: state, configurable: true });
+  Object.defineProperties(context, scopeAccessors);
 }
 
 /**
@@ -77,42 +88,31 @@ export function installRequestScope(context: object, fork: () => EntityManager, 
  * ones, which show the database as it is then and check the caller's roles as they are then.
  */
 export function releaseRequestScope(context: object): void {
-  const release = (context as { [releaseScope]?: () => void })[releaseScope];
-  release?.();
+  const state = (context as Partial<Scoped>)[scopeState];
+  if (!state) return;
+  state.em = undefined;
+  state.access = undefined;
+  // Pothos keys its per-request caches (dataloaders, auth scopes) weakly by the object under this
+  // symbol: a new key lets the old caches be collected.
+  Object.assign(context, { [contextCacheSymbol]: {} });
 }
 
 /**
  * The context of one operation: `base` plus the lazy request scope, installed on Yoga's initial
- * context object (`initial`), into which Yoga then merges the returned fields.
+ * context object (`initial`), into which Yoga then merges the returned fields. `fork` should be
+ * one function for all operations (it is kept by each).
  */
 export function createOperationContext(
   initial: object,
   base: Omit<GraphQLContext, 'em' | 'access' | 'connection'>,
   fork: () => EntityManager,
 ): GraphQLContext {
-  installRequestScope(initial, fork, () => base.viewer);
+  installRequestScope(initial, fork, base.viewer);
   return base as GraphQLContext;
 }
 
-/**
- * Releases a subscription's request scope after each payload it delivers and when it ends, so an
- * idle subscription holds no EntityManager, loaders or caches (ADR 0031).
- */
-export function useRequestScopeRelease(): Plugin {
-  return {
-    onSubscribe() {
-      return {
-        onSubscribeResult({ args }) {
-          const release = () => releaseRequestScope(args.contextValue as object);
-          return { onNext: release, onEnd: release };
-        },
-      };
-    },
-  };
-}
-
-/** Whether the operation holds an EntityManager now (an idle subscription should not). */
+/** Whether the operation holds an EntityManager or loaders now (an idle subscription should not). */
 export function holdsRequestScope(context: object): boolean {
-  const scope = (context as { [heldScope]?: () => boolean })[heldScope];
-  return scope?.() ?? false;
+  const state = (context as Partial<Scoped>)[scopeState];
+  return state !== undefined && (state.em !== undefined || state.access !== undefined);
 }

@@ -61,9 +61,16 @@ class Wakeup {
     this.resolve = undefined;
     r?.();
   }
-  async next(): Promise<void> {
-    if (!this.dirty) await new Promise<void>((r) => (this.resolve = r));
-    this.dirty = false;
+  /** Resolves at once after a notification, else at the next one (not async: no frame held while waiting). */
+  next(): Promise<void> {
+    if (this.dirty) {
+      this.dirty = false;
+      return Promise.resolve();
+    }
+    // Notifications that arrive before the loop resumes are covered by the read it is about to do.
+    return new Promise<void>((r) => (this.resolve = r)).then(() => {
+      this.dirty = false;
+    });
   }
 }
 
@@ -283,7 +290,8 @@ export class LiveService {
     body: (push: Push<T>, wake: Wakeup, stopped: () => boolean) => Promise<unknown>,
   ): AsyncIterableIterator<T | SubscriptionEnded> {
     const feed = this.deps.feed;
-    return new Repeater<T | SubscriptionEnded>(async (push, stop) => {
+    // Not an async executor: an idle stream then holds one suspended frame (the body's), not two.
+    return new Repeater<T | SubscriptionEnded>((push, stop) => {
       const wake = new Wakeup();
       let done = false;
       void stop.then(() => {
@@ -291,12 +299,16 @@ export class LiveService {
         wake.notify();
       });
       const unwatch = feed.watch(workloadId, listen(wake));
-      try {
-        await body(push, wake, () => done);
-      } finally {
-        unwatch();
-      }
-      stop();
+      return body(push, wake, () => done).then(
+        () => {
+          unwatch();
+          stop();
+        },
+        (err: unknown) => {
+          unwatch();
+          throw err;
+        },
+      );
     });
   }
 

@@ -17,6 +17,14 @@ export class LiveStreams {
   readonly #streams = new Set<Stream>();
   #closed = false;
 
+  /**
+   * @param afterPayload called with the operation's context after each payload a stream delivers
+   *   and when it ends (the app releases the operation's request scope there). Here rather than in
+   *   a plugin of its own: each plugin that watches payloads wraps every stream's iterator once
+   *   more, and a wrapper costs memory for as long as the subscription runs.
+   */
+  constructor(private readonly afterPayload: (context: object) => void = () => {}) {}
+
   /** Open streams per transport. */
   active(): Record<StreamTransport, number> {
     const counts: Record<StreamTransport, number> = { websocket: 0, http: 0 };
@@ -38,6 +46,9 @@ export class LiveStreams {
     return {
       onSubscribe: ({ args }) => {
         const context = args.contextValue as { connection?: unknown } | undefined;
+        const afterPayload = () => {
+          if (context) this.afterPayload(context);
+        };
         const transport: StreamTransport = context?.connection ? 'websocket' : 'http';
         let stream: Stream | undefined;
         return {
@@ -59,7 +70,13 @@ export class LiveStreams {
               return undefined;
             }
             this.#streams.add(opened);
-            return { onEnd: () => this.#streams.delete(opened) };
+            return {
+              onNext: afterPayload,
+              onEnd: () => {
+                this.#streams.delete(opened);
+                afterPayload();
+              },
+            };
           },
           // A stream that fails ends without `onEnd`.
           onSubscribeError: () => {

@@ -36,6 +36,12 @@ interface ConnectionState {
   socket: WebSocket;
   request: IncomingMessage;
   authorization: string | null;
+  /**
+   * The request Yoga's plugins and context factory see for this connection's operations, made
+   * once (the credentials are the connection's): one per operation would be kept by each
+   * subscription's context for as long as it runs.
+   */
+  yogaRequest?: Request;
   operations: Set<string>;
 }
 
@@ -103,12 +109,11 @@ export function attachWebSocketTransport(options: {
         ];
       }
       // The request Yoga's context factory sees: the connection's credentials as its header.
-      const requestId = operationId(state, id);
       // POST: Yoga refuses mutations on GET requests (a rule for HTTP caches that a socket does not need).
-      const request = new Request(`http://localhost${yoga.graphqlEndpoint}`, {
+      const request = (state.yogaRequest ??= new Request(`http://localhost${yoga.graphqlEndpoint}`, {
         method: 'POST',
-        headers: { [REQUEST_ID_HEADER]: requestId, ...(state.authorization ? { authorization: state.authorization } : {}) },
-      });
+        headers: { [REQUEST_ID_HEADER]: state.connectionId, ...(state.authorization ? { authorization: state.authorization } : {}) },
+      }));
       const enveloped = yoga.getEnveloped({ request, params, socket: state.socket });
       let document;
       try {

@@ -2,11 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
-import { createOperationContext, holdsRequestScope, useRequestScopeRelease, type GraphQLContext } from '../../src/graphql/context.js';
+import { createOperationContext, holdsRequestScope, releaseRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
+import { LiveStreams } from '../../src/transport/live-streams.js';
 
 const viewer: Viewer = { userId: 'u', groups: [], organization: null, roles: [], isPlatformAdmin: false };
 
-/** A Yoga server whose operations get the app's lazy request scope; counts EntityManager forks. */
+/** A Yoga server whose operations get the app's lazy request scope, released as the app does; counts EntityManager forks. */
 function server() {
   const forks: object[] = [];
   const contexts: GraphQLContext[] = [];
@@ -36,7 +37,8 @@ function server() {
         },
       },
     }),
-    plugins: [useRequestScopeRelease()],
+    // As the app wires it: the stream tracker releases the scope after each payload.
+    plugins: [new LiveStreams(releaseRequestScope).plugin()],
     context: (initial) =>
       createOperationContext(initial, { viewer, services: {} as never, publicBaseUrl: '', live: {} as never }, () => {
         const em = { fork: () => em } as unknown as EntityManager;
