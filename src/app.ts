@@ -117,6 +117,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => kubernetes.isSynced() } }),
     }),
     config.readinessCheckTimeoutMs,
+    logger.child({ component: 'readiness' }),
   );
   const services = createServices({
     orm,
@@ -303,13 +304,31 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       } else {
         streams.endAll();
       }
-      // 5. Statistics are flushed, the leader steps down and releases its Lease, connections to backends close.
-      await invoke.stop();
-      await leadership.stop();
-      await runtime.stop();
-      await mutationRateLimiter.close();
-      await bus.close();
-      await orm.close(true);
+      // 5. The leader steps down and releases its Lease (first: another replica takes over at once),
+      // statistics are flushed, connections to backends close. Each step gets what is left of the
+      // budget; one that fails or hangs (a backend that is down) is logged and the next one runs.
+      const step = async (name: string, run: () => Promise<unknown>) => {
+        const leftMs = Math.max(0, started + budgetMs - Date.now());
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            run(),
+            new Promise((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`not done within the shutdown budget`)), leftMs);
+            }),
+          ]);
+        } catch (err) {
+          logger.error({ err, step: name }, 'a shutdown step failed; going on with the next');
+        } finally {
+          clearTimeout(timer);
+        }
+      };
+      await step('leadership', () => leadership.stop());
+      await step('invoke statistics', () => invoke.stop());
+      await step('runtime', () => runtime.stop());
+      await step('rate limiter', () => mutationRateLimiter.close());
+      await step('pub/sub', () => bus.close());
+      await step('database', () => orm.close(true));
       logger.info('Workload API stopped');
     },
   };

@@ -5,7 +5,9 @@ import { ConfigError, loadConfig } from './config.js';
 try {
   const config = loadConfig(process.env);
   const app = await buildApp({ config });
-  await app.start();
+  // Signals are handled from here on: one that arrives while the app starts (migrations, the pod
+  // cache's first sync) stops it once started, within the same deadline.
+  const starting = app.start();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -16,16 +18,20 @@ try {
       process.stderr.write(`shutdown did not finish within ${config.shutdownTimeoutSeconds} s; exiting\n`);
       process.exit(1);
     }, config.shutdownTimeoutSeconds * 1000).unref();
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        process.stderr.write(`shutdown failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
+    starting
+      .catch(() => undefined)
+      .then(() => app.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(`shutdown failed: ${String(err)}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await starting;
 } catch (err) {
   process.stderr.write(`${err instanceof ConfigError ? err.message : err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

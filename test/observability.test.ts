@@ -155,6 +155,21 @@ describeEachDatabase('observability', (backend) => {
     expect(mutations(after) - mutations(before)).toBe(1);
   });
 
+  it('never makes a label of an operation name that is not a GraphQL name of sensible length', async () => {
+    const series = { operation_type: 'unknown', operation_name: '__invalid', outcome: 'rejected' };
+    const before = (await scrape(t.url))('workload_api_graphql_operations_total', series) ?? 0;
+    const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${await tokenFor(owner)}` };
+    // Two different documents: a document that failed to parse once is not parsed again.
+    for (const [query, operationName] of [['{ workloads(', 'x'.repeat(5000)], ['{ artifacts(', 'not a name!']]) {
+      const res = await fetch(`${t.url}/graphql`, { method: 'POST', headers, body: JSON.stringify({ query, operationName }) });
+      expect(res.status).toBe(200);
+    }
+    const text = await (await fetch(`${t.url}/metrics`)).text();
+    expect(text).not.toContain('xxxxxxxx');
+    expect(text).not.toContain('not a name!');
+    expect(((await scrape(t.url))('workload_api_graphql_operations_total', series) ?? 0) - before).toBe(2);
+  });
+
   it('counts open subscriptions per transport, and lowers the gauge as they close', async () => {
     const id = await createWorkload(t.url);
     const active = async (transport: string) => (await scrape(t.url))('workload_api_graphql_subscriptions_active', { transport });
@@ -324,6 +339,9 @@ describe.skipIf(!postgresServer && process.env.REQUIRE_ALL_BACKENDS !== '1')('/r
         return r.status === 503 && r;
       }, 'readiness to fail');
       expect(down.body).toMatchObject({ status: 'unavailable', failing: ['database'], checks: { database: { ok: false } } });
+      // Anyone may probe: the driver's message (addresses, users) is logged, not answered.
+      expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect|postgres/i);
+      expect(t.lines.find((l) => l.msg === 'readiness check failed' && l.check === 'database')).toMatchObject({ level: 40, err: expect.anything() });
       // What failed is logged with the request id, and masked to the caller, who gets the id to quote.
       const failed = await graphql(t.url, '{ workloads(first: 1) { totalCount } }', { requestId: 'db-down' });
       expect(failed.body.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'db-down' } })]);

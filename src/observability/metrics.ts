@@ -229,6 +229,9 @@ export class AppMetrics {
 
   #nameLabel(name: string | null | undefined): string {
     if (!name) return 'anonymous';
+    // A name from a document that did not parse is whatever the caller sent: only a GraphQL name
+    // of sensible length becomes a label value.
+    if (!OPERATION_NAME.test(name)) return '__invalid';
     if (this.#names.has(name)) return name;
     if (this.#names.size >= MAX_OPERATION_NAMES) return '__other';
     this.#names.add(name);
@@ -262,6 +265,9 @@ export class AppMetrics {
     }
   }
 }
+
+/** A GraphQL name, at most 64 characters: what a label value may be. */
+const OPERATION_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,63}$/;
 
 function operationNameParam(context: unknown): string | undefined {
   const params = (context as { params?: { operationName?: unknown } } | undefined)?.params;

@@ -3,6 +3,11 @@
  * within the check timeout, and from the start of a shutdown on, for good.
  */
 
+import type { Logger } from 'pino';
+
+/** A failure whose message may be shown to anyone who probes (it names nothing internal). */
+export class ReadinessFailure extends Error {}
+
 /** One dependency check: resolves when healthy, rejects saying what is wrong. */
 export interface ReadinessCheck {
   readonly name: string;
@@ -23,8 +28,14 @@ export class Readiness {
   /** A check under way is shared by concurrent probes, so a flood of probes sends one query. */
   readonly #inflight = new Map<string, Promise<void>>();
   #shuttingDown = false;
+  /** Checks that failed at their last run: a failure is logged when it starts, not at every probe. */
+  readonly #failed = new Set<string>();
 
-  constructor(checks: readonly ReadinessCheck[], timeoutMs: number) {
+  constructor(
+    checks: readonly ReadinessCheck[],
+    timeoutMs: number,
+    private readonly logger?: Logger,
+  ) {
     this.#checks = checks;
     this.#timeoutMs = timeoutMs;
   }
@@ -47,9 +58,16 @@ export class Readiness {
       this.#checks.map(async (check) => {
         try {
           await this.#run(check);
+          if (this.#failed.delete(check.name)) this.logger?.info({ check: check.name }, 'readiness check passes again');
           return [check.name, { ok: true }] as const;
         } catch (err) {
-          return [check.name, { ok: false, error: err instanceof Error ? err.message : String(err) }] as const;
+          if (!this.#failed.has(check.name)) {
+            this.#failed.add(check.name);
+            this.logger?.warn({ check: check.name, err }, 'readiness check failed');
+          }
+          // Probes need no credentials: a driver's message (hosts, users) stays in the log.
+          const error = err instanceof ReadinessFailure ? err.message : 'failed (the reason is in the server log)';
+          return [check.name, { ok: false, error }] as const;
         }
       }),
     );
@@ -72,7 +90,7 @@ export class Readiness {
       timer = setTimeout(() => {
         // A check that hangs is not waited on by the next probe: that one tries afresh.
         if (this.#inflight.get(check.name) === shared) this.#inflight.delete(check.name);
-        reject(new Error(`no answer within ${this.#timeoutMs} ms`));
+        reject(new ReadinessFailure(`no answer within ${this.#timeoutMs} ms`));
       }, this.#timeoutMs);
     });
     return Promise.race([running, timeout]).finally(() => clearTimeout(timer));
@@ -96,7 +114,7 @@ export function dependencyChecks(deps: {
       name: 'informer',
       // Only the leader acts on the cache; other replicas serve the API from the database.
       run: async () => {
-        if (kubernetes.isLeader() && !kubernetes.isSynced()) throw new Error('this replica leads and its pod cache is not synced');
+        if (kubernetes.isLeader() && !kubernetes.isSynced()) throw new ReadinessFailure('this replica leads and its pod cache is not synced');
       },
     });
   }

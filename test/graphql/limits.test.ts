@@ -130,6 +130,14 @@ describe('limits on what one GraphQL operation may weigh', () => {
     expect(cost(100_000)).toBe(cost(100));
   });
 
+  it('weighs statistics as an aggregate query and a series as many points', () => {
+    const schema = buildSchema();
+    const cost = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 100) { edges { node { ${selection} } } } }`) });
+    // Per workload: the node (1), statistics (50), its requestCount (1); a series of 60 points of one field each.
+    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (1 + 1 + 50 + 1));
+    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (1 + 1 + 50 + 1 + 60 * 1));
+  });
+
   it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {
     const http = await postGraphQL(t.url, owner, { query: PAGE, variables: { n: 10 } });
     expect(http.status).toBe(200);

@@ -3,6 +3,7 @@ import type { StatisticsSummary } from '../../domain/request-statistics.js';
 import { isUuid } from '../../domain/ids.js';
 import { readRequestStatistics, type RequestStatisticsReport, type StatisticsPoint } from '../../service/request-statistics.js';
 import { builder } from '../builder.js';
+import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
 import { WorkloadNode } from '../workload/workload.type.js';
@@ -50,7 +51,12 @@ const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('Request
       description: 'When the statistics were last reset (the promotion); null if never.',
       resolve: (s) => s.resetAt,
     }),
-    series: t.field({ type: [RequestStatisticsPointRef], description: 'One point per minute with requests, oldest first.', resolve: (s) => s.series }),
+    series: t.field({
+      type: [RequestStatisticsPointRef],
+      description: 'One point per minute with requests, oldest first.',
+      complexity: SERIES_COMPLEXITY,
+      resolve: (s) => s.series,
+    }),
   }),
 });
 
@@ -63,6 +69,7 @@ function checkWindow(from: Date | null | undefined, to: Date | null | undefined)
 builder.objectFields(WorkloadNode, (t) => ({
   statistics: t.field({
     type: RequestStatisticsRef,
+    complexity: STATISTICS_COMPLEXITY,
     description: `Request statistics of the workload's protons, or of one (\`protonId\`). ${describeWindow}`,
     args: {
       from: t.arg({ type: 'DateTime', required: false }),
@@ -88,6 +95,7 @@ builder.objectFields(WorkloadNode, (t) => ({
 builder.objectFields(ProtonRef, (t) => ({
   statistics: t.field({
     type: RequestStatisticsRef,
+    complexity: STATISTICS_COMPLEXITY,
     description: `Request statistics of this proton. ${describeWindow}`,
     args: {
       from: t.arg({ type: 'DateTime', required: false }),
