@@ -61,7 +61,7 @@ const scopeAccessors: PropertyDescriptorMap = {
   access: {
     get(this: Scoped & GraphQLContext) {
       const state = this[scopeState];
-      return (state.access ??= createAccessLoaders(this.em, state.viewer));
+      return (state.access ??= createAccessLoaders(() => this.em, state.viewer));
     },
     configurable: true,
     enumerable: true,

@@ -10,10 +10,14 @@ export interface AccessLoaders {
   artifactRole: DataLoader<string, SharingRole | null>;
 }
 
-/** Per-request role loaders for one caller. */
-export function createAccessLoaders(em: EntityManager, who: Principal): AccessLoaders {
+/**
+ * Per-request role loaders for one caller. `em` may be a function, called only when a role must
+ * be read (loaders primed with known roles then never fork an EntityManager).
+ */
+export function createAccessLoaders(em: EntityManager | (() => EntityManager), who: Principal): AccessLoaders {
+  const manager = typeof em === 'function' ? em : () => em;
   return {
-    workloadRole: new DataLoader((ids: readonly string[]) => workloadRoles(em, who, ids)),
-    artifactRole: new DataLoader((ids: readonly string[]) => artifactRoles(em, who, ids)),
+    workloadRole: new DataLoader((ids: readonly string[]) => workloadRoles(manager(), who, ids)),
+    artifactRole: new DataLoader((ids: readonly string[]) => artifactRoles(manager(), who, ids)),
   };
 }

@@ -2,6 +2,7 @@ import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Repeater } from 'graphql-yoga';
 import type { Viewer } from '../auth/viewer.js';
+import type { SharingRole } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
 import type { ChangeFeed, ChangeListener } from '../pubsub/change-feed.js';
@@ -39,6 +40,12 @@ export interface WorkloadListChange {
 export interface StreamHooks {
   /** Called once when the subscriber falls too far behind (WebSocket: closes the connection). */
   onSlowConsumer?: () => void;
+  /**
+   * Called with the subscriber's role on the workload whenever the stream has read it (at its
+   * first pass, and after each sharing change), before it sends what that read allowed: payloads
+   * then need not read the role again (the API primes its role loader with it).
+   */
+  onRole?: (workloadId: string, role: SharingRole) => void;
 }
 
 export interface LiveServiceDeps {
@@ -119,13 +126,14 @@ export class LiveService {
    * sharing changed since it was last read (sharing changes are events), so ten thousand streams
    * on one workload do not run ten thousand role queries per event.
    */
-  private async stillVisible(viewer: Viewer, w: Workload, auth: { checkedAt: number }): Promise<boolean> {
+  private async stillVisible(viewer: Viewer, w: Workload, auth: { checkedAt: number }, hooks: StreamHooks): Promise<boolean> {
     if (w.deletedAt) return false;
     const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
     if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
     const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [w.id]);
     if (role == null) return false;
     auth.checkedAt = w.lastEventSequence;
+    hooks.onRole?.(w.id, role);
     return true;
   }
 
@@ -147,13 +155,14 @@ export class LiveService {
         // only a sequence number, not the first read's entities and their EntityManager.
         const start = await this.pushCurrent(viewer, id, push);
         if (start === null) return;
-        const auth = { checkedAt: start };
+        // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
+        const auth = { checkedAt: -1 };
         last = start;
         for (;;) {
           await wake.next();
           if (stopped()) return;
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const sent = await this.pushIfNewer(viewer, id, auth, last, push);
+          const sent = await this.pushIfNewer(viewer, id, auth, last, push, hooks);
           if (sent === null) return;
           last = sent;
           // A read shared with other streams may predate the newest notification: read again.
@@ -191,7 +200,8 @@ export class LiveService {
         // Only the sequence outlives this read (see workloadChanges).
         const start = await this.visibleSequence(viewer, id);
         if (start === null) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
-        const auth = { checkedAt: start };
+        // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
+        const auth = { checkedAt: -1 };
         backlogEnd = start;
         wake.notify();
         for (;;) {
@@ -199,7 +209,7 @@ export class LiveService {
           if (stopped()) return;
           if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const outcome = await this.pushNewEvents(viewer, id, auth, push, {
+          const outcome = await this.pushNewEvents(viewer, id, auth, push, hooks, {
             delivered: () => delivered,
             sent: (sequence) => (delivered = sequence),
             stopped,
@@ -313,9 +323,16 @@ export class LiveService {
   }
 
   /** Sends the workload if it changed since `last`; returns the newest sequence sent, or null once the stream ended. */
-  private async pushIfNewer(viewer: Viewer, id: string, auth: { checkedAt: number }, last: number, push: Push<WorkloadChange>): Promise<number | null> {
+  private async pushIfNewer(
+    viewer: Viewer,
+    id: string,
+    auth: { checkedAt: number },
+    last: number,
+    push: Push<WorkloadChange>,
+    hooks: StreamHooks,
+  ): Promise<number | null> {
     const w = await this.sharedWorkload(id);
-    if (!w || !(await this.stillVisible(viewer, w, auth))) {
+    if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
       await push(await this.whyGone(id));
       return null;
     }
@@ -333,10 +350,11 @@ export class LiveService {
     id: string,
     auth: { checkedAt: number },
     push: Push<WorkloadEvent>,
+    hooks: StreamHooks,
     cursor: { delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
   ): Promise<'ended' | 'caught-up'> {
     const w = await this.sharedWorkload(id);
-    if (!w || !(await this.stillVisible(viewer, w, auth))) {
+    if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
       await push(await this.whyGone(id));
       return 'ended';
     }
@@ -351,7 +369,7 @@ export class LiveService {
       for (const event of page) {
         if (event.sequence <= cursor.delivered() || event.sequence > newest) continue;
         // A sharing change may have revoked this viewer: ask before sending anything after it.
-        if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }))) {
+        if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }, hooks))) {
           await push(await this.whyGone(id));
           return 'ended';
         }

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import { LiveService } from '../../src/service/live.service.js';
-import { CreateWorkloadDocument, UpdateWorkloadDocument } from '../graphql/generated/graphql.js';
+import { CreateWorkloadDocument, UpdateWorkloadDocument, WorkloadEventsLiveDocument } from '../graphql/generated/graphql.js';
+import { subscribeWs, wsClient } from '../support/live.js';
 import { artifactInput } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -37,4 +38,39 @@ it('serves an event to many subscribers of one workload with a fixed number of q
   const many = await queriesForOneEvent(100, 'LOW');
   expect(many).toBeLessThanOrEqual(few + 2);
   expect(many).toBeLessThan(20);
+});
+
+it('authorizes the payloads of many subscribers of one workload with the role their streams read, not a role query per payload', async () => {
+  const url = await t.app.start();
+  const { createWorkload } = await t.exec(CreateWorkloadDocument, { input: { name: 'watched-over-graphql', artifact: artifactInput() as never } });
+  if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+  const globalId = createWorkload.workload.id;
+  const id = Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+  // Role reads are raw SQL, which the ORM's query log does not show: count them where knex runs them.
+  let roleReads = 0;
+  t.app.orm.em.getKnex().on('query', (q: { sql: string }) => {
+    if (q.sql.includes('from workload_shared_role')) roleReads += 1;
+  });
+
+  const roleQueriesForOneEvent = async (subscribers: number, importance: 'HIGH' | 'LOW') => {
+    const client = await wsClient(`${url.replace(/^http/, 'ws')}/graphql`, { sub: 'developer' });
+    try {
+      const backlog = (await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>('select last_event_sequence as n from workload where id = ?', [id]))[0]!.n;
+      const streams = Array.from({ length: subscribers }, () => subscribeWs(client, WorkloadEventsLiveDocument, { workloadId: globalId, after: 0 }));
+      await Promise.all(streams.map((s) => s.count(backlog)));
+      const before = roleReads;
+      await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance } });
+      await Promise.all(streams.map((s) => s.count(backlog + 1)));
+      for (const s of streams) expect(s.errors).toEqual([]);
+      // The mutation's own role checks are the same in both rounds.
+      return roleReads - before;
+    } finally {
+      await client.dispose();
+    }
+  };
+
+  const few = await roleQueriesForOneEvent(2, 'HIGH');
+  const many = await roleQueriesForOneEvent(30, 'LOW');
+  // What must not happen is a role query per subscriber and payload.
+  expect(many).toBeLessThanOrEqual(few + 2);
 });

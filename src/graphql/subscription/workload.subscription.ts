@@ -2,6 +2,7 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { SubscriptionEnded, type StreamHooks, type WorkloadChange, type WorkloadListChange } from '../../service/live.service.js';
 import { CLOSE_CODES } from '../../transport/close-codes.js';
+import type { SharingRole } from '../../domain/model.js';
 import { builder } from '../builder.js';
 import { rawId } from '../common/errors.type.js';
 import { releaseRequestScope, type GraphQLContext } from '../context.js';
@@ -30,18 +31,30 @@ const WorkloadListChangeRef = builder.objectRef<WorkloadListChange>('WorkloadLis
   }),
 });
 
+/** The caller's roles on workloads as the subscription's stream last read them (ADR 0031). */
+const knownRoles = Symbol('knownRoles');
+type WithKnownRoles = GraphQLContext & { [knownRoles]?: Map<string, SharingRole> };
+
 /** Turns the server's end of a stream into its final GraphQL error, or renews the scope for a payload. */
-function deliver<T>(item: T | SubscriptionEnded, ctx: GraphQLContext): T {
+function deliver<T>(item: T | SubscriptionEnded, ctx: WithKnownRoles): T {
   if (item instanceof SubscriptionEnded) throw new GraphQLError(item.message, { extensions: { code: item.code } });
-  // Each payload reads the database as it is now and checks the caller's roles as they are now.
+  // Each payload reads the database as it is now. The caller's role on the workload is the one
+  // the stream read (it reads it again after every sharing change, and ends the stream when the
+  // role is gone), so the payload's authorization checks need no query of their own.
   releaseRequestScope(ctx);
+  const roles = ctx[knownRoles];
+  if (roles) for (const [workloadId, role] of roles) ctx.access.workloadRole.prime(workloadId, role);
   return item;
 }
 
-function hooksFor(ctx: GraphQLContext): StreamHooks {
+function hooksFor(ctx: WithKnownRoles): StreamHooks {
   return {
     onSlowConsumer: () =>
       ctx.connection?.close(CLOSE_CODES.slowConsumer, 'Slow consumer: resume with "after"'),
+    onRole: (workloadId, role) => {
+      ctx[knownRoles] ??= new Map();
+      ctx[knownRoles].set(workloadId, role);
+    },
   };
 }
 
