@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, loadConfig } from '../../src/config.js';
-import { LABELS, MANAGED_BY } from '../../src/runtime/conventions.js';
+import { LABELS, MANAGED_BY, PRIORITY_CLASSES } from '../../src/runtime/conventions.js';
 import { deployment, exampleSecretEnv, loadManifests, manifestFiles, repositoryRoot } from './manifests.js';
 
 const objects = loadManifests();
@@ -29,7 +29,7 @@ describe('the deployment manifests', () => {
     expect(manifestFiles()[0]).toBe('00-namespaces.yaml');
     const namespaces = d.namespaces.map((n) => n.metadata!.name!);
     for (const o of objects) {
-      const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding'].includes(o.kind!);
+      const clusterScoped = ['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'PriorityClass'].includes(o.kind!);
       if (clusterScoped) {
         expect(o.metadata?.namespace, `${o.kind} ${o.metadata?.name}`).toBeUndefined();
       } else {
@@ -121,6 +121,16 @@ describe('the deployment manifests', () => {
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-1)).toBe(entry);
     expect(final).toMatch(new RegExp(`^COPY --from=build /app/${build.compilerOptions.outDir} `, 'm'));
+  });
+
+  it('apply the PriorityClasses the runtime expects, and let the service account only read those', () => {
+    expect(Object.fromEntries(d.priorityClasses.map((pc) => [pc.metadata!.name, pc.value]))).toEqual(
+      Object.fromEntries(Object.values(PRIORITY_CLASSES).map((pc) => [pc.name, pc.value])),
+    );
+    for (const pc of d.priorityClasses) expect(pc.globalDefault).toBe(false);
+    expect(d.clusterRole.rules).toEqual([
+      { apiGroups: ['scheduling.k8s.io'], resources: ['priorityclasses'], resourceNames: Object.values(PRIORITY_CLASSES).map((pc) => pc.name), verbs: ['get'] },
+    ]);
   });
 
   it('send the Service and the disruption budget to the API pods, and keep them out of the pod informer', () => {

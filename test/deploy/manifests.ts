@@ -14,6 +14,7 @@ import {
   type V1Deployment,
   type V1Namespace,
   type V1PodDisruptionBudget,
+  type V1PriorityClass,
   type V1Role,
   type V1RoleBinding,
   type V1Service,
@@ -67,6 +68,7 @@ export function deployment(objects: readonly ManifestObject[] = loadManifests())
     deployment: manifest<V1Deployment>(objects, 'Deployment'),
     service: manifest<V1Service>(objects, 'Service'),
     podDisruptionBudget: manifest<V1PodDisruptionBudget>(objects, 'PodDisruptionBudget'),
+    priorityClasses: objects.filter((o) => o.kind === 'PriorityClass') as unknown as V1PriorityClass[],
   };
 }
 

@@ -36,7 +36,7 @@ import type {
 import { RuntimeConflictError, RuntimeInvalidError, RuntimeNotFoundError, RuntimeUnavailableError } from '../proton-runtime.js';
 import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../proton-spec.js';
 import type { RouteResolution, RouteResolver } from '../route-resolver.js';
-import { isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
+import { httpStatusOf, isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
 import { MANAGED_SELECTOR, ROUTE_PORT, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
 import { PodInformer, type PodInformerOptions } from './pod-informer.js';
 
@@ -316,10 +316,22 @@ export class KubernetesProtonRuntime implements ProtonRuntime, RouteResolver {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * Makes sure the four PriorityClasses exist. Each is read first: where an operator applied them
+   * (deploy/15-priorityclasses.yaml) the service account needs only `get` on those names, not
+   * `create` on every PriorityClass of the cluster. A missing one is created, which needs `create`.
+   */
   async #ensurePriorityClasses(): Promise<void> {
     for (const [importance, pc] of Object.entries(PRIORITY_CLASSES)) {
       const context: ErrorContext = { objectKind: 'proton', objectId: `PriorityClass ${pc.name}`, action: 'ensure' };
       await this.#call(context, async () => {
+        try {
+          await this.#scheduling.readPriorityClass({ name: pc.name });
+          return;
+        } catch (error) {
+          // Not there, or not ours to read (an older grant of create only): create it.
+          if (!isNotFound(error) && httpStatusOf(error) !== 403) throw error;
+        }
         try {
           await this.#scheduling.createPriorityClass({
             body: {

@@ -206,8 +206,8 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       await leadership.start();
       const scheduling = admin().makeApiClient(SchedulingV1Api);
       for (const pc of Object.values(PRIORITY_CLASSES)) expect((await scheduling.readPriorityClass({ name: pc.name })).value).toBe(pc.value);
-      // Whether or not another test made them first, creating one is allowed.
-      await sa.makeApiClient(SchedulingV1Api).createPriorityClass({ body: { metadata: { name: 'workload-deploy-test' }, value: 1 }, dryRun: 'All' });
+      // The runtime found them (15-priorityclasses.yaml) by reading: creating one is not its to do.
+      for (const pc of Object.values(PRIORITY_CLASSES)) await sa.makeApiClient(SchedulingV1Api).readPriorityClass({ name: pc.name });
 
       await until(() => expect(leadership.isLeader()).toBe(true), 30_000);
       expect(work.started).toBe(1);
@@ -308,7 +308,9 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       ['list Deployments in another namespace', () => apps.listNamespacedDeployment({ namespace: 'default' })],
       ['watch Deployments', () => apps.listNamespacedDeployment({ namespace: protonsNamespace, watch: true, timeoutSeconds: 1 })],
       ['delete a PriorityClass', () => scheduling.deletePriorityClass({ name: PRIORITY_CLASSES.low.name, dryRun: 'All' })],
-      ['read a PriorityClass', () => scheduling.readPriorityClass({ name: PRIORITY_CLASSES.low.name })],
+      ['create a PriorityClass', () => scheduling.createPriorityClass({ body: { metadata: { name: 'intruder' }, value: 1_000_000_000, globalDefault: true }, dryRun: 'All' })],
+      ['read a PriorityClass not of workloads', () => scheduling.readPriorityClass({ name: 'system-cluster-critical' })],
+      ['list PriorityClasses', () => scheduling.listPriorityClass()],
       ['label a Node', () => core.patchNode({ name: node!.metadata!.name!, body: { metadata: { labels: { intruder: 'yes' } } }, dryRun: 'All' }, MERGE_PATCH)],
       ['create a pod directly', () => core.createNamespacedPod({ namespace: protonsNamespace, body: aPod, dryRun: 'All' })],
       ['delete pods', () => core.deleteCollectionNamespacedPod({ namespace: protonsNamespace, dryRun: 'All' })],
@@ -375,8 +377,9 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
     // Nothing at all in its own namespace (beyond what every authenticated user may do).
     expect(await can('create', 'apps', 'deployments', apiNamespace)).toBe(false);
     expect(await can('get', '', 'configmaps', apiNamespace)).toBe(false);
-    // PriorityClasses: create, and nothing else.
-    expect(await can('create', 'scheduling.k8s.io', 'priorityclasses')).toBe(true);
-    for (const verb of ['get', 'list', 'update', 'patch', 'delete']) expect(await can(verb, 'scheduling.k8s.io', 'priorityclasses'), verb).toBe(false);
+    // PriorityClasses: get on the four of workloads, and nothing else.
+    for (const pc of Object.values(PRIORITY_CLASSES)) expect(await can('get', 'scheduling.k8s.io', 'priorityclasses', undefined, pc.name), pc.name).toBe(true);
+    expect(await can('get', 'scheduling.k8s.io', 'priorityclasses', undefined, 'system-cluster-critical')).toBe(false);
+    for (const verb of ['create', 'list', 'watch', 'update', 'patch', 'delete']) expect(await can(verb, 'scheduling.k8s.io', 'priorityclasses'), verb).toBe(false);
   });
 });
