@@ -63,7 +63,8 @@ async function refused(url: string): Promise<boolean> {
 
 it('on stop: fails /readyz while still listening, then refuses connections, finishes the request under way, closes WebSocket subscriptions with 1001 and ends SSE streams', async () => {
   const app = await buildApp({
-    config: loadConfig(testEnvironment({ SHUTDOWN_DRAIN_SECONDS: '1', SHUTDOWN_TIMEOUT_SECONDS: '10', SIMULATED_SPEED: '0.01' })),
+    // A drain long enough for the two checks made during it, on a loaded machine.
+    config: loadConfig(testEnvironment({ SHUTDOWN_DRAIN_SECONDS: '3', SHUTDOWN_TIMEOUT_SECONDS: '12', SIMULATED_SPEED: '0.01' })),
     database: { kind: 'pglite-memory' },
     logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
   });
