@@ -260,6 +260,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           maxMessageBytes: config.graphql.maxBodyBytes,
         },
         logger: logger.child({ component: 'websocket' }),
+        // WebSockets to a workload go through its invoke endpoint.
+        forward: invoke.endpoint,
       });
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);

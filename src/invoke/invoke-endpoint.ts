@@ -20,8 +20,8 @@
  * the caller sees the connection end early. Statistics of every forwarded request are recorded
  * per proton (see statistics-collector.ts).
  */
-import { Agent, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Agent, STATUS_CODES, type IncomingMessage, type ServerResponse, type ClientRequest } from 'node:http';
+import { Readable, Transform, type Duplex, type TransformCallback } from 'node:stream';
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { AuthenticationError, type Authenticator } from '../auth/authenticator.js';
@@ -80,6 +80,8 @@ export class InvokeEndpoint {
   readonly #proxy: ProxyServer;
   readonly #agent: Agent;
   readonly #exchanges = new WeakMap<IncomingMessage, Exchange>();
+  /** WebSocket connections forwarded to replicas, cut when the endpoint closes. */
+  readonly #tunnels = new Set<Duplex>();
 
   constructor(private readonly deps: InvokeEndpointDeps) {
     // Keep-alive to the replicas: a new connection per request would cost more than the proxying.
@@ -108,20 +110,74 @@ export class InvokeEndpoint {
     });
   }
 
-  /** Releases the connections to the replicas. */
+  /** Releases the connections to the replicas, forwarded WebSockets included. */
   close(): void {
     this.#proxy.close();
     this.#agent.destroy();
+    for (const socket of this.#tunnels) socket.destroy();
+    this.#tunnels.clear();
+  }
+
+  /**
+   * Forwards a WebSocket upgrade (any path under the endpoint) to the active proton, after the
+   * checks a request gets: 401, 404 and 503 are answered on the socket as HTTP responses. Once
+   * upgraded, the connection is the workload's: it stays on the proton it reached (a switch
+   * applies to new connections) and is not counted in request statistics. Never throws.
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    void this.#upgrade(req, socket, head).catch((err: unknown) => {
+      this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed to forward a WebSocket');
+      refuseUpgrade(socket, 500, 'INTERNAL', 'the connection could not be forwarded because of an internal error');
+    });
+  }
+
+  async #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const { rawId, remainder } = splitInvokePath(req.url ?? '/');
+    let viewer: Viewer;
+    try {
+      viewer = await this.deps.authenticator.authenticate(req.headers.authorization);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      return refuseUpgrade(socket, 401, 'UNAUTHENTICATED', err.message, {}, { 'www-authenticate': 'Bearer' });
+    }
+    let workloadId: string;
+    try {
+      workloadId = decodeURIComponent(rawId);
+    } catch {
+      return refuseUpgrade(socket, 404, 'NOT_FOUND', `no workload ${JSON.stringify(rawId)}`);
+    }
+    const grant = await this.deps.access.grant(viewer, workloadId);
+    if (!grant) return refuseUpgrade(socket, 404, 'NOT_FOUND', `no workload ${JSON.stringify(workloadId)}`);
+    const route = await this.deps.resolver.resolveRoute(grant.workloadId);
+    if (route.kind === 'unroutable') {
+      const status = grant.status.toUpperCase();
+      return refuseUpgrade(
+        socket,
+        503,
+        'WORKLOAD_UNAVAILABLE',
+        unavailableMessage(grant.workloadId, status, route.reason),
+        { workloadStatus: status, reason: route.reason },
+        { 'retry-after': String(this.deps.settings.retryAfterSeconds) },
+      );
+    }
+    if (socket.destroyed) return;
+    // The caller's credentials stay here; the upgrade's own headers go through.
+    delete req.headers.authorization;
+    delete req.headers['proxy-authorization'];
+    req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
+    req.url = remainder;
+    this.#tunnels.add(socket);
+    socket.once('close', () => this.#tunnels.delete(socket));
+    // No keep-alive agent: an upgraded connection leaves the pool for good.
+    this.#proxy.ws(req, socket, head, { target: route.target, agent: false }, () =>
+      refuseUpgrade(socket, 502, 'UPSTREAM_ERROR', 'the workload did not accept the WebSocket connection'),
+    );
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
-    const url = req.url ?? '/';
-    const rest = url.slice(INVOKE_PATH_PREFIX.length);
-    const slash = rest.search(/[/?]/);
-    const rawId = slash === -1 ? rest : rest.slice(0, slash);
-    let remainder = slash === -1 ? '/' : rest.slice(slash);
-    if (remainder.startsWith('?')) remainder = `/${remainder}`;
+    const { rawId, remainder } = splitInvokePath(req.url ?? '/');
 
     let viewer: Viewer;
     try {
@@ -309,6 +365,39 @@ function unavailableMessage(workloadId: string, status: string, reason: Unroutab
 }
 
 /** Answers with a JSON error body; the `x-invoke-error` header tells it from an answer of the workload. */
+/** The workload id (still encoded) and the path the workload sees, from a URL under the endpoint. */
+function splitInvokePath(url: string): { rawId: string; remainder: string } {
+  const rest = url.slice(INVOKE_PATH_PREFIX.length);
+  const slash = rest.search(/[/?]/);
+  const rawId = slash === -1 ? rest : rest.slice(0, slash);
+  let remainder = slash === -1 ? '/' : rest.slice(slash);
+  if (remainder.startsWith('?')) remainder = `/${remainder}`;
+  return { rawId, remainder };
+}
+
+/** Answers an upgrade that is not forwarded with an HTTP response like `reply`'s, and closes. */
+function refuseUpgrade(
+  socket: Duplex,
+  status: number,
+  code: string,
+  message: string,
+  extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): void {
+  if (socket.destroyed || !socket.writable) return;
+  const body = JSON.stringify({ error: { code, message, ...extra } });
+  const lines = [
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
+    'content-type: application/json; charset=utf-8',
+    `content-length: ${Buffer.byteLength(body)}`,
+    'cache-control: no-store',
+    `x-invoke-error: ${code}`,
+    'connection: close',
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ];
+  socket.end(`${lines.join('\r\n')}\r\n\r\n${body}`);
+}
+
 function reply(
   res: ServerResponse,
   status: number,

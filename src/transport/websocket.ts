@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import { CloseCode, makeServer, type OperationResult } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
@@ -61,7 +62,11 @@ const SLOW_CONSUMER_GRACE_MS = 10_000;
  * so a slow client costs bounded memory.
  *
  * Request ids: a connection is `ws-<uuid>` and each of its operations `ws-<uuid>/<operation id>`;
- * the operation's id is in its errors' `extensions.requestId` and on the log lines of its execution.
+ * the operation's id is in its errors' `extensions.requestId` and on the log line of an internal
+ * error in it.
+ *
+ * The server's upgrades are dispatched here: the GraphQL endpoint's to graphql-ws, those that
+ * `forward` handles (the invoke endpoint's) to it, any other is answered 404.
  */
 export function attachWebSocketTransport(options: {
   server: Server;
@@ -69,9 +74,21 @@ export function attachWebSocketTransport(options: {
   authenticator: Authenticator;
   limits: WebSocketLimits;
   logger: Logger;
+  forward?: { handles(req: IncomingMessage): boolean; handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void };
 }): WebSocketTransport {
   const { yoga, authenticator, limits, logger } = options;
-  const wss = new WebSocketServer({ server: options.server, path: yoga.graphqlEndpoint, maxPayload: limits.maxMessageBytes });
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    if (path === yoga.graphqlEndpoint) {
+      wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    } else if (options.forward?.handles(req)) {
+      options.forward.handleUpgrade(req, socket, head);
+    } else {
+      socket.end('HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+    }
+  };
+  options.server.on('upgrade', onUpgrade);
   const envelopes = new WeakMap<object, Enveloped>();
   const operationId = (state: ConnectionState, id: string) => `${state.connectionId}/${id}`;
   let slowConsumersClosed = 0;
@@ -218,6 +235,7 @@ export function attachWebSocketTransport(options: {
   return {
     stats: () => ({ connections: wss.clients.size, slowConsumersClosed }),
     async close() {
+      options.server.off('upgrade', onUpgrade);
       for (const client of wss.clients) client.close(CLOSE_CODES.goingAway, 'Server shutting down');
       const stragglers = setTimeout(() => {
         for (const client of wss.clients) client.terminate();

@@ -18,10 +18,15 @@
  * | `x-sim-behaviour: echo-body` | streams the request body back as it arrives |
  * | `x-sim-behaviour: hang` | never answers |
  * | `x-sim-behaviour: reset` | closes the connection without answering |
+ *
+ * A WebSocket upgrade is accepted on any path: the replica first sends its identity and the path
+ * as a JSON text message, then echoes every message back (text as text, binary as binary). When
+ * the pod is removed its WebSockets are closed with 1001.
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { WebSocket, WebSocketServer } from 'ws';
 import type { SimPod } from './sim-pod.js';
 
 /** How simulated replicas serve. */
@@ -48,6 +53,7 @@ class ReplicaServer {
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
   readonly #timers = new Set<NodeJS.Timeout>();
+  readonly #websockets = new WebSocketServer({ noServer: true });
   #origin: URL | undefined;
   #draining = false;
   #closed = false;
@@ -64,6 +70,13 @@ class ReplicaServer {
     this.#server.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
+    });
+    this.#server.on('upgrade', (req, socket, head) => {
+      if (this.#draining) {
+        socket.destroy();
+        return;
+      }
+      this.#websockets.handleUpgrade(req, socket, head, (ws) => this.#echo(ws, req));
     });
     this.listening = new Promise((resolve) => {
       this.#server.once('error', () => resolve(undefined));
@@ -85,6 +98,8 @@ class ReplicaServer {
   shutdown(graceMs: number, onClosed: () => void): void {
     if (this.#draining || this.#closed) return;
     this.#draining = true;
+    // Like an app on SIGTERM: its WebSockets are told it is going away.
+    for (const ws of this.#websockets.clients) ws.close(1001, 'replica shutting down');
     this.#server.close(() => {
       this.#finish();
       onClosed();
@@ -100,6 +115,7 @@ class ReplicaServer {
     if (this.#closed) return;
     this.#draining = true;
     this.#server.close(() => this.#finish());
+    for (const ws of this.#websockets.clients) ws.terminate();
     for (const socket of this.#sockets) socket.destroy();
     this.#server.closeAllConnections();
     this.#finish();
@@ -117,6 +133,15 @@ class ReplicaServer {
       fn();
     }, ms);
     this.#timers.add(t);
+  }
+
+  #echo(ws: WebSocket, req: IncomingMessage): void {
+    const { workloadId, protonId, replica } = this.identity;
+    ws.send(JSON.stringify({ workloadId, protonId, replica, path: req.url ?? '/', headers: req.headers }));
+    ws.on('message', (data, isBinary) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary: isBinary });
+    });
+    ws.on('error', () => ws.terminate());
   }
 
   #handle(req: IncomingMessage, res: ServerResponse): void {
