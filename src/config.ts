@@ -226,7 +226,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     logLevel: e.LOG_LEVEL,
     draftTtlSeconds: e.DRAFT_TTL_SECONDS,
     maxReplicas: e.MAX_REPLICAS,
-    graphiql: e.GRAPHIQL ?? e.NODE_ENV !== 'production',
+    // On everywhere by default: the page is static, and every operation it sends needs a token.
+    graphiql: e.GRAPHIQL ?? true,
     shutdownTimeoutSeconds: e.SHUTDOWN_TIMEOUT_SECONDS,
     shutdownDrainSeconds,
     metricsEnabled: e.METRICS_ENABLED ?? true,

@@ -25,9 +25,9 @@ describe('loadConfig', () => {
 
   const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) };
 
-  it('turns GraphiQL off by default in production, and on when asked', () => {
-    expect(loadConfig(production).graphiql).toBe(false);
-    expect(loadConfig({ ...production, GRAPHIQL: 'true' }).graphiql).toBe(true);
+  it('serves GraphiQL by default in production too (its operations need a token), and turns it off when asked', () => {
+    expect(loadConfig(production).graphiql).toBe(true);
+    expect(loadConfig({ ...production, GRAPHIQL: 'false' }).graphiql).toBe(false);
     expect(loadConfig({ GRAPHIQL: '0' }).graphiql).toBe(false);
   });
 

@@ -66,9 +66,16 @@ describe('in production', () => {
     expect(outcome.text).not.toMatch(/artifact_gone|relation|stack|\.ts:/);
   });
 
-  it('serves no GraphiQL page by default', async () => {
-    const response = await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } });
-    expect(await response.text()).not.toContain('GraphiQL');
+  it('serves the GraphiQL page with no token preset, and what it sends without one is refused', async () => {
+    const page = await (await fetch(`${t.url}/graphql`, { headers: { accept: 'text/html' } })).text();
+    expect(page).toContain('GraphiQL');
+    expect(page).not.toContain('Bearer ');
+    const introspection = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+    });
+    expect(introspection.status).toBe(401);
   });
 });
 
