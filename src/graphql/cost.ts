@@ -10,8 +10,8 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './common/page-size.js';
  */
 export const LIST_MULTIPLIER = 10;
 
-/** Statistics are an aggregate query over the window's samples, not a field read. */
-export const STATISTICS_COMPLEXITY = { field: 50, multiplier: 1 } as const;
+/** Statistics are an aggregate query over the window's samples (up to the 90-day retention), not a field read: at most about 50 per request. */
+export const STATISTICS_COMPLEXITY = { field: 500, multiplier: 1 } as const;
 
 /** A statistics series has a point per minute with requests: an hour's worth as its estimate. */
 export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;

@@ -133,9 +133,12 @@ describe('limits on what one GraphQL operation may weigh', () => {
   it('weighs statistics as an aggregate query and a series as many points', () => {
     const schema = buildSchema();
     const cost = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 100) { edges { node { ${selection} } } } }`) });
-    // Per workload: the node (1), statistics (50), its requestCount (1); a series of 60 points of one field each.
-    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (1 + 1 + 50 + 1));
-    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (1 + 1 + 50 + 1 + 60 * 1));
+    // Per workload: the node (1), statistics (500), its requestCount (1); a series of 60 points of one field each.
+    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (1 + 1 + 500 + 1));
+    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (1 + 1 + 500 + 1 + 60 * 1));
+    // So the statistics of a full page of workloads are over the default limit; of a default page (20), within it.
+    expect(cost('statistics { requestCount }')).toBeGreaterThan(25_000);
+    expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { statistics { requestCount } } } } }') })).toBeLessThan(25_000);
   });
 
   it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {
