@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { Viewer } from '../../src/auth/viewer.js';
 import { createOperationContext, holdsRequestScope, releaseRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
 import { LiveStreams } from '../../src/transport/live-streams.js';
+import { sseEvents } from '../support/sse.js';
 
 const viewer: Viewer = { userId: 'u', groups: [], organization: null, roles: [], isPlatformAdmin: false };
 
@@ -49,21 +50,9 @@ function server() {
   return { yoga, forks, contexts, send };
 }
 
+/** The `next` payloads of an SSE response. */
 async function* sseData(response: Response): AsyncGenerator<unknown> {
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let end;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const data = block.split('\n').find((l) => l.startsWith('data:'));
-      if (data && block.startsWith('event: next')) yield JSON.parse(data.slice(5));
-    }
-  }
+  for await (const { event, data } of sseEvents(response.body!)) if (event === 'next') yield data;
 }
 
 describe('the request scope of an operation', () => {

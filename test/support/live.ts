@@ -9,6 +9,7 @@ import { loadConfig } from '../../src/config.js';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 import { tokenFor, type TestSubject } from './test-app.js';
 import { freePort, testEnvironment } from './ports.js';
+import { sseEvents } from './sse.js';
 
 /** Polls `probe` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function eventually<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, what: string, timeoutMs = 10_000): Promise<T> {
@@ -142,25 +143,11 @@ export function subscribeSse<TData, TVars>(url: string, who: TestSubject, doc: T
     });
     resolveStatus(response.status);
     if (!response.body) return;
-    const decoder = new TextDecoder();
-    let buffer = '';
-    const reader = response.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
-        if (event === 'complete') received.completed = true;
-        else if (data) {
-          const result = JSON.parse(data) as { data?: TData; errors?: Received<TData>['errors'] };
-          if (result.data) received.data.push(result.data);
-          if (result.errors) received.errors.push(...result.errors);
-        }
+    for await (const { event, data: result } of sseEvents(response.body)) {
+      if (event === 'complete') received.completed = true;
+      else if (result) {
+        if (result.data) received.data.push(result.data as TData);
+        if (result.errors) received.errors.push(...result.errors);
       }
     }
     received.completed = true;

@@ -1,4 +1,5 @@
 import type { Client } from 'graphql-ws';
+import { sseEvents } from './sse.js';
 import { tokenFor, type TestSubject } from './test-app.js';
 
 /** A GraphQL error as it arrives on the wire. */
@@ -91,34 +92,13 @@ export async function sseOperation(
   });
   const outcome: Outcome = { data: [], errors: [], status: response.status, headers: response.headers };
   if (!response.body) return outcome;
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  const reading = (async () => {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) >= 0) {
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(block)?.[1];
-        if (event === 'complete') return;
-        const data = block
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trim())
-          .join('\n');
-        if (!data) continue;
-        const result = JSON.parse(data) as { data?: unknown; errors?: WireError[] };
-        if (result.data) outcome.data.push(result.data);
-        if (result.errors) outcome.errors.push(...result.errors);
-        if (until(outcome)) return;
-      }
-    }
-  })();
-  await reading;
+  for await (const { event, data: result } of sseEvents(response.body)) {
+    if (event === 'complete') break;
+    if (!result) continue;
+    if (result.data) outcome.data.push(result.data);
+    if (result.errors) outcome.errors.push(...result.errors);
+    if (until(outcome)) break;
+  }
   abort.abort();
   return outcome;
 }
