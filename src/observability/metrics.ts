@@ -172,6 +172,15 @@ export class AppMetrics {
   graphqlPlugin(): Plugin {
     const count = (type: string, name: string, outcome: OperationOutcome) =>
       this.#operations.inc({ operation_type: type, operation_name: name, outcome });
+    /** Starts timing an operation; the returned function counts it with its outcome and duration. */
+    const timed = (document: DocumentNode, operationName: string | null | undefined) => {
+      const started = performance.now();
+      const { type, name } = this.#describe(document, operationName);
+      return (outcome: OperationOutcome) => {
+        count(type, name, outcome);
+        this.#operationSeconds.observe({ operation_type: type, operation_name: name }, (performance.now() - started) / 1000);
+      };
+    };
     return {
       onParse: ({ context }) => ({ result }) => {
         if (result instanceof Error) count('unknown', this.#nameLabel(operationNameParam(context)), 'rejected');
@@ -182,12 +191,7 @@ export class AppMetrics {
         count(type, name, 'rejected');
       },
       onExecute: ({ args }) => {
-        const started = performance.now();
-        const { type, name } = this.#describe(args.document, args.operationName);
-        const done = (outcome: OperationOutcome) => {
-          count(type, name, outcome);
-          this.#operationSeconds.observe({ operation_type: type, operation_name: name }, (performance.now() - started) / 1000);
-        };
+        const done = timed(args.document, args.operationName);
         return {
           onExecuteDone: ({ result }) => {
             if (!isAsyncIterable(result)) {
@@ -206,12 +210,7 @@ export class AppMetrics {
         };
       },
       onSubscribe: ({ args }) => {
-        const started = performance.now();
-        const { type, name } = this.#describe(args.document, args.operationName);
-        const done = (outcome: OperationOutcome) => {
-          count(type, name, outcome);
-          this.#operationSeconds.observe({ operation_type: type, operation_name: name }, (performance.now() - started) / 1000);
-        };
+        const done = timed(args.document, args.operationName);
         return {
           onSubscribeResult: ({ result }) => {
             done(isAsyncIterable(result) ? 'success' : outcomeOf(result));
