@@ -6,7 +6,7 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import { isRouteResolver, unsupportedRouteResolver, type RouteResolver } from '../runtime/route-resolver.js';
-import type { Clock } from '../service/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
 import { cachedAuthenticator } from './cached-authenticator.js';
 import { InvokeAccess } from './invoke-access.js';

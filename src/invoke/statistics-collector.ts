@@ -13,7 +13,7 @@ import {
   statisticsBucketStart,
   statusClass,
 } from '../domain/request-statistics.js';
-import type { Clock } from '../service/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
 import { addStatisticsBatch, clearInFlight, pruneStatistics, reportInFlight, type StatisticsAggregate } from '../store/request-statistics.js';
 

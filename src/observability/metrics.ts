@@ -10,10 +10,9 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { WORKLOAD_STATUSES, type WorkloadStatus } from '../domain/model.js';
-import type { Clock } from '../service/clock.js';
+import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
 import { queryRows } from '../store/sql.js';
-import type { StreamTransport } from '../transport/live-streams.js';
 
 const PREFIX = 'workload_api_';
 /** Distinct operation names kept as label values; later names count as `__other` (clients choose names). */
@@ -22,6 +21,9 @@ const MAX_OPERATION_NAMES = 200;
 const WORKLOAD_STATUS_CACHE_MS = 5000;
 
 export type OperationOutcome = 'success' | 'error' | 'rejected';
+
+/** How a subscription reached the server: graphql-ws, or HTTP (GraphQL over SSE). */
+export type StreamTransport = 'websocket' | 'http';
 
 /** What the scrape-time gauges read. */
 export interface MetricSources {

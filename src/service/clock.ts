@@ -1,5 +1,6 @@
-/** The current time; a parameter everywhere so that tests and the domain control it. */
-export type Clock = () => Date;
+import type { Clock } from '../domain/clock.js';
+
+export type { Clock } from '../domain/clock.js';
 
 /** The wall clock. */
 export const systemClock: Clock = () => new Date();

@@ -1,7 +1,7 @@
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { StreamTransport } from '../observability/metrics.js';
 
-/** How a subscription reached the server: graphql-ws, or HTTP (GraphQL over SSE). */
-export type StreamTransport = 'websocket' | 'http';
+export type { StreamTransport };
 
 interface Stream {
   transport: StreamTransport;
