@@ -35,6 +35,13 @@ builder.objectType(QuotaExceededError, {
   }),
 });
 
+const RESOURCE_DESCRIPTIONS: Record<QuotaResource, string> = {
+  workloads: 'Live workloads: not terminated, not deleted (stopped ones count).',
+  replicas: 'Replicas requested: of each workload meant to run, plus replacement candidates and old protons not yet removed.',
+  cpu: 'CPU requested, in cores: replicas times each container\'s request (100m for a container without one).',
+  memory: 'Memory requested, in bytes: replicas times each container\'s request (128Mi for a container without one).',
+};
+
 interface UsageOf {
   report: QuotaReport;
   resource: QuotaResource;
@@ -61,7 +68,10 @@ const QuotaRef = builder.objectRef<QuotaReport>('Quota').implement({
     scope: t.field({ type: QuotaScopeEnum, resolve: (r) => r.subject.scope }),
     subject: t.string({ description: 'The owner\'s user id, or the organization\'s name.', resolve: (r) => r.subject.id }),
     ...Object.fromEntries(
-      QUOTA_RESOURCES.map((resource) => [resource, t.field({ type: QuotaUsageRef, resolve: (report) => ({ report, resource }) })]),
+      QUOTA_RESOURCES.map((resource) => [
+        resource,
+        t.field({ type: QuotaUsageRef, description: RESOURCE_DESCRIPTIONS[resource], resolve: (report) => ({ report, resource }) }),
+      ]),
     ),
   }),
 });
