@@ -127,6 +127,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     runtime,
     draftTtlSeconds: config.draftTtlSeconds,
     maxReplicas: config.maxReplicas,
+    importance: config.importance,
+    quotas: config.quotas,
   });
   const schema = buildSchema();
   const live = new LiveService({ orm, workloads: services.workloads, feed: bus.feed, maxPendingEvents: config.subscriptions.maxPendingEvents });

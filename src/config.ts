@@ -3,10 +3,48 @@
  */
 import { z } from 'zod';
 import type { Deadlines } from './domain/deadlines.js';
+import { cpuMillicores, memoryBytes, type ImportancePolicy, type QuotaLimits } from './domain/quota.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
   .transform((v) => v === '1' || v === 'true' || v === 'yes');
+
+/** A comma-separated list of platform roles, or `*` for everyone. */
+const roleList = z
+  .string()
+  .transform((v) => v.split(',').map((r) => r.trim()).filter((r) => r.length > 0))
+  .refine((roles) => roles.length > 0, 'must list platform roles separated by commas, or be "*" for everyone')
+  .refine((roles) => !roles.includes('*') || roles.length === 1, '"*" (everyone) cannot be combined with role names')
+  .transform((roles): 'everyone' | string[] => (roles[0] === '*' ? 'everyone' : roles));
+
+const UNLIMITED = 'unlimited';
+const countLimit = z.union([z.literal(UNLIMITED), z.coerce.number().int().min(0)]).transform((v) => (v === UNLIMITED ? null : v));
+const quantityLimit = (what: 'cpu' | 'memory') =>
+  z
+    .union([
+      z.literal(UNLIMITED),
+      z.string().refine((q) => (what === 'cpu' ? cpuMillicores(q) : memoryBytes(q)) !== undefined, {
+        message: `must be a Kubernetes quantity (e.g. ${what === 'cpu' ? '"200" or "500m"' : '"400Gi"'}) or "${UNLIMITED}"`,
+      }),
+    ])
+    .transform((v) => (v === UNLIMITED ? null : ((what === 'cpu' ? cpuMillicores(v) : memoryBytes(v)) ?? null)));
+const quotaOverride = z.strictObject({
+  workloads: countLimit.optional(),
+  replicas: countLimit.optional(),
+  cpu: z.union([z.number().transform(String), z.string()]).pipe(quantityLimit('cpu')).optional(),
+  memory: z.union([z.number().transform(String), z.string()]).pipe(quantityLimit('memory')).optional(),
+});
+const organizationOverrides = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return JSON.parse(v) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object such as {"acme": {"workloads": 50, "cpu": "20"}}' });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().min(1).max(255), quotaOverride));
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -39,6 +77,17 @@ const envSchema = z.object({
   AUTH_CLAIM_ORGANIZATION: z.string().min(1).default('org'),
   AUTH_CLAIM_ROLES: z.string().min(1).default('roles'),
   PLATFORM_ADMIN_ROLE: z.string().min(1).default('platform-admin'),
+  IMPORTANCE_HIGH_ROLES: roleList.optional(),
+  IMPORTANCE_CRITICAL_ROLES: roleList.optional(),
+  QUOTA_OWNER_WORKLOADS: countLimit.default(500),
+  QUOTA_OWNER_REPLICAS: countLimit.default(1000),
+  QUOTA_OWNER_CPU: quantityLimit('cpu').default(500_000),
+  QUOTA_OWNER_MEMORY: quantityLimit('memory').default(2 ** 40),
+  QUOTA_ORGANIZATION_WORKLOADS: countLimit.default(5000),
+  QUOTA_ORGANIZATION_REPLICAS: countLimit.default(10_000),
+  QUOTA_ORGANIZATION_CPU: quantityLimit('cpu').default(5_000_000),
+  QUOTA_ORGANIZATION_MEMORY: quantityLimit('memory').default(10 * 2 ** 40),
+  QUOTA_ORGANIZATION_OVERRIDES: organizationOverrides.optional(),
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -180,6 +229,15 @@ export interface Config {
     claims: { groups: string; organization: string; roles: string };
     platformAdminRole: string;
   };
+  /** Which platform roles may set each importance (platform admins always may); see docs/adr/0013. */
+  importance: ImportancePolicy;
+  /** Limits of what each owner and each organization may request at once (null: unlimited); cpu in millicores, memory in bytes. */
+  quotas: {
+    owner: QuotaLimits;
+    organization: QuotaLimits;
+    /** Per-organization limits that replace the organization default, resource by resource. */
+    organizationOverrides: Record<string, Partial<QuotaLimits>>;
+  };
 }
 
 /** Thrown when the environment holds an invalid value; the message names every bad variable. */
@@ -309,6 +367,22 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       audience: e.AUTH_AUDIENCE,
       claims: { groups: e.AUTH_CLAIM_GROUPS, organization: e.AUTH_CLAIM_ORGANIZATION, roles: e.AUTH_CLAIM_ROLES },
       platformAdminRole: e.PLATFORM_ADMIN_ROLE,
+    },
+    importance: {
+      low: 'everyone',
+      moderate: 'everyone',
+      high: e.IMPORTANCE_HIGH_ROLES ?? 'everyone',
+      critical: e.IMPORTANCE_CRITICAL_ROLES ?? [e.PLATFORM_ADMIN_ROLE],
+    },
+    quotas: {
+      owner: { workloads: e.QUOTA_OWNER_WORKLOADS, replicas: e.QUOTA_OWNER_REPLICAS, cpu: e.QUOTA_OWNER_CPU, memory: e.QUOTA_OWNER_MEMORY },
+      organization: {
+        workloads: e.QUOTA_ORGANIZATION_WORKLOADS,
+        replicas: e.QUOTA_ORGANIZATION_REPLICAS,
+        cpu: e.QUOTA_ORGANIZATION_CPU,
+        memory: e.QUOTA_ORGANIZATION_MEMORY,
+      },
+      organizationOverrides: e.QUOTA_ORGANIZATION_OVERRIDES ?? {},
     },
   };
 }

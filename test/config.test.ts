@@ -113,4 +113,39 @@ describe('loadConfig', () => {
     expect(loadConfig({ METRICS_ENABLED: 'false', READINESS_CHECK_TIMEOUT_MS: '500' })).toMatchObject({ metricsEnabled: false, readinessCheckTimeoutMs: 500 });
     expect(() => loadConfig({ READINESS_CHECK_TIMEOUT_MS: '10' })).toThrow(/READINESS_CHECK_TIMEOUT_MS/);
   });
+
+  it('reserves CRITICAL importance to platform admins and leaves HIGH to everyone by default; both are configurable', () => {
+    expect(loadConfig({}).importance).toEqual({ low: 'everyone', moderate: 'everyone', high: 'everyone', critical: ['platform-admin'] });
+    expect(loadConfig({ PLATFORM_ADMIN_ROLE: 'root' }).importance.critical).toEqual(['root']);
+    expect(loadConfig({ IMPORTANCE_HIGH_ROLES: 'ops, sre', IMPORTANCE_CRITICAL_ROLES: 'sre' }).importance).toMatchObject({ high: ['ops', 'sre'], critical: ['sre'] });
+    expect(loadConfig({ IMPORTANCE_CRITICAL_ROLES: '*' }).importance.critical).toBe('everyone');
+    expect(() => loadConfig({ IMPORTANCE_HIGH_ROLES: '*,ops' })).toThrow(/IMPORTANCE_HIGH_ROLES: "\*" \(everyone\) cannot be combined/);
+    expect(() => loadConfig({ IMPORTANCE_CRITICAL_ROLES: ' , ' })).toThrow(/IMPORTANCE_CRITICAL_ROLES: must list platform roles/);
+  });
+
+  it('has generous quotas by default, and reads limits as counts, Kubernetes quantities or "unlimited"', () => {
+    expect(loadConfig({}).quotas).toEqual({
+      owner: { workloads: 500, replicas: 1000, cpu: 500_000, memory: 2 ** 40 },
+      organization: { workloads: 5000, replicas: 10_000, cpu: 5_000_000, memory: 10 * 2 ** 40 },
+      organizationOverrides: {},
+    });
+    const config = loadConfig({
+      QUOTA_OWNER_WORKLOADS: '10',
+      QUOTA_OWNER_REPLICAS: 'unlimited',
+      QUOTA_OWNER_CPU: '1500m',
+      QUOTA_OWNER_MEMORY: '4Gi',
+      QUOTA_ORGANIZATION_CPU: '64',
+      QUOTA_ORGANIZATION_OVERRIDES: '{"acme": {"workloads": 50, "cpu": 8, "memory": "16Gi", "replicas": "unlimited"}}',
+    });
+    expect(config.quotas.owner).toEqual({ workloads: 10, replicas: null, cpu: 1500, memory: 4 * 2 ** 30 });
+    expect(config.quotas.organization.cpu).toBe(64_000);
+    expect(config.quotas.organizationOverrides).toEqual({ acme: { workloads: 50, cpu: 8000, memory: 16 * 2 ** 30, replicas: null } });
+  });
+
+  it('names every malformed quota setting', () => {
+    expect(() =>
+      loadConfig({ QUOTA_OWNER_WORKLOADS: '-1', QUOTA_OWNER_CPU: 'lots', QUOTA_ORGANIZATION_MEMORY: '1 Gi', QUOTA_ORGANIZATION_OVERRIDES: '{acme' }),
+    ).toThrow(/QUOTA_OWNER_WORKLOADS[\s\S]*QUOTA_OWNER_CPU: must be a Kubernetes quantity[\s\S]*QUOTA_ORGANIZATION_MEMORY[\s\S]*QUOTA_ORGANIZATION_OVERRIDES: must be a JSON object/);
+    expect(() => loadConfig({ QUOTA_ORGANIZATION_OVERRIDES: '{"acme": {"cpus": 8}}' })).toThrow(/QUOTA_ORGANIZATION_OVERRIDES\.acme: Unrecognized key: "cpus"/);
+  });
 });

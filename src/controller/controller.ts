@@ -201,7 +201,13 @@ export class WorkloadController {
    * and its event in one transaction, publishes, then converges the runtime. Runs in the
    * workload's queue, so operations on one workload never interleave.
    */
-  operate(workloadId: string, op: WorkloadOperation, actor: string): Promise<OperationOutcome> {
+  operate(
+    workloadId: string,
+    op: WorkloadOperation,
+    actor: string,
+    /** Runs in the operation's transaction once the rules allow it, before anything is written; may refuse by throwing. */
+    admit?: (em: EntityManager, workload: Workload) => Promise<void>,
+  ): Promise<OperationOutcome> {
     return this.queue.run(workloadId, async () => {
       const now = this.deps.clock();
       const outcome = await this.deps.orm.em.fork().transactional(async (em) => {
@@ -211,6 +217,7 @@ export class WorkloadController {
         const result = await this.transition(em, stored.state, op, now);
         if (!result.ok) throw new InvalidTransitionError(result.reason, stored.state.status, result.cause);
         if (result.noop) return { workload, changed: false, message: result.message, sequence: null };
+        await admit?.(em, workload);
         const next: StoredLifecycle = { ...stored, state: result.next, protons: { ...stored.protons } };
         await this.applyRecordEffects(em, workload, next, result.effects, op, now);
         this.writeWorkload(workload, next, undefined, now);

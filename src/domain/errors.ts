@@ -79,3 +79,26 @@ export class ForbiddenError extends DomainError {
     this.name = 'ForbiddenError';
   }
 }
+
+/**
+ * A request would take its owner's or organization's usage past a configured quota. Amounts are
+ * in the API's units: workloads and replicas as counted, CPU in cores, memory in bytes.
+ */
+export class QuotaExceededError extends DomainError {
+  readonly code = 'QUOTA_EXCEEDED';
+  constructor(
+    /** Whose quota: `owner` or `organization`. */
+    readonly scope: 'owner' | 'organization',
+    /** The owner's user id or the organization's name. */
+    readonly subject: string,
+    /** `workloads`, `replicas`, `cpu` or `memory`. */
+    readonly resource: 'workloads' | 'replicas' | 'cpu' | 'memory',
+    readonly limit: number,
+    readonly used: number,
+    readonly requested: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'QuotaExceededError';
+  }
+}

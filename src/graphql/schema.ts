@@ -14,6 +14,7 @@ import './proton/replica.type.js';
 import './sharing/sharing.type.js';
 import './subscription/workload.subscription.js';
 import './statistics/statistics.type.js';
+import './quota/quota.type.js';
 
 builder.queryType({});
 builder.mutationType({});

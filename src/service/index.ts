@@ -4,11 +4,14 @@ import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { Orm } from '../store/orm.js';
 import { ArtifactService } from './artifact.service.js';
 import type { Clock } from './clock.js';
+import type { ImportancePolicy } from '../domain/quota.js';
+import { QuotaService, type QuotaSettings } from './quota.js';
 import { WorkloadService } from './workload.service.js';
 
 export interface Services {
   artifacts: ArtifactService;
   workloads: WorkloadService;
+  quotas: QuotaService;
 }
 
 /** Builds the service layer over one ORM, clock and pub/sub. */
@@ -20,8 +23,11 @@ export function createServices(deps: {
   runtime: ProtonRuntime;
   draftTtlSeconds: number;
   maxReplicas: number;
+  importance: ImportancePolicy;
+  quotas: QuotaSettings;
 }): Services {
   const artifacts = new ArtifactService(deps);
-  const workloads = new WorkloadService({ ...deps, artifacts });
-  return { artifacts, workloads };
+  const quotas = new QuotaService(deps);
+  const workloads = new WorkloadService({ ...deps, artifacts, quotas });
+  return { artifacts, workloads, quotas };
 }

@@ -42,6 +42,7 @@ import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
 import type { OperationOutcome, WorkloadController, WorkloadOperation } from '../controller/controller.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
+import type { QuotaService } from './quota.js';
 
 export interface WorkloadFilter {
   status?: WorkloadStatus[] | null;
@@ -66,6 +67,7 @@ export interface WorkloadServiceDeps {
   maxReplicas: number;
   controller: WorkloadController;
   runtime: ProtonRuntime;
+  quotas: QuotaService;
 }
 
 /** Creating, changing and reading workloads. Lifecycle operations drive the controller. */
@@ -87,6 +89,7 @@ export class WorkloadService {
    */
   async create(viewer: Viewer, raw: unknown): Promise<Workload> {
     const input = parseOrThrow(newWorkloadSchema({ maxReplicas: this.deps.maxReplicas }), raw);
+    if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance);
     let created: { workload: Workload; sequence: number };
     try {
       created = await this.deps.orm.em.fork().transactional(async (em) => {
@@ -98,12 +101,14 @@ export class WorkloadService {
         if (issues.length > 0) {
           throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
         }
+        await this.deps.quotas.admit(em, { ownerId: viewer.userId, organization: viewer.organization }, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
         const now = this.deps.clock();
         const workload = em.create(WorkloadEntity, {
           id: randomUUID(),
           name: input.name,
           description: input.description ?? '',
           ownerId: viewer.userId,
+          organization: viewer.organization,
           artifact,
           artifactStatus: artifact.status,
           importance: input.importance ?? 'low',
@@ -154,6 +159,7 @@ export class WorkloadService {
         await requireRole(em, viewer, 'Workload', id, REQUIRED_ROLE.metadata, 'changing a workload');
         const workload = await this.get(em, viewer, id);
         ownerId = workload.ownerId;
+        if (patch.importance != null && patch.importance !== workload.importance) this.deps.quotas.requireImportance(viewer, patch.importance);
         const changes: Record<string, { from: string; to: string }> = {};
         for (const key of ['name', 'description', 'importance'] as const) {
           const value = patch[key];
@@ -262,7 +268,8 @@ export class WorkloadService {
       const runtime = parseOrThrow(workloadRuntimeSchema(limits), op.runtime, ['runtime']);
       const artifact = await em.findOneOrFail(ArtifactEntity, { id: workload.artifact.id });
       throwIfIssues(runtimeIssuesAgainstSpec(runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
-      return this.deps.controller.operate(id, { kind: 'updateRuntime', runtime }, viewer.userId);
+      const update = { kind: 'updateRuntime', runtime } as const;
+      return this.deps.controller.operate(id, update, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, update));
     }
     if (op.kind === 'replace') {
       const input = parseOrThrow(replaceOptionsSchema(limits), op);
@@ -283,19 +290,16 @@ export class WorkloadService {
           throw await conflictNaming(em, viewer, [holder], (names) => `the draft artifact already runs in workload ${names}; a draft artifact serves one workload at a time`);
         }
       }
-      return this.deps.controller.operate(
-        id,
-        {
-          kind: 'replace',
-          artifactId: artifact.id,
-          ...(runtime && { runtime }),
-          ...(input.warmupSeconds != null && { warmupSeconds: input.warmupSeconds }),
-          ...(input.keepOldVersionSeconds != null && { keepOldVersionSeconds: input.keepOldVersionSeconds }),
-        },
-        viewer.userId,
-      );
+      const replace: WorkloadOperation = {
+        kind: 'replace',
+        artifactId: artifact.id,
+        ...(runtime && { runtime }),
+        ...(input.warmupSeconds != null && { warmupSeconds: input.warmupSeconds }),
+        ...(input.keepOldVersionSeconds != null && { keepOldVersionSeconds: input.keepOldVersionSeconds }),
+      };
+      return this.deps.controller.operate(id, replace, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, replace));
     }
-    return this.deps.controller.operate(id, op, viewer.userId);
+    return this.deps.controller.operate(id, op, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, op));
   }
 
   /** The replicas of a proton as the runtime sees them right now (the proton's workload must be visible). */

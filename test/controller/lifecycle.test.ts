@@ -284,12 +284,12 @@ describe('workload lifecycle on the simulated cluster', () => {
     const id = await create({ replicas: 2 });
     const before = await until(id, (x) => x.status === 'RUNNING');
     const raw = Buffer.from(id, 'base64').toString().split(':')[1]!;
-    await t.exec(UpdateWorkloadDocument, { input: { id, importance: 'CRITICAL' } });
+    await t.exec(UpdateWorkloadDocument, { input: { id, importance: 'HIGH' } });
     await vi.waitFor(async () => {
       const [proton] = await t.app.runtime.listProtons({ workloadId: raw });
-      expect(proton?.importance).toBe('critical');
+      expect(proton?.importance).toBe('high');
       const pods = await t.app.runtime.listPods({ workloadId: raw });
-      expect(pods.map((p) => p.metadata?.labels?.['workload-api/importance'])).toEqual(['critical', 'critical']);
+      expect(pods.map((p) => p.metadata?.labels?.['workload-api/importance'])).toEqual(['high', 'high']);
     }, { timeout: 30_000, interval: 20 });
     const after = await view(id);
     expect(after.protons[0]!.replicas.map((r) => r.name).sort()).toEqual(before.protons[0]!.replicas.map((r) => r.name).sort());

@@ -55,8 +55,8 @@ describeEachDatabase('workloads', (backend) => {
 
   it('creates a workload on a locked artifact with no TTL and the importance asked for', async () => {
     const a = await artifact(true);
-    const w = await create(workloadInput({ artifactId: a.id, importance: 'CRITICAL', runtime: { replicaCount: 3, containerResources: [{ containerName: 'app', cpu: '2', memory: '1Gi' }] } }));
-    expect(w).toMatchObject({ importance: 'CRITICAL', expiresAt: null, artifact: { id: a.id, status: 'LOCKED', version: 1 } });
+    const w = await create(workloadInput({ artifactId: a.id, importance: 'HIGH', runtime: { replicaCount: 3, containerResources: [{ containerName: 'app', cpu: '2', memory: '1Gi' }] } }));
+    expect(w).toMatchObject({ importance: 'HIGH', expiresAt: null, artifact: { id: a.id, status: 'LOCKED', version: 1 } });
     expect(w.runtime.containerResources).toEqual([{ containerName: 'app', cpu: '2', memory: '1Gi' }]);
   });
 
@@ -240,7 +240,7 @@ describeEachDatabase('workloads', (backend) => {
 
   it('pages through a workload\'s events by sequence', async () => {
     const w = await create(workloadInput({ artifact: artifactInput() }));
-    for (const importance of ['MODERATE', 'HIGH', 'CRITICAL', 'LOW']) {
+    for (const importance of ['MODERATE', 'HIGH', 'MODERATE', 'LOW']) {
       await t.exec(UpdateWorkloadDocument, { input: { id: w.id, importance: importance as never } });
     }
     const first = await t.exec(WorkloadEventsDocument, { id: w.id, first: 2 });

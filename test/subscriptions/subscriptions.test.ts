@@ -86,7 +86,7 @@ describeEachDatabase('live subscriptions on one instance', (backend) => {
 
   it('replays the event log after `after` from the database, then goes live, with no gap and no duplicate', async () => {
     const w = await createWorkload();
-    for (const importance of ['MODERATE', 'HIGH', 'CRITICAL'] as const) await update(w.id, { importance });
+    for (const importance of ['MODERATE', 'LOW', 'HIGH'] as const) await update(w.id, { importance });
     const client = await wsClient(t.wsUrl, owner);
     const ws = subscribeWs(client, WorkloadEventsLiveDocument, { workloadId: w.id, after: 1 });
     const sse = subscribeSse(t.url, owner, WorkloadEventsLiveDocument, { workloadId: w.id, after: 1 });
@@ -121,7 +121,7 @@ describeEachDatabase('live subscriptions on one instance', (backend) => {
     const lastSeen = seen[seen.length - 1] ?? 0;
     const second = await wsClient(t.wsUrl, owner);
     const after = subscribeWs(second, WorkloadEventsLiveDocument, { workloadId: w.id, after: lastSeen });
-    await update(w.id, { importance: 'CRITICAL' });
+    await update(w.id, { importance: 'HIGH' });
     const expected = (await loggedSequences(w.id)).filter((s) => s > lastSeen);
     await eventually(() => after.data.length >= expected.length, 'the missed and live events');
     expect([...seen, ...after.data.map((d) => d.workloadEvents.sequence)]).toEqual(await loggedSequences(w.id));
@@ -224,8 +224,8 @@ describeEachDatabase('live subscriptions on one instance', (backend) => {
       again.stop();
       return again.data.length > 0;
     }, 'a freed slot');
-    await update(w.id, { importance: 'CRITICAL' });
-    await eventually(() => subs[1]?.data.some((d) => d.workloadChanged.workload.importance === 'CRITICAL'), 'the others to go on');
+    await update(w.id, { importance: 'HIGH' });
+    await eventually(() => subs[1]?.data.some((d) => d.workloadChanged.workload.importance === 'HIGH'), 'the others to go on');
     await client.dispose();
   });
 

@@ -1,4 +1,4 @@
-import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import type { OperationOutcome, WorkloadOperation } from '../../controller/controller.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
@@ -15,7 +15,8 @@ const WorkloadOperationPayload = builder.objectRef<OperationOutcome>('WorkloadOp
   }),
 });
 
-const errors = { types: [NotFoundError, ForbiddenError, InvalidTransitionError, ValidationError, ConflictError], directResult: true };
+// QuotaExceededError: starting, a bigger runtime and a replace's candidate add to the owner's and organization's usage.
+const errors = { types: [NotFoundError, ForbiddenError, InvalidTransitionError, ValidationError, ConflictError, QuotaExceededError], directResult: true };
 
 function run(ctx: GraphQLContext, id: string, op: WorkloadOperation) {
   return ctx.services.workloads.operate(ctx.viewer, rawId(id, 'Workload'), op);

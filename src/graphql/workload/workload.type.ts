@@ -8,7 +8,7 @@ import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
@@ -156,7 +156,7 @@ const CreateWorkloadInput = builder.inputType('CreateWorkloadInput', {
   fields: (t) => ({
     name: t.string({ required: true, description: '1 to 255 characters, unique among the owner\'s workloads.' }),
     description: t.string(),
-    importance: t.field({ type: ImportanceEnum, description: 'Defaults to LOW.' }),
+    importance: t.field({ type: ImportanceEnum, description: 'Defaults to LOW. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise.' }),
     artifactId: t.id({ description: 'Run this existing artifact. Give exactly one of artifactId or artifact.' }),
     artifact: t.field({ type: InlineArtifactInput, description: 'Run a new draft artifact made from this spec.' }),
     runtime: t.field({ type: WorkloadRuntimeInput, description: 'Defaults to one replica and the artifact\'s resources.' }),
@@ -168,7 +168,7 @@ const UpdateWorkloadInput = builder.inputType('UpdateWorkloadInput', {
     id: t.id({ required: true }),
     name: t.string(),
     description: t.string(),
-    importance: t.field({ type: ImportanceEnum, description: 'Takes effect at once, without a restart.' }),
+    importance: t.field({ type: ImportanceEnum, description: 'Takes effect at once, without a restart. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise.' }),
   }),
 });
 
@@ -177,8 +177,8 @@ const dataField = { name: 'workload' };
 builder.mutationFields((t) => ({
   createWorkload: t.field({
     type: WorkloadNode,
-    description: 'Creates a workload on an existing artifact or an inline draft. It starts SUBMITTED.',
-    errors: { types: [ValidationError, NotFoundError, ConflictError], dataField },
+    description: 'Creates a workload on an existing artifact or an inline draft. It starts SUBMITTED. Counts against the owner\'s and the organization\'s quotas (QuotaExceededError).',
+    errors: { types: [ValidationError, NotFoundError, ConflictError, ForbiddenError, QuotaExceededError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.workloads.create(ctx.viewer, {

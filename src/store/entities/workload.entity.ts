@@ -13,6 +13,8 @@ export const WorkloadEntity = defineEntity({
     name: p.string().length(255),
     description: p.text().default(''),
     ownerId: p.string().length(255),
+    /** The organization it was created in (the creator's), whose quota it counts against; null for none. */
+    organization: p.string().length(255).nullable(),
     artifact: () => p.manyToOne(ArtifactEntity),
     /** Mirrors the artifact's status; maintained by the database (see the initial migration). */
     artifactStatus: p.enum([...ARTIFACT_STATUSES]),

@@ -208,12 +208,12 @@ describeOnKubernetes('workload lifecycle on Kubernetes', () => {
     const workloadId = rawId(id);
     const [before] = await podsOf(workloadId);
     expect(before?.spec?.priorityClassName).toBe(PRIORITY_CLASSES.low.name);
-    const { updateWorkload } = await t.exec(UpdateWorkloadDocument, { input: { id, importance: 'CRITICAL' as never } });
+    const { updateWorkload } = await t.exec(UpdateWorkloadDocument, { input: { id, importance: 'HIGH' as never } });
     expect(updateWorkload.__typename).toBe('UpdateWorkloadPayload');
     await vi.waitFor(
       async () => {
         const pods = await podsOf(workloadId);
-        expect(pods.map((p) => [p.metadata?.uid, p.metadata?.labels?.[LABELS.importance]])).toEqual([[before?.metadata?.uid, 'critical']]);
+        expect(pods.map((p) => [p.metadata?.uid, p.metadata?.labels?.[LABELS.importance]])).toEqual([[before?.metadata?.uid, 'high']]);
       },
       { timeout: 30_000, interval: 100 },
     );
@@ -223,7 +223,7 @@ describeOnKubernetes('workload lifecycle on Kubernetes', () => {
         const live = (await podsOf(workloadId)).filter((p) => !p.metadata?.deletionTimestamp);
         expect(live).toHaveLength(1);
         expect(live[0]?.metadata?.uid).not.toBe(before?.metadata?.uid);
-        expect(live[0]?.spec?.priorityClassName).toBe(PRIORITY_CLASSES.critical.name);
+        expect(live[0]?.spec?.priorityClassName).toBe(PRIORITY_CLASSES.high.name);
       },
       { timeout: 45_000, interval: 100 },
     );

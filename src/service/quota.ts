@@ -1,0 +1,134 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Viewer } from '../auth/viewer.js';
+import type { WorkloadOperation } from '../controller/controller.js';
+import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
+import { ForbiddenError, NotFoundError, QuotaExceededError } from '../domain/errors.js';
+import type { Importance } from '../domain/model.js';
+import {
+  addedDemand,
+  describeAmount,
+  firstBreach,
+  inApiUnits,
+  maySetImportance,
+  NO_AMOUNTS,
+  protonDemand,
+  QUOTA_RESOURCES,
+  rolesNeededFor,
+  sumAmounts,
+  workloadUsage,
+  type ImportancePolicy,
+  type QuotaLimits,
+  type ResourceAmounts,
+} from '../domain/quota.js';
+import { ArtifactEntity, type Workload } from '../store/entities/index.js';
+import { lockQuotaSubjects, usageFacts, type QuotaSubject } from '../store/usage.js';
+
+/** The configured limits: a default per owner and per organization, and per-organization overrides. */
+export interface QuotaSettings {
+  owner: QuotaLimits;
+  organization: QuotaLimits;
+  organizationOverrides: Record<string, Partial<QuotaLimits>>;
+}
+
+/** The usage and limits of one subject. */
+export interface QuotaReport {
+  subject: QuotaSubject;
+  used: ResourceAmounts;
+  limits: QuotaLimits;
+}
+
+/** Whose quotas a workload counts against. */
+export interface QuotaHolder {
+  ownerId: string;
+  organization: string | null;
+}
+
+/**
+ * Enforces the importance policy and the quotas. Every check that adds usage runs inside the
+ * writer's transaction, after `lockQuotaSubjects`, so two requests that each fit but together
+ * exceed a limit are decided one after the other.
+ */
+export class QuotaService {
+  constructor(private readonly deps: { importance: ImportancePolicy; quotas: QuotaSettings }) {}
+
+  /** Refuses an importance the caller may not set, naming the platform roles that may. */
+  requireImportance(viewer: Viewer, importance: Importance): void {
+    if (maySetImportance(this.deps.importance, importance, viewer)) return;
+    const roles = rolesNeededFor(this.deps.importance, importance) ?? [];
+    throw new ForbiddenError(`setting importance ${importance.toUpperCase()}`, roles.join(' or '), null);
+  }
+
+  /** The importances the caller may set, lowest first. */
+  allowedImportances(viewer: Viewer): Importance[] {
+    return (['low', 'moderate', 'high', 'critical'] as const).filter((i) => maySetImportance(this.deps.importance, i, viewer));
+  }
+
+  /** The limits of a subject: its scope's default, with an organization's overrides applied. */
+  limitsOf(subject: QuotaSubject): QuotaLimits {
+    if (subject.scope === 'owner') return this.deps.quotas.owner;
+    return { ...this.deps.quotas.organization, ...this.deps.quotas.organizationOverrides[subject.id] };
+  }
+
+  /** The current usage and limits of a subject (a plain read; nothing is locked). */
+  async report(em: EntityManager, subject: QuotaSubject): Promise<QuotaReport> {
+    const used = sumAmounts((await usageFacts(em, subject)).map(workloadUsage));
+    return { subject, used, limits: this.limitsOf(subject) };
+  }
+
+  /**
+   * In `em`'s transaction: locks the holder's owner and organization quotas and refuses with a
+   * QuotaExceededError if `added` would take either past a limit. Call it before writing.
+   */
+  async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
+    if (QUOTA_RESOURCES.every((r) => added[r] <= 0)) return;
+    const subjects: QuotaSubject[] = [{ scope: 'owner', id: holder.ownerId }];
+    if (holder.organization) subjects.push({ scope: 'organization', id: holder.organization });
+    await lockQuotaSubjects(em, subjects);
+    for (const subject of subjects) {
+      const { used, limits } = await this.report(em, subject);
+      const breach = firstBreach(limits, used, added);
+      if (breach) {
+        const whose = subject.scope === 'owner' ? `owner "${subject.id}"` : `organization "${subject.id}"`;
+        throw new QuotaExceededError(
+          subject.scope,
+          subject.id,
+          breach.resource,
+          inApiUnits(breach.resource, breach.limit),
+          inApiUnits(breach.resource, breach.used),
+          inApiUnits(breach.resource, breach.requested),
+          `the ${breach.resource} quota of ${whose} is ${describeAmount(breach.resource, breach.limit)}: ` +
+            `${describeAmount(breach.resource, breach.used)} in use, and this needs ${describeAmount(breach.resource, breach.requested)} more`,
+        );
+      }
+    }
+  }
+
+  /** What a new workload running `runtime` of `spec` adds: itself and its replicas. */
+  newWorkloadDemand(spec: ArtifactSpec, runtime: WorkloadRuntime): ResourceAmounts {
+    return { ...protonDemand(spec, runtime), workloads: 1 };
+  }
+
+  /**
+   * In the operation's transaction, with the workload row locked and before the operation's
+   * effects are written: refuses it if what it adds exceeds a quota of the workload's owner or
+   * organization. Starting adds the runtime's replicas; a bigger runtime adds the difference
+   * (while the workload runs); a replace adds its candidate for as long as the replacement lasts.
+   */
+  async admitOperation(em: EntityManager, workload: Workload, op: WorkloadOperation): Promise<void> {
+    const specOf = async (artifactId: string): Promise<ArtifactSpec> => {
+      const artifact = await em.findOne(ArtifactEntity, { id: artifactId });
+      if (!artifact) throw new NotFoundError('Artifact', artifactId);
+      return artifact.spec;
+    };
+    let added: ResourceAmounts = NO_AMOUNTS;
+    if (op.kind === 'start' && workload.desiredState === 'stopped') {
+      added = protonDemand(await specOf(workload.artifact.id), workload.runtime);
+    } else if (op.kind === 'updateRuntime' && workload.desiredState === 'running') {
+      const spec = await specOf(workload.artifact.id);
+      added = addedDemand(protonDemand(spec, workload.runtime), protonDemand(spec, op.runtime));
+    } else if (op.kind === 'replace') {
+      added = protonDemand(await specOf(op.artifactId), op.runtime ?? workload.runtime);
+    }
+    await this.admit(em, { ownerId: workload.ownerId, organization: workload.organization ?? null }, added);
+  }
+}

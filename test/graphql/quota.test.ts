@@ -1,0 +1,288 @@
+import { afterAll, beforeAll, expect, it, vi } from 'vitest';
+import {
+  CancelReplacementWithinQuotaDocument,
+  CreateArtifactForQuotaDocument,
+  CreateWorkloadWithinQuotaDocument,
+  DeleteWorkloadWithinQuotaDocument,
+  ReplaceWithinQuotaDocument,
+  SetWorkloadImportanceDocument,
+  StartWorkloadWithinQuotaDocument,
+  StopWorkloadWithinQuotaDocument,
+  UpdateRuntimeWithinQuotaDocument,
+  ViewerQuotaDocument,
+  WorkloadQuotaStateDocument,
+  type CreateWorkloadInput,
+} from './generated/graphql.js';
+import { describeEachDatabase } from '../support/backends.js';
+import { containerInput, specInput } from '../support/fixtures.js';
+import { startTestApp, type TestApp, type TestCaller, type TestSubject } from '../support/test-app.js';
+
+/** Small limits, so that a few workloads reach them; organization "roomy" has no workload limit. */
+const env = {
+  SIMULATED_SPEED: '20',
+  CONTROLLER_TICK_MS: '50',
+  IMPORTANCE_HIGH_ROLES: 'ops',
+  QUOTA_OWNER_WORKLOADS: '3',
+  QUOTA_OWNER_REPLICAS: '4',
+  QUOTA_OWNER_CPU: '1',
+  QUOTA_OWNER_MEMORY: '2Gi',
+  QUOTA_ORGANIZATION_WORKLOADS: '5',
+  QUOTA_ORGANIZATION_OVERRIDES: '{"roomy": {"workloads": "unlimited"}}',
+};
+
+const MiB = 2 ** 20;
+/** One container requesting 250m CPU and 256Mi per replica. */
+const quarterSpec = () => specInput([containerInput({ resources: { cpu: '250m', memory: '256Mi' } })]);
+
+describeEachDatabase('importance policy and quotas', (backend) => {
+  let t: TestApp;
+  let n = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp(backend, env, { controller: true });
+  });
+  afterAll(() => t?.stop());
+
+  function input(overrides: Partial<CreateWorkloadInput> & { replicas?: number; spec?: unknown } = {}): CreateWorkloadInput {
+    n += 1;
+    const { replicas, spec, ...rest } = overrides;
+    return {
+      name: `quota-${n}`,
+      ...(rest.artifactId ? {} : { artifact: { name: `quota-${n}`, spec: (spec ?? quarterSpec()) as never } }),
+      runtime: { replicaCount: replicas ?? 1 },
+      ...rest,
+    };
+  }
+
+  async function create(caller: TestCaller, overrides: Parameters<typeof input>[0] = {}) {
+    return (await caller.exec(CreateWorkloadWithinQuotaDocument, { input: input(overrides) })).createWorkload;
+  }
+
+  async function created(caller: TestCaller, overrides: Parameters<typeof input>[0] = {}): Promise<string> {
+    const result = await create(caller, overrides);
+    if (result.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(result));
+    return result.workload.id;
+  }
+
+  async function quota(caller: TestCaller) {
+    return (await caller.exec(ViewerQuotaDocument, {})).viewer;
+  }
+
+  async function until(caller: TestCaller, id: string, status: string) {
+    await vi.waitFor(
+      async () => {
+        const { workload } = await caller.exec(WorkloadQuotaStateDocument, { id });
+        if (workload.__typename !== 'Workload' || workload.status !== status) throw new Error(`still ${JSON.stringify(workload)}`);
+      },
+      { timeout: 30_000, interval: 20 },
+    );
+  }
+
+  const user = (sub: string, extra: Omit<TestSubject, 'sub'> = {}) => t.as({ sub, ...extra });
+
+  // --- importance ---
+
+  it('refuses CRITICAL to a caller without the platform-admin role, on create and on update, naming the role', async () => {
+    const alice = user('imp-alice');
+    expect(await create(alice, { importance: 'CRITICAL' })).toMatchObject({
+      __typename: 'ForbiddenError',
+      code: 'FORBIDDEN',
+      requiredRole: 'platform-admin',
+      message: 'setting importance CRITICAL needs the platform-admin role',
+    });
+    expect((await quota(alice)).quota.workloads.used).toBe(0);
+    const id = await created(alice);
+    const { updateWorkload } = await alice.exec(SetWorkloadImportanceDocument, { input: { id, importance: 'CRITICAL' } });
+    expect(updateWorkload).toMatchObject({ __typename: 'ForbiddenError', requiredRole: 'platform-admin' });
+    const { workload } = await alice.exec(WorkloadQuotaStateDocument, { id });
+    expect(workload).toMatchObject({ importance: 'LOW' });
+  });
+
+  it('lets a platform admin set CRITICAL, and the owner lower it again', async () => {
+    const bob = user('imp-bob');
+    const admin = user('imp-admin', { roles: ['platform-admin'] });
+    expect(await create(admin, { importance: 'CRITICAL' })).toMatchObject({ __typename: 'CreateWorkloadPayload', workload: { importance: 'CRITICAL' } });
+    const id = await created(bob);
+    expect((await admin.exec(SetWorkloadImportanceDocument, { input: { id, importance: 'CRITICAL' } })).updateWorkload).toMatchObject({
+      __typename: 'UpdateWorkloadPayload',
+      workload: { importance: 'CRITICAL' },
+    });
+    // Renaming leaves the importance alone, so it needs no role.
+    expect((await bob.exec(SetWorkloadImportanceDocument, { input: { id, name: `renamed-${id.slice(-6)}` } })).updateWorkload.__typename).toBe('UpdateWorkloadPayload');
+    expect((await bob.exec(SetWorkloadImportanceDocument, { input: { id, importance: 'LOW' } })).updateWorkload).toMatchObject({
+      __typename: 'UpdateWorkloadPayload',
+      workload: { importance: 'LOW' },
+    });
+  });
+
+  it('reserves HIGH to the configured platform roles (IMPORTANCE_HIGH_ROLES)', async () => {
+    const plain = user('imp-plain');
+    const ops = user('imp-ops', { roles: ['ops'] });
+    expect(await create(plain, { importance: 'HIGH' })).toMatchObject({ __typename: 'ForbiddenError', requiredRole: 'ops' });
+    expect(await create(plain, { importance: 'MODERATE' })).toMatchObject({ __typename: 'CreateWorkloadPayload' });
+    expect(await create(ops, { importance: 'HIGH' })).toMatchObject({ __typename: 'CreateWorkloadPayload', workload: { importance: 'HIGH' } });
+    expect(await create(ops, { importance: 'CRITICAL' })).toMatchObject({ __typename: 'ForbiddenError', requiredRole: 'platform-admin' });
+    expect((await quota(plain)).allowedImportances).toEqual(['LOW', 'MODERATE']);
+    expect((await quota(ops)).allowedImportances).toEqual(['LOW', 'MODERATE', 'HIGH']);
+    expect((await quota(user('imp-admin2', { roles: ['platform-admin'] }))).allowedImportances).toEqual(['LOW', 'MODERATE', 'HIGH', 'CRITICAL']);
+  });
+
+  // --- quotas ---
+
+  it('refuses a fourth workload of one owner with QUOTA_EXCEEDED naming the quota, limit, usage and request; a delete frees it', async () => {
+    const carl = user('q-carl');
+    const ids = [await created(carl), await created(carl), await created(carl)];
+    expect(await create(carl)).toMatchObject({
+      __typename: 'QuotaExceededError',
+      code: 'QUOTA_EXCEEDED',
+      scope: 'OWNER',
+      subject: 'q-carl',
+      resource: 'WORKLOADS',
+      limit: 3,
+      used: 3,
+      requested: 1,
+      message: 'the workloads quota of owner "q-carl" is 3 workloads: 3 workloads in use, and this needs 1 workload more',
+    });
+    expect((await quota(carl)).quota).toEqual({
+      scope: 'OWNER',
+      subject: 'q-carl',
+      workloads: { used: 3, limit: 3 },
+      replicas: { used: 3, limit: 4 },
+      cpu: { used: 0.75, limit: 1 },
+      memory: { used: 768 * MiB, limit: 2048 * MiB },
+    });
+    expect((await carl.exec(DeleteWorkloadWithinQuotaDocument, { id: ids[0]! })).deleteWorkload.__typename).toBe('WorkloadOperationPayload');
+    expect(await create(carl)).toMatchObject({ __typename: 'CreateWorkloadPayload' });
+  });
+
+  it('counts replicas times each container\'s request, runtime overrides first, against CPU and memory', async () => {
+    const dora = user('q-dora');
+    await created(dora, { replicas: 2 });
+    expect((await quota(dora)).quota).toMatchObject({ replicas: { used: 2 }, cpu: { used: 0.5 }, memory: { used: 512 * MiB } });
+    expect(await create(dora, { runtime: { replicaCount: 1, containerResources: [{ containerName: 'app', cpu: '600m' }] } })).toMatchObject({
+      __typename: 'QuotaExceededError',
+      resource: 'CPU',
+      limit: 1,
+      used: 0.5,
+      requested: 0.6,
+    });
+    expect(await create(dora, { runtime: { replicaCount: 1, containerResources: [{ containerName: 'app', memory: '2Gi' }] } })).toMatchObject({
+      __typename: 'QuotaExceededError',
+      resource: 'MEMORY',
+      limit: 2048 * MiB,
+      used: 512 * MiB,
+      requested: 2048 * MiB,
+    });
+    // A container without a request is charged 100m and 128Mi.
+    await created(dora, { spec: specInput([containerInput()]) });
+    expect((await quota(dora)).quota).toMatchObject({ workloads: { used: 2 }, replicas: { used: 3 }, cpu: { used: 0.6 }, memory: { used: 640 * MiB } });
+  });
+
+  it('refuses a bigger runtime and a start that would exceed, and always allows giving back', async () => {
+    const erin = user('q-erin');
+    const first = await created(erin, { replicas: 2 });
+    const second = await created(erin, { replicas: 2 });
+    await until(erin, first, 'RUNNING');
+    await until(erin, second, 'RUNNING');
+    expect((await erin.exec(UpdateRuntimeWithinQuotaDocument, { input: { id: first, runtime: { replicaCount: 3 } } })).updateWorkloadRuntime).toMatchObject({
+      __typename: 'QuotaExceededError',
+      resource: 'REPLICAS',
+      limit: 4,
+      used: 4,
+      requested: 1,
+    });
+    expect((await erin.exec(UpdateRuntimeWithinQuotaDocument, { input: { id: first, runtime: { replicaCount: 1 } } })).updateWorkloadRuntime.__typename).toBe('WorkloadOperationPayload');
+    expect((await erin.exec(StopWorkloadWithinQuotaDocument, { id: second })).stopWorkload.__typename).toBe('WorkloadOperationPayload');
+    // A stopped workload has no pods: its replicas are free for another.
+    expect((await quota(erin)).quota).toMatchObject({ workloads: { used: 2 }, replicas: { used: 1 } });
+    await created(erin, { replicas: 2 });
+    await until(erin, second, 'STOPPED');
+    expect((await erin.exec(StartWorkloadWithinQuotaDocument, { id: second })).startWorkload).toMatchObject({
+      __typename: 'QuotaExceededError',
+      resource: 'REPLICAS',
+      used: 3,
+      requested: 2,
+    });
+    // A runtime change of a stopped workload applies at the next start, which is checked then.
+    expect((await erin.exec(UpdateRuntimeWithinQuotaDocument, { input: { id: second, runtime: { replicaCount: 1 } } })).updateWorkloadRuntime.__typename).toBe('WorkloadOperationPayload');
+    expect((await erin.exec(StartWorkloadWithinQuotaDocument, { id: second })).startWorkload).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true });
+    expect((await quota(erin)).quota).toMatchObject({ replicas: { used: 4 } });
+  });
+
+  it('counts a replacement\'s candidate while the replacement runs, and frees it when cancelled', async () => {
+    const fay = user('q-fay');
+    const id = await created(fay, { replicas: 2 });
+    await until(fay, id, 'RUNNING');
+    const { createArtifact } = await fay.exec(CreateArtifactForQuotaDocument, { input: { name: `next-${id.slice(-6)}`, spec: quarterSpec() as never } });
+    if (createArtifact.__typename !== 'CreateArtifactPayload') throw new Error(createArtifact.__typename);
+    const artifactId = createArtifact.artifact.id;
+    expect(
+      (await fay.exec(ReplaceWithinQuotaDocument, { input: { id, artifactId, runtime: { replicaCount: 3 }, warmupSeconds: 3600 } })).replaceWorkloadArtifact,
+    ).toMatchObject({ __typename: 'QuotaExceededError', resource: 'REPLICAS', used: 2, requested: 3 });
+    expect(
+      (await fay.exec(ReplaceWithinQuotaDocument, { input: { id, artifactId, runtime: { replicaCount: 2 }, warmupSeconds: 3600 } })).replaceWorkloadArtifact,
+    ).toMatchObject({ __typename: 'WorkloadOperationPayload', changed: true });
+    expect((await quota(fay)).quota).toMatchObject({ workloads: { used: 1 }, replicas: { used: 4 }, cpu: { used: 1 } });
+    expect(await create(fay)).toMatchObject({ __typename: 'QuotaExceededError', resource: 'REPLICAS', used: 4, requested: 1 });
+    expect((await fay.exec(CancelReplacementWithinQuotaDocument, { id })).cancelReplacement.__typename).toBe('WorkloadOperationPayload');
+    await vi.waitFor(async () => expect((await quota(fay)).quota.replicas.used).toBe(2), { timeout: 30_000, interval: 20 });
+    expect(await create(fay)).toMatchObject({ __typename: 'CreateWorkloadPayload' });
+  });
+
+  it('adds up an organization\'s workloads across its members, with per-organization overrides', async () => {
+    const members = ['q-acme-1', 'q-acme-2', 'q-acme-3'].map((sub) => user(sub, { org: 'q-acme' }));
+    for (const member of members.slice(0, 2)) {
+      await created(member);
+      await created(member);
+    }
+    await created(members[2]!);
+    expect(await create(members[2]!)).toMatchObject({
+      __typename: 'QuotaExceededError',
+      scope: 'ORGANIZATION',
+      subject: 'q-acme',
+      resource: 'WORKLOADS',
+      limit: 5,
+      used: 5,
+      requested: 1,
+    });
+    const view = await quota(members[2]!);
+    expect(view.quota.workloads).toEqual({ used: 1, limit: 3 });
+    expect(view.organizationQuota).toMatchObject({ scope: 'ORGANIZATION', subject: 'q-acme', workloads: { used: 5, limit: 5 } });
+    expect((await quota(user('q-loner'))).organizationQuota).toBeNull();
+
+    const roomy = ['q-roomy-1', 'q-roomy-2'].map((sub) => user(sub, { org: 'roomy' }));
+    for (const member of roomy) for (let i = 0; i < 3; i++) await created(member);
+    expect((await quota(roomy[0]!)).organizationQuota).toMatchObject({ workloads: { used: 6, limit: null }, replicas: { used: 6, limit: 10_000 } });
+  });
+
+  it('decides concurrent creates of one owner one at a time: of ten at once, exactly three win', async () => {
+    const racer = user('q-racer');
+    const results = await Promise.all(Array.from({ length: 10 }, () => create(racer)));
+    const won = results.filter((r) => r.__typename === 'CreateWorkloadPayload');
+    const refused = results.filter((r) => r.__typename === 'QuotaExceededError');
+    expect(won).toHaveLength(3);
+    expect(refused).toHaveLength(7);
+    expect((await quota(racer)).quota.workloads.used).toBe(3);
+  });
+
+  it('decides concurrent creates across an organization one at a time: of twelve by four members, exactly five win', async () => {
+    const members = ['q-race-1', 'q-race-2', 'q-race-3', 'q-race-4'].map((sub) => user(sub, { org: 'q-race' }));
+    const results = await Promise.all(members.flatMap((m) => [create(m), create(m), create(m)]));
+    expect(results.filter((r) => r.__typename === 'CreateWorkloadPayload')).toHaveLength(5);
+    expect(results.filter((r) => r.__typename === 'QuotaExceededError').every((r) => 'scope' in r && r.scope === 'ORGANIZATION')).toBe(true);
+    expect((await quota(members[0]!)).organizationQuota?.workloads.used).toBe(5);
+  });
+
+  it('decides concurrent starts of one owner one at a time', async () => {
+    const gus = user('q-gus');
+    const ids = [await created(gus, { replicas: 2 }), await created(gus, { replicas: 2 })];
+    for (const id of ids) await until(gus, id, 'RUNNING');
+    for (const id of ids) await gus.exec(StopWorkloadWithinQuotaDocument, { id });
+    for (const id of ids) await until(gus, id, 'STOPPED');
+    await created(gus, { replicas: 1 });
+    // Each start fits alone (1 + 2 <= 4); both together do not.
+    const results = await Promise.all(ids.map((id) => gus.exec(StartWorkloadWithinQuotaDocument, { id })));
+    expect(results.map((r) => r.startWorkload.__typename).sort()).toEqual(['QuotaExceededError', 'WorkloadOperationPayload']);
+    expect((await quota(gus)).quota.replicas.used).toBe(3);
+  });
+});
