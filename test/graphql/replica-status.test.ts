@@ -6,6 +6,7 @@ import {
   CreateArtifactDocument,
   CreateWorkloadDocument,
   ReplaceWorkloadArtifactDocument,
+  RestartWorkloadDocument,
   WorkloadStateDocument,
   type WorkloadStateQuery,
 } from './generated/graphql.js';
@@ -173,5 +174,18 @@ describe('Replica.status through GraphQL: the same derivation as its proton, fro
     expect(previous).toMatchObject({ role: 'PREVIOUS', status: 'DRAINING' });
     expect(previous.replicas.map((r) => [r.status, r.ready])).toEqual([['DRAINING', true]]);
     expect(draining.protons.find((p) => p.role === 'ACTIVE')!.replicas.map((r) => r.status)).toEqual(['RUNNING']);
+  });
+
+  it('shows INITIALIZING for the not-ready replicas of a proton restarted in place', async () => {
+    const id = await create();
+    const running = await until(id, (w) => w.status === 'RUNNING');
+    const { restartWorkload } = await t.exec(RestartWorkloadDocument, { id });
+    expect(restartWorkload.__typename).toBe('WorkloadOperationPayload');
+    // Every pod of the proton now starts and never gets ready: the restart stays in progress.
+    await shapes.shape(rawId(running.protons[0]!.id), 'running-not-ready');
+    const w = await until(id, (x) => x.protons[0]!.replicas.length > 0 && x.protons[0]!.replicas.every((r) => r.status === 'INITIALIZING'));
+    expect(w.protons[0]!.status).toBe('INITIALIZING');
+    expect(new Set(w.protons[0]!.replicas.map((r) => r.reason))).toEqual(new Set(['ContainersNotReady']));
+    expect(w.status).toBe('LAUNCHING');
   });
 });
