@@ -14,7 +14,6 @@ import { randomUUID } from 'node:crypto';
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
-import type { V1Pod } from '@kubernetes/client-node';
 import type { WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { Deadlines } from '../domain/deadlines.js';
 import { InvalidTransitionError, NotFoundError } from '../domain/errors.js';
@@ -38,9 +37,8 @@ import {
   type WorkloadState,
 } from '../domain/lifecycle.js';
 import type { DesiredState } from '../domain/model.js';
-import { observePod } from '../domain/pod-observation.js';
 import { deriveProtonStatus, type ProtonDesired, type ProtonStatusReport, type RolloutProgress } from '../domain/proton-status.js';
-import { deriveReplicaState } from '../domain/replica-state.js';
+import { deriveReplicaStateOfPod } from '../domain/replica-state.js';
 import { isReplacementInProgress, replacementEffects } from '../domain/replacement.js';
 import { collapseProtonStatus } from '../domain/workload-status.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
@@ -116,17 +114,10 @@ const EVENT_TYPES: Record<WorkloadOperation['kind'], string> = {
 /** At most this many ensure/observe rounds per pass; each round moves at least one step. */
 const MAX_ROUNDS = 6;
 
-interface PodMemory {
-  wasReady: boolean;
-  restartCount: number;
-}
-
 /** The controller of every workload in the database. */
 export class WorkloadController {
   private readonly queue = new KeyedQueue();
   private readonly pending = new Set<string>();
-  /** Per workload, per pod: was it ready, and its restart count, when last seen (to tell `restarting`). */
-  private readonly pods = new Map<string, Map<string, PodMemory>>();
   /** The newest event sequence this controller recorded per workload: its own changes need no new pass. */
   private readonly recorded = new Map<string, number>();
   private unsubscribe: Unsubscribe | undefined;
@@ -534,10 +525,6 @@ export class WorkloadController {
     const slots: ProtonSlots = { ...stored.protons };
     const pods = await runtime.listPods({ workloadId: workload.id });
     const podsOf = (protonId: string) => pods.filter((p) => podProtonId(p) === protonId);
-    // Remember only pods that still exist: the memory is rebuilt from this pass's pods.
-    const memory = this.pods.get(workload.id) ?? new Map<string, PodMemory>();
-    const remembered = new Map<string, PodMemory>();
-    this.pods.set(workload.id, remembered);
     const reports = new Map<string, ProtonStatusReport>();
     const gone = s.desiredState === 'deleted' || s.endOfLife !== undefined;
 
@@ -549,7 +536,7 @@ export class WorkloadController {
     ) => {
       if (!protonId) return undefined;
       const context = replicaContextFor(s, slot);
-      const replicas = podsOf(protonId).map((pod) => this.replicaState(pod, context, memory, remembered));
+      const replicas = podsOf(protonId).map((pod) => deriveReplicaStateOfPod(pod, context));
       const r = deriveProtonStatus(replicas, desired, rollout);
       reports.set(protonId, r);
       return r;
@@ -614,28 +601,8 @@ export class WorkloadController {
 
     const finishedDeleting =
       s.desiredState === 'deleted' && pods.length === 0 && (await runtime.listProtons({ workloadId: workload.id })).length === 0;
-    if (pods.length === 0) this.pods.delete(workload.id);
     if (finishedDeleting) this.recorded.delete(workload.id);
     return { next: { ...stored, state: next, protons: slots }, reports, events, finishedDeleting };
-  }
-
-  private replicaState(
-    pod: V1Pod,
-    context: ReturnType<typeof replicaContextFor>,
-    before: Map<string, PodMemory>,
-    after: Map<string, PodMemory>,
-  ) {
-    const uid = pod.metadata?.uid ?? pod.metadata?.name ?? '';
-    const memory = before.get(uid);
-    const observation = observePod(pod);
-    const state = deriveReplicaState(observation, {
-      ...context,
-      ...(memory && { wasReady: memory.wasReady, previousRestartCount: memory.restartCount }),
-    });
-    const restartCount = observation.containers.reduce((n, c) => n + (c.restartCount ?? 0), 0);
-    const ready = state.state === 'running' || state.state === 'warming' || state.state === 'draining';
-    if (!pod.metadata?.deletionTimestamp || ready) after.set(uid, { wasReady: (memory?.wasReady ?? false) || ready, restartCount });
-    return state;
   }
 
   /** Writes the new state, status, proton rows, replacement record and events in one transaction. */

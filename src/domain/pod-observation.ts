@@ -79,7 +79,10 @@ export interface PodObservation {
   readonly message?: string;
   readonly nodeName?: string;
   readonly creationTimestamp?: Date;
+  /** When the pod will be removed at the latest (deletion request + grace period). */
   readonly deletionTimestamp?: Date;
+  /** When its deletion was requested: `deletionTimestamp` minus `deletionGracePeriodSeconds`. */
+  readonly deletionRequestedAt?: Date;
   readonly conditions: readonly PodConditionObservation[];
   /** Init containers in spec order, sidecars included (`kind: 'sidecar'`). */
   readonly initContainers: readonly ContainerObservation[];
@@ -93,6 +96,10 @@ export interface PodObservation {
   readonly containersReady: boolean;
   /** The pod's `Ready` condition; `undefined` when not reported yet. */
   readonly readyCondition?: boolean;
+  /** The pod's `ContainersReady` condition (the kubelet's own verdict); `undefined` when not reported yet. */
+  readonly containersReadyCondition?: boolean;
+  /** Condition types of `spec.readinessGates` that are not `True` yet. */
+  readonly pendingReadinessGates: readonly string[];
   /** Ready to serve: primary ready, all containers and sidecars ready, and the pod not marked unready. */
   readonly servingReady: boolean;
   /** Sum of restart counts of regular containers and sidecars. */
@@ -138,6 +145,11 @@ export function observePod(pod: V1Pod, opts: ObservePodOptions = {}): PodObserva
   const conditions = (status?.conditions ?? []).map(observeCondition);
   const readyCond = conditions.find((c) => c.type === 'Ready');
   const readyCondition = readyCond === undefined ? undefined : readyCond.status === 'True';
+  const containersReadyCond = conditions.find((c) => c.type === 'ContainersReady');
+  const pendingReadinessGates = (spec?.readinessGates ?? [])
+    .map((g) => g.conditionType)
+    .filter((type) => conditions.find((c) => c.type === type)?.status !== 'True');
+  const deletionTimestamp = toDate(pod.metadata?.deletionTimestamp);
   const primary = containers.find((c) => c.primary);
   const primaryReady = primary?.ready ?? false;
   const serving = [...containers, ...initContainers.filter((c) => c.kind === 'sidecar')];
@@ -153,7 +165,11 @@ export function observePod(pod: V1Pod, opts: ObservePodOptions = {}): PodObserva
     message: status?.message,
     nodeName: spec?.nodeName || undefined,
     creationTimestamp: toDate(pod.metadata?.creationTimestamp),
-    deletionTimestamp: toDate(pod.metadata?.deletionTimestamp),
+    deletionTimestamp,
+    deletionRequestedAt:
+      deletionTimestamp === undefined
+        ? undefined
+        : new Date(deletionTimestamp.getTime() - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000),
     conditions,
     initContainers,
     containers,
@@ -161,6 +177,8 @@ export function observePod(pod: V1Pod, opts: ObservePodOptions = {}): PodObserva
     primaryReady,
     containersReady,
     readyCondition,
+    containersReadyCondition: containersReadyCond === undefined ? undefined : containersReadyCond.status === 'True',
+    pendingReadinessGates,
     servingReady: phase === 'Running' && primaryReady && containersReady && readyCondition !== false,
     restartCount: serving.reduce((sum, c) => sum + c.restartCount, 0),
     disruption: findDisruption(status?.reason, status?.message, conditions),
@@ -262,13 +280,13 @@ function findDisruption(
   message: string | undefined,
   conditions: readonly PodConditionObservation[],
 ): PodDisruption | undefined {
-  // The pod's own reason says it in the user's words (`Evicted`, `Preempting`); the
-  // DisruptionTarget condition (Kubernetes >= 1.26) names the cause precisely otherwise
-  // (PreemptionByScheduler, EvictionByEvictionAPI, DeletionByTaintManager, TerminationByKubelet).
-  if (reason !== undefined && DISRUPTION_POD_REASONS.has(reason)) {
-    return omitUndefined({ reason, message });
-  }
+  // The pod's own reason says it in the user's words (`Evicted`, `Terminated` for a node
+  // shutdown, `NodeLost`); the DisruptionTarget condition (Kubernetes >= 1.26) names the cause
+  // otherwise (PreemptionByScheduler, EvictionByEvictionAPI, DeletionByTaintManager, ...).
   const target = conditions.find((c) => c.type === 'DisruptionTarget' && c.status === 'True');
+  if (reason !== undefined && reason !== '' && (target !== undefined || DISRUPTION_POD_REASONS.has(reason))) {
+    return omitUndefined({ reason, message: message ?? target?.message });
+  }
   if (target) return omitUndefined({ reason: target.reason ?? 'DisruptionTarget', message: target.message });
   return undefined;
 }

@@ -10,10 +10,13 @@ export const REASONS = {
   ProgressDeadlineExceeded: 'ProgressDeadlineExceeded',
   /** A service's containers all exited (pod phase Succeeded): a service must keep running. */
   ServiceExited: 'ServiceExited',
-  /** A container was killed for exceeding its memory limit and had to be restarted. */
-  OOMKilled: 'OOMKilled',
-  /** The node running the pod stopped reporting. */
+  /** The node running the pod stopped reporting (set on the pod by older node controllers). */
   NodeLost: 'NodeLost',
+  /**
+   * The node controller marked the pod unready while the kubelet's last word was "all containers
+   * ready": the node stopped reporting, so the pod's real state is not known.
+   */
+  NodeNotReady: 'NodeNotReady',
   /** The proton has fewer pods than desired and the missing ones are not created yet. */
   ReplicasMissing: 'ReplicasMissing',
   /** The draft's time to live ran out; the workload reached its end of life. */
@@ -52,13 +55,19 @@ export const FATAL_WAITING_REASONS: ReadonlySet<string> = new Set([
 export const TRANSIENT_WAITING_REASONS: ReadonlySet<string> = new Set(['ErrImagePull']);
 
 /**
- * Pod `status.reason` values that mean the cluster took the pod away (not the workload's fault).
- * Kubelet's node-pressure eviction says `Evicted`, its critical-pod preemption `Preempting`;
- * `Preempted` and `NodeLost` are set by some schedulers and older node controllers.
+ * Pod `status.reason` values that mean the cluster took the pod away (not the workload's fault),
+ * also without a `DisruptionTarget` condition (clusters before 1.26, or a condition not written).
+ * Kubelet's node-pressure eviction says `Evicted`, its critical-pod preemption `Preempting`, its
+ * graceful node shutdown `Terminated` (and `NodeShutdown` for a pod refused while the node shuts
+ * down; `Shutdown` before 1.21); `Preempted` and `NodeLost` are set by some schedulers and by
+ * the node controller for a node that stopped reporting.
  */
 export const DISRUPTION_POD_REASONS: ReadonlySet<string> = new Set([
   'Evicted',
   'Preempted',
   'Preempting',
+  'Terminated',
+  'NodeShutdown',
+  'Shutdown',
   'NodeLost',
 ]);

@@ -2,13 +2,19 @@
  * The state of one replica (pod), from its observation, per the predicate table of SPEC.md
  * section 2. The predicates are checked in a fixed order (see `deriveReplicaState`); the first
  * that matches decides, and the Kubernetes reason and message that made it match are carried up.
+ * The answer depends on the pod and its proton's persisted context only (no process memory).
  */
+import type { V1Pod } from '@kubernetes/client-node';
 import type { ContainerObservation, PodObservation } from './pod-observation.js';
-import { containersByRelevance, findCondition } from './pod-observation.js';
+import { containersByRelevance, findCondition, observePod } from './pod-observation.js';
 import type { ReplicaStatus } from './proton-status.js';
 import { FATAL_WAITING_REASONS, REASONS, TRANSIENT_WAITING_REASONS } from './reasons.js';
 
-/** What the pod cannot say about itself: where its proton is in its lifecycle. */
+/**
+ * What the pod cannot say about itself: where its proton is in its lifecycle. This comes from
+ * persisted state (the workload's stored lifecycle), never from what a process remembers, so a
+ * controller that just restarted or took over derives the same state from the same pod.
+ */
 export interface ReplicaContext {
   /** The proton is being updated or restarted in place: not-ready replicas are `initializing`. */
   readonly updatingInPlace?: boolean;
@@ -16,10 +22,6 @@ export interface ReplicaContext {
   readonly warmingUp?: boolean;
   /** The proton is an old active taken out of traffic in a replace: ready or deleting replicas are `draining`. */
   readonly draining?: boolean;
-  /** The replica was ready when last observed. */
-  readonly wasReady?: boolean;
-  /** The replica's restart count when last observed; without it, any restart on record counts. */
-  readonly previousRestartCount?: number;
 }
 
 /** A replica's state with the reason and message that explain it. */
@@ -31,10 +33,16 @@ export interface ReplicaState {
   readonly container?: string;
 }
 
+/** Derives a replica's state straight from a Kubernetes pod (`observePod` then `deriveReplicaState`). */
+export function deriveReplicaStateOfPod(pod: V1Pod, ctx: ReplicaContext = {}): ReplicaState {
+  return deriveReplicaState(observePod(pod), ctx);
+}
+
 /**
- * Derives a replica's state from its pod observation; the first matching predicate wins:
- * unknown phase, disruption, deletion, Failed, Succeeded, fatal waiting reason, terminated
- * for good, OOMKilled, ErrImagePull, Pending, then readiness (waiting reasons before readiness).
+ * Derives a replica's state from its pod observation and its proton's context, and from nothing
+ * else; the first matching predicate wins: unknown phase, disruption, deletion (unless the pod
+ * had failed before), Failed, Succeeded, fatal waiting reason, terminated for good, restart,
+ * ErrImagePull, Pending, then readiness (waiting reasons and restarts before readiness).
  */
 export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}): ReplicaState {
   const containers = containersByRelevance(obs);
@@ -48,7 +56,10 @@ export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}
   // Disruption before deletion: a preempted pod is also being deleted, and "preempted" is the truth.
   if (obs.disruption) return state('interrupted', obs.disruption.reason, obs.disruption.message);
 
-  if (obs.deletionTimestamp) {
+  // A pod that had failed before anyone deleted it keeps its failure: the deletion is clean-up.
+  // (The kubelet also moves a pod it is stopping to Failed when a container exits non-zero on
+  // SIGTERM; that failure comes after the deletion request and is part of stopping.)
+  if (obs.deletionTimestamp && !(obs.phase === 'Failed' && failedBeforeDeletion(obs, containers))) {
     return state(ctx.draining ? 'draining' : 'stopping', undefined, 'the pod is being deleted');
   }
 
@@ -80,7 +91,12 @@ export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}
   const fatal = containers.find(
     (c) => c.state === 'waiting' && c.reason !== undefined && FATAL_WAITING_REASONS.has(c.reason),
   );
-  if (fatal) return fromContainer('errored', fatal);
+  if (fatal) {
+    // Repeated crashes end in CrashLoopBackOff: say what the crashes were (OOMKilled, Error).
+    const last = fatal.lastTermination;
+    const lastExit = last && fatal.restartCount > 0 ? `; last exit: ${last.reason ?? 'Error'} (exit code ${last.exitCode})` : '';
+    return state('errored', fatal.reason, `${fatal.message ?? fatal.reason}${lastExit}`, fatal.name);
+  }
 
   const deadForGood = containers.find(
     (c) => c.state === 'terminated' && c.exitCode !== 0 && !c.restartsOnExit,
@@ -89,15 +105,12 @@ export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}
     return state('errored', deadForGood.reason ?? 'Error', terminatedMessage(deadForGood), deadForGood.name);
   }
 
-  // An OOM kill that made the container restart: the limit is too low, waiting will not fix it.
-  const oom = containers.find((c) => !c.ready && c.restartCount > 0 && wasOomKilled(c));
-  if (oom) {
-    return state(
-      'errored',
-      REASONS.OOMKilled,
-      `container ${oom.name} was OOMKilled (exit code 137) and restarted ${times(oom.restartCount)}`,
-      oom.name,
-    );
+  // A container that crashed and is (or is about to be) restarted, in a pod that is not ready:
+  // restarting, whatever the crash was. A single OOMKill is restarting too; only the back-off of
+  // repeated crashes (CrashLoopBackOff, above) is errored.
+  if (!obs.servingReady) {
+    const restart = containers.map(restartOf).find((r) => r !== undefined);
+    if (restart) return { state: 'restarting', ...restart };
   }
 
   const transient = containers.find(
@@ -133,41 +146,76 @@ export function deriveReplicaState(obs: PodObservation, ctx: ReplicaContext = {}
     return state('running');
   }
 
-  const restarted =
-    ctx.previousRestartCount === undefined
-      ? containers.some((c) => c.restartCount > 0 && c.lastTermination !== undefined)
-      : obs.restartCount > ctx.previousRestartCount;
-  const why = notReadyExplanation(obs, containers);
-  if (ctx.wasReady && restarted) return { ...why, state: 'restarting' };
-  return { ...why, state: ctx.updatingInPlace ? 'initializing' : 'launching' };
+  // The kubelet's last word is "every container ready" (ContainersReady True, gates met) and yet
+  // the pod is not Ready: only the node controller writes that, when the node stops reporting.
+  if (
+    obs.readyCondition === false &&
+    obs.containersReadyCondition === true &&
+    obs.containersReady &&
+    obs.pendingReadinessGates.length === 0
+  ) {
+    return state(
+      'unknown',
+      REASONS.NodeNotReady,
+      `node ${obs.nodeName ?? 'of the pod'} stopped reporting; the pod's state cannot be confirmed`,
+    );
+  }
+
+  return { ...notReadyExplanation(obs, containers), state: ctx.updatingInPlace ? 'initializing' : 'launching' };
 }
 
-/** Why a running pod is not ready: a restarting container's last exit, else the Ready condition. */
+/**
+ * Whether a pod in phase Failed had failed before its deletion was requested: a pod-level reason
+ * (admission refused it, e.g. `OutOfcpu`), or a container that exited non-zero before the request.
+ */
+function failedBeforeDeletion(obs: PodObservation, containers: readonly ContainerObservation[]): boolean {
+  if (obs.reason !== undefined) return true;
+  const requested = obs.deletionRequestedAt;
+  if (requested === undefined) return false;
+  return containers.some(
+    (c) =>
+      c.state === 'terminated' &&
+      c.exitCode !== 0 &&
+      c.finishedAt !== undefined &&
+      c.finishedAt.getTime() < requested.getTime(),
+  );
+}
+
+/**
+ * The restart a container shows, if any: terminated and about to be restarted (the kubelet raises
+ * restartCount only when it creates the next container), or restarted (restartCount >= 1 with a
+ * terminated lastState) and not ready again. An init container that completed is done, whatever
+ * its history.
+ */
+function restartOf(c: ContainerObservation): Omit<ReplicaState, 'state'> | undefined {
+  const what = c.kind === 'app' ? 'container' : c.kind === 'sidecar' ? 'sidecar container' : 'init container';
+  if (c.state === 'terminated') {
+    if (!c.restartsOnExit || (c.kind === 'init' && c.exitCode === 0)) return undefined;
+    const detail = c.message ? `: ${c.message}` : '';
+    return explain(
+      c.reason ?? 'Error',
+      `${what} ${c.name} exited with code ${c.exitCode ?? 'unknown'} and is being restarted${detail}`,
+      c.name,
+    );
+  }
+  if (c.ready || c.restartCount < 1 || c.lastTermination === undefined) return undefined;
+  const last = c.lastTermination;
+  return explain(
+    last.reason ?? 'Error',
+    `${what} ${c.name} restarted ${times(c.restartCount)}, last exit code ${last.exitCode}${last.message ? `: ${last.message}` : ''}`,
+    c.name,
+  );
+}
+
+/** Why a running pod without a restart is not ready: the Ready condition, else the unready containers. */
 function notReadyExplanation(
   obs: PodObservation,
   containers: readonly ContainerObservation[],
 ): Omit<ReplicaState, 'state'> {
-  const exited = containers.find((c) => !c.ready && c.state === 'terminated');
-  if (exited) return explain(exited.reason ?? 'Error', terminatedMessage(exited), exited.name);
-  const restarted = containers.find((c) => !c.ready && c.lastTermination && c.restartCount > 0);
-  if (restarted?.lastTermination) {
-    const last = restarted.lastTermination;
-    return explain(
-      last.reason ?? 'Error',
-      `container ${restarted.name} restarted ${times(restarted.restartCount)}, last exit code ${last.exitCode}`,
-      restarted.name,
-    );
-  }
   const ready = findCondition(obs, 'Ready');
   if (ready?.status === 'False') return explain(ready.reason, ready.message);
   const notReady = containers.filter((c) => c.kind !== 'init' && !c.ready).map((c) => c.name);
   return explain(undefined, notReady.length ? `containers not ready: [${notReady.join(' ')}]` : undefined);
-}
-
-function wasOomKilled(c: ContainerObservation): boolean {
-  return (
-    (c.state === 'terminated' && c.reason === 'OOMKilled') || c.lastTermination?.reason === 'OOMKilled'
-  );
 }
 
 function terminatedMessage(c: ContainerObservation): string {

@@ -11,6 +11,10 @@ import {
   workloadRuntimeSchema,
 } from '../domain/artifact-spec.js';
 import type { V1Pod } from '@kubernetes/client-node';
+import { observePod, type PodObservation } from '../domain/pod-observation.js';
+import { deriveReplicaState, type ReplicaContext, type ReplicaState } from '../domain/replica-state.js';
+import { replicaContextFor } from '../domain/lifecycle.js';
+import { deserializeLifecycle } from '../controller/lifecycle-store.js';
 import { isUuid } from '../domain/ids.js';
 import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
@@ -302,9 +306,22 @@ export class WorkloadService {
     return this.deps.controller.operate(id, op, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, op));
   }
 
-  /** The replicas of a proton as the runtime sees them right now (the proton's workload must be visible). */
-  async replicasOf(protonId: string): Promise<readonly V1Pod[]> {
-    return this.deps.runtime.listPods({ protonId });
+  /**
+   * The replicas of a proton as the runtime sees them right now (the proton's workload must be
+   * visible), each with its state derived exactly as the controller derives the proton's status:
+   * from the pod and the proton's place in the workload's stored lifecycle (candidate warming up,
+   * old active draining, active updating in place), never from anything a process remembers.
+   */
+  async replicasOf(em: EntityManager, proton: Proton): Promise<readonly ReplicaView[]> {
+    const [pods, workload] = await Promise.all([
+      this.deps.runtime.listPods({ protonId: proton.id }),
+      em.findOne(WorkloadEntity, { id: proton.workload.id }),
+    ]);
+    const context = replicaContextOf(workload?.lifecycle ?? null, proton.id);
+    return pods.map((pod) => {
+      const observation = observePod(pod);
+      return { pod, observation, state: deriveReplicaState(observation, context) };
+    });
   }
 
   /** Every replacement of a workload, newest first. */
@@ -379,4 +396,20 @@ export class WorkloadService {
     const holder = await em.findOne(WorkloadEntity, { ownerId, name, deletedAt: null }, { fields: ['id', 'name'] });
     return conflictNaming(em, viewer, holder ? [holder] : [], () => `a workload named "${name}" already exists; workload names are unique per owner`);
   }
+}
+
+/** One replica of a proton: the pod, what status derivation reads of it, and its state. */
+export interface ReplicaView {
+  readonly pod: V1Pod;
+  readonly observation: PodObservation;
+  readonly state: ReplicaState;
+}
+
+/** The replica context of a proton from its workload's stored lifecycle; none for a proton in no slot. */
+function replicaContextOf(lifecycle: Record<string, unknown> | null, protonId: string): ReplicaContext {
+  if (lifecycle === null) return {};
+  const stored = deserializeLifecycle(lifecycle);
+  const slots = ['active', 'candidate', 'oldActive'] as const;
+  const slot = slots.find((name) => stored.protons[name] === protonId);
+  return slot === undefined ? {} : replicaContextFor(stored.state, slot);
 }

@@ -142,4 +142,35 @@ describe('observePod', () => {
     });
     expect(observePod(pod).phase).toBe('Unknown');
   });
+
+  it('tells when a deletion was requested: the deletion timestamp minus the grace period', () => {
+    const obs = observePod(loadPod('terminating-failed'));
+    expect(obs.deletionTimestamp).toEqual(new Date('2025-03-14T12:00:30Z'));
+    expect(obs.deletionRequestedAt).toEqual(new Date('2025-03-14T12:00:00Z'));
+    expect(observePod(loadPod('running-ready')).deletionRequestedAt).toBeUndefined();
+  });
+
+  it('lists the readiness gates not met yet and reads the kubelet\'s ContainersReady apart from Ready', () => {
+    const pending = observePod(loadPod('readiness-gate-pending'));
+    expect(pending.pendingReadinessGates).toEqual(['target-health.elbv2.k8s.aws/k8s-workload-sentimen-3f1a9c2e7b']);
+    expect(pending).toMatchObject({ containersReadyCondition: true, readyCondition: false, servingReady: false });
+    expect(observePod(loadPod('readiness-gate-ready')).pendingReadinessGates).toEqual([]);
+    expect(observePod(loadPod('readiness-gate-ready')).servingReady).toBe(true);
+  });
+
+  it('names a disruption by the pod\'s own reason, else by its DisruptionTarget condition', () => {
+    expect(observePod(loadPod('node-shutdown')).disruption).toEqual({
+      reason: 'Terminated',
+      message: 'Pod was terminated in response to imminent node shutdown.',
+    });
+    expect(observePod(loadPod('taint-manager-deletion')).disruption?.reason).toBe('DeletionByTaintManager');
+    expect(observePod(loadPod('node-shutdown-rejected')).disruption?.reason).toBe('NodeShutdown');
+    expect(observePod(loadPod('phase-failed')).disruption).toBeUndefined();
+  });
+
+  it('observes native sidecars as sidecars, counted in readiness and restarts', () => {
+    const obs = observePod(loadPod('sidecar-restarting'));
+    expect(obs.initContainers).toEqual([expect.objectContaining({ name: 'proxy', kind: 'sidecar', restartsOnExit: true, restartCount: 1 })]);
+    expect(obs).toMatchObject({ containersReady: false, restartCount: 1 });
+  });
 });

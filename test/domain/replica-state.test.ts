@@ -2,79 +2,141 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { observePod } from '../../src/domain/pod-observation.js';
 import type { ReplicaStatus } from '../../src/domain/proton-status.js';
-import type { ReplicaContext } from '../../src/domain/replica-state.js';
-import { deriveReplicaState } from '../../src/domain/replica-state.js';
+import type { ReplicaContext, ReplicaState } from '../../src/domain/replica-state.js';
+import { deriveReplicaState, deriveReplicaStateOfPod } from '../../src/domain/replica-state.js';
 import type { PodFixture } from '../fixtures/pods/index.js';
-import { loadPod, podWith } from '../fixtures/pods/index.js';
+import { loadPod, POD_FIXTURES, podWith } from '../fixtures/pods/index.js';
 
-interface Row {
-  readonly name: string;
-  readonly pod: PodFixture | (() => V1Pod);
-  readonly ctx?: ReplicaContext;
+interface Expected {
   readonly state: ReplicaStatus;
   readonly reason?: string;
   readonly message?: RegExp;
   readonly container?: string;
 }
 
-// One row per predicate of SPEC.md section 2 (and per context that changes its answer).
-const ROWS: readonly Row[] = [
-  // Pending, no node assigned
-  { name: 'a pending pod with no node is submitted, with the scheduler\'s reason', pod: 'pending-unscheduled', state: 'submitted', reason: 'Unschedulable', message: /Insufficient cpu/ },
-  // Pending, node assigned
-  { name: 'a pending pod on a node creating its containers is provisioning', pod: 'pending-container-creating', state: 'provisioning', reason: 'ContainerCreating', container: 'app' },
-  { name: 'a pending pod running an init container is provisioning', pod: 'init-container-running', state: 'provisioning', reason: 'ContainersNotInitialized', message: /\[migrate\]/ },
-  { name: 'ErrImagePull alone keeps the replica provisioning with the reason shown', pod: 'err-image-pull', state: 'provisioning', reason: 'ErrImagePull', message: /not found/, container: 'app' },
+/**
+ * Every pod fixture and the replica state it shows on its own (a proton with no lifecycle
+ * context: not a candidate, not an old active, not updating in place). One row per fixture, so
+ * a fixture added without its expected state fails the type-check. This reads as SPEC.md
+ * section 2's predicate table, applied to real kubelet and scheduler output.
+ */
+const BY_FIXTURE: Record<PodFixture, Expected> = {
+  // Pending, no node assigned: submitted, with the scheduler's reason
+  'created-no-status': { state: 'submitted', message: /waiting for a node/ },
+  'pending-unscheduled': { state: 'submitted', reason: 'Unschedulable', message: /Insufficient cpu/ },
+  'pending-nominated': { state: 'submitted', reason: 'Unschedulable', message: /Insufficient memory/ },
+  // Pending, node assigned: provisioning
+  'scheduled-no-status-yet': { state: 'provisioning', message: /scheduled on worker-2/ },
+  'pending-container-creating': { state: 'provisioning', reason: 'ContainerCreating', container: 'app' },
+  'init-container-running': { state: 'provisioning', reason: 'ContainersNotInitialized', message: /\[migrate\]/ },
+  'sidecar-starting': { state: 'provisioning', reason: 'ContainersNotInitialized', message: /\[proxy\]/ },
+  'err-image-pull': { state: 'provisioning', reason: 'ErrImagePull', message: /not found/, container: 'app' },
+  // Running, not all containers ready: launching
+  'running-not-ready': { state: 'launching', reason: 'ContainersNotReady', message: /\[app\]/ },
+  'startup-probe-pending': { state: 'launching', reason: 'ContainersNotReady', message: /\[app\]/ },
+  'sidecar-not-ready': { state: 'launching', reason: 'ContainersNotReady', message: /\[proxy\]/ },
+  'readiness-gate-pending': { state: 'launching', reason: 'ReadinessGatesNotReady', message: /readiness gate "target-health/ },
+  // Running, all containers ready: running
+  'running-ready': { state: 'running' },
+  'ready-after-restart': { state: 'running' },
+  'init-completed-ready': { state: 'running' },
+  'sidecar-ready': { state: 'running' },
+  'readiness-gate-ready': { state: 'running' },
+  // Restarted or about to be, and not ready: restarting, reason = the termination reason
+  'first-crash': { state: 'restarting', reason: 'Error', message: /container app exited with code 1 and is being restarted/, container: 'app' },
+  'restarted-not-ready': { state: 'restarting', reason: 'Error', message: /restarted 1 time, last exit code 137/, container: 'app' },
+  'oom-killed-before-restart': { state: 'restarting', reason: 'OOMKilled', message: /exited with code 137 and is being restarted/, container: 'app' },
+  'oom-killed': { state: 'restarting', reason: 'OOMKilled', message: /restarted 1 time, last exit code 137/, container: 'app' },
+  'completed-before-restart': { state: 'restarting', reason: 'Completed', message: /exited with code 0/, container: 'app' },
+  'crashed-again-before-restart': { state: 'restarting', reason: 'Error', message: /exited with code 1 and is being restarted/, container: 'app' },
+  'restarted-not-started': { state: 'restarting', reason: 'Error', message: /restarted 3 times, last exit code 137/, container: 'app' },
+  'second-container-restarting': { state: 'restarting', reason: 'Error', message: /log-shipper restarted 1 time.*output unreachable/, container: 'log-shipper' },
+  'sidecar-restarting': { state: 'restarting', reason: 'Error', message: /sidecar container proxy restarted 1 time, last exit code 2: upstream config invalid/, container: 'proxy' },
+  'init-container-failed': { state: 'restarting', reason: 'Error', message: /init container migrate exited with code 1 and is being restarted: migration 0042 failed/, container: 'migrate' },
+  'init-container-restarting': { state: 'restarting', reason: 'Error', message: /init container migrate restarted 1 time, last exit code 1/, container: 'migrate' },
+  // Errored: fatal waiting reasons on the first event that shows them, Failed, terminated for good
+  'image-pull-back-off': { state: 'errored', reason: 'ImagePullBackOff', message: /Back-off pulling image/, container: 'app' },
+  'init-image-pull-back-off': { state: 'errored', reason: 'ImagePullBackOff', message: /sentiment-migrate/, container: 'migrate' },
+  'invalid-image-name': { state: 'errored', reason: 'InvalidImageName', message: /must be lowercase/ },
+  'err-image-never-pull': { state: 'errored', reason: 'ErrImageNeverPull', message: /pull policy of Never/, container: 'app' },
+  'create-container-config-error': { state: 'errored', reason: 'CreateContainerConfigError', message: /secret "sentiment-api-credentials" not found/ },
+  'create-container-error': { state: 'errored', reason: 'CreateContainerError', message: /name is reserved/, container: 'app' },
+  'run-container-error': { state: 'errored', reason: 'RunContainerError', message: /no such file or directory/, container: 'app' },
+  'crash-loop-back-off': { state: 'errored', reason: 'CrashLoopBackOff', message: /restarting failed container=app/, container: 'app' },
+  'crash-loop-back-off-oom': { state: 'errored', reason: 'CrashLoopBackOff', message: /last exit: OOMKilled \(exit code 137\)/, container: 'app' },
+  'init-crash-loop-back-off': { state: 'errored', reason: 'CrashLoopBackOff', message: /container=migrate.*last exit: Error \(exit code 1\)/, container: 'migrate' },
+  'sidecar-crash-loop-back-off': { state: 'errored', reason: 'CrashLoopBackOff', message: /container=proxy/, container: 'proxy' },
+  'container-exited-no-restart': { state: 'errored', reason: 'Error', message: /exit code 2: config error/, container: 'app' },
+  'phase-failed': { state: 'errored', reason: 'OutOfcpu', message: /Pod was rejected/ },
+  'phase-succeeded': { state: 'errored', reason: 'ServiceExited', message: /exit code 0; a service must keep running/ },
+  'failed-then-deleted': { state: 'errored', reason: 'UnexpectedAdmissionError', message: /no healthy devices/ },
+  // Interrupted: the pod's own status.reason when it has one, else the DisruptionTarget reason
+  'evicted': { state: 'interrupted', reason: 'Evicted', message: /low on resource: memory/ },
+  'node-shutdown': { state: 'interrupted', reason: 'Terminated', message: /imminent node shutdown/ },
+  'node-shutdown-rejected': { state: 'interrupted', reason: 'NodeShutdown', message: /node is shutting down/ },
+  'preempting-critical': { state: 'interrupted', reason: 'Preempting', message: /admit critical pod/ },
+  'preempted': { state: 'interrupted', reason: 'PreemptionByScheduler', message: /higher priority pod/ },
+  'evicted-by-api': { state: 'interrupted', reason: 'EvictionByEvictionAPI', message: /Eviction API/ },
+  'taint-manager-deletion': { state: 'interrupted', reason: 'DeletionByTaintManager', message: /NoExecute taint/ },
+  'pod-gc-orphaned': { state: 'interrupted', reason: 'DeletionByPodGC', message: /node no longer exists/ },
+  'node-lost': { state: 'interrupted', reason: 'NodeLost', message: /unresponsive/ },
+  // Deletion timestamp: stopping (a graceful stop that ends in Failed or Succeeded included)
+  'terminating': { state: 'stopping', message: /being deleted/ },
+  'terminating-failed': { state: 'stopping', message: /being deleted/ },
+  'terminating-succeeded': { state: 'stopping', message: /being deleted/ },
+  // Unknown
+  'phase-unknown': { state: 'unknown' },
+  'node-not-ready': { state: 'unknown', reason: 'NodeNotReady', message: /node worker-2 stopped reporting/ },
+};
+
+interface Row extends Expected {
+  readonly name: string;
+  readonly pod: PodFixture | (() => V1Pod);
+  readonly ctx: ReplicaContext;
+}
+
+// The proton's context (from persisted lifecycle state) changes some answers, and only those.
+const WITH_CONTEXT: readonly Row[] = [
   { name: 'a new pod of an in-place update waiting for a node is initializing', pod: 'pending-unscheduled', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'Unschedulable' },
   { name: 'a new pod of an in-place update creating its containers is initializing', pod: 'pending-container-creating', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ContainerCreating' },
   { name: 'a new pod of an in-place update pulling its image with ErrImagePull is initializing', pod: 'err-image-pull', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ErrImagePull' },
-  { name: 'ImagePullBackOff during an in-place update is still errored', pod: 'image-pull-back-off', ctx: { updatingInPlace: true }, state: 'errored', reason: 'ImagePullBackOff' },
-  // Running, not all containers ready
-  { name: 'a running pod whose container is not ready is launching', pod: 'running-not-ready', state: 'launching', reason: 'ContainersNotReady', message: /\[app\]/ },
   { name: 'a running pod whose container is not ready is initializing during an in-place update', pod: 'running-not-ready', ctx: { updatingInPlace: true }, state: 'initializing', reason: 'ContainersNotReady' },
-  { name: 'a running pod whose sidecar is not ready is launching', pod: 'sidecar-not-ready', state: 'launching', reason: 'ContainersNotReady', message: /\[proxy\]/ },
-  { name: 'a first crash that the kubelet will restart is launching, with the exit shown', pod: 'first-crash', state: 'launching', reason: 'Error', message: /exit code 1/, container: 'app' },
-  // Running, all containers ready
-  { name: 'a running pod with all containers ready is running', pod: 'running-ready', state: 'running' },
+  { name: 'a crash during an in-place update is restarting, not initializing', pod: 'restarted-not-ready', ctx: { updatingInPlace: true }, state: 'restarting', reason: 'Error' },
+  { name: 'ImagePullBackOff during an in-place update is still errored', pod: 'image-pull-back-off', ctx: { updatingInPlace: true }, state: 'errored', reason: 'ImagePullBackOff' },
   { name: 'a ready pod of a candidate in its warm-up window is warming', pod: 'running-ready', ctx: { warmingUp: true }, state: 'warming' },
+  { name: 'a restarting pod of a warming candidate is restarting', pod: 'oom-killed', ctx: { warmingUp: true }, state: 'restarting', reason: 'OOMKilled' },
   { name: 'a ready pod of an old active taken out of traffic is draining', pod: 'running-ready', ctx: { draining: true }, state: 'draining' },
-  { name: 'a pod ready again after restarts is running', pod: 'ready-after-restart', ctx: { wasReady: true, previousRestartCount: 1 }, state: 'running' },
-  // Errored
-  { name: 'ImagePullBackOff is errored on the first pod event that shows it', pod: 'image-pull-back-off', state: 'errored', reason: 'ImagePullBackOff', message: /Back-off pulling image/, container: 'app' },
-  { name: 'InvalidImageName is errored', pod: 'invalid-image-name', state: 'errored', reason: 'InvalidImageName', message: /must be lowercase/ },
-  { name: 'CreateContainerConfigError is errored', pod: 'create-container-config-error', state: 'errored', reason: 'CreateContainerConfigError', message: /secret "sentiment-api-credentials" not found/ },
-  { name: 'CreateContainerError is errored', pod: () => waitingWith('CreateContainerError', 'failed to reserve container name "app"'), state: 'errored', reason: 'CreateContainerError' },
-  { name: 'CrashLoopBackOff is errored', pod: 'crash-loop-back-off', state: 'errored', reason: 'CrashLoopBackOff', message: /restarting failed container=app/, container: 'app' },
-  { name: 'CrashLoopBackOff of a replica that was ready is errored, not restarting', pod: 'crash-loop-back-off', ctx: { wasReady: true, previousRestartCount: 5 }, state: 'errored', reason: 'CrashLoopBackOff' },
-  { name: 'CrashLoopBackOff is errored even while a stale Ready condition says True', pod: crashLoopMarkedReady, state: 'errored', reason: 'CrashLoopBackOff' },
-  { name: 'an OOMKilled container that restarted is errored', pod: 'oom-killed', state: 'errored', reason: 'OOMKilled', message: /OOMKilled \(exit code 137\) and restarted 1 time/, container: 'app' },
-  { name: 'a container terminated non-zero that will not restart is errored', pod: 'container-exited-no-restart', state: 'errored', reason: 'Error', message: /exit code 2: config error/, container: 'app' },
-  { name: 'phase Failed is errored with the pod reason', pod: 'phase-failed', state: 'errored', reason: 'OutOfcpu', message: /Pod was rejected/ },
-  { name: 'phase Succeeded is errored for a service', pod: 'phase-succeeded', state: 'errored', reason: 'ServiceExited', message: /exit code 0; a service must keep running/ },
-  // Restarting
-  { name: 'a replica that was ready and whose container just restarted is restarting', pod: 'restarted-not-ready', ctx: { wasReady: true, previousRestartCount: 0 }, state: 'restarting', reason: 'Error', message: /restarted 1 time, last exit code 137/ },
-  { name: 'a restart on record counts when the previous restart count is unknown', pod: 'restarted-not-ready', ctx: { wasReady: true }, state: 'restarting', reason: 'Error' },
-  { name: 'a not-ready replica with no new restart is launching, not restarting', pod: 'restarted-not-ready', ctx: { wasReady: true, previousRestartCount: 1 }, state: 'launching' },
-  { name: 'a restarted replica that was never ready is launching', pod: 'restarted-not-ready', ctx: { wasReady: false }, state: 'launching' },
-  // Interrupted
-  { name: 'an evicted pod is interrupted', pod: 'evicted', state: 'interrupted', reason: 'Evicted', message: /low on resource: memory/ },
-  { name: 'a preempted pod is interrupted even while it is being deleted', pod: 'preempted', state: 'interrupted', reason: 'PreemptionByScheduler', message: /higher priority pod/ },
-  { name: 'a pod on a lost node is interrupted', pod: 'node-lost', state: 'interrupted', reason: 'NodeLost', message: /unresponsive/ },
-  // Deletion timestamp
-  { name: 'a pod with a deletion timestamp is stopping', pod: 'terminating', state: 'stopping' },
   { name: 'a pod with a deletion timestamp of an old active in a replace is draining', pod: 'terminating', ctx: { draining: true }, state: 'draining' },
-  // Unknown
-  { name: 'phase Unknown is unknown', pod: 'phase-unknown', state: 'unknown' },
+  { name: 'a preempted pod of an old active is interrupted, not draining', pod: 'preempted', ctx: { draining: true }, state: 'interrupted', reason: 'PreemptionByScheduler' },
+  { name: 'a failed-then-deleted pod of an old active stays errored', pod: 'failed-then-deleted', ctx: { draining: true }, state: 'errored', reason: 'UnexpectedAdmissionError' },
+  // Extra shapes built from the fixtures
+  { name: 'CrashLoopBackOff is errored even while a stale Ready condition says True', pod: crashLoopMarkedReady, ctx: {}, state: 'errored', reason: 'CrashLoopBackOff' },
+  { name: 'a pod whose container exited non-zero before its deletion was requested stays errored', pod: failedBeforeDeletionRequest, ctx: {}, state: 'errored', reason: 'Error', message: /exit code 143/ },
+  { name: 'a DisruptionTarget condition without a pod reason gives the condition\'s reason', pod: shutdownWithoutPodReason, ctx: {}, state: 'interrupted', reason: 'TerminationByKubelet' },
 ];
 
 describe('deriveReplicaState', () => {
-  it.each(ROWS)('$name', (row) => {
+  it.each(Object.entries(BY_FIXTURE))('%s', (fixture, row) => {
+    expectState(deriveReplicaState(observePod(loadPod(fixture as PodFixture))), row);
+  });
+
+  it.each(WITH_CONTEXT)('$name', (row) => {
     const pod = typeof row.pod === 'string' ? loadPod(row.pod) : row.pod();
-    const result = deriveReplicaState(observePod(pod), row.ctx);
-    expect(result.state).toBe(row.state);
-    if (row.reason !== undefined) expect(result.reason).toBe(row.reason);
-    if (row.message !== undefined) expect(result.message).toMatch(row.message);
-    if (row.container !== undefined) expect(result.container).toBe(row.container);
+    expectState(deriveReplicaState(observePod(pod), row.ctx), row);
+  });
+
+  it('covers at least 40 real pod shapes, one row each', () => {
+    expect(Object.keys(BY_FIXTURE).sort()).toEqual([...POD_FIXTURES].sort());
+    expect(POD_FIXTURES.length).toBeGreaterThanOrEqual(40);
+  });
+
+  it('answers from the pod and the context alone: the same pod gets the same state whatever was derived before', () => {
+    // A controller that just started (or took over) has seen none of these pods; one that ran
+    // for hours has seen all of them, in another order. Both must agree.
+    const fresh = POD_FIXTURES.map((f) => deriveReplicaStateOfPod(loadPod(f)));
+    const seasoned = [...POD_FIXTURES].reverse().map((f) => deriveReplicaStateOfPod(loadPod(f))).reverse();
+    expect(seasoned).toEqual(fresh);
+    expect(deriveReplicaStateOfPod(loadPod('restarted-not-ready'))).toEqual(fresh[POD_FIXTURES.indexOf('restarted-not-ready')]);
   });
 
   it('reports a waiting reason of an init container', () => {
@@ -116,10 +178,27 @@ describe('deriveReplicaState', () => {
   });
 });
 
-function waitingWith(reason: string, message: string): V1Pod {
-  return podWith('create-container-config-error', (p) => {
+function expectState(result: ReplicaState, row: Expected): void {
+  expect(result.state).toBe(row.state);
+  if (row.reason !== undefined) expect(result.reason).toBe(row.reason);
+  if (row.message !== undefined) expect(result.message).toMatch(row.message);
+  if (row.container !== undefined) expect(result.container).toBe(row.container);
+}
+
+function failedBeforeDeletionRequest(): V1Pod {
+  return podWith('terminating-failed', (p) => {
     const [app] = p.status?.containerStatuses ?? [];
-    if (app) app.state = { waiting: { reason, message } };
+    // Deletion requested at 12:00:00 (deadline 12:00:30 minus 30 s); the exit came first.
+    if (app?.state?.terminated) app.state.terminated.finishedAt = new Date('2025-03-14T11:59:58Z');
+  });
+}
+
+function shutdownWithoutPodReason(): V1Pod {
+  return podWith('node-shutdown', (p) => {
+    if (p.status) {
+      delete p.status.reason;
+      delete p.status.message;
+    }
   });
 }
 

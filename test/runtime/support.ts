@@ -60,21 +60,19 @@ export function describeState(s: ReplicaState): string {
   return s.reason === undefined ? s.state : `${s.state}(${s.reason})`;
 }
 
-interface PodMemory {
-  wasReady: boolean;
-  restartCount: number;
+interface PodHistory {
   readonly states: string[];
 }
 
 /**
  * Follows the pods of one filter through the watch: the current pods by name, every event, and
- * per pod the sequence of replica states a controller would derive (consecutive repeats folded),
- * with the `wasReady` / `previousRestartCount` memory the controller keeps.
+ * per pod the sequence of replica states a controller would derive from each pod alone
+ * (consecutive repeats folded).
  */
 export class PodTracker {
   readonly pods = new Map<string, V1Pod>();
   readonly events: PodEvent[] = [];
-  readonly #memory = new Map<string, PodMemory>();
+  readonly #memory = new Map<string, PodHistory>();
   readonly #unsubscribe: () => void;
 
   /** Starts watching; with `replay`, existing pods arrive as `added` first. */
@@ -116,15 +114,9 @@ export class PodTracker {
     const name = e.pod.metadata!.name!;
     if (e.type === 'deleted') this.pods.delete(name);
     else this.pods.set(name, e.pod);
-    const memory = this.#memory.get(name) ?? { wasReady: false, restartCount: 0, states: [] };
+    const memory = this.#memory.get(name) ?? { states: [] };
     this.#memory.set(name, memory);
-    const obs = observePod(e.pod);
-    const state = describeState(
-      deriveReplicaState(obs, { wasReady: memory.wasReady, previousRestartCount: memory.restartCount }),
-    );
-    const label = e.type === 'deleted' ? 'gone' : state;
+    const label = e.type === 'deleted' ? 'gone' : describeState(deriveReplicaState(observePod(e.pod)));
     if (memory.states.at(-1) !== label) memory.states.push(label);
-    if (obs.servingReady) memory.wasReady = true;
-    memory.restartCount = obs.restartCount;
   }
 }

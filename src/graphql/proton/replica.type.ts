@@ -1,15 +1,8 @@
-import type { V1Pod } from '@kubernetes/client-node';
-import { observePod, type ContainerObservation, type PodObservation } from '../../domain/pod-observation.js';
-import { deriveReplicaState, type ReplicaState } from '../../domain/replica-state.js';
+import type { ContainerObservation } from '../../domain/pod-observation.js';
+import type { ReplicaView } from '../../service/workload.service.js';
 import { builder } from '../builder.js';
 import { ProtonStatusEnum } from '../common/enums.type.js';
 import { ProtonRef } from './proton.type.js';
-
-interface ReplicaShape {
-  pod: V1Pod;
-  observation: PodObservation;
-  state: ReplicaState;
-}
 
 const ContainerStatusRef = builder.objectRef<ContainerObservation & { image: string | null }>('ReplicaContainer').implement({
   description: 'One container of a replica, as the cluster reports it.',
@@ -26,16 +19,20 @@ const ContainerStatusRef = builder.objectRef<ContainerObservation & { image: str
   }),
 });
 
-const ReplicaRef = builder.objectRef<ReplicaShape>('Replica').implement({
+const ReplicaRef = builder.objectRef<ReplicaView>('Replica').implement({
   description: 'One pod of a proton, live from the cluster.',
   fields: (t) => ({
     name: t.string({ resolve: (r) => r.pod.metadata?.name ?? '' }),
-    status: t.field({ type: ProtonStatusEnum, description: 'This replica\'s state; the proton shows the worst.', resolve: (r) => r.state.state }),
+    status: t.field({
+      type: ProtonStatusEnum,
+      description: 'This replica\'s state, derived as its proton\'s is (WARMING, DRAINING, INITIALIZING and RESTARTING included); the proton shows the worst.',
+      resolve: (r) => r.state.state,
+    }),
     reason: t.string({ nullable: true, resolve: (r) => r.state.reason ?? null }),
     message: t.string({ nullable: true, resolve: (r) => r.state.message ?? null }),
     phase: t.string({ nullable: true, resolve: (r) => r.observation.phase ?? null }),
     node: t.string({ nullable: true, resolve: (r) => r.observation.nodeName ?? null }),
-    ready: t.boolean({ resolve: (r) => r.state.state === 'running' }),
+    ready: t.boolean({ description: 'The pod is ready to serve (also while warming up or draining).', resolve: (r) => r.observation.servingReady }),
     restartCount: t.int({ resolve: (r) => r.observation.containers.reduce((n, c) => n + c.restartCount, 0) }),
     conditions: t.stringList({
       description: 'The pod conditions that hold, e.g. PodScheduled, Initialized, ContainersReady, Ready.',
@@ -58,12 +55,6 @@ builder.objectField(ProtonRef, 'replicas', (t) =>
   t.field({
     type: [ReplicaRef],
     description: 'The proton\'s pods, live from the cluster.',
-    resolve: async (proton, _args, ctx) => {
-      const pods = await ctx.services.workloads.replicasOf(proton.id);
-      return pods.map((pod) => {
-        const observation = observePod(pod);
-        return { pod, observation, state: deriveReplicaState(observation) };
-      });
-    },
+    resolve: (proton, _args, ctx) => ctx.services.workloads.replicasOf(ctx.em, proton),
   }),
 );

@@ -33,9 +33,11 @@ describe('simulated faults', () => {
     expectSubsequence(states(), [
       'provisioning(ContainerCreating)',
       'launching(ContainersNotReady)',
-      'launching(Error)',
+      'restarting(Error)',
       'errored(CrashLoopBackOff)',
     ]);
+    // From the first crash to the back-off, every event says restarting (no launching between).
+    expect(states().slice(states().indexOf('restarting(Error)'))).toEqual(['restarting(Error)', 'errored(CrashLoopBackOff)']);
     expect(states()).not.toContain('running');
     const status = pod().status!.containerStatuses![0]!;
     expect(status.state?.waiting?.message).toMatch(/^back-off 2s restarting failed container=app pod=/);
@@ -74,10 +76,15 @@ describe('simulated faults', () => {
     expectSubsequence(tracker.statesOf(name), ['provisioning(ErrImagePull)', 'errored(ImagePullBackOff)', 'provisioning(ErrImagePull)', 'errored(ImagePullBackOff)']);
   });
 
-  it('oom-killed: the container is killed with exit 137 and restarted, which is errored with OOMKilled', async () => {
-    const { pod, states } = await firstPodUntil('oom-killed', 'errored(OOMKilled)');
-    expectSubsequence(states(), ['launching(ContainersNotReady)', 'launching(OOMKilled)', 'errored(OOMKilled)']);
+  it('oom-killed: a single OOMKill that restarts is restarting with OOMKilled; the back-off of repeated ones is errored', async () => {
+    const { pod, states } = await firstPodUntil('oom-killed', 'errored(CrashLoopBackOff)');
+    expect(states().slice(states().indexOf('launching(ContainersNotReady)'))).toEqual([
+      'launching(ContainersNotReady)',
+      'restarting(OOMKilled)',
+      'errored(CrashLoopBackOff)',
+    ]);
     expect(pod().status?.containerStatuses?.[0]?.lastState?.terminated).toMatchObject({ exitCode: 137, reason: 'OOMKilled' });
+    expect(deriveReplicaState(observePod(pod())).message).toMatch(/last exit: OOMKilled \(exit code 137\)$/);
   });
 
   it('never-ready: the container runs but stays not ready, launching for as long as anyone waits', async () => {
