@@ -6,9 +6,11 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration20261126000000_initial_model } from './Migration20261126000000_initial_model.js';
 import { Migration20261126010000_controller_state } from './Migration20261126010000_controller_state.js';
 import { Migration20261126030000_request_statistics } from './Migration20261126030000_request_statistics.js';
+import { Migration20261202000000_artifact_in_use } from './Migration20261202000000_artifact_in_use.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
   { name: 'Migration20261126010000_controller_state', class: Migration20261126010000_controller_state },
   { name: 'Migration20261126030000_request_statistics', class: Migration20261126030000_request_statistics },
+  { name: 'Migration20261202000000_artifact_in_use', class: Migration20261202000000_artifact_in_use },
 ];

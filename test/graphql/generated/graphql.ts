@@ -613,6 +613,7 @@ export type CreateWorkloadMutationVariables = Exact<{
 export type CreateWorkloadMutation = { createWorkload:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'CreateWorkloadPayload', workload: { id: string, name: string, description: string, status: WorkloadStatus, importance: Importance, endpoint: string, expiresAt: string | null, createdAt: string, updatedAt: string, runtime: { replicaCount: number, containerResources: Array<{ containerName: string, cpu: string | null, memory: string | null }> }, artifact: { id: string, name: string, status: ArtifactStatus, version: number | null }, protons: Array<{ id: string, role: ProtonRole, status: ProtonStatus }> } }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
    };
