@@ -137,7 +137,7 @@ export class ArtifactService {
         const references = await artifactReferences(em, id);
         if (lockRefusal(artifact, references, 'lockArtifact')) {
           throw await this.inUse(em, viewer, references.filter((r) => !r.terminated), (names) =>
-            `artifact "${artifact.name}" is in use by workload ${names}; an artifact in use is locked only by promoting the workload that runs it`,
+            `artifact "${artifact.name}" is in use by workload ${names}; promote the workload that runs it to lock it (an artifact in use is locked only by promote)`,
           );
         }
         await lockArtifactIn(em, artifact, this.deps.clock());
