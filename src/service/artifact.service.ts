@@ -132,7 +132,7 @@ export class ArtifactService {
       this.deps.orm.em.fork().transactional(async (em) => {
         await this.authorize(em, viewer, id, 'lockArtifact');
         // The row lock first: creates, replacements and deletes of this artifact wait for us.
-        const artifact = await em.findOneOrFail(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        const artifact = await this.lockRow(em, id);
         if (artifact.status === 'locked') return artifact;
         const references = await artifactReferences(em, id);
         if (lockRefusal(artifact, references, 'lockArtifact')) {
@@ -174,7 +174,7 @@ export class ArtifactService {
     return this.refusingInUse(viewer, () =>
       this.deps.orm.em.fork().transactional(async (em) => {
         await this.authorize(em, viewer, id, 'deleteArtifact');
-        const artifact = await em.findOneOrFail(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        const artifact = await this.lockRow(em, id);
         const references = await artifactReferences(em, id);
         const refusal = deleteRefusal(artifact, references);
         if (refusal === 'ArtifactLocked') {
@@ -189,6 +189,13 @@ export class ArtifactService {
         return artifact;
       }),
     );
+  }
+
+  /** Locks a live artifact's row for the rest of the transaction (it may have gone since it was authorized). */
+  private async lockRow(em: EntityManager, id: string): Promise<Artifact> {
+    const artifact = await em.findOne(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!artifact) throw new NotFoundError('Artifact', id);
+    return artifact;
   }
 
   /** A Conflict (ArtifactInUse) naming the workloads that keep an artifact, those the caller may see. */
