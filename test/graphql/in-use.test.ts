@@ -193,6 +193,28 @@ describeEachDatabase('artifacts in use', (backend) => {
     expect(await createWorkload(alice, d1)).toMatchObject({ __typename: 'NotFoundError' });
   });
 
+  it('errors a replacement whose switch the database refuses, with StepRefused and an event, instead of retrying it', async () => {
+    const w1 = await running(await artifact());
+    const d = await slow();
+    await replace(w1, d);
+    // A workload that took D behind the rules' back (the trigger off for one insert): the switch must fail, typed.
+    const sql = (q: string, params: unknown[] = []) => t.app.orm.em.fork().getConnection().execute(q, params);
+    await sql(`alter table workload disable trigger workload_claim_artifact`);
+    try {
+      await sql(
+        `insert into workload (id, name, owner_id, artifact_id, artifact_status, runtime, created_at, updated_at)
+         values (gen_random_uuid(), ?, 'alice', ?, 'draft', '{"replicaCount":1}'::jsonb, now(), now())`,
+        [`squatter-${++n}`, Buffer.from(d, 'base64').toString('utf8').split(':')[1]],
+      );
+    } finally {
+      await sql(`alter table workload enable trigger workload_claim_artifact`);
+    }
+    const failed = await until(w1, (w) => w.replacement?.status === 'ERRORED' && w.protons.length === 1);
+    expect(failed).toMatchObject({ status: 'RUNNING', replacement: { statusReason: 'StepRefused' } });
+    expect(failed.artifact.id).not.toBe(d);
+    expect(failed.events.edges.map((e: any) => e.node.message)).toContain('replacement errored: the target draft artifact is taken by another workload');
+  });
+
   it('lets exactly one of createWorkload on D and a replacement onto D win when they race', async () => {
     for (let round = 0; round < 3; round++) {
       const w1 = await running(await artifact());
