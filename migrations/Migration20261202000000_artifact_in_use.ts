@@ -12,7 +12,8 @@ import { Migration } from '@mikro-orm/migrations';
  * - a deleted artifact cannot be taken by a new workload or replacement.
  * Every check first locks the artifact's row (`for no key update`; an update of the row takes the
  * same lock), so the checks on one artifact run one at a time and each sees the others' commits.
- * The triggers raise SQLSTATE WL003 (draft taken), WL004 (artifact deleted), WL005 (in use).
+ * The triggers raise SQLSTATE WL003 (draft taken), WL004 (artifact deleted), WL005 (in use),
+ * WL006 (the artifact was locked while a workload was created on it as a draft).
  */
 export class Migration20261202000000_artifact_in_use extends Migration {
   override async up(): Promise<void> {
@@ -27,6 +28,11 @@ export class Migration20261202000000_artifact_in_use extends Migration {
         select status, deleted_at into a from artifact where id = new.artifact_id for no key update;
         if a.deleted_at is not null then
           raise exception 'artifact % is deleted', new.artifact_id using errcode = 'WL004';
+        end if;
+        -- The writer decided the TTL from the status it read; a lock in between would leave a
+        -- workload on a locked artifact with a TTL.
+        if tg_op = 'INSERT' and a.status = 'locked' and new.expires_at is not null then
+          raise exception 'artifact % was locked while a draft workload was created on it', new.artifact_id using errcode = 'WL006';
         end if;
         if a.status = 'draft' then
           select r.workload_id into holder from replacement r

@@ -330,6 +330,9 @@ export class WorkloadService {
     const unique = violatedUniqueConstraint(err) === 'workload_one_live_per_draft_artifact';
     if (!violation && !unique) return err;
     if (violation?.rule === 'ArtifactDeleted') return new NotFoundError('Artifact', artifactId);
+    if (violation?.rule === 'ArtifactChanged') {
+      return new ConflictError('the artifact was locked at the same moment; create the workload again (it runs the locked version, without a TTL)', [], 'Conflict');
+    }
     const em = this.deps.orm.em.fork();
     const holder =
       (violation?.workloadId ? await em.findOne(WorkloadEntity, { id: violation.workloadId }, { fields: ['id', 'name'] }) : null) ??

@@ -51,10 +51,13 @@ export async function draftHolder(em: EntityManager, artifactId: string, exceptW
 }
 
 /** The rule that one of the in-use triggers raised (see the artifact_in_use migration), if any. */
-export function inUseViolation(err: unknown): { rule: 'DraftTaken' | 'ArtifactDeleted' | 'ArtifactInUse'; workloadId: string | null } | undefined {
+export function inUseViolation(
+  err: unknown,
+): { rule: 'DraftTaken' | 'ArtifactDeleted' | 'ArtifactInUse' | 'ArtifactChanged'; workloadId: string | null } | undefined {
   if (!(err instanceof DriverException)) return undefined;
   const code = (err as DriverException & { code?: string }).code;
-  const rule = code === 'WL003' ? 'DraftTaken' : code === 'WL004' ? 'ArtifactDeleted' : code === 'WL005' ? 'ArtifactInUse' : undefined;
+  const rule =
+    code === 'WL003' ? 'DraftTaken' : code === 'WL004' ? 'ArtifactDeleted' : code === 'WL005' ? 'ArtifactInUse' : code === 'WL006' ? 'ArtifactChanged' : undefined;
   if (!rule) return undefined;
   const detail = (err as DriverException & { detail?: unknown }).detail;
   return { rule, workloadId: typeof detail === 'string' ? detail : null };

@@ -227,6 +227,21 @@ describeEachDatabase('artifacts in use', (backend) => {
     }
   });
 
+  it('never leaves a workload with a TTL on a locked artifact when lockArtifact and createWorkload race', async () => {
+    for (let round = 0; round < 3; round++) {
+      const d = await artifact();
+      const [locked, created] = await Promise.all([lockArtifact(d), createWorkload(alice, d)]);
+      if (created.__typename === 'CreateWorkloadPayload') {
+        const w = data(await alice.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { expiresAt artifact { status } } } }`, { id: created.workload.id })).workload;
+        expect(w.artifact.status === 'LOCKED' ? w.expiresAt : 'draft has a TTL', JSON.stringify({ locked, w })).toBe(w.artifact.status === 'LOCKED' ? null : 'draft has a TTL');
+        if (w.artifact.status === 'DRAFT') expect(w.expiresAt).not.toBeNull();
+      } else {
+        expect(created, JSON.stringify(locked)).toMatchObject({ __typename: 'ConflictError' });
+      }
+      if (locked.__typename !== 'LockArtifactPayload') expect(locked).toMatchObject({ __typename: 'ConflictError', reason: 'ArtifactInUse' });
+    }
+  });
+
   it('lets exactly one of deleteArtifact and createWorkload win when they race', async () => {
     for (let round = 0; round < 3; round++) {
       const d = await artifact();
