@@ -117,7 +117,7 @@ export class Migration20261202000000_artifact_in_use extends Migration {
     this.addSql(`
       create trigger artifact_keep_in_use before update of deleted_at, status on artifact
         for each row execute function artifact_keep_in_use();`);
-    this.addSql(`create index proton_artifact_id_index on proton (artifact_id) where removed_at is null;`);
+    this.addSql(`create index proton_artifact_id_index on proton (artifact_id);`);
     this.addSql(`create index replacement_to_artifact_id_index on replacement (to_artifact_id);`);
     this.addSql(`create index replacement_from_artifact_id_index on replacement (from_artifact_id);`);
   }
