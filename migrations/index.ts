@@ -7,10 +7,12 @@ import { Migration20261126000000_initial_model } from './Migration20261126000000
 import { Migration20261126010000_controller_state } from './Migration20261126010000_controller_state.js';
 import { Migration20261126030000_request_statistics } from './Migration20261126030000_request_statistics.js';
 import { Migration20261202000000_workload_organization } from './Migration20261202000000_workload_organization.js';
+import { Migration20261202000000_artifact_in_use } from './Migration20261202000000_artifact_in_use.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
   { name: 'Migration20261126010000_controller_state', class: Migration20261126010000_controller_state },
   { name: 'Migration20261126030000_request_statistics', class: Migration20261126030000_request_statistics },
   { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
+  { name: 'Migration20261202000000_artifact_in_use', class: Migration20261202000000_artifact_in_use },
 ];

@@ -25,6 +25,7 @@ import {
   expireTtl,
   observeWorkload,
   promoteWorkload,
+  refuseReplacementStep,
   replaceWorkload,
   replicaContextFor,
   restartWorkload,
@@ -56,6 +57,8 @@ import {
   type Proton,
   type Workload,
 } from '../store/entities/index.js';
+import { inUseViolation } from '../store/artifact-use.js';
+import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { queryRows } from '../store/sql.js';
@@ -444,7 +447,19 @@ export class WorkloadController {
     });
     if (before === after && events.length === 0 && !protonStatusChanged && !observed.finishedDeleting) return false;
 
-    const sequence = await this.record(workloadId, stored, next, reports, events, observed.finishedDeleting, now);
+    let sequence: number | null;
+    try {
+      sequence = await this.record(workloadId, stored, next, reports, events, observed.finishedDeleting, now);
+    } catch (err) {
+      // A rule across objects refused the step (e.g. the switch onto a draft another workload
+      // holds): fail the replacement with a typed reason and an event, rather than retry forever.
+      const refused = refusedStepMessage(err);
+      const failed = refused ? refuseReplacementStep(stored.state, this.ctx(now), refused) : undefined;
+      if (!failed?.ok || failed.noop) throw err;
+      this.deps.logger.warn({ err, workloadId }, 'replacement step refused by the database; replacement errored');
+      const events = [{ type: eventTypeOf(failed.message), message: failed.message }];
+      sequence = await this.record(workloadId, stored, { ...stored, state: failed.next }, new Map(), events, false, now);
+    }
     if (sequence !== null) this.publish(workloadId, sequence);
     return before !== after || observed.finishedDeleting;
   }
@@ -709,6 +724,16 @@ export class WorkloadController {
     this.recorded.set(workloadId, sequence);
     this.deps.pubsub.publish('workload:changed', { workloadId, sequence });
   }
+}
+
+/** What a refusal by one of the database's rules across objects says, if `err` is one. */
+function refusedStepMessage(err: unknown): string | undefined {
+  const violation = inUseViolation(err);
+  if (violation?.rule === 'DraftTaken' || violatedUniqueConstraint(err) === 'workload_one_live_per_draft_artifact') {
+    return 'the target draft artifact is taken by another workload';
+  }
+  if (violation) return violation.rule === 'ArtifactDeleted' ? 'the target artifact was deleted' : 'the artifact is in use elsewhere';
+  return undefined;
 }
 
 function eventTypeOf(message: string): string {

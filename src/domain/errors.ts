@@ -33,6 +33,8 @@ export class ConflictError extends DomainError {
     message: string,
     /** The objects the request conflicts with, for clients to link to. */
     readonly conflicting: { type: string; id: string }[] = [],
+    /** The rule that refused it: NameTaken, DraftTaken, ArtifactInUse (stable, for clients to switch on). */
+    readonly reason: string = 'Conflict',
   ) {
     super(message);
     this.name = 'ConflictError';

@@ -397,6 +397,18 @@ export function expireDeadline(state: WorkloadState, ctx: OperationContext): Tra
   return accepted(`${REASONS.ProgressDeadlineExceeded}: ${messages.join('; ')}`, next, effects);
 }
 
+/**
+ * Fails the replacement in progress because its next step was refused (the database kept a rule
+ * across objects, e.g. the target draft is taken): a typed reason and an event at once, instead of
+ * retrying a write that cannot succeed. The workload stays on its active proton.
+ */
+export function refuseReplacementStep(state: WorkloadState, ctx: OperationContext, message: string): TransitionResult {
+  const r = state.replacement;
+  if (!isReplacementInProgress(r)) return noop('no replacement is in progress', state);
+  const failed = failReplacement(r, ctx.now, REASONS.StepRefused, message);
+  return accepted(`replacement errored: ${message}`, endedReplacement(state, failed), replacementEffects(failed, ctx.now));
+}
+
 /** What the controller saw of the workload's protons since the last observation. */
 export interface WorkloadObservation {
   /** Report of the proton that was active before this observation. */

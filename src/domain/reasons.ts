@@ -29,6 +29,8 @@ export const REASONS = {
   RolloutInProgress: 'RolloutInProgress',
   /** The candidate proton of a replacement failed. */
   CandidateFailed: 'CandidateFailed',
+  /** The database refused a replacement's step (a rule across objects, e.g. its target draft is taken). */
+  StepRefused: 'StepRefused',
 } as const;
 export type Reason = (typeof REASONS)[keyof typeof REASONS];
 

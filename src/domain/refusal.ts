@@ -14,6 +14,7 @@ export const REFUSAL_CAUSES = [
   'ReplacementInProgress',
   'NoReplacementInProgress',
   'TrafficAlreadySwitched',
+  'TrafficSwitching',
   'ArtifactNotDraft',
   'NoRunningProton',
   'ArtifactStatusMismatch',

@@ -141,6 +141,10 @@ export function cancelReplacementStep(
   if (!isReplacementInProgress(r)) {
     return refuse('NoReplacementInProgress', 'cannot cancel: no replacement is in progress');
   }
+  if (r.status === 'switching') {
+    // The switch is one atomic step in flight: traffic may or may not have moved yet, so say so.
+    return refuse('TrafficSwitching', 'cannot cancel: the replacement is switching traffic right now; wait for it to finish, then replace back if needed');
+  }
   if (!isBeforeSwitch(r)) {
     return refuse(
       'TrafficAlreadySwitched',

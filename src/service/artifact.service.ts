@@ -6,7 +6,7 @@ import type { z } from 'zod';
 import { artifactPatchSchema, cloneArtifactSchema, newArtifactSchema } from '../domain/artifact-spec.js';
 import { isUuid } from '../domain/ids.js';
 import { parseOrThrow } from '../domain/validate.js';
-import { ConflictError, InvalidTransitionError, NotFoundError } from '../domain/errors.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError } from '../domain/errors.js';
 import type { ArtifactStatus } from '../domain/model.js';
 import {
   ArtifactEntity,
@@ -18,11 +18,13 @@ import {
 } from '../store/entities/index.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
-import { visibleArtifacts } from '../store/access.js';
+import { artifactRoles, visibleArtifacts } from '../store/access.js';
+import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
 import { queryRows } from '../store/sql.js';
-import { REQUIRED_ROLE, sharedRolesSchema } from '../domain/sharing.js';
+import { roleAtLeast, sharedRolesSchema } from '../domain/sharing.js';
+import type { SharingRole } from '../domain/model.js';
+import { cloneDestination, deleteRefusal, lockRefusal, requiredArtifactRole, RULEBOOK, type ArtifactReference, type MutationName } from '../domain/rulebook.js';
 import { replaceGrants } from './sharing.js';
-import { requireRole } from './authorize.js';
 import { conflictNaming } from './conflicts.js';
 import type { Clock } from './clock.js';
 
@@ -50,11 +52,37 @@ export class ArtifactService {
 
   /** Loads a live artifact the caller may read, or throws NotFound. */
   async get(em: EntityManager, viewer: Viewer, id: string): Promise<Artifact> {
-    const artifact = isUuid(id)
-      ? await em.findOne(ArtifactEntity, { $and: [{ id, deletedAt: null }, visibleArtifacts(viewer)] } as FilterQuery<Artifact>)
-      : null;
-    if (!artifact) throw new NotFoundError('Artifact', id);
-    return artifact;
+    return (await this.getWithRole(em, viewer, id)).artifact;
+  }
+
+  /** Loads a live artifact the caller may read, with the caller's role on it, or throws NotFound. */
+  async getWithRole(em: EntityManager, viewer: Viewer, id: string): Promise<{ artifact: Artifact; role: SharingRole }> {
+    const artifact = isUuid(id) ? await em.findOne(ArtifactEntity, { id, deletedAt: null }) : null;
+    const [role] = artifact ? await artifactRoles(em, viewer, [id]) : [null];
+    if (!artifact || !role) throw new NotFoundError('Artifact', id);
+    return { artifact, role };
+  }
+
+  /**
+   * The caller's role on an artifact an operation touches, if the rulebook's row allows it: no
+   * role gives NotFound, too small a role Forbidden naming the role needed.
+   */
+  async authorize(
+    em: EntityManager,
+    viewer: Viewer,
+    id: string,
+    mutation: MutationName,
+    options: { alreadyRunByThisWorkload?: boolean } = {},
+  ): Promise<{ artifact: Artifact; role: SharingRole }> {
+    const found = await this.getWithRole(em, viewer, id);
+    const rule = RULEBOOK[mutation];
+    for (const right of rule.artifacts) {
+      const needed = requiredArtifactRole(right, found.artifact, options);
+      if (needed && !roleAtLeast(found.role, needed)) {
+        throw new ForbiddenError(`${rule.action} (${found.artifact.status} artifact "${found.artifact.name}")`, needed, found.role);
+      }
+    }
+    return found;
   }
 
   /** Creates a draft artifact (and a new repository for its lineage) inside `em`'s transaction. */
@@ -80,8 +108,7 @@ export class ArtifactService {
   async update(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
     const patch = parseOrThrow(artifactPatchSchema, input);
     return this.deps.orm.em.fork().transactional(async (em) => {
-      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.metadata, 'changing an artifact');
-      const artifact = await this.get(em, viewer, id);
+      const { artifact } = await this.authorize(em, viewer, id, 'updateArtifact');
       if (artifact.status === 'locked') {
         throw new InvalidTransitionError(
           `artifact "${artifact.name}" is locked (version ${artifact.version}) and immutable; clone it to make a new draft`,
@@ -101,56 +128,93 @@ export class ArtifactService {
    * changes nothing. A draft that a live workload runs is locked by promoting that workload.
    */
   async lock(viewer: Viewer, id: string): Promise<Artifact> {
-    return this.deps.orm.em.fork().transactional(async (em) => {
-      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.lifecycle, 'locking an artifact');
-      const artifact = isUuid(id)
-        ? await em.findOne(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE })
-        : null;
-      if (!artifact) throw new NotFoundError('Artifact', id);
-      if (artifact.status === 'locked') return artifact;
-      const users = await this.liveWorkloadsOf(em, id);
-      if (users.length > 0) {
-        throw await conflictNaming(
-          em,
-          viewer,
-          users,
-          (names) => `artifact "${artifact.name}" runs in draft workload ${names}; promote the workload to lock its artifact`,
-        );
-      }
-      await lockArtifactIn(em, artifact, this.deps.clock());
-      return artifact;
-    });
+    return this.refusingInUse(viewer, () =>
+      this.deps.orm.em.fork().transactional(async (em) => {
+        await this.authorize(em, viewer, id, 'lockArtifact');
+        // The row lock first: creates, replacements and deletes of this artifact wait for us.
+        const artifact = await this.lockRow(em, id);
+        if (artifact.status === 'locked') return artifact;
+        const references = await artifactReferences(em, id);
+        if (lockRefusal(artifact, references, 'lockArtifact')) {
+          throw await this.inUse(em, viewer, references.filter((r) => !r.terminated), (names) =>
+            `artifact "${artifact.name}" is in use by workload ${names}; promote the workload that runs it to lock it (an artifact in use is locked only by promote)`,
+          );
+        }
+        await lockArtifactIn(em, artifact, this.deps.clock());
+        return artifact;
+      }),
+    );
   }
 
-  /** Makes a new draft in the same repository with a copy of the artifact's spec. */
+  /**
+   * Makes a new draft with a copy of the artifact's spec: in the source's repository for its
+   * editors; otherwise in a new repository of the caller's (reading an artifact does not let one
+   * add versions to its owner's repository).
+   */
   async clone(viewer: Viewer, id: string, raw: unknown): Promise<Artifact> {
     const input = parseOrThrow(cloneArtifactSchema, raw);
     return this.deps.orm.em.fork().transactional(async (em) => {
-      const source = await this.get(em, viewer, id);
-      const fields = { name: input.name ?? source.name, description: input.description ?? source.description, spec: structuredClone(source.spec) };
-      return this.newDraft(em, viewer, source.repository, fields, this.deps.clock());
+      const { artifact: source, role } = await this.authorize(em, viewer, id, 'cloneArtifact');
+      const now = this.deps.clock();
+      const name = input.name ?? source.name;
+      const repository =
+        cloneDestination(role) === 'sourceRepository'
+          ? source.repository
+          : em.create(ArtifactRepositoryEntity, { id: randomUUID(), name, ownerId: viewer.userId, lastVersion: 0, createdAt: now });
+      const fields = { name, description: input.description ?? source.description, spec: structuredClone(source.spec) };
+      return this.newDraft(em, viewer, repository, fields, now);
     });
   }
 
-  /** Deletes a draft that no workload uses; locked artifacts are kept forever. */
+  /**
+   * Deletes a draft that is not in use (soft: the history of workloads that ran it still shows
+   * it, marked deleted); locked artifacts are kept forever.
+   */
   async delete(viewer: Viewer, id: string): Promise<Artifact> {
-    return this.deps.orm.em.fork().transactional(async (em) => {
-      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.delete, 'deleting an artifact');
-      const artifact = await this.get(em, viewer, id);
-      if (artifact.status === 'locked') {
-        throw new InvalidTransitionError(`artifact "${artifact.name}" is locked (version ${artifact.version}) and cannot be deleted`, 'locked');
-      }
-      const users = await em.find(
-        WorkloadEntity,
-        { artifact: id, deletedAt: null },
-        { fields: ['id', 'name'], orderBy: { createdAt: 'asc' }, limit: 20 },
-      );
-      if (users.length > 0) {
-        throw await conflictNaming(em, viewer, users, (names) => `artifact "${artifact.name}" is used by workload ${names}; delete those workloads first`);
-      }
-      artifact.deletedAt = this.deps.clock();
-      return artifact;
-    });
+    return this.refusingInUse(viewer, () =>
+      this.deps.orm.em.fork().transactional(async (em) => {
+        await this.authorize(em, viewer, id, 'deleteArtifact');
+        const artifact = await this.lockRow(em, id);
+        const references = await artifactReferences(em, id);
+        const refusal = deleteRefusal(artifact, references);
+        if (refusal === 'ArtifactLocked') {
+          throw new InvalidTransitionError(`artifact "${artifact.name}" is locked (version ${artifact.version}) and cannot be deleted`, 'locked', 'ArtifactLocked');
+        }
+        if (refusal === 'ArtifactInUse') {
+          throw await this.inUse(em, viewer, references, (names) =>
+            `artifact "${artifact.name}" is in use by workload ${names}; delete those workloads or wait for their replacements to end first`,
+          );
+        }
+        artifact.deletedAt = this.deps.clock();
+        return artifact;
+      }),
+    );
+  }
+
+  /** Locks a live artifact's row for the rest of the transaction (it may have gone since it was authorized). */
+  private async lockRow(em: EntityManager, id: string): Promise<Artifact> {
+    const artifact = await em.findOne(ArtifactEntity, { id, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!artifact) throw new NotFoundError('Artifact', id);
+    return artifact;
+  }
+
+  /** A Conflict (ArtifactInUse) naming the workloads that keep an artifact, those the caller may see. */
+  private inUse(em: EntityManager, viewer: Viewer, references: readonly ArtifactReference[], message: (names: string) => string): Promise<ConflictError> {
+    const workloads = [...new Map(references.map((r) => [r.workloadId, { id: r.workloadId, name: r.workloadName }])).values()];
+    return conflictNaming(em, viewer, workloads, message, 'ArtifactInUse');
+  }
+
+  /** Runs `write`; an in-use rule the database kept (a concurrent request won) becomes a Conflict. */
+  private async refusingInUse<T>(viewer: Viewer, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      const violation = inUseViolation(err);
+      if (!violation) throw err;
+      const em = this.deps.orm.em.fork();
+      const holders = violation.workloadId ? await em.find(WorkloadEntity, { id: violation.workloadId }, { fields: ['id', 'name'] }) : [];
+      throw await conflictNaming(em, viewer, holders, (names) => `the artifact is in use by workload ${names || 'that was just created'}`, 'ArtifactInUse');
+    }
   }
 
   /** One page of live artifacts matching `filter`, in `order`. */
@@ -166,9 +230,16 @@ export class ArtifactService {
     return em.count(ArtifactEntity, this.where(viewer, filter));
   }
 
-  /** Loads live artifacts by id, in storage order (callers sort). */
+  /**
+   * Loads artifacts by id, in storage order (callers sort): deleted ones too, for the history
+   * that refers to them; only those the caller holds a role on (own grants or a workload's).
+   */
   async loadMany(em: EntityManager, viewer: Viewer, ids: readonly string[]): Promise<Artifact[]> {
-    return em.find(ArtifactEntity, { $and: [{ id: { $in: ids.filter(isUuid) }, deletedAt: null }, visibleArtifacts(viewer)] } as FilterQuery<Artifact>);
+    const valid = ids.filter(isUuid);
+    if (valid.length === 0) return [];
+    const roles = await artifactRoles(em, viewer, valid);
+    const readable = valid.filter((_, i) => roles[i] != null);
+    return readable.length === 0 ? [] : em.find(ArtifactEntity, { id: { $in: readable } });
   }
 
   private where(viewer: Viewer, filter: ArtifactFilter): FilterQuery<Artifact> {
@@ -191,8 +262,7 @@ export class ArtifactService {
   async updateSharedRoles(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
     const roles = parseOrThrow(sharedRolesSchema, input, ['roles']);
     return this.deps.orm.em.fork().transactional(async (em) => {
-      await requireRole(em, viewer, 'Artifact', id, REQUIRED_ROLE.share, 'changing who an artifact is shared with');
-      const artifact = await this.get(em, viewer, id);
+      const { artifact } = await this.authorize(em, viewer, id, 'updateArtifactSharedRoles');
       const current = await this.sharedRoles(em, id);
       const now = this.deps.clock();
       replaceGrants(em, current, roles, (g) =>
@@ -203,14 +273,6 @@ export class ArtifactService {
       artifact.updatedAt = now;
       return artifact;
     });
-  }
-
-  private liveWorkloadsOf(em: EntityManager, artifactId: string) {
-    return em.find(
-      WorkloadEntity,
-      { artifact: artifactId, deletedAt: null, status: { $ne: 'terminated' } },
-      { fields: ['id', 'name'], limit: 20 },
-    );
   }
 
   /** A new draft in `repository`, owned by the caller. */

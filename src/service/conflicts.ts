@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { ConflictError } from '../domain/errors.js';
+import type { ConflictReason } from '../domain/rulebook.js';
 import type { Principal } from '../domain/sharing.js';
 import { workloadRoles } from '../store/access.js';
 
@@ -11,7 +12,8 @@ export async function conflictNaming(
   em: EntityManager,
   who: Principal,
   workloads: readonly { id: string; name: string }[],
-  message: (names: string) => string,
+  message: (names: string, visibleCount: number) => string,
+  reason: ConflictReason = 'Conflict',
 ): Promise<ConflictError> {
   const roles = await workloadRoles(em, who, workloads.map((w) => w.id));
   const visible = workloads.filter((_, i) => roles[i] != null);
@@ -20,5 +22,5 @@ export async function conflictNaming(
     ...visible.map((w) => `"${w.name}"`),
     ...(hidden > 0 ? [`${hidden === 1 ? 'one' : hidden} you cannot see`] : []),
   ].join(', ');
-  return new ConflictError(message(names), visible.map((w) => ({ type: 'Workload', id: w.id })));
+  return new ConflictError(message(names, visible.length), visible.map((w) => ({ type: 'Workload', id: w.id })), reason);
 }

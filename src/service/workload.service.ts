@@ -39,7 +39,9 @@ import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
-import { REQUIRED_ROLE, sharedRolesSchema } from '../domain/sharing.js';
+import { sharedRolesSchema } from '../domain/sharing.js';
+import { RULEBOOK, type MutationName } from '../domain/rulebook.js';
+import { draftHolder, inUseViolation } from '../store/artifact-use.js';
 import { requireRole } from './authorize.js';
 import { conflictNaming } from './conflicts.js';
 import { describeGrantChanges, replaceGrants } from './sharing.js';
@@ -98,8 +100,12 @@ export class WorkloadService {
     try {
       created = await this.deps.orm.em.fork().transactional(async (em) => {
         const artifact = input.artifactId
-          ? await this.deps.artifacts.get(em, viewer, input.artifactId)
+          ? (await this.deps.artifacts.authorize(em, viewer, input.artifactId, 'createWorkload')).artifact
           : await this.deps.artifacts.createIn(em, viewer, input.artifact as NewArtifact);
+        if (artifact.status === 'draft' && input.artifactId) {
+          const holder = await draftHolder(em, artifact.id);
+          if (holder) throw await this.draftTaken(em, viewer, holder);
+        }
         const runtime = input.runtime ?? DEFAULT_RUNTIME;
         const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
         if (issues.length > 0) {
@@ -160,7 +166,7 @@ export class WorkloadService {
     let ownerId = viewer.userId;
     try {
       result = await this.deps.orm.em.fork().transactional(async (em) => {
-        await requireRole(em, viewer, 'Workload', id, REQUIRED_ROLE.metadata, 'changing a workload');
+        await this.authorize(em, viewer, id, 'updateWorkload');
         const workload = await this.get(em, viewer, id);
         ownerId = workload.ownerId;
         if (patch.importance != null && patch.importance !== workload.importance) this.deps.quotas.requireImportance(viewer, patch.importance);
@@ -264,10 +270,14 @@ export class WorkloadService {
    */
   async operate(viewer: Viewer, id: string, op: WorkloadOperation): Promise<OperationOutcome> {
     const em = this.deps.orm.em.fork();
-    const needs = op.kind === 'delete' ? REQUIRED_ROLE.delete : REQUIRED_ROLE.lifecycle;
-    await requireRole(em, viewer, 'Workload', id, needs, `${op.kind === 'delete' ? 'deleting' : 'operating'} a workload`);
+    const mutation = OPERATION_MUTATIONS[op.kind];
+    await this.authorize(em, viewer, id, mutation);
     const workload = await this.get(em, viewer, id);
     const limits = { maxReplicas: this.deps.maxReplicas };
+    if (op.kind === 'promote') {
+      // Promote locks the artifact: the rulebook asks for a role on it too.
+      await this.deps.artifacts.authorize(em, viewer, workload.artifact.id, 'promoteWorkload');
+    }
     if (op.kind === 'updateRuntime') {
       const runtime = parseOrThrow(workloadRuntimeSchema(limits), op.runtime, ['runtime']);
       const artifact = await em.findOneOrFail(ArtifactEntity, { id: workload.artifact.id });
@@ -277,7 +287,9 @@ export class WorkloadService {
     }
     if (op.kind === 'replace') {
       const input = parseOrThrow(replaceOptionsSchema(limits), op);
-      const artifact = await this.deps.artifacts.get(em, viewer, input.artifactId);
+      const { artifact } = await this.deps.artifacts.authorize(em, viewer, input.artifactId, 'replaceWorkloadArtifact', {
+        alreadyRunByThisWorkload: input.artifactId === workload.artifact.id,
+      });
       const runtime = input.runtime ?? undefined;
       if (runtime) {
         throwIfIssues(runtimeIssuesAgainstSpec(runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
@@ -285,14 +297,8 @@ export class WorkloadService {
         throwIfIssues(runtimeIssuesAgainstSpec(workload.runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
       }
       if (artifact.status === 'draft' && artifact.id !== workload.artifact.id) {
-        const holder = await em.findOne(
-          WorkloadEntity,
-          { artifact: artifact.id, deletedAt: null, status: { $ne: 'terminated' }, id: { $ne: id } },
-          { fields: ['id', 'name'] },
-        );
-        if (holder) {
-          throw await conflictNaming(em, viewer, [holder], (names) => `the draft artifact already runs in workload ${names}; a draft artifact serves one workload at a time`);
-        }
+        const holder = await draftHolder(em, artifact.id, id);
+        if (holder) throw await this.draftTaken(em, viewer, holder);
       }
       const replace: WorkloadOperation = {
         kind: 'replace',
@@ -301,9 +307,50 @@ export class WorkloadService {
         ...(input.warmupSeconds != null && { warmupSeconds: input.warmupSeconds }),
         ...(input.keepOldVersionSeconds != null && { keepOldVersionSeconds: input.keepOldVersionSeconds }),
       };
-      return this.deps.controller.operate(id, replace, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, replace));
+      try {
+        return await this.deps.controller.operate(id, replace, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, replace));
+      } catch (err) {
+        // A concurrent create or replacement took the draft between our check and the database's.
+        throw await this.explainInUse(err, viewer, artifact.id, id);
+      }
     }
     return this.deps.controller.operate(id, op, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, op));
+  }
+
+  /** The caller's role on a workload, if the rulebook's row for `mutation` allows it (NotFound / Forbidden otherwise). */
+  private authorize(em: EntityManager, viewer: Viewer, id: string, mutation: MutationName) {
+    const rule = RULEBOOK[mutation];
+    if (!rule.workloadRole) throw new Error(`${mutation} addresses no workload`);
+    return requireRole(em, viewer, 'Workload', id, rule.workloadRole, rule.action);
+  }
+
+  /** A Conflict (DraftTaken) naming the workload that holds a draft's one live slot, if the caller may see it. */
+  private draftTaken(em: EntityManager, viewer: Viewer, holder: { id: string; name: string }): Promise<ConflictError> {
+    return conflictNaming(
+      em,
+      viewer,
+      [holder],
+      (names) => `the draft artifact is taken by workload ${names} (it runs it or is being replaced onto it); a draft artifact serves one workload at a time: clone it to run another`,
+      'DraftTaken',
+    );
+  }
+
+  /** Turns an in-use rule the database kept into a Conflict; anything else is returned as is. */
+  private async explainInUse(err: unknown, viewer: Viewer, artifactId: string, exceptWorkloadId?: string): Promise<unknown> {
+    const violation = inUseViolation(err);
+    const unique = violatedUniqueConstraint(err) === 'workload_one_live_per_draft_artifact';
+    if (!violation && !unique) return err;
+    if (violation?.rule === 'ArtifactDeleted') return new NotFoundError('Artifact', artifactId);
+    if (violation?.rule === 'ArtifactChanged') {
+      return new ConflictError('the artifact was locked at the same moment; create the workload again (it runs the locked version, without a TTL)', [], 'Conflict');
+    }
+    const em = this.deps.orm.em.fork();
+    const holder =
+      (violation?.workloadId ? await em.findOne(WorkloadEntity, { id: violation.workloadId }, { fields: ['id', 'name'] }) : null) ??
+      (await draftHolder(em, artifactId, exceptWorkloadId));
+    return holder
+      ? this.draftTaken(em, viewer, holder)
+      : new ConflictError('the draft artifact was taken by another workload at the same moment; try again', [], 'DraftTaken');
   }
 
   /**
@@ -338,7 +385,7 @@ export class WorkloadService {
   async updateSharedRoles(viewer: Viewer, id: string, input: unknown): Promise<Workload> {
     const roles = parseOrThrow(sharedRolesSchema, input, ['roles']);
     const result = await this.deps.orm.em.fork().transactional(async (em) => {
-      await requireRole(em, viewer, 'Workload', id, REQUIRED_ROLE.share, 'changing who a workload is shared with');
+      await this.authorize(em, viewer, id, 'updateWorkloadSharedRoles');
       const workload = await this.get(em, viewer, id);
       const current = await this.sharedRoles(em, id);
       const now = this.deps.clock();
@@ -370,31 +417,31 @@ export class WorkloadService {
     this.deps.pubsub.publish('workload:changed', { workloadId, sequence });
   }
 
-  /** Turns a unique violation of createWorkload into a Conflict that names the existing workload. */
+  /** Turns a violation of createWorkload's database rules into a Conflict that names what is in the way. */
   private async explainCreateConflict(err: unknown, viewer: Viewer, input: { name: string; artifactId?: string | null }): Promise<unknown> {
-    const constraint = violatedUniqueConstraint(err);
-    if (constraint === 'workload_name_unique_per_owner') return this.nameConflict(viewer, viewer.userId, input.name);
-    if (constraint === 'workload_one_live_per_draft_artifact' && input.artifactId) {
-      const em = this.deps.orm.em.fork();
-      const holder = await em.findOne(
-        WorkloadEntity,
-        { artifact: input.artifactId, deletedAt: null, status: { $ne: 'terminated' } },
-        { fields: ['id', 'name'] },
-      );
-      return conflictNaming(
-        em,
-        viewer,
-        holder ? [holder] : [],
-        (names) => `the draft artifact already runs in workload ${names || '(gone)'}; a draft artifact serves one workload at a time: clone it to run another`,
-      );
-    }
+    if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner') return this.nameConflict(viewer, viewer.userId, input.name);
+    if (input.artifactId) return this.explainInUse(err, viewer, input.artifactId);
     return err;
   }
 
+  /**
+   * A name collision. The caller chose the name, so saying it is taken reveals one bit (some
+   * workload of the owner's has it); a holder the caller cannot see is never named, linked or
+   * described beyond that (ADR 0004).
+   */
   private async nameConflict(viewer: Viewer, ownerId: string, name: string): Promise<ConflictError> {
     const em = this.deps.orm.em.fork();
     const holder = await em.findOne(WorkloadEntity, { ownerId, name, deletedAt: null }, { fields: ['id', 'name'] });
-    return conflictNaming(em, viewer, holder ? [holder] : [], () => `a workload named "${name}" already exists; workload names are unique per owner`);
+    return conflictNaming(
+      em,
+      viewer,
+      holder ? [holder] : [],
+      (names, visible) =>
+        visible > 0
+          ? `the name "${name}" is taken by workload ${names}; workload names are unique per owner`
+          : `the name "${name}" is not available for this workload; workload names are unique per owner`,
+      'NameTaken',
+    );
   }
 }
 
@@ -413,3 +460,14 @@ function replicaContextOf(lifecycle: Record<string, unknown> | null, protonId: s
   const slot = slots.find((name) => stored.protons[name] === protonId);
   return slot === undefined ? {} : replicaContextFor(stored.state, slot);
 }
+
+const OPERATION_MUTATIONS = {
+  start: 'startWorkload',
+  stop: 'stopWorkload',
+  restart: 'restartWorkload',
+  promote: 'promoteWorkload',
+  delete: 'deleteWorkload',
+  cancelReplacement: 'cancelReplacement',
+  updateRuntime: 'updateWorkloadRuntime',
+  replace: 'replaceWorkloadArtifact',
+} as const satisfies Record<WorkloadOperation['kind'], MutationName>;

@@ -65,18 +65,23 @@ export async function workloadRoles(em: EntityManager, who: Principal, ids: read
 
 /**
  * The caller's effective role on each artifact: its own grants, and OBSERVER where it holds a
- * role on a live workload that runs the artifact (seeing a workload shows, and lets one reuse,
- * what it runs).
+ * role on a non-deleted workload that runs the artifact or ran it (its protons and replacements
+ * refer to it): seeing a workload shows what it runs and what its history refers to, deleted or not.
  */
 export async function artifactRoles(em: EntityManager, who: Principal, ids: readonly string[]): Promise<(SharingRole | null)[]> {
   return rolesOf(em, who, ids, (keys, inList, match) => ({
     sql: `select g.artifact_id as resource_id, g.subject_type, g.subject_id, g.role
             from artifact_shared_role g where g.artifact_id in (${inList}) and ${match.sql}
           union all
-          select w.artifact_id as resource_id, g.subject_type, g.subject_id, 'OBSERVER' as role
-            from workload w join workload_shared_role g on g.workload_id = w.id
-           where w.artifact_id in (${inList}) and w.deleted_at is null and ${match.sql}`,
-    params: [...keys, ...match.params, ...keys, ...match.params],
+          select refs.artifact_id as resource_id, g.subject_type, g.subject_id, 'OBSERVER' as role
+            from (select w.id as workload_id, w.artifact_id from workload w where w.artifact_id in (${inList})
+                  union select p.workload_id, p.artifact_id from proton p where p.artifact_id in (${inList})
+                  union select r.workload_id, r.from_artifact_id from replacement r where r.from_artifact_id in (${inList})
+                  union select r.workload_id, r.to_artifact_id from replacement r where r.to_artifact_id in (${inList})) refs
+            join workload w on w.id = refs.workload_id and w.deleted_at is null
+            join workload_shared_role g on g.workload_id = w.id
+           where ${match.sql}`,
+    params: [...keys, ...match.params, ...keys, ...keys, ...keys, ...keys, ...match.params],
   }));
 }
 

@@ -135,7 +135,7 @@ describe('story: a draft workload from create to promotion, stop, start and a mi
     expect(o.effects).toEqual([{ type: 'switchTraffic', to: 'candidate' }]);
     s = o.next;
     expect(refused(cancelReplacement(s, at(181)))).toBe(
-      'cannot cancel: the replacement is switching and traffic has already switched to the new proton',
+      'cannot cancel: the replacement is switching traffic right now; wait for it to finish, then replace back if needed',
     );
     expect(refused(stopWorkload(s, at(181)))).toBe('cannot stop: traffic is switching to the new proton; retry in a moment');
     o = observe(s, at(182), { active: ['running-ready', 'running-ready'], candidate: ['running-ready', 'running-ready'], trafficSwitched: true });

@@ -7,6 +7,7 @@ import {
   expireDeadline,
   expireTtl,
   promoteWorkload,
+  refuseReplacementStep,
   replaceWorkload,
   replicaContextFor,
   restartWorkload,
@@ -155,6 +156,21 @@ describe('accepted transitions', () => {
     if (!result.ok) throw new Error(result.reason);
     expect(result.next).toMatchObject({ status: 'stopping', desiredState: 'stopped', replacement: { status: 'cancelled', reason: 'ReplacementSuperseded', message: 'superseded by stop' } });
     expect(result.effects).toEqual([{ type: 'stopProtons' }, { type: 'removeCandidate' }]);
+  });
+
+  it.each(['submitted', 'warming', 'switching'] as const)('fails a replacement %s whose step was refused, at once, with StepRefused and an event', (status) => {
+    const result = refuseReplacementStep(replacing(status), ctx, 'the target draft is taken by another workload');
+    if (!result.ok) throw new Error(result.reason);
+    expect(result).toMatchObject({
+      noop: false,
+      message: 'replacement errored: the target draft is taken by another workload',
+      next: { status: 'running', artifact: { id: 'art-1' }, replacement: { status: 'errored', reason: 'StepRefused' } },
+    });
+    expect(result.next.candidate).toBeUndefined();
+  });
+
+  it('refuses no step when no replacement is in progress', () => {
+    expect(refuseReplacementStep(workload(), ctx, 'x')).toMatchObject({ ok: true, noop: true });
   });
 
   it('stops a workload during draining by completing the replacement early', () => {

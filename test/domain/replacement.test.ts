@@ -98,12 +98,21 @@ describe('cancelReplacementStep', () => {
     expect(result).toMatchObject({ ok: true, replacement: { status: 'cancelled', reason: 'ReplacementCancelled' } });
   });
 
-  it.each(['switching', 'draining'] as const)('refuses to cancel once the replacement is %s', (status) => {
-    expect(cancelReplacementStep(base({ status }), at(1))).toEqual({
+  it('refuses to cancel once the replacement is draining: traffic has switched', () => {
+    expect(cancelReplacementStep(base({ status: 'draining' }), at(1))).toEqual({
       ok: false,
       code: 'InvalidTransition',
       cause: 'TrafficAlreadySwitched',
-      reason: `cannot cancel: the replacement is ${status} and traffic has already switched to the new proton`,
+      reason: 'cannot cancel: the replacement is draining and traffic has already switched to the new proton',
+    });
+  });
+
+  it('refuses to cancel while switching without claiming that traffic has already moved', () => {
+    expect(cancelReplacementStep(base({ status: 'switching' }), at(1))).toEqual({
+      ok: false,
+      code: 'InvalidTransition',
+      cause: 'TrafficSwitching',
+      reason: 'cannot cancel: the replacement is switching traffic right now; wait for it to finish, then replace back if needed',
     });
   });
 

@@ -66,6 +66,8 @@ interface Fixture {
   runArtifactId: string;
   /** A draft of its own, shared like the workload, that no workload uses. */
   artifactId: string;
+  /** Shares the workload's draft like the workload (promote locks it: it needs EDITOR on the draft too). */
+  shareRunArtifact(): Promise<void>;
 }
 
 /** One operation of the table: the role it needs and how to try it. */
@@ -124,8 +126,9 @@ const OPERATIONS: Operation[] = [
     run: async (c, fx) => (await c.exec(CloneArtifactDocument, { input: { id: fx.artifactId, name: `${fx.tag}-clone` } })).cloneArtifact,
   },
   {
+    // Running a draft takes its one live slot: EDITOR on the draft (a locked artifact needs OBSERVER).
     name: 'createWorkload on the artifact',
-    needs: 'OBSERVER',
+    needs: 'EDITOR',
     resource: 'Artifact',
     run: async (c, fx) => (await c.exec(CreateWorkloadDocument, { input: { name: `${fx.tag}-second`, artifactId: fx.artifactId } })).createWorkload,
   },
@@ -149,7 +152,15 @@ const LIFECYCLE: Operation[] = [
     run: async (c, fx) => (await c.exec(ReplaceWorkloadArtifactDocument, { input: { id: fx.workloadId, artifactId: fx.artifactId } })).replaceWorkloadArtifact,
   },
   { name: 'cancelReplacement', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(CancelReplacementDocument, { id: fx.workloadId })).cancelReplacement },
-  { name: 'promoteWorkload', needs: 'EDITOR', resource: 'Workload', run: async (c, fx) => (await c.exec(PromoteWorkloadDocument, { id: fx.workloadId })).promoteWorkload },
+  {
+    name: 'promoteWorkload',
+    needs: 'EDITOR',
+    resource: 'Workload',
+    run: async (c, fx) => {
+      await fx.shareRunArtifact();
+      return (await c.exec(PromoteWorkloadDocument, { id: fx.workloadId })).promoteWorkload;
+    },
+  },
   { name: 'deleteWorkload', needs: 'OWNER', resource: 'Workload', run: async (c, fx) => (await c.exec(DeleteWorkloadDocument, { id: fx.workloadId })).deleteWorkload },
 ];
 
@@ -183,7 +194,12 @@ describeEachDatabase('who may do what', (backend) => {
     if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
     const { createArtifact } = await owner.exec(CreateArtifactDocument, { input: artifactInput({ name: `${tag}-a` }) as never });
     if (createArtifact.__typename !== 'CreateArtifactPayload') throw new Error(createArtifact.__typename);
-    const fx = { tag, workloadId: createWorkload.workload.id, runArtifactId: createWorkload.workload.artifact.id, artifactId: createArtifact.artifact.id };
+    const runArtifactId = createWorkload.workload.artifact.id;
+    const shareRunArtifact = async () => {
+      const r = await owner.exec(UpdateArtifactSharedRolesDocument, { input: { id: runArtifactId, roles: [...GRANTS] } });
+      if (r.updateArtifactSharedRoles.__typename !== 'UpdateArtifactSharedRolesPayload') throw new Error('could not share the run artifact');
+    };
+    const fx = { tag, workloadId: createWorkload.workload.id, runArtifactId, artifactId: createArtifact.artifact.id, shareRunArtifact };
     const w = await owner.exec(UpdateWorkloadSharedRolesDocument, { input: { id: fx.workloadId, roles: [...GRANTS] } });
     const a = await owner.exec(UpdateArtifactSharedRolesDocument, { input: { id: fx.artifactId, roles: [...GRANTS] } });
     if (w.updateWorkloadSharedRoles.__typename !== 'UpdateWorkloadSharedRolesPayload' || a.updateArtifactSharedRoles.__typename !== 'UpdateArtifactSharedRolesPayload') {

@@ -1,3 +1,4 @@
+import { RULEBOOK } from '../../domain/rulebook.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { Artifact } from '../../store/entities/index.js';
 import { encodeCursor } from '../../store/pagination.js';
@@ -25,6 +26,12 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
     createdAt: t.field({ type: 'DateTime', resolve: (a) => a.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (a) => a.updatedAt }),
     lockedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.lockedAt ?? null }),
+    deletedAt: t.field({
+      type: 'DateTime',
+      nullable: true,
+      description: 'When the artifact was deleted. A deleted artifact leaves lists and lookups but stays readable through the history of the workloads that ran it.',
+      resolve: (a) => a.deletedAt ?? null,
+    }),
   }),
 });
 
@@ -117,14 +124,14 @@ const dataField = { name: 'artifact' };
 builder.mutationFields((t) => ({
   createArtifact: t.field({
     type: ArtifactNode,
-    description: 'Creates a draft artifact in a new repository.',
+    description: RULEBOOK.createArtifact.description,
     errors: { types: [ValidationError], dataField },
     args: { input: t.arg({ type: CreateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.artifacts.create(ctx.viewer, input),
   }),
   updateArtifact: t.field({
     type: ArtifactNode,
-    description: 'Changes a draft artifact. Locked artifacts are immutable.',
+    description: RULEBOOK.updateArtifact.description,
     errors: { types: [NotFoundError, ForbiddenError, ValidationError, InvalidTransitionError], dataField },
     args: { input: t.arg({ type: UpdateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
@@ -132,21 +139,21 @@ builder.mutationFields((t) => ({
   }),
   lockArtifact: t.field({
     type: ArtifactNode,
-    description: 'Locks a draft artifact for good, assigning its repository\'s next version. Locking a locked artifact changes nothing.',
+    description: RULEBOOK.lockArtifact.description,
     errors: { types: [NotFoundError, ForbiddenError, ConflictError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.lock(ctx.viewer, rawId(args.id, 'Artifact')),
   }),
   cloneArtifact: t.field({
     type: ArtifactNode,
-    description: 'Makes a new draft with a copy of the artifact\'s spec, in the same repository.',
+    description: RULEBOOK.cloneArtifact.description,
     errors: { types: [NotFoundError, ValidationError], dataField },
     args: { input: t.arg({ type: CloneArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.artifacts.clone(ctx.viewer, rawId(input.id, 'Artifact'), input),
   }),
   deleteArtifact: t.field({
     type: ArtifactNode,
-    description: 'Deletes a draft artifact that no workload uses. Locked artifacts cannot be deleted.',
+    description: RULEBOOK.deleteArtifact.description,
     errors: { types: [NotFoundError, ForbiddenError, ConflictError, InvalidTransitionError], dataField },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, args, ctx) => ctx.services.artifacts.delete(ctx.viewer, rawId(args.id, 'Artifact')),

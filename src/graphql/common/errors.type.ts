@@ -1,3 +1,4 @@
+import { CONFLICT_REASONS } from '../../domain/rulebook.js';
 import { decodeGlobalID, encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError, type DomainError } from '../../domain/errors.js';
@@ -32,7 +33,13 @@ builder.objectType(ConflictError, {
   description: 'The request collides with the state of other objects, which `conflictingIds` name.',
   interfaces: [ErrorInterface],
   fields: (t) => ({
-    conflictingIds: t.idList({ resolve: (e) => e.conflicting.map((c) => encodeGlobalID(c.type, c.id)) }),
+    conflictingIds: t.idList({
+      description: 'The conflicting objects the caller may see; others are counted in the message, never named.',
+      resolve: (e) => e.conflicting.map((c) => encodeGlobalID(c.type, c.id)),
+    }),
+    reason: t.exposeString('reason', {
+      description: `The rule that refused the request: ${CONFLICT_REASONS.filter((r) => r !== 'Conflict').join(', ')}, or Conflict.`,
+    }),
   }),
 });
 

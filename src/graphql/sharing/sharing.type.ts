@@ -1,3 +1,4 @@
+import { RULEBOOK } from '../../domain/rulebook.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import type { SharingRole, SubjectType } from '../../domain/model.js';
 import { builder } from '../builder.js';
@@ -75,7 +76,7 @@ const errors = { types: [ValidationError, NotFoundError, ForbiddenError] };
 builder.mutationFields((t) => ({
   updateWorkloadSharedRoles: t.field({
     type: WorkloadNode,
-    description: 'Replaces who holds which role on a workload. OWNER only; at least one OWNER must remain.',
+    description: RULEBOOK.updateWorkloadSharedRoles.description,
     errors: { ...errors, dataField: { name: 'workload' } },
     args: { input: t.arg({ type: UpdateSharedRolesInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
@@ -83,7 +84,7 @@ builder.mutationFields((t) => ({
   }),
   updateArtifactSharedRoles: t.field({
     type: ArtifactNode,
-    description: 'Replaces who holds which role on an artifact. OWNER only; at least one OWNER must remain.',
+    description: RULEBOOK.updateArtifactSharedRoles.description,
     errors: { ...errors, dataField: { name: 'artifact' } },
     args: { input: t.arg({ type: UpdateSharedRolesInput, required: true }) },
     resolve: (_root, { input }, ctx) =>

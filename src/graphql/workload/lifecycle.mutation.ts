@@ -1,3 +1,4 @@
+import { RULEBOOK } from '../../domain/rulebook.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import type { OperationOutcome, WorkloadOperation } from '../../controller/controller.js';
 import { builder } from '../builder.js';
@@ -22,23 +23,24 @@ function run(ctx: GraphQLContext, id: string, op: WorkloadOperation) {
   return ctx.services.workloads.operate(ctx.viewer, rawId(id, 'Workload'), op);
 }
 
-const simple = (kind: 'start' | 'stop' | 'restart' | 'promote' | 'delete' | 'cancelReplacement', description: string) =>
-  builder.mutationField(`${kind === 'cancelReplacement' ? 'cancelReplacement' : `${kind}Workload`}`, (t) =>
+/** A lifecycle mutation that takes only the workload's id; its description is the rulebook's. */
+const simple = (mutation: 'startWorkload' | 'stopWorkload' | 'restartWorkload' | 'promoteWorkload' | 'deleteWorkload' | 'cancelReplacement', kind: 'start' | 'stop' | 'restart' | 'promote' | 'delete' | 'cancelReplacement') =>
+  builder.mutationField(mutation, (t) =>
     t.field({
       type: WorkloadOperationPayload,
-      description,
+      description: RULEBOOK[mutation].description,
       errors,
       args: { id: t.arg.id({ required: true }) },
       resolve: (_root, args, ctx) => run(ctx, args.id, { kind }),
     }),
   );
 
-simple('start', 'Starts a stopped workload: submitted -> provisioning -> launching -> running. Resets a draft\'s TTL.');
-simple('stop', 'Stops a workload: running -> stopping -> stopped. Identity, endpoint, sharing and history are kept.');
-simple('restart', 'Restarts the active proton in place: running -> initializing -> running. Resets a draft\'s TTL.');
-simple('promote', 'Promotes a running draft workload: locks its artifact (assigning its version) and removes the TTL. Restarts nothing.');
-simple('delete', 'Deletes a workload: stops its protons and removes its routing; the artifact stays. OWNER only.');
-simple('cancelReplacement', 'Cancels the replacement in progress before its traffic switch; the active proton keeps serving.');
+simple('startWorkload', 'start');
+simple('stopWorkload', 'stop');
+simple('restartWorkload', 'restart');
+simple('promoteWorkload', 'promote');
+simple('deleteWorkload', 'delete');
+simple('cancelReplacement', 'cancelReplacement');
 
 const UpdateWorkloadRuntimeInput = builder.inputType('UpdateWorkloadRuntimeInput', {
   fields: (t) => ({
@@ -60,15 +62,14 @@ const ReplaceWorkloadArtifactInput = builder.inputType('ReplaceWorkloadArtifactI
 builder.mutationFields((t) => ({
   updateWorkloadRuntime: t.field({
     type: WorkloadOperationPayload,
-    description: 'Changes replicas or resources in place: running -> initializing -> running. On a stopped workload it applies at the next start.',
+    description: RULEBOOK.updateWorkloadRuntime.description,
     errors,
     args: { input: t.arg({ type: UpdateWorkloadRuntimeInput, required: true }) },
     resolve: (_root, { input }, ctx) => run(ctx, input.id, { kind: 'updateRuntime', runtime: input.runtime as never }),
   }),
   replaceWorkloadArtifact: t.field({
     type: WorkloadOperationPayload,
-    description:
-      'Blue/green: a candidate proton comes up beside the active one; once running and warmed up, traffic switches atomically and the old proton drains.',
+    description: RULEBOOK.replaceWorkloadArtifact.description,
     errors,
     args: { input: t.arg({ type: ReplaceWorkloadArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) =>

@@ -1,3 +1,4 @@
+import { RULEBOOK } from '../../domain/rulebook.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
@@ -177,8 +178,8 @@ const dataField = { name: 'workload' };
 builder.mutationFields((t) => ({
   createWorkload: t.field({
     type: WorkloadNode,
-    description: 'Creates a workload on an existing artifact or an inline draft. It starts SUBMITTED. Counts against the owner\'s and the organization\'s quotas (QuotaExceededError).',
-    errors: { types: [ValidationError, NotFoundError, ConflictError, ForbiddenError, QuotaExceededError], dataField },
+    description: RULEBOOK.createWorkload.description,
+    errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, QuotaExceededError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.workloads.create(ctx.viewer, {
@@ -188,7 +189,7 @@ builder.mutationFields((t) => ({
   }),
   updateWorkload: t.field({
     type: WorkloadNode,
-    description: 'Changes name, description or importance. Restarts nothing.',
+    description: RULEBOOK.updateWorkload.description,
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError], dataField },
     args: { input: t.arg({ type: UpdateWorkloadInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.workloads.update(ctx.viewer, rawId(input.id, 'Workload'), input),
