@@ -295,7 +295,9 @@ async function measureApi(api: { url: string; pid: number; inspector: string }, 
     if (report.errors.length) process.stderr.write(`client errors: ${report.errors.join('\n')}\n`);
     const cpuSeconds = (after_.cpuTicks - before.cpuTicks) / TICKS_PER_SECOND;
     // What the events cost the API without subscribers (at this rate) is not the fan-out's.
-    const fanOutCpuSeconds = Math.max(0.01, cpuSeconds - ((baseline?.cpuPercent ?? 0) / 100) * (rate / RATE) * elapsed);
+    // At saturation nothing is subtracted (the controller coalesces its passes, so its share does
+    // not grow with the rate): deliveries per second of all the API's CPU, a lower bound.
+    const fanOutCpuSeconds = Math.max(0.01, rate === RATE ? cpuSeconds - ((baseline?.cpuPercent ?? 0) / 100) * elapsed : cpuSeconds);
     const latencies = report.latencies.sort((a, b) => a - b);
     return {
       subscribers,
@@ -498,7 +500,9 @@ const goals = [
     met: saturation ? saturation.deliveriesPerCpuSecond >= GOALS.deliveriesPerSecondPerCore : null,
   },
 ];
-const met = goals.every((g) => g.met === true) ? true : goals.some((g) => g.met === false) ? false : null;
+// On a loaded machine the figures say how the code behaves, not whether the goals are met.
+const loaded = loadAtStart > os.cpus().length / 2;
+const met = loaded ? null : goals.every((g) => g.met === true) ? true : goals.some((g) => g.met === false) ? false : null;
 
 const rows = levels
   .filter((l) => l.path === 'api')
@@ -527,11 +531,11 @@ client process's CPU per delivery).
 ${rows.join('\n')}
 
 Saturation (${saturation?.subscribers} subscribers, ${PER_WORKLOAD[0]} per workload, ${SATURATION_RATE} events/s offered for ${SATURATION_SECONDS} s):
-${saturation ? `${saturation.delivered}/${saturation.expected} delivered, API CPU ${saturation.cpuPercent}% of a core, **${saturation.deliveriesPerCpuSecond} deliveries per second of API CPU** (${saturation.cpuMicrosPerDelivery} µs each), p99 ${saturation.p99} ms.` : 'not measured.'}
+${saturation ? `${saturation.delivered}/${saturation.expected} delivered, API CPU ${saturation.cpuPercent}% of a core, **${saturation.deliveriesPerCpuSecond} deliveries per second of API CPU** (${saturation.cpuMicrosPerDelivery} µs each, all of the API's CPU counted, no baseline subtracted), p99 ${saturation.p99} ms.${saturation.cpuPercent < 90 ? ' The API did not reach a whole core: what saturated was the machine, not the API.' : ''}` : 'not measured.'}
 
 ${idleMemory ? `Memory per idle subscription (a fresh API process, ${idleMemory.subscribers} \`workloadEvents\` subscriptions, each past its first payload): **${idleMemory.heapBytesPerSubscription} bytes of live heap** (after a full garbage collection: ${idleMemory.heapBeforeMb} MB before, ${idleMemory.heapAfterMb} MB after), ${idleMemory.rssBytesPerSubscription} bytes of RSS growth.` : 'Memory per idle subscription: not measured in this run.'}
 
-Goals (met / not met / not measured in this run):
+Goals (met / not met / not measured in this run)${loaded ? '; measured on a loaded machine, so `met` in results.json is null whatever the rows say' : ''}:
 ${goals.map((g) => `- ${g.goal}: ${g.met === null ? 'not measured' : g.met ? 'met' : 'not met'}${g.measured ? ` (${JSON.stringify(g.measured)})` : ''}`).join('\n')}
 
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench:subscriptions\`
@@ -539,5 +543,5 @@ Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=
 `;
 const out = args.get('out') ?? import.meta.dirname;
 writeFileSync(path.join(out, 'results.md'), md);
-writeFileSync(path.join(out, 'results.json'), `${JSON.stringify({ machine, settings: { counts: COUNTS, perWorkload: PER_WORKLOAD, rate: RATE, seconds: SECONDS, saturationRate: SATURATION_RATE, saturationSeconds: SATURATION_SECONDS }, baseline, levels, saturation, idleMemory, goals, met }, null, 2)}\n`);
+writeFileSync(path.join(out, 'results.json'), `${JSON.stringify({ machine, settings: { counts: COUNTS, perWorkload: PER_WORKLOAD, rate: RATE, seconds: SECONDS, saturationRate: SATURATION_RATE, saturationSeconds: SATURATION_SECONDS }, baseline, levels, saturation, idleMemory, goals, loaded, met }, null, 2)}\n`);
 process.stdout.write(md);

@@ -57,8 +57,11 @@ export interface LiveServiceDeps {
 }
 
 const EVENT_PAGE = 100;
-/** How long a shared read serves streams that come late to it (ms). */
-const READ_REUSE_MS = 5_000;
+/**
+ * How long a shared read serves streams that come late to it (ms): longer than subscribers drift
+ * apart under load, short enough that an idle process soon holds no read (ADR 0032).
+ */
+const READ_REUSE_MS = 2_000;
 
 /** Wakes a stream's loop; any number of notifications before it runs count as one. */
 class Wakeup {
@@ -119,7 +122,7 @@ export class LiveService {
     value.catch(() => {
       if (this.reads.get(key) === entry) this.reads.delete(key);
     });
-    this.sweeper ??= setInterval(() => this.sweep(), READ_REUSE_MS).unref();
+    this.sweeper ??= setInterval(() => this.sweep(), READ_REUSE_MS / 4).unref();
     return value;
   }
 
