@@ -54,6 +54,8 @@ export interface LiveServiceDeps {
   feed: ChangeFeed;
   /** How many undelivered events (or changed list entries) a subscriber may fall behind. */
   maxPendingEvents: number;
+  /** How long a shared read serves streams that come late to it (ms); READ_REUSE_MS by default. */
+  readReuseMs?: number;
 }
 
 const EVENT_PAGE = 100;
@@ -108,21 +110,25 @@ export class LiveService {
   /** The payload of `workloadChanged` for one read of a workload, shared by every stream that sends it. */
   private readonly changes = new WeakMap<Workload, WorkloadChange>();
 
-  constructor(private readonly deps: LiveServiceDeps) {}
+  private readonly readReuseMs: number;
 
-  /** Runs `read` once for everyone who asks for `key` while it runs and for READ_REUSE_MS after. */
+  constructor(private readonly deps: LiveServiceDeps) {
+    this.readReuseMs = deps.readReuseMs ?? READ_REUSE_MS;
+  }
+
+  /** Runs `read` once for everyone who asks for `key` while it runs and for `readReuseMs` after. */
   private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
     const now = Date.now();
     const kept = this.reads.get(key);
     if (kept && kept.expires > now) return kept.value as Promise<T>;
     const value = read();
-    const entry = { value, expires: now + READ_REUSE_MS };
+    const entry = { value, expires: now + this.readReuseMs };
     this.reads.set(key, entry);
     // A failed read is not kept: the next stream that asks tries again.
     value.catch(() => {
       if (this.reads.get(key) === entry) this.reads.delete(key);
     });
-    this.sweeper ??= setInterval(() => this.sweep(), READ_REUSE_MS / 4).unref();
+    this.sweeper ??= setInterval(() => this.sweep(), this.readReuseMs / 4).unref();
     return value;
   }
 
