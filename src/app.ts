@@ -18,6 +18,7 @@ import { dependencyChecks, Readiness } from './observability/readiness.js';
 import { useRequestIds } from './observability/request-id.plugin.js';
 import { RequestScopes } from './observability/request-scope.js';
 import { LiveStreams } from './transport/live-streams.js';
+import { SubscriptionFanOut } from './graphql/subscription/fan-out.js';
 import type { Config } from './config.js';
 import { createOperationContext, releaseRequestScope, type GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
@@ -68,6 +69,8 @@ export interface App {
   invoke: Invoke;
   /** Prometheus metrics of this instance (served at `/metrics` unless METRICS_ENABLED=false). */
   metrics: AppMetrics;
+  /** One execution per group of subscribers (ADR 0033); its counters. */
+  fanOut: SubscriptionFanOut;
 }
 
 /** Wires configuration, database, services and the GraphQL server; starts nothing. */
@@ -102,6 +105,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);
+  // Subscribers with the same document, variables and role share each payload's execution (ADR 0033).
+  const fanOut = new SubscriptionFanOut();
   metrics.watch({
     orm,
     clock,
@@ -168,6 +173,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       useRequestIds(logger),
       metrics.graphqlPlugin(),
       streams.plugin(),
+      fanOut.plugin(),
       // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
       authenticateBeforeParsing(authenticator),
       introspectionPlugin(config.graphql.introspection),
@@ -244,6 +250,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     runtime,
     invoke,
     metrics,
+    fanOut,
     url: () => baseUrl,
     async start() {
       await leadership.start();

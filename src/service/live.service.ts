@@ -54,9 +54,16 @@ export interface LiveServiceDeps {
   feed: ChangeFeed;
   /** How many undelivered events (or changed list entries) a subscriber may fall behind. */
   maxPendingEvents: number;
+  /** How long a shared read serves streams that come late to it (ms); READ_REUSE_MS by default. */
+  readReuseMs?: number;
 }
 
 const EVENT_PAGE = 100;
+/**
+ * How long a shared read serves streams that come late to it (ms): longer than subscribers drift
+ * apart under load, short enough that an idle process soon holds no read (ADR 0032).
+ */
+const READ_REUSE_MS = 2_000;
 
 /** Wakes a stream's loop; any number of notifications before it runs count as one. */
 class Wakeup {
@@ -90,23 +97,71 @@ type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
  * notification is repaired by the next read (sequence numbers say what is missing).
  */
 export class LiveService {
-  /** Reads under way, by what they read: concurrent streams that need the same rows share one query. */
-  private readonly inflight = new Map<string, Promise<unknown>>();
+  /**
+   * Reads of the last few seconds, by what they read. Streams of one workload share them even when
+   * they run out of step (a subscriber whose client reads slowly is still sending the previous
+   * event when the next one is read): every key names rows that cannot change (a page of the
+   * append-only event log below a committed sequence; the newest sharing change up to one), or a
+   * workload row read after a given sequence was committed, which any stream that knows of no later
+   * change may use. A Redis outage's resync clears them.
+   */
+  private readonly reads = new Map<string, { value: Promise<unknown>; expires: number }>();
+  private sweeper: NodeJS.Timeout | undefined;
+  /** The payload of `workloadChanged` for one read of a workload, shared by every stream that sends it. */
+  private readonly changes = new WeakMap<Workload, WorkloadChange>();
 
-  constructor(private readonly deps: LiveServiceDeps) {}
+  private readonly readReuseMs: number;
 
-  /** Runs `read` once for everyone who asks for `key` while it is under way. */
-  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
-    const running = this.inflight.get(key);
-    if (running) return running as Promise<T>;
-    const started = read().finally(() => this.inflight.delete(key));
-    this.inflight.set(key, started);
-    return started;
+  constructor(private readonly deps: LiveServiceDeps) {
+    this.readReuseMs = deps.readReuseMs ?? READ_REUSE_MS;
   }
 
-  /** The workload row, read once for all streams watching it at this moment (no authorization). */
-  private sharedWorkload(id: string): Promise<Workload | null> {
-    return this.shared(`workload:${id}`, () => this.deps.orm.em.fork().findOne(WorkloadEntity, { id }));
+  /** Runs `read` once for everyone who asks for `key` while it runs and for `readReuseMs` after. */
+  private shared<T>(key: string, read: () => Promise<T>): Promise<T> {
+    const now = Date.now();
+    const kept = this.reads.get(key);
+    if (kept && kept.expires > now) return kept.value as Promise<T>;
+    const value = read();
+    const entry = { value, expires: now + this.readReuseMs };
+    this.reads.set(key, entry);
+    // A failed read is not kept: the next stream that asks tries again.
+    value.catch(() => {
+      if (this.reads.get(key) === entry) this.reads.delete(key);
+    });
+    this.sweeper ??= setInterval(() => this.sweep(), this.readReuseMs / 4).unref();
+    return value;
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.reads) if (entry.expires <= now) this.reads.delete(key);
+    if (this.reads.size === 0) {
+      clearInterval(this.sweeper);
+      this.sweeper = undefined;
+    }
+  }
+
+  /** Forgets every kept read: after a Redis outage, notifications may have been lost. */
+  private forgetReads(): void {
+    this.reads.clear();
+  }
+
+  /**
+   * The workload row as read after every change up to sequence `atLeast` was committed (no
+   * authorization): one query for all streams that know of nothing newer.
+   */
+  private sharedWorkload(id: string, atLeast: number): Promise<Workload | null> {
+    return this.shared(`workload:${id}:${atLeast}`, () => this.deps.orm.em.fork().findOne(WorkloadEntity, { id }));
+  }
+
+  /** The `workloadChanged` payload of one read of a workload: the same object for every stream. */
+  private changeOf(w: Workload): WorkloadChange {
+    let change = this.changes.get(w);
+    if (!change) {
+      change = { sequence: w.lastEventSequence, workload: w };
+      this.changes.set(w, change);
+    }
+    return change;
   }
 
   /** The newest sharing change of a workload up to `upTo`, read once for all streams. */
@@ -148,7 +203,10 @@ export class LiveService {
           if (sequence > newestNotified) newestNotified = sequence;
           if (sequence > last) wake.notify();
         },
-        resync: () => wake.notify(),
+        resync: () => {
+          this.forgetReads();
+          wake.notify();
+        },
       }),
       async (push, wake, stopped) => {
         // Read in a helper: the stream's frame lives as long as the subscription, so it keeps
@@ -162,7 +220,7 @@ export class LiveService {
           await wake.next();
           if (stopped()) return;
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const sent = await this.pushIfNewer(viewer, id, auth, last, push, hooks);
+          const sent = await this.pushIfNewer(viewer, id, auth, last, Math.max(last, newestNotified), push, hooks);
           if (sent === null) return;
           last = sent;
           // A read shared with other streams may predate the newest notification: read again.
@@ -194,7 +252,10 @@ export class LiveService {
           }
           wake.notify();
         },
-        resync: () => wake.notify(),
+        resync: () => {
+          this.forgetReads();
+          wake.notify();
+        },
       }),
       async (push, wake, stopped) => {
         // Only the sequence outlives this read (see workloadChanges).
@@ -210,6 +271,7 @@ export class LiveService {
           if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
           const outcome = await this.pushNewEvents(viewer, id, auth, push, hooks, {
+            known: () => Math.max(newestKnown, backlogEnd, delivered),
             delivered: () => delivered,
             sent: (sequence) => (delivered = sequence),
             stopped,
@@ -245,6 +307,7 @@ export class LiveService {
           wake.notify();
         },
         resync: () => {
+          this.forgetReads();
           full = true;
           wake.notify();
         },
@@ -328,16 +391,17 @@ export class LiveService {
     id: string,
     auth: { checkedAt: number },
     last: number,
+    known: number,
     push: Push<WorkloadChange>,
     hooks: StreamHooks,
   ): Promise<number | null> {
-    const w = await this.sharedWorkload(id);
+    const w = await this.sharedWorkload(id, known);
     if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
       await push(await this.whyGone(id));
       return null;
     }
     if (w.lastEventSequence <= last) return last;
-    await push({ sequence: w.lastEventSequence, workload: w });
+    await push(this.changeOf(w));
     return w.lastEventSequence;
   }
 
@@ -351,9 +415,9 @@ export class LiveService {
     auth: { checkedAt: number },
     push: Push<WorkloadEvent>,
     hooks: StreamHooks,
-    cursor: { delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
+    cursor: { known: () => number; delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
   ): Promise<'ended' | 'caught-up'> {
-    const w = await this.sharedWorkload(id);
+    const w = await this.sharedWorkload(id, cursor.known());
     if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
       await push(await this.whyGone(id));
       return 'ended';

@@ -10,7 +10,9 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
 import { withRequestId } from '../observability/request-id.plugin.js';
 import { logUnexpectedErrors, REQUEST_ID_HEADER } from '../observability/request-scope.js';
+import { preSerialized } from '../graphql/subscription/fan-out.js';
 import { CLOSE_CODES } from './close-codes.js';
+import { ALREADY_SENT, isAlreadySent, nextFrame } from './pre-serialized-frames.js';
 
 /** Limits of the WebSocket transport; see README.md, "Live subscriptions". */
 export interface WebSocketLimits {
@@ -163,7 +165,13 @@ export function attachWebSocketTransport(options: {
     execute: (args) => envelopeOf(args).execute(args) as OperationResult,
     subscribe: (args) => envelopeOf(args).subscribe(args) as OperationResult,
     onNext(ctx, id, _payload, _args, result) {
-      if (!result.errors?.length) return undefined;
+      if (!result.errors?.length) {
+        // A payload serialized once for its group: the frame is written around it, not re-serialized.
+        const json = preSerialized(result);
+        if (json === undefined) return undefined;
+        sendFrame(ctx.extra.socket, nextFrame(id, json));
+        return ALREADY_SENT as unknown as typeof result;
+      }
       const requestId = operationId(ctx.extra, id);
       logUnexpectedErrors(result.errors, logger, requestId);
       return { ...result, errors: withRequestId(result.errors.map((e) => e.toJSON()), requestId) };
@@ -177,6 +185,18 @@ export function attachWebSocketTransport(options: {
       ctx.extra.operations.delete(id);
     },
   });
+
+  /** Writes a frame unless the connection is closed or, holding too much unsent, a slow consumer. */
+  function sendFrame(socket: WebSocket, data: string): void {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    // Measured before sending, so one large payload passes; a backlog the client has not
+    // read by the time the next payload is due does not. Memory: the limit plus one payload.
+    if (socket.bufferedAmount > limits.maxBufferedBytes) {
+      closeSlowConsumer(socket, `Slow consumer: more than ${limits.maxBufferedBytes} bytes unread; resume with "after"`);
+      return;
+    }
+    socket.send(data);
+  }
 
   function envelopeOf(args: ExecutionArgs): Enveloped {
     const enveloped = typeof args.contextValue === 'object' && args.contextValue !== null ? envelopes.get(args.contextValue) : undefined;
@@ -204,14 +224,7 @@ export function attachWebSocketTransport(options: {
       {
         protocol: socket.protocol,
         send: (data) => {
-          if (socket.readyState !== WebSocket.OPEN) return;
-          // Measured before sending, so one large payload passes; a backlog the client has not
-          // read by the time the next payload is due does not. Memory: the limit plus one payload.
-          if (socket.bufferedAmount > limits.maxBufferedBytes) {
-            closeSlowConsumer(socket, `Slow consumer: more than ${limits.maxBufferedBytes} bytes unread; resume with "after"`);
-            return;
-          }
-          socket.send(data);
+          if (!isAlreadySent(data)) sendFrame(socket, data);
         },
         close: (code, reason) => socket.close(code, reason),
         onMessage: (cb) =>

@@ -74,3 +74,33 @@ it('authorizes the payloads of many subscribers of one workload with the role th
   // What must not happen is a role query per subscriber and payload.
   expect(many).toBeLessThanOrEqual(few + 2);
 });
+
+it('lets streams that fell out of step use the reads of the streams ahead of them, instead of reading again', async () => {
+  const { createWorkload } = await t.exec(CreateWorkloadDocument, { input: { name: 'watched-out-of-step', artifact: artifactInput() as never } });
+  if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+  const globalId = createWorkload.workload.id;
+  const id = Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+  // Reads are kept long enough for this machine's pace: what is under test is who uses them.
+  const live = new LiveService({ orm: t.app.orm, workloads: t.app.services.workloads, feed: t.app.bus.feed, maxPendingEvents: 1000, readReuseMs: 60_000 });
+  const streams = Array.from({ length: 10 }, () => live.workloadEvents(userViewer('developer'), id, 0)[Symbol.asyncIterator]());
+  const backlog = (await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>('select last_event_sequence as n from workload where id = ?', [id]))[0]!.n;
+  for (const s of streams) for (let i = 0; i < backlog; i++) await s.next();
+  const ahead = streams.slice(0, 5);
+  const behind = streams.slice(5);
+  // One change: every stream reads it; the streams behind do not take it yet, so they wait on it.
+  await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance: 'HIGH' } });
+  for (const s of ahead) expect(((await s.next()).value as { sequence: number }).sequence).toBe(backlog + 1);
+  // A second change: the streams ahead read it now; those behind are still sending the first.
+  await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance: 'LOW' } });
+  for (const s of ahead) expect(((await s.next()).value as { sequence: number }).sequence).toBe(backlog + 2);
+  // The streams behind now catch up, one after the other, so no read of theirs can be in flight
+  // together: each thing they need (the workload row, a page of events) is read at most once for
+  // all five, or was read by the streams ahead (reading each for itself took 10 queries).
+  const before = t.queries.length;
+  for (const s of behind) {
+    expect(((await s.next()).value as { sequence: number }).sequence).toBe(backlog + 1);
+    expect(((await s.next()).value as { sequence: number }).sequence).toBe(backlog + 2);
+  }
+  expect(t.queries.length - before).toBeLessThanOrEqual(3);
+  await Promise.all(streams.map((s) => s.return?.()));
+});

@@ -35,6 +35,18 @@ const WorkloadListChangeRef = builder.objectRef<WorkloadListChange>('WorkloadLis
 const knownRoles = Symbol('knownRoles');
 type WithKnownRoles = GraphQLContext & { [knownRoles]?: Map<string, SharingRole> };
 
+/**
+ * The caller's roles as the subscription's stream last read them, as a key ('' before it read
+ * any): subscribers with equal keys are authorized alike on the payloads of their streams.
+ */
+export function knownRolesKey(ctx: object): string {
+  const roles = (ctx as WithKnownRoles)[knownRoles];
+  if (!roles || roles.size === 0) return '';
+  let key = '';
+  for (const [workloadId, role] of roles) key += `${workloadId}=${role};`;
+  return key;
+}
+
 /** Turns the server's end of a stream into its final GraphQL error, or renews the scope for a payload. */
 function deliver<T>(item: T | SubscriptionEnded, ctx: WithKnownRoles): T {
   if (item instanceof SubscriptionEnded) throw new GraphQLError(item.message, { extensions: { code: item.code } });
