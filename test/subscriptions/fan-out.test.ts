@@ -119,7 +119,7 @@ describeEachDatabase('subscription fan-out: one execution per group of subscribe
     await share(w.id, [[oscar, 'OBSERVER']]);
     await eventually(() => revoked.completed, 'the revoked stream to end');
     expect(revoked.errors.map((e) => e.extensions?.code)).toEqual(['ACCESS_REVOKED']);
-    await update(w.id, { importance: 'CRITICAL' });
+    await update(w.id, { importance: 'HIGH' });
     await update(w.id, { description: 'after the revocation' });
     const newest = await lastSequence(w.id);
     await eventually(() => kept.data.at(-1)?.workloadEvents.sequence === newest, 'the other subscriber to keep receiving');
