@@ -191,7 +191,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             path: error.path,
-            extensions: { code: 'VALIDATION', argument: original.argument },
+            extensions: { code: 'INVALID_CURSOR', argument: original.argument },
           });
         }
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {
