@@ -26,12 +26,14 @@ import { queryLimitsPlugins } from './graphql/limits.js';
 import { createMutationRateLimiter, mutationRateLimitPlugin } from './graphql/rate-limit.js';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsub/event-bus.js';
 import type { WorkloadPubSub } from './pubsub/topics.js';
-import { LiveService } from './service/live.service.js';
+import { DEFAULT_READ_RETRY, LiveService } from './service/live.service.js';
 import { attachWebSocketTransport, type WebSocketTransport } from './transport/websocket.js';
 import { createInvoke, type Invoke } from './invoke/index.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
 import { InvalidCursorError } from './store/pagination.js';
+import { isDatabaseUnavailable } from './store/errors.js';
+import { serviceUnavailableError } from './graphql/outage.js';
 import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
 
 export interface AppDeps {
@@ -129,7 +131,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maxReplicas: config.maxReplicas,
   });
   const schema = buildSchema();
-  const live = new LiveService({ orm, workloads: services.workloads, feed: bus.feed, maxPendingEvents: config.subscriptions.maxPendingEvents });
+  const live = new LiveService({
+    orm,
+    workloads: services.workloads,
+    feed: bus.feed,
+    maxPendingEvents: config.subscriptions.maxPendingEvents,
+    isTransient: isDatabaseUnavailable,
+    readRetry: { ...DEFAULT_READ_RETRY, budgetMs: config.subscriptions.databaseRetrySeconds * 1000 },
+  });
 
   let authenticator: Authenticator;
   let graphiqlHeaders: string | undefined;
@@ -192,6 +201,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
             nodes: error.nodes,
             path: error.path,
             extensions: { code: 'INVALID_CURSOR', argument: original.argument },
+          });
+        }
+        // An outage is no bug: a typed, retryable error (503 with Retry-After over HTTP), its cause logged.
+        if (isDatabaseUnavailable(original ?? error)) {
+          return serviceUnavailableError('The database', {
+            nodes: error instanceof GraphQLError ? error.nodes : undefined,
+            path: error instanceof GraphQLError ? error.path : undefined,
+            cause: original instanceof Error ? original : undefined,
           });
         }
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {

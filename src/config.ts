@@ -21,6 +21,7 @@ const envSchema = z.object({
     .optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DRAFT_TTL_SECONDS: seconds(8 * 60 * 60),
   MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
@@ -48,6 +49,7 @@ const envSchema = z.object({
   SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(600_000).default(3000),
   SUBSCRIPTIONS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   SUBSCRIPTIONS_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SUBSCRIPTIONS_DATABASE_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
   SUBSCRIPTIONS_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SIMULATED_SPEED: z.coerce.number().positive().max(1000).default(1),
   RUNTIME: z.enum(['simulated', 'kubernetes']).default('simulated'),
@@ -92,7 +94,7 @@ export interface Config {
   port: number;
   /** Base of every workload's invoke endpoint; defaults to the address the server listens on. */
   publicBaseUrl: string;
-  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  database: { kind: 'postgres'; url: string; poolMax: number; connectTimeoutMs: number } | { kind: 'pglite'; dataDir: string };
   /** Local state: the embedded database (without DATABASE_URL) and development credentials. */
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -113,6 +115,8 @@ export interface Config {
     connectionInitTimeoutMs: number;
     maxBufferedBytes: number;
     maxPendingEvents: number;
+    /** How long a live subscription retries its reads while the database is unreachable before it ends with SERVICE_UNAVAILABLE. */
+    databaseRetrySeconds: number;
     keepAliveMs: number;
   };
   /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
@@ -220,7 +224,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
       : { kind: 'pglite', dataDir: e.DATA_DIR },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
@@ -238,6 +242,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       connectionInitTimeoutMs: e.SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS,
       maxBufferedBytes: e.SUBSCRIPTIONS_MAX_BUFFERED_BYTES,
       maxPendingEvents: e.SUBSCRIPTIONS_MAX_PENDING_EVENTS,
+      databaseRetrySeconds: e.SUBSCRIPTIONS_DATABASE_RETRY_SECONDS,
       keepAliveMs: e.SUBSCRIPTIONS_KEEPALIVE_MS,
     },
     simulatedSpeed: e.SIMULATED_SPEED,

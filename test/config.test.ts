@@ -20,7 +20,9 @@ describe('loadConfig', () => {
       kind: 'postgres',
       url: 'postgres://u@db:5432/wl',
       poolMax: 20,
+      connectTimeoutMs: 5000,
     });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/wl', DATABASE_CONNECT_TIMEOUT_MS: '1500' }).database).toMatchObject({ connectTimeoutMs: 1500 });
   });
 
   const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) };
