@@ -23,7 +23,7 @@ import { createOperationContext, releaseRequestScope, type GraphQLContext } from
 import { buildSchema } from './graphql/schema.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
 import { queryLimitsPlugins } from './graphql/limits.js';
-import { createMutationRateLimiter, mutationRateLimitPlugin } from './graphql/rate-limit.js';
+import { createMutationRateLimiter, mutationRateLimitPlugin, queryCostRateLimitPlugin } from './graphql/rate-limit.js';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsub/event-bus.js';
 import type { WorkloadPubSub } from './pubsub/topics.js';
 import { DEFAULT_READ_RETRY, LiveService } from './service/live.service.js';
@@ -161,6 +161,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
     logger: logger.child({ component: 'rate-limit' }),
   });
+  const queryCostRateLimiter = createMutationRateLimiter({
+    budget: 'queryCost',
+    settings: config.graphql.queryCostRateLimit,
+    redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
+    logger: logger.child({ component: 'rate-limit' }),
+  });
 
   const forkEntityManager = () => orm.em.fork();
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
@@ -180,6 +186,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       introspectionPlugin(config.graphql.introspection),
       ...queryLimitsPlugins(config.graphql.limits),
       mutationRateLimitPlugin(mutationRateLimiter),
+      queryCostRateLimitPlugin(queryCostRateLimiter),
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -346,6 +353,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await step('invoke statistics', () => invoke.stop());
       await step('runtime', () => runtime.stop());
       await step('rate limiter', () => mutationRateLimiter.close());
+      await step('query cost limiter', () => queryCostRateLimiter.close());
       await step('pub/sub', () => bus.close());
       await step('database', () => orm.close(true));
       logger.info('Workload API stopped');

@@ -83,6 +83,8 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_MUTATION_RATE_POINTS: z.coerce.number().int().min(1).default(300),
   GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(250_000),
+  GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
 /** Every environment variable the configuration reads (deployment manifests are checked against it). */
@@ -173,6 +175,8 @@ export interface Config {
     introspection: boolean;
     /** Root mutation fields one subject may run per window, shared by all replicas through Redis when configured. */
     mutationRateLimit: { points: number; durationSeconds: number };
+    /** The cost (as the complexity limit measures it) of queries and subscriptions one caller may run per window. */
+    queryCostRateLimit: { points: number; durationSeconds: number };
   };
   auth: {
     /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
@@ -305,6 +309,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
       introspection: e.GRAPHQL_INTROSPECTION ?? true,
       mutationRateLimit: { points: e.GRAPHQL_MUTATION_RATE_POINTS, durationSeconds: e.GRAPHQL_MUTATION_RATE_DURATION_SECONDS },
+      queryCostRateLimit: { points: e.GRAPHQL_QUERY_COST_RATE_POINTS, durationSeconds: e.GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS },
     },
     auth: {
       mode: authMode,
