@@ -24,15 +24,17 @@ import { createOperationContext, releaseRequestScope, type GraphQLContext } from
 import { buildSchema } from './graphql/schema.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
 import { queryLimitsPlugins } from './graphql/limits.js';
-import { createMutationRateLimiter, mutationRateLimitPlugin } from './graphql/rate-limit.js';
+import { createMutationRateLimiter, mutationRateLimitPlugin, queryCostRateLimitPlugin } from './graphql/rate-limit.js';
 import { createLocalEventBus, createRedisEventBus, type EventBus } from './pubsub/event-bus.js';
 import type { WorkloadPubSub } from './pubsub/topics.js';
-import { LiveService } from './service/live.service.js';
+import { DEFAULT_READ_RETRY, LiveService } from './service/live.service.js';
 import { attachWebSocketTransport, type WebSocketTransport } from './transport/websocket.js';
 import { createInvoke, type Invoke } from './invoke/index.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
 import { InvalidCursorError } from './store/pagination.js';
+import { isDatabaseUnavailable } from './store/errors.js';
+import { serviceUnavailableError } from './graphql/outage.js';
 import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
 
 export interface AppDeps {
@@ -136,7 +138,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     quotas: config.quotas,
   });
   const schema = buildSchema();
-  const live = new LiveService({ orm, workloads: services.workloads, feed: bus.feed, maxPendingEvents: config.subscriptions.maxPendingEvents });
+  const live = new LiveService({
+    orm,
+    workloads: services.workloads,
+    feed: bus.feed,
+    maxPendingEvents: config.subscriptions.maxPendingEvents,
+    isTransient: isDatabaseUnavailable,
+    readRetry: { ...DEFAULT_READ_RETRY, budgetMs: config.subscriptions.databaseRetrySeconds * 1000 },
+  });
 
   let authenticator: Authenticator;
   let graphiqlHeaders: string | undefined;
@@ -156,6 +165,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
   const mutationRateLimiter = createMutationRateLimiter({
     settings: config.graphql.mutationRateLimit,
+    redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
+    logger: logger.child({ component: 'rate-limit' }),
+  });
+  const queryCostRateLimiter = createMutationRateLimiter({
+    budget: 'queryCost',
+    settings: config.graphql.queryCostRateLimit,
     redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
     logger: logger.child({ component: 'rate-limit' }),
   });
@@ -179,6 +194,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       introspectionPlugin(config.graphql.introspection),
       ...queryLimitsPlugins(config.graphql.limits),
       mutationRateLimitPlugin(mutationRateLimiter),
+      queryCostRateLimitPlugin(queryCostRateLimiter),
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),
@@ -199,7 +215,15 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             path: error.path,
-            extensions: { code: 'VALIDATION', argument: original.argument },
+            extensions: { code: 'INVALID_CURSOR', argument: original.argument },
+          });
+        }
+        // An outage is no bug: a typed, retryable error (503 with Retry-After over HTTP), its cause logged.
+        if (isDatabaseUnavailable(original ?? error)) {
+          return serviceUnavailableError('The database', {
+            nodes: error instanceof GraphQLError ? error.nodes : undefined,
+            path: error instanceof GraphQLError ? error.path : undefined,
+            cause: original instanceof Error ? original : undefined,
           });
         }
         if (error instanceof GraphQLError && original instanceof PothosValidationError) {
@@ -338,6 +362,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       await step('invoke statistics', () => invoke.stop());
       await step('runtime', () => runtime.stop());
       await step('rate limiter', () => mutationRateLimiter.close());
+      await step('query cost limiter', () => queryCostRateLimiter.close());
       await step('pub/sub', () => bus.close());
       await step('database', () => orm.close(true));
       logger.info('Workload API stopped');

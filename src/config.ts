@@ -59,6 +59,7 @@ const envSchema = z.object({
     .optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DRAFT_TTL_SECONDS: seconds(8 * 60 * 60),
   MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
@@ -97,6 +98,7 @@ const envSchema = z.object({
   SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS: z.coerce.number().int().min(50).max(600_000).default(3000),
   SUBSCRIPTIONS_MAX_BUFFERED_BYTES: z.coerce.number().int().min(1024).default(4 * 1024 * 1024),
   SUBSCRIPTIONS_MAX_PENDING_EVENTS: z.coerce.number().int().min(1).max(1_000_000).default(1000),
+  SUBSCRIPTIONS_DATABASE_RETRY_SECONDS: z.coerce.number().int().min(0).max(3600).default(15),
   SUBSCRIPTIONS_KEEPALIVE_MS: z.coerce.number().int().min(100).max(600_000).default(12_000),
   SIMULATED_SPEED: z.coerce.number().positive().max(1000).default(1),
   RUNTIME: z.enum(['simulated', 'kubernetes']).default('simulated'),
@@ -130,6 +132,8 @@ const envSchema = z.object({
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_MUTATION_RATE_POINTS: z.coerce.number().int().min(1).default(300),
   GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+  GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(250_000),
+  GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 });
 
 /** Every environment variable the configuration reads (deployment manifests are checked against it). */
@@ -141,7 +145,7 @@ export interface Config {
   port: number;
   /** Base of every workload's invoke endpoint; defaults to the address the server listens on. */
   publicBaseUrl: string;
-  database: { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dataDir: string };
+  database: { kind: 'postgres'; url: string; poolMax: number; connectTimeoutMs: number } | { kind: 'pglite'; dataDir: string };
   /** Local state: the embedded database (without DATABASE_URL) and development credentials. */
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
@@ -162,6 +166,8 @@ export interface Config {
     connectionInitTimeoutMs: number;
     maxBufferedBytes: number;
     maxPendingEvents: number;
+    /** How long a live subscription retries its reads while the database is unreachable before it ends with SERVICE_UNAVAILABLE. */
+    databaseRetrySeconds: number;
     keepAliveMs: number;
   };
   /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
@@ -218,6 +224,8 @@ export interface Config {
     introspection: boolean;
     /** Root mutation fields one subject may run per window, shared by all replicas through Redis when configured. */
     mutationRateLimit: { points: number; durationSeconds: number };
+    /** The cost (as the complexity limit measures it) of queries and subscriptions one caller may run per window. */
+    queryCostRateLimit: { points: number; durationSeconds: number };
   };
   auth: {
     /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
@@ -278,7 +286,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }
+      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
       : { kind: 'pglite', dataDir: e.DATA_DIR },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
@@ -296,6 +304,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       connectionInitTimeoutMs: e.SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS,
       maxBufferedBytes: e.SUBSCRIPTIONS_MAX_BUFFERED_BYTES,
       maxPendingEvents: e.SUBSCRIPTIONS_MAX_PENDING_EVENTS,
+      databaseRetrySeconds: e.SUBSCRIPTIONS_DATABASE_RETRY_SECONDS,
       keepAliveMs: e.SUBSCRIPTIONS_KEEPALIVE_MS,
     },
     simulatedSpeed: e.SIMULATED_SPEED,
@@ -358,6 +367,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       maxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
       introspection: e.GRAPHQL_INTROSPECTION ?? true,
       mutationRateLimit: { points: e.GRAPHQL_MUTATION_RATE_POINTS, durationSeconds: e.GRAPHQL_MUTATION_RATE_DURATION_SECONDS },
+      queryCostRateLimit: { points: e.GRAPHQL_QUERY_COST_RATE_POINTS, durationSeconds: e.GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS },
     },
     auth: {
       mode: authMode,

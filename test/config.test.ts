@@ -20,7 +20,9 @@ describe('loadConfig', () => {
       kind: 'postgres',
       url: 'postgres://u@db:5432/wl',
       poolMax: 20,
+      connectTimeoutMs: 5000,
     });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/wl', DATABASE_CONNECT_TIMEOUT_MS: '1500' }).database).toMatchObject({ connectTimeoutMs: 1500 });
   });
 
   const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) };
@@ -82,6 +84,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 1024 * 1024,
       introspection: true,
       mutationRateLimit: { points: 300, durationSeconds: 60 },
+      queryCostRateLimit: { points: 250_000, durationSeconds: 60 },
     });
     const env = {
       GRAPHQL_MAX_DEPTH: '8',
@@ -94,12 +97,15 @@ describe('loadConfig', () => {
       GRAPHQL_INTROSPECTION: 'false',
       GRAPHQL_MUTATION_RATE_POINTS: '10',
       GRAPHQL_MUTATION_RATE_DURATION_SECONDS: '1',
+      GRAPHQL_QUERY_COST_RATE_POINTS: '5000',
+      GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '10',
     };
     expect(loadConfig(env).graphql).toEqual({
       limits: { maxDepth: 8, maxComplexity: 1000, maxAliases: 0, maxTokens: 500, maxDirectives: 5, maxDocumentBytes: 4096 },
       maxBodyBytes: 65_536,
       introspection: false,
       mutationRateLimit: { points: 10, durationSeconds: 1 },
+      queryCostRateLimit: { points: 5000, durationSeconds: 10 },
     });
     // Introspection stays on in production: only authenticated callers get as far as a document.
     expect(loadConfig(production).graphql.introspection).toBe(true);

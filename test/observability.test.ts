@@ -342,10 +342,12 @@ describe.skipIf(!postgresServer && process.env.REQUIRE_ALL_BACKENDS !== '1')('/r
       // Anyone may probe: the driver's message (addresses, users) is logged, not answered.
       expect(JSON.stringify(down.body)).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|connect|postgres/i);
       expect(t.lines.find((l) => l.msg === 'readiness check failed' && l.check === 'database')).toMatchObject({ level: 40, err: expect.anything() });
-      // What failed is logged with the request id, and masked to the caller, who gets the id to quote.
+      // What failed is logged with the request id; the caller gets a typed, retryable error and the id to quote.
       const failed = await graphql(t.url, '{ workloads(first: 1) { totalCount } }', { requestId: 'db-down' });
-      expect(failed.body.errors).toEqual([expect.objectContaining({ message: 'Unexpected error.', extensions: { code: 'INTERNAL_SERVER_ERROR', requestId: 'db-down' } })]);
-      expect(t.lines.find((l) => l.msg === 'unexpected error' && l.requestId === 'db-down')).toMatchObject({ level: 50, err: expect.anything() });
+      expect(failed.body.errors).toEqual([
+        expect.objectContaining({ message: 'The database is unavailable; retry after 5 s.', extensions: { code: 'SERVICE_UNAVAILABLE', retryAfterSeconds: 5, requestId: 'db-down' } }),
+      ]);
+      expect(t.lines.find((l) => l.msg === 'a backend is unavailable' && l.requestId === 'db-down')).toMatchObject({ level: 40, err: expect.anything() });
       await pg.start();
       await eventually(async () => (await readyz(t.url)).status === 200, 'readiness to return', 15_000);
     } finally {

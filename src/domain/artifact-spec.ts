@@ -3,6 +3,7 @@
  * and the validation rules of both. Pure: the schemas are zod values, the limits are parameters.
  */
 import { z } from 'zod';
+import { TEXT_LIMITS, textSchema } from './validate.js';
 
 /** The only container group a service artifact has (SPEC.md section 1). */
 export const DEFAULT_CONTAINER_GROUP = 'default';
@@ -46,11 +47,9 @@ export function parseQuantity(quantity: string): number | undefined {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Kubernetes' IsEnvVarName: letters, digits, '_', '-', '.'; not starting with a digit.
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
-// Control characters other than tab/newline have no place in names or descriptions.
-const CONTROL_CHARS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/;
 
 const positiveQuantity = (what: string) =>
-  z.string().refine((q) => (parseQuantity(q) ?? 0) > 0, {
+  textSchema('line', TEXT_LIMITS.quantity).refine((q) => (parseQuantity(q) ?? 0) > 0, {
     message: `must be a positive Kubernetes quantity (e.g. ${what === 'cpu' ? '"500m" or "2"' : '"512Mi" or "2Gi"'})`,
   });
 
@@ -64,7 +63,7 @@ const portSchema = z.int().min(1024, 'must be between 1024 and 65535').max(65535
 
 /** An HTTP probe of a container. */
 export const probeSchema = z.strictObject({
-  path: z.string().startsWith('/', 'must start with "/"').max(2048).refine((p) => !/\s/.test(p), 'must not contain whitespace'),
+  path: textSchema('line', TEXT_LIMITS.probePath).startsWith('/', 'must start with "/"').refine((p) => !/\s/.test(p), 'must not contain whitespace'),
   port: portSchema.nullish(),
   initialDelaySeconds: z.int().min(0).max(3600).nullish(),
   periodSeconds: z.int().min(1).max(3600).nullish(),
@@ -74,16 +73,16 @@ export const probeSchema = z.strictObject({
 
 /** One container of a container group. */
 export const containerSchema = z.strictObject({
-  name: z.string().max(63, 'must be at most 63 characters').regex(DNS_LABEL, 'must be a DNS label: lower-case letters, digits and "-", starting and ending with a letter or digit'),
-  imageUri: z.string().refine(isImageReference, 'must be a valid OCI image reference such as "registry.example.com/team/app:1.2"'),
+  name: z.string().max(TEXT_LIMITS.containerName, { message: `must be at most ${TEXT_LIMITS.containerName} characters`, abort: true }).regex(DNS_LABEL, 'must be a DNS label: lower-case letters, digits and "-", starting and ending with a letter or digit'),
+  imageUri: textSchema('line', TEXT_LIMITS.imageUri).refine(isImageReference, 'must be a valid OCI image reference such as "registry.example.com/team/app:1.2"'),
   primary: z.boolean(),
   port: portSchema.nullish(),
-  entrypoint: z.array(z.string().max(4096)).max(64).nullish(),
+  entrypoint: z.array(textSchema('multiline', TEXT_LIMITS.entrypointItem)).max(64).nullish(),
   environmentVars: z
     .array(
       z.strictObject({
-        name: z.string().min(1).max(255).regex(ENV_VAR_NAME, 'must consist of letters, digits, "_", "-" or "." and not start with a digit'),
-        value: z.string().max(32_768),
+        name: textSchema('line', TEXT_LIMITS.environmentVariableName).min(1).regex(ENV_VAR_NAME, 'must consist of letters, digits, "_", "-" or "." and not start with a digit'),
+        value: textSchema('multiline', TEXT_LIMITS.environmentVariableValue),
       }),
     )
     .max(200)
@@ -145,15 +144,12 @@ export type ProbeSpec = z.infer<typeof probeSchema>;
 export type ResourceSpec = z.infer<typeof resourcesSchema>;
 
 /** A human-facing name: 1-255 characters, not blank, no control characters. */
-export const nameSchema = z
-  .string()
+export const nameSchema = textSchema('line', TEXT_LIMITS.name)
   .min(1, { message: 'must not be empty', abort: true })
-  .max(255, 'must be at most 255 characters')
-  .refine((s) => s.trim().length > 0, 'must not be blank')
-  .refine((s) => !CONTROL_CHARS.test(s), 'must not contain control characters');
+  .refine((s) => s.trim().length > 0, 'must not be blank');
 
-/** A free-text description of at most 10 000 characters. */
-export const descriptionSchema = z.string().max(10_000, 'must be at most 10000 characters');
+/** A free-text description of at most 10 000 characters; tabs and line breaks allowed, other control characters not. */
+export const descriptionSchema = textSchema('multiline', TEXT_LIMITS.description);
 
 /** Limits that the operator configures. */
 export interface RuntimeLimits {
@@ -170,7 +166,7 @@ export const workloadRuntimeSchema = (limits: RuntimeLimits) =>
     containerResources: z
       .array(
         z.strictObject({
-          containerName: z.string().min(1),
+          containerName: textSchema('line', TEXT_LIMITS.containerName).min(1),
           cpu: positiveQuantity('cpu').nullish(),
           memory: positiveQuantity('memory').nullish(),
         }),
@@ -226,7 +222,7 @@ export const newWorkloadSchema = (limits: RuntimeLimits) =>
       name: nameSchema,
       description: descriptionSchema.nullish(),
       importance: z.enum(IMPORTANCE_VALUES).nullish(),
-      artifactId: z.string().nullish(),
+      artifactId: textSchema('line', TEXT_LIMITS.id).nullish(),
       artifact: newArtifactSchema.nullish(),
       runtime: workloadRuntimeSchema(limits).nullish(),
     })
@@ -246,7 +242,7 @@ export const workloadPatchSchema = z.object({
 /** The options of a replace: the new artifact, an optional new runtime, and the waits around the switch. */
 export const replaceOptionsSchema = (limits: RuntimeLimits) =>
   z.object({
-    artifactId: z.string().min(1),
+    artifactId: textSchema('line', TEXT_LIMITS.id).min(1),
     runtime: workloadRuntimeSchema(limits).nullish(),
     warmupSeconds: z.int().min(0).max(86_400, 'must be at most 86400 (a day)').nullish(),
     keepOldVersionSeconds: z.int().min(0).max(86_400, 'must be at most 86400 (a day)').nullish(),

@@ -3,6 +3,7 @@
  * shared-role list. Pure: the store turns the same rules into SQL.
  */
 import { z } from 'zod';
+import { TEXT_LIMITS, textSchema } from './validate.js';
 import { SHARING_ROLES, SUBJECT_TYPES, type SharingRole, type SubjectType } from './model.js';
 
 /** A caller as the rules see it: a user with groups, an organization and platform roles. */
@@ -75,10 +76,8 @@ export const sharedRolesSchema = z
   .array(
     z.strictObject({
       subjectType: z.enum(SUBJECT_TYPES),
-      subjectId: z
-        .string()
+      subjectId: textSchema('line', TEXT_LIMITS.subjectId)
         .min(1, { message: 'must not be empty', abort: true })
-        .max(255, 'must be at most 255 characters')
         .refine((s) => s.trim() === s, 'must not start or end with whitespace'),
       role: z.enum(SHARING_ROLES),
     }),

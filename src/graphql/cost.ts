@@ -13,7 +13,7 @@ export const LIST_MULTIPLIER = 10;
 /** Statistics are an aggregate query over the window's samples (up to the 90-day retention), not a field read: at most about 50 per request. */
 export const STATISTICS_COMPLEXITY = { field: 500, multiplier: 1 } as const;
 
-/** A statistics series has a point per minute with requests: an hour's worth as its estimate. */
+/** A statistics series has a point per minute with requests, at most `last` (default 60): its field cost; the multiplier is its page. */
 export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
 
 /** The multiplier of a connection's `edges`: the connection field already counts the page. */

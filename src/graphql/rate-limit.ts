@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { measureComplexity } from './limits.js';
 
 /** `extensions.code` of a mutation refused because its subject spent its budget. */
 export const RATE_LIMITED = 'RATE_LIMITED';
@@ -13,8 +14,12 @@ export interface MutationRateLimitSettings {
   durationSeconds: number;
 }
 
-/** The per-subject mutation budget and the connection it keeps (if any). */
+/** What a budget counts: root mutation fields, or the cost of queries and subscriptions. */
+export type BudgetName = 'mutations' | 'queryCost';
+
+/** A per-subject budget and the connection it keeps (if any). */
 export interface MutationRateLimiter {
+  budget: BudgetName;
   /** `redis`: shared by every replica on the same Redis; `memory`: this process only. */
   kind: 'redis' | 'memory';
   settings: MutationRateLimitSettings;
@@ -32,9 +37,12 @@ export function createMutationRateLimiter(options: {
   settings: MutationRateLimitSettings;
   redis: { url: string; keyPrefix: string } | null;
   logger: Logger;
+  /** Default `mutations`; each budget has counters (and a Redis connection) of its own. */
+  budget?: BudgetName;
 }): MutationRateLimiter {
   const { settings, logger } = options;
-  const memory = () => new RateLimiterMemory({ points: settings.points, duration: settings.durationSeconds, keyPrefix: 'mutations' });
+  const budget = options.budget ?? 'mutations';
+  const memory = () => new RateLimiterMemory({ points: settings.points, duration: settings.durationSeconds, keyPrefix: budget });
   let limiter: RateLimiterAbstract;
   let client: Redis | undefined;
   let closing = false;
@@ -44,16 +52,16 @@ export function createMutationRateLimiter(options: {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(50 * times, 1000),
-      connectionName: 'workload-api-rate-limit',
+      connectionName: budget === 'mutations' ? 'workload-api-rate-limit' : 'workload-api-query-cost-limit',
     });
     client.on('error', (err: unknown) => {
-      if (!closing) logger.warn({ err }, 'Redis connection of the mutation rate limiter failed; limiting per replica until it returns');
+      if (!closing) logger.warn({ err, budget }, 'Redis connection of a rate limiter failed; limiting per replica until it returns');
     });
     limiter = new RateLimiterRedis({
       storeClient: client,
       points: settings.points,
       duration: settings.durationSeconds,
-      keyPrefix: `${options.redis.keyPrefix}mutations`,
+      keyPrefix: `${options.redis.keyPrefix}${budget}`,
       rejectIfRedisNotReady: true,
       insuranceLimiter: memory(),
     });
@@ -61,6 +69,7 @@ export function createMutationRateLimiter(options: {
     limiter = memory();
   }
   return {
+    budget,
     kind: client ? 'redis' : 'memory',
     settings,
     async consume(subject, points) {
@@ -68,7 +77,12 @@ export function createMutationRateLimiter(options: {
         await limiter.consume(subject, points);
         return null;
       } catch (err) {
-        if (err instanceof RateLimiterRes) return { retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
+        if (err instanceof RateLimiterRes) {
+          // A refused operation runs nothing: its cost is given back, so cheaper ones still fit in what is left.
+          // (A refused mutation keeps counting, as it always has: retrying in a loop should not pay off.)
+          if (budget === 'queryCost') await limiter.reward(subject, points).catch(() => {});
+          return { retryAfterSeconds: Math.max(1, Math.ceil(err.msBeforeNext / 1000)) };
+        }
         throw err;
       }
     },
@@ -79,13 +93,15 @@ export function createMutationRateLimiter(options: {
   };
 }
 
-/** The error of a refused mutation: 429 with Retry-After over HTTP; `retryAfterSeconds` everywhere. */
-export function rateLimitedError(retryAfterSeconds: number, settings: MutationRateLimitSettings): GraphQLError {
+/** The error of a refused operation: 429 with Retry-After over HTTP; `retryAfterSeconds` everywhere. */
+export function rateLimitedError(retryAfterSeconds: number, settings: MutationRateLimitSettings, budget: BudgetName = 'mutations'): GraphQLError {
+  const what = budget === 'mutations' ? 'Too many mutations: at most' : 'Too much query cost: at most a cost of';
   return new GraphQLError(
-    `Too many mutations: at most ${settings.points} per ${settings.durationSeconds} s for one caller. Retry after ${retryAfterSeconds} s.`,
+    `${what} ${settings.points} per ${settings.durationSeconds} s for one caller. Retry after ${retryAfterSeconds} s.`,
     {
       extensions: {
         code: RATE_LIMITED,
+        budget,
         retryAfterSeconds,
         limit: settings.points,
         windowSeconds: settings.durationSeconds,
@@ -131,7 +147,7 @@ export function mutationRateLimitPlugin(limiter: MutationRateLimiter): Plugin {
       const points = rootFieldCount(args.document, operation.selectionSet);
       if (points === 0) return;
       const refused = await limiter.consume(subject, points);
-      if (refused) setResultAndStopExecution({ errors: [rateLimitedError(refused.retryAfterSeconds, limiter.settings)] });
+      if (refused) setResultAndStopExecution({ errors: [rateLimitedError(refused.retryAfterSeconds, limiter.settings, limiter.budget)] });
     },
   };
 }
@@ -142,4 +158,37 @@ function subjectOf(context: unknown): string | undefined {
   const viewer: unknown = context.viewer;
   if (typeof viewer !== 'object' || viewer === null || !('userId' in viewer)) return undefined;
   return typeof viewer.userId === 'string' ? viewer.userId : undefined;
+}
+
+/**
+ * Charges every query and subscription to its subject with its cost, as the complexity limit
+ * measures it (./cost.ts, with the operation's variables), before it runs: one caller cannot keep
+ * the server busy with operations that are each within the limits. A subscription is charged once,
+ * when it starts. Mutations have their own budget (above). Runs after the limits, so an operation
+ * they refuse costs nothing; over HTTP, SSE and graphql-ws alike.
+ */
+export function queryCostRateLimitPlugin(limiter: MutationRateLimiter): Plugin {
+  const charge = async (args: Parameters<typeof measureComplexity>[0], stop: (result: { errors: GraphQLError[] }) => void) => {
+    const operation = getOperationAST(args.document, args.operationName);
+    if (!operation || operation.operation === 'mutation') return;
+    const subject = subjectOf(args.contextValue);
+    if (!subject) return;
+    let cost: number;
+    try {
+      cost = measureComplexity(args);
+    } catch {
+      return; // not measurable (an invalid operation): execution reports it, at no cost
+    }
+    if (cost <= 0) return;
+    const refused = await limiter.consume(subject, cost);
+    if (refused) stop({ errors: [rateLimitedError(refused.retryAfterSeconds, limiter.settings, limiter.budget)] });
+  };
+  return {
+    async onExecute({ args, setResultAndStopExecution }) {
+      await charge(args, setResultAndStopExecution);
+    },
+    async onSubscribe({ args, setResultAndStopExecution }) {
+      await charge(args, setResultAndStopExecution);
+    },
+  };
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { acceptRequestId, REQUEST_ID_HEADER, type RequestScopes } from './request-scope.js';
+import { malformedTarget } from './request-target.js';
 
 export interface HttpFrontDeps {
   scopes: RequestScopes;
@@ -48,7 +49,12 @@ export class HttpFront {
       if (operational) scope.logger.debug(line, 'request');
       else scope.logger.info(line, 'request');
     });
-    if (operational) {
+    const malformed = malformedTarget(req);
+    if (malformed) {
+      // Before anything else reads the request: no handler below can build a URL from it.
+      req.resume();
+      send(res, 400, 'application/json', JSON.stringify({ error: malformed }));
+    } else if (operational) {
       void this.#operational(path, req, res).catch((err: unknown) => {
         scope.logger.error({ err, path }, 'operational endpoint failed');
         if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));

@@ -50,6 +50,8 @@ export function logUnexpectedErrors(errors: readonly unknown[] | undefined, logg
   for (const error of errors ?? []) {
     if (error instanceof GraphQLError && error.extensions?.code === 'INTERNAL_SERVER_ERROR') {
       logger.error({ requestId, err: error.originalError ?? error, path: error.path }, 'unexpected error');
+    } else if (error instanceof GraphQLError && error.extensions?.code === 'SERVICE_UNAVAILABLE') {
+      logger.warn({ requestId, err: error.originalError ?? error, path: error.path }, 'a backend is unavailable');
     }
   }
 }

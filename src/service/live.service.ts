@@ -13,7 +13,22 @@ import type { Orm } from '../store/orm.js';
 import type { WorkloadService } from './workload.service.js';
 
 /** Why a live subscription ended on the server's initiative; clients see it as the error `code`. */
-export type SubscriptionEndCode = 'NOT_FOUND' | 'ACCESS_REVOKED' | 'SLOW_CONSUMER';
+export type SubscriptionEndCode = 'NOT_FOUND' | 'ACCESS_REVOKED' | 'SLOW_CONSUMER' | 'SERVICE_UNAVAILABLE';
+
+/**
+ * How a stream rides out a database that cannot be reached: each failed read is tried again after
+ * `firstDelayMs`, doubling up to `maxDelayMs` (with jitter, so that thousands of streams do not
+ * retry in step), until `budgetMs` have passed since the first failure; then the stream ends with
+ * SERVICE_UNAVAILABLE. Nothing is lost meanwhile: every read starts after what was last sent.
+ */
+export interface ReadRetryPolicy {
+  firstDelayMs: number;
+  maxDelayMs: number;
+  budgetMs: number;
+}
+
+/** A blip of a few seconds (a PostgreSQL restart, a failover) passes unnoticed by subscribers. */
+export const DEFAULT_READ_RETRY: ReadRetryPolicy = { firstDelayMs: 100, maxDelayMs: 2000, budgetMs: 15_000 };
 
 /** The last item of a stream that the server ended: delivered as a final GraphQL error. */
 export class SubscriptionEnded {
@@ -56,7 +71,13 @@ export interface LiveServiceDeps {
   maxPendingEvents: number;
   /** How long a shared read serves streams that come late to it (ms); READ_REUSE_MS by default. */
   readReuseMs?: number;
+  /** Whether a failed read may succeed if tried again (the database is unreachable now); default: never. */
+  isTransient?: (err: unknown) => boolean;
+  readRetry?: ReadRetryPolicy;
 }
+
+/** What a retried pass returns when the client left while it waited. */
+const STOPPED = Symbol('stopped');
 
 const EVENT_PAGE = 100;
 /**
@@ -90,6 +111,17 @@ class Wakeup {
 
 type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
 
+/** Resolves after `ms`, or at once when `halted` settles. */
+function pause(ms: number, halted: Promise<unknown>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    void halted.then(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /**
  * Live streams for subscriptions. A stream never queues payloads: notifications (ids and sequence
  * numbers) only wake it, and it re-reads the database with the subscriber's own viewer, so memory
@@ -114,6 +146,35 @@ export class LiveService {
 
   constructor(private readonly deps: LiveServiceDeps) {
     this.readReuseMs = deps.readReuseMs ?? READ_REUSE_MS;
+  }
+
+  /**
+   * Runs one pass of a stream (a read and what it sends), again after each transient failure
+   * (see ReadRetryPolicy). A pass is safe to repeat: it reads from the last item sent. Returns what
+   * the pass returned, a SubscriptionEnded once the outage outlasted the budget, or STOPPED when the
+   * client left meanwhile. Other errors are thrown as they are.
+   */
+  private async ride<T>(pass: () => Promise<T>, stopped: () => boolean, halted: Promise<unknown>): Promise<T | SubscriptionEnded | typeof STOPPED> {
+    const policy = this.deps.readRetry ?? DEFAULT_READ_RETRY;
+    let firstFailure: number | undefined;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await pass();
+      } catch (err) {
+        if (!this.deps.isTransient?.(err)) throw err;
+        firstFailure ??= Date.now();
+        const elapsed = Date.now() - firstFailure;
+        if (elapsed >= policy.budgetMs) {
+          return new SubscriptionEnded(
+            'SERVICE_UNAVAILABLE',
+            `the database has been unavailable for ${Math.round(elapsed / 1000)} s; subscribe again later (resume workloadEvents with "after")`,
+          );
+        }
+        const delay = Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** attempt) * (0.8 + Math.random() * 0.4);
+        await pause(Math.min(delay, policy.budgetMs - elapsed), halted);
+        if (stopped()) return STOPPED;
+      }
+    }
   }
 
   /** Runs `read` once for everyone who asks for `key` while it runs and for `readReuseMs` after. */
@@ -208,11 +269,12 @@ export class LiveService {
           wake.notify();
         },
       }),
-      async (push, wake, stopped) => {
+      async (push, wake, stopped, halted) => {
         // Read in a helper: the stream's frame lives as long as the subscription, so it keeps
         // only a sequence number, not the first read's entities and their EntityManager.
-        const start = await this.pushCurrent(viewer, id, push);
-        if (start === null) return;
+        const start = await this.ride(() => this.pushCurrent(viewer, id, push), stopped, halted);
+        if (start === STOPPED || start === null) return;
+        if (start instanceof SubscriptionEnded) return push(start);
         // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
         const auth = { checkedAt: -1 };
         last = start;
@@ -220,8 +282,9 @@ export class LiveService {
           await wake.next();
           if (stopped()) return;
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const sent = await this.pushIfNewer(viewer, id, auth, last, Math.max(last, newestNotified), push, hooks);
-          if (sent === null) return;
+          const sent = await this.ride(() => this.pushIfNewer(viewer, id, auth, last, Math.max(last, newestNotified), push, hooks), stopped, halted);
+          if (sent === STOPPED || sent === null) return;
+          if (sent instanceof SubscriptionEnded) return push(sent);
           last = sent;
           // A read shared with other streams may predate the newest notification: read again.
           if (newestNotified > last) wake.notify();
@@ -257,9 +320,11 @@ export class LiveService {
           wake.notify();
         },
       }),
-      async (push, wake, stopped) => {
+      async (push, wake, stopped, halted) => {
         // Only the sequence outlives this read (see workloadChanges).
-        const start = await this.visibleSequence(viewer, id);
+        const start = await this.ride(() => this.visibleSequence(viewer, id), stopped, halted);
+        if (start === STOPPED) return;
+        if (start instanceof SubscriptionEnded) return push(start);
         if (start === null) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
         // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
         const auth = { checkedAt: -1 };
@@ -270,14 +335,20 @@ export class LiveService {
           if (stopped()) return;
           if (slow) return push(slowConsumer(this.deps.maxPendingEvents, delivered));
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const outcome = await this.pushNewEvents(viewer, id, auth, push, hooks, {
-            known: () => Math.max(newestKnown, backlogEnd, delivered),
-            delivered: () => delivered,
-            sent: (sequence) => (delivered = sequence),
+          const outcome = await this.ride(
+            () =>
+              this.pushNewEvents(viewer, id, auth, push, hooks, {
+                known: () => Math.max(newestKnown, backlogEnd, delivered),
+                delivered: () => delivered,
+                sent: (sequence) => (delivered = sequence),
+                stopped,
+                slow: () => slow,
+              }),
             stopped,
-            slow: () => slow,
-          });
-          if (outcome === 'ended') return;
+            halted,
+          );
+          if (outcome === STOPPED || outcome === 'ended') return;
+          if (outcome instanceof SubscriptionEnded) return push(outcome);
           // A read shared with other streams may predate the newest notification: read again.
           if (newestKnown > delivered) wake.notify();
         }
@@ -312,27 +383,33 @@ export class LiveService {
           wake.notify();
         },
       }),
-      async (push, wake, stopped) => {
+      async (push, wake, stopped, halted) => {
         // The list as it is when the subscription starts: what "leaving the list" is measured against.
         const seen = new Map<string, number>();
-        for (const w of await this.listMatching(viewer, filter)) seen.set(w.id, w.lastEventSequence);
-        for (;;) {
-          await wake.next();
-          if (stopped()) return;
-          if (slow) return push(slowConsumer(this.deps.maxPendingEvents, null));
+        const initial = await this.ride(() => this.listMatching(viewer, filter), stopped, halted);
+        if (initial === STOPPED) return;
+        if (initial instanceof SubscriptionEnded) return push(initial);
+        for (const w of initial) seen.set(w.id, w.lastEventSequence);
+        const pass = async (): Promise<'stopped' | 'done'> => {
           const em = this.deps.orm.em.fork();
           let candidates: [string, number][];
           let current: Map<string, Workload>;
-          if (full) {
-            full = false;
-            dirty.clear();
-            current = new Map((await this.listMatching(viewer, filter, em)).map((w) => [w.id, w]));
-            candidates = [...new Set([...current.keys(), ...seen.keys()])].map((id) => [id, 0]);
-          } else {
-            candidates = [...dirty];
-            dirty.clear();
-            const found = await this.deps.workloads.loadMany(em, viewer, candidates.map(([id]) => id));
-            current = new Map(found.filter((w) => matches(w, filter)).map((w) => [w.id, w]));
+          try {
+            if (full) {
+              full = false;
+              dirty.clear();
+              current = new Map((await this.listMatching(viewer, filter, em)).map((w) => [w.id, w]));
+              candidates = [...new Set([...current.keys(), ...seen.keys()])].map((id) => [id, 0]);
+            } else {
+              candidates = [...dirty];
+              dirty.clear();
+              const found = await this.deps.workloads.loadMany(em, viewer, candidates.map(([id]) => id));
+              current = new Map(found.filter((w) => matches(w, filter)).map((w) => [w.id, w]));
+            }
+          } catch (err) {
+            // What was dirty is forgotten: the retry compares the whole list with what was sent.
+            full = true;
+            throw err;
           }
           for (const [id, notified] of candidates) {
             const w = current.get(id);
@@ -345,8 +422,17 @@ export class LiveService {
               seen.delete(id);
               await push({ workloadId: id, sequence, workload: null });
             }
-            if (stopped()) return;
+            if (stopped()) return 'stopped';
           }
+          return 'done';
+        };
+        for (;;) {
+          await wake.next();
+          if (stopped()) return;
+          if (slow) return push(slowConsumer(this.deps.maxPendingEvents, null));
+          const outcome = await this.ride(pass, stopped, halted);
+          if (outcome === STOPPED || outcome === 'stopped') return;
+          if (outcome instanceof SubscriptionEnded) return push(outcome);
         }
       },
     );
@@ -360,7 +446,7 @@ export class LiveService {
   private stream<T>(
     workloadId: string | null,
     listen: (wake: Wakeup) => ChangeListener,
-    body: (push: Push<T>, wake: Wakeup, stopped: () => boolean) => Promise<unknown>,
+    body: (push: Push<T>, wake: Wakeup, stopped: () => boolean, halted: Promise<unknown>) => Promise<unknown>,
   ): AsyncIterableIterator<T | SubscriptionEnded> {
     const feed = this.deps.feed;
     // Not an async executor: an idle stream then holds one suspended frame (the body's), not two.
@@ -372,7 +458,7 @@ export class LiveService {
         wake.notify();
       });
       const unwatch = feed.watch(workloadId, listen(wake));
-      return body(push, wake, () => done).then(
+      return body(push, wake, () => done, stop).then(
         () => {
           unwatch();
           stop();

@@ -5,7 +5,12 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { STATISTICS_BUCKET_MS, statisticsBucketStart, summarizeStatistics, type StatisticsBucket, type StatisticsSummary } from '../domain/request-statistics.js';
-import { readInFlight, readStatisticsBuckets, readStatisticsResetAt, type StatisticsQuery } from '../store/request-statistics.js';
+import { readInFlight, readStatisticsBuckets, readStatisticsResetAt, readStatisticsTotal, type StatisticsQuery } from '../store/request-statistics.js';
+
+/** Points of a series when the caller names no number: an hour's worth of minutes with requests. */
+export const DEFAULT_SERIES_POINTS = 60;
+/** The most points one series may ask for: a day's worth of minutes. */
+export const MAX_SERIES_POINTS = 1440;
 
 /** One point of the per-minute series. */
 export interface StatisticsPoint extends StatisticsSummary {
@@ -18,35 +23,52 @@ export interface RequestStatisticsReport extends StatisticsSummary {
   readonly concurrentRequests: number;
   /** When the statistics were last reset (the workload's promotion), if ever. */
   readonly resetAt: Date | null;
-  /** Per-minute points, oldest first, only minutes with requests. */
+  /** Per-minute points, oldest first, only minutes with requests: the newest DEFAULT_SERIES_POINTS of them. */
   readonly series: readonly StatisticsPoint[];
+  /** The window as read (whole minutes), for a series of another length. */
+  readonly query: StatisticsQuery;
 }
 
 /** The statistics of a workload (optionally one of its protons) in [from, to), rounded to whole minutes. */
 export async function readRequestStatistics(em: EntityManager, q: StatisticsQuery): Promise<RequestStatisticsReport> {
   const from = q.from ? statisticsBucketStart(q.from) : undefined;
   const to = q.to ? ceilToBucket(q.to) : undefined;
-  const [buckets, concurrentRequests, resetAt] = [
-    await readStatisticsBuckets(em, { ...q, ...(from && { from }), ...(to && { to }) }),
+  const query: StatisticsQuery = { ...q, ...(from && { from }), ...(to && { to }) };
+  // The summary is summed in the database: a 90-day window is one row, not 130,000 buckets.
+  const [total, series, concurrentRequests, resetAt] = [
+    await readStatisticsTotal(em, query),
+    await readStatisticsSeries(em, query, DEFAULT_SERIES_POINTS),
     await readInFlight(em, q),
     await readStatisticsResetAt(em, q.workloadId),
   ];
+  // Without bounds, the window runs from the first bucket with requests to the end of the last one.
+  const window: { from?: Date; to?: Date } = {};
+  const windowFrom = from ?? total?.bucketStart;
+  const windowTo = to ?? (total ? new Date(total.lastBucketStart.getTime() + STATISTICS_BUCKET_MS) : undefined);
+  if (windowFrom) window.from = windowFrom;
+  if (windowTo) window.to = windowTo;
+  return {
+    ...summarizeStatistics(total ? [total] : [], window),
+    concurrentRequests,
+    resetAt,
+    series,
+    query,
+  };
+}
+
+/** The newest `last` minutes with requests of a window, oldest first (the database picks the minutes). */
+export async function readStatisticsSeries(em: EntityManager, query: StatisticsQuery, last: number): Promise<StatisticsPoint[]> {
+  const buckets = await readStatisticsBuckets(em, { ...query, lastMinutes: last });
   const byMinute = new Map<number, StatisticsBucket[]>();
   for (const b of buckets) {
     const list = byMinute.get(b.bucketStart.getTime()) ?? [];
     list.push(b);
     byMinute.set(b.bucketStart.getTime(), list);
   }
-  const series = [...byMinute].map(([start, list]) => ({
+  return [...byMinute].map(([start, list]) => ({
     start: new Date(start),
     ...summarizeStatistics(list, { from: new Date(start), to: new Date(start + STATISTICS_BUCKET_MS) }),
   }));
-  return {
-    ...summarizeStatistics(buckets, { ...(from && { from }), ...(to && { to }) }),
-    concurrentRequests,
-    resetAt,
-    series,
-  };
 }
 
 function ceilToBucket(at: Date): Date {

@@ -8,7 +8,17 @@ import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 
 export type DatabaseConfig =
-  | { kind: 'postgres'; url: string; poolMax?: number }
+  | {
+      kind: 'postgres';
+      url: string;
+      poolMax?: number;
+      /**
+       * How long a query waits for a pooled connection, and a new connection for the server
+       * (default 5000 ms). While the database is unreachable, queries then fail within this
+       * (SERVICE_UNAVAILABLE) instead of waiting for the pool's default of a minute.
+       */
+      connectTimeoutMs?: number;
+    }
   | { kind: 'pglite'; dataDir: string }
   | { kind: 'pglite-memory' };
 
@@ -43,6 +53,10 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       driver: PostgreSqlDriver,
       clientUrl: database.url,
       pool: { min: 0, max: database.poolMax ?? 10 },
+      driverOptions: {
+        acquireConnectionTimeout: database.connectTimeoutMs ?? 5000,
+        connection: { connectionTimeoutMillis: database.connectTimeoutMs ?? 5000 },
+      },
     });
   } else {
     let dataDir: string | undefined;

@@ -1,4 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
+import { isUuid } from '../domain/ids.js';
+import { TEXT_LIMITS, textProblem } from '../domain/validate.js';
 
 /** A page asked for by cursor: `limit` rows after/before a cursor; `inverted` reads backwards. */
 export interface PageWindow {
@@ -19,22 +21,35 @@ export function encodeCursor(value: string | Date, id: string): string {
   return Buffer.from(JSON.stringify([v, id]), 'utf8').toString('base64url');
 }
 
-/** Thrown for a cursor that this server did not make. */
+/** Thrown for a cursor that this server did not make (or made for another ordering). */
 export class InvalidCursorError extends Error {
   constructor(readonly argument: 'after' | 'before') {
-    super(`"${argument}" is not a valid cursor`);
+    super(`"${argument}" is not a valid cursor: use a cursor from this connection, with the same orderBy`);
     this.name = 'InvalidCursorError';
   }
 }
 
+/**
+ * The position in a cursor, checked as far as the database would look at it: a crafted cursor
+ * (garbage, a non-UUID id, a value with a NUL byte) is refused here rather than by PostgreSQL.
+ */
 function decodeCursor(cursor: string, argument: 'after' | 'before'): Position {
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((p) => typeof p === 'string')) {
-      return [parsed[0] as string, parsed[1] as string];
+  if (cursor.length <= TEXT_LIMITS.cursor) {
+    try {
+      const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+      if (
+        Array.isArray(parsed) &&
+        parsed.length === 2 &&
+        typeof parsed[0] === 'string' &&
+        typeof parsed[1] === 'string' &&
+        isUuid(parsed[1]) &&
+        textProblem(parsed[0], 'line', TEXT_LIMITS.cursor) === undefined
+      ) {
+        return [parsed[0], parsed[1]];
+      }
+    } catch {
+      // fall through
     }
-  } catch {
-    // fall through
   }
   throw new InvalidCursorError(argument);
 }
@@ -51,10 +66,13 @@ export function keysetPage<T extends object>(
 ): { where: FilterQuery<T>[]; orderBy: Record<string, 'asc' | 'desc'>; limit: number } {
   const where: FilterQuery<T>[] = [];
   const bound = (cursor: string, argument: 'after' | 'before', forward: boolean) => {
-    const [value, id] = decodeCursor(cursor, argument);
+    const [raw, id] = decodeCursor(cursor, argument);
+    const value = parse(raw);
+    // A date column's cursor must hold a date (a cursor of a name ordering does not).
+    if (value instanceof Date && Number.isNaN(value.getTime())) throw new InvalidCursorError(argument);
     const op = forward === (direction === 'ASC') ? '$gt' : '$lt';
     where.push({
-      $or: [{ [column]: { [op]: parse(value) } }, { [column]: parse(value), id: { [op]: id } }],
+      $or: [{ [column]: { [op]: value } }, { [column]: value, id: { [op]: id } }],
     } as FilterQuery<T>);
   };
   if (page.after) bound(page.after, 'after', true);

@@ -134,9 +134,8 @@ interface BucketRow {
   last_request_at: Date | string;
 }
 
-/** The buckets of the workload's current statistics epoch that start in [from, to), oldest first. */
-export async function readStatisticsBuckets(em: EntityManager, q: StatisticsQuery): Promise<StatisticsBucket[]> {
-  if (!isUuid(q.workloadId) || (q.protonId !== undefined && !isUuid(q.protonId))) return [];
+/** The where-clause of the buckets of the workload's current epoch (and proton) in [from, to), as `b`. */
+function bucketsOf(q: StatisticsQuery): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [q.workloadId];
   if (q.protonId !== undefined) {
@@ -151,18 +150,63 @@ export async function readStatisticsBuckets(em: EntityManager, q: StatisticsQuer
     where.push('s.bucket_start < ?');
     params.push(q.to.toISOString());
   }
+  return {
+    sql: `select s.* from proton_request_statistics s
+            join workload w on w.id = s.workload_id
+           where s.workload_id = ? and s.since = coalesce(w.promoted_at, '-infinity'::timestamptz)
+             ${where.map((c) => `and ${c}`).join(' ')}`,
+    params,
+  };
+}
+
+/**
+ * The buckets of the workload's current statistics epoch that start in [from, to), oldest first;
+ * with `lastMinutes`, only those of the newest `lastMinutes` minutes that have any (the database
+ * picks the minutes: a 90-day window is never read whole).
+ */
+export async function readStatisticsBuckets(em: EntityManager, q: StatisticsQuery & { lastMinutes?: number }): Promise<StatisticsBucket[]> {
+  if (!isUuid(q.workloadId) || (q.protonId !== undefined && !isUuid(q.protonId))) return [];
+  const b = bucketsOf(q);
+  const newest = q.lastMinutes === undefined ? '' : `where b.bucket_start in (select distinct bucket_start from b order by bucket_start desc limit ${Math.max(0, Math.trunc(q.lastMinutes))})`;
   const rows = await queryRows<BucketRow>(
     em,
-    `select s.proton_id, s.bucket_start, s.request_count, s.client_error_count, s.server_error_count,
-            s.latency_sum_ms, s.latency_max_ms, s.latency_histogram, s.peak_concurrency, s.last_request_at
-       from proton_request_statistics s
-       join workload w on w.id = s.workload_id
-      where s.workload_id = ? and s.since = coalesce(w.promoted_at, '-infinity'::timestamptz)
-        ${where.map((c) => `and ${c}`).join(' ')}
-      order by s.bucket_start, s.proton_id`,
-    params,
+    `with b as (${b.sql})
+     select b.proton_id, b.bucket_start, b.request_count, b.client_error_count, b.server_error_count,
+            b.latency_sum_ms, b.latency_max_ms, b.latency_histogram, b.peak_concurrency, b.last_request_at
+       from b ${newest}
+      order by b.bucket_start, b.proton_id`,
+    b.params,
   );
-  return rows.map((r) => ({
+  return rows.map(toBucket);
+}
+
+/**
+ * Every bucket of the window summed into one, in the database (one row, whatever the window's
+ * length): its `bucketStart` is the first bucket's, and `lastBucketStart` the last one's. Null
+ * when the window has no bucket.
+ */
+export async function readStatisticsTotal(em: EntityManager, q: StatisticsQuery): Promise<(StatisticsBucket & { lastBucketStart: Date }) | null> {
+  if (!isUuid(q.workloadId) || (q.protonId !== undefined && !isUuid(q.protonId))) return null;
+  const b = bucketsOf(q);
+  const rows = await queryRows<BucketRow & { last_bucket_start: Date | string | null }>(
+    em,
+    `with b as (${b.sql})
+     select null as proton_id, min(b.bucket_start) as bucket_start, max(b.bucket_start) as last_bucket_start,
+            coalesce(sum(b.request_count), 0) as request_count, coalesce(sum(b.client_error_count), 0) as client_error_count,
+            coalesce(sum(b.server_error_count), 0) as server_error_count, coalesce(sum(b.latency_sum_ms), 0) as latency_sum_ms,
+            coalesce(max(b.latency_max_ms), 0) as latency_max_ms, coalesce(max(b.peak_concurrency), 0) as peak_concurrency,
+            max(b.last_request_at) as last_request_at,
+            array(select sum(h.v)::bigint from b b2, unnest(b2.latency_histogram) with ordinality as h(v, i) group by h.i order by h.i) as latency_histogram
+       from b`,
+    b.params,
+  );
+  const row = rows[0];
+  if (!row || row.bucket_start === null || row.last_bucket_start === null) return null;
+  return { ...toBucket(row), lastBucketStart: new Date(row.last_bucket_start) };
+}
+
+function toBucket(r: BucketRow): StatisticsBucket {
+  return {
     protonId: r.proton_id,
     bucketStart: new Date(r.bucket_start),
     requestCount: Number(r.request_count),
@@ -173,7 +217,7 @@ export async function readStatisticsBuckets(em: EntityManager, q: StatisticsQuer
     latencyHistogram: parseBigintArray(r.latency_histogram),
     peakConcurrency: Number(r.peak_concurrency),
     lastRequestAt: new Date(r.last_request_at),
-  }));
+  };
 }
 
 /** Requests in flight now, summed over every API replica whose report has not expired. */

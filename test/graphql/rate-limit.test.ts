@@ -162,3 +162,56 @@ describe('mutation budget while Redis is away', () => {
     expect(await artifactsOf(t, grace)).toBe(3);
   });
 });
+
+describe('query cost budget per caller', () => {
+  let t: LiveApp;
+  let drop: () => Promise<void>;
+  // workloads(first: 100) { edges { node { id } } } costs 301 (ADR 0060): three fit in 1000, a fourth not.
+  const EXPENSIVE = '{ workloads(first: 100) { edges { node { id } } } }';
+  beforeAll(async () => {
+    const db = await createDatabase({ name: 'pglite' });
+    drop = db.drop;
+    t = await startLiveApp(db.database, { ...BUDGET, GRAPHQL_QUERY_COST_RATE_POINTS: '1000', GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '60' });
+  });
+  afterAll(async () => {
+    await t?.stop();
+    await drop?.();
+  });
+
+  it('refuses queries past the caller\'s cost budget with RATE_LIMITED, 429 and Retry-After, charging each at its measured cost', async () => {
+    const who = someone('reader');
+    for (let i = 0; i < 3; i++) {
+      const ok = await postGraphQL(t.url, who, { query: EXPENSIVE });
+      expect(ok.status).toBe(200);
+      expect(ok.errors).toEqual([]);
+    }
+    const refused = await postGraphQL(t.url, who, { query: EXPENSIVE });
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(refused.data).toEqual([]);
+    expect(refused.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringMatching(/^Too much query cost: at most a cost of 1000 per 60 s/),
+        extensions: expect.objectContaining({ code: 'RATE_LIMITED', budget: 'queryCost', limit: 1000, windowSeconds: 60 }),
+      }),
+    ]);
+    // What is left (1000 - 903 = 97) still pays for cheap queries, and mutations have a budget of their own.
+    expect((await postGraphQL(t.url, who, { query: '{ artifacts(first: 1) { totalCount } }' })).errors).toEqual([]);
+    expectCreated(await create(t, who));
+    // Another caller is not affected.
+    expect((await postGraphQL(t.url, someone('other'), { query: EXPENSIVE })).status).toBe(200);
+  });
+
+  it('charges subscriptions when they start, over WebSocket too', async () => {
+    const who = someone('subscriber');
+    for (let i = 0; i < 3; i++) expect((await postGraphQL(t.url, who, { query: EXPENSIVE })).errors).toEqual([]);
+    const client = await wsClient(t.wsUrl, who);
+    try {
+      const outcome = await wsOperation(client, EXPENSIVE);
+      expect(outcome.errors[0]?.extensions).toMatchObject({ code: 'RATE_LIMITED', budget: 'queryCost' });
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+

@@ -224,14 +224,14 @@ describeEachDatabase('workloads', (backend) => {
   });
 
   it('refuses page sizes outside 1..100 and cursors it did not make, naming the argument', async () => {
-    for (const [args, argument] of [
-      ['first: 0', 'first'],
-      ['first: 101', 'first'],
-      ['last: -1', 'last'],
-      ['first: 5, after: "bogus"', 'after'],
+    for (const [args, argument, code] of [
+      ['first: 0', 'first', 'VALIDATION'],
+      ['first: 101', 'first', 'VALIDATION'],
+      ['last: -1', 'last', 'VALIDATION'],
+      ['first: 5, after: "bogus"', 'after', 'INVALID_CURSOR'],
     ] as const) {
       const result = await t.execRaw(`{ workloads(${args}) { totalCount } }`);
-      expect(result.errors?.[0]).toMatchObject({ extensions: { code: 'VALIDATION' } });
+      expect(result.errors?.[0]).toMatchObject({ extensions: { code, argument } });
       expect(result.errors?.[0]?.message).toContain(`"${argument}"`);
     }
     const ok = await t.execRaw('{ workloads(first: 100) { totalCount } artifacts(first: 1) { totalCount } }');

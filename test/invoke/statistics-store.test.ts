@@ -1,7 +1,9 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StatisticsCollector } from '../../src/invoke/statistics-collector.js';
-import { readRequestStatistics } from '../../src/service/request-statistics.js';
+import { emptyHistogram, latencyBucketIndex, summarizeStatistics } from '../../src/domain/request-statistics.js';
+import { DEFAULT_SERIES_POINTS, readRequestStatistics, readStatisticsSeries } from '../../src/service/request-statistics.js';
+import { addStatisticsBatch, readStatisticsBuckets, type StatisticsAggregate } from '../../src/store/request-statistics.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { createRunningWorkload, startInvokeApp, uuidOf, type InvokeTestApp } from './support.js';
 
@@ -68,4 +70,42 @@ describeEachDatabase('request statistics written by several API replicas', (back
     expect(kept.series).toHaveLength(1);
     await Promise.all([old.stop(), recent.stop(), pruning.stop()]);
   });
+
+  it('sums a long window in the database, equal to summing every bucket, and pages the series from its newest minute', async () => {
+    const w = await createRunningWorkload(t);
+    const workloadId = uuidOf(w.id);
+    const protonId = uuidOf(w.protons[0]!.id);
+    // 300 minutes with requests, every other minute over ten hours, with growing counts and latencies.
+    const end = Math.floor(Date.now() / 60_000) * 60_000;
+    const batch: StatisticsAggregate[] = [];
+    for (let i = 0; i < 300; i++) {
+      const bucketStart = new Date(end - (600 - 2 * i) * 60_000);
+      const latency = 1 + (i % 50);
+      const histogram = emptyHistogram();
+      histogram[latencyBucketIndex(latency)] = i + 1;
+      batch.push({
+        workloadId, protonId, bucketStart, requestCount: i + 1, clientErrorCount: i % 3, serverErrorCount: i % 5,
+        latencySumMs: latency * (i + 1), latencyMaxMs: latency, latencyHistogram: histogram, peakConcurrency: 1 + (i % 7),
+        lastRequestAt: new Date(bucketStart.getTime() + 30_000),
+      });
+    }
+    await addStatisticsBatch(t.app.orm.em.fork(), batch);
+
+    for (const window of [{}, { from: new Date(end - 400 * 60_000), to: new Date(end - 100 * 60_000) }]) {
+      const s = await readRequestStatistics(t.app.orm.em.fork(), { workloadId, ...window });
+      const every = await readStatisticsBuckets(t.app.orm.em.fork(), { workloadId, ...window });
+      const { windowStart, windowEnd, ...expected } = summarizeStatistics(every, window);
+      expect(s).toMatchObject(expected);
+      expect(s.windowStart).toEqual(windowStart);
+      expect(s.windowEnd).toEqual(windowEnd);
+      // The default series is the newest hour's worth of minutes with requests, oldest first.
+      const newest = every.slice(-DEFAULT_SERIES_POINTS);
+      expect(s.series.map((p) => p.start)).toEqual(newest.map((b) => b.bucketStart));
+      expect(s.series.map((p) => p.requestCount)).toEqual(newest.map((b) => b.requestCount));
+    }
+    const five = await readStatisticsSeries(t.app.orm.em.fork(), { workloadId }, 5);
+    expect(five.map((p) => p.start.getTime())).toEqual([8, 6, 4, 2, 0].map((m) => end - (m + 2) * 60_000));
+    expect(five.map((p) => p.requestCount)).toEqual([296, 297, 298, 299, 300]);
+  });
 });
+

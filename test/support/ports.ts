@@ -24,6 +24,8 @@ export function testEnvironment(env: Record<string, string> = {}): Record<string
     AUTH_ISSUER: 'workload-api-tests',
     // Fixtures load hundreds of objects as one caller in seconds; the mutation budget has tests of its own.
     GRAPHQL_MUTATION_RATE_POINTS: '1000000',
+    // Likewise the fuzz and the fixtures spend query cost far faster than a person; the cost budget has tests of its own.
+    GRAPHQL_QUERY_COST_RATE_POINTS: '1000000000',
     ...env,
   };
 }

@@ -1,5 +1,6 @@
 import type { ArtifactSpec, ContainerSpec, ProbeSpec, ResourceSpec, WorkloadRuntime } from '../../domain/artifact-spec.js';
 import { builder } from '../builder.js';
+import { TEXT_LIMITS, textDescription } from '../common/text.js';
 
 type ContainerGroupSpec = ArtifactSpec['containerGroups'][number];
 type EnvVar = NonNullable<ContainerSpec['environmentVars']>[number];
@@ -79,7 +80,7 @@ export const WorkloadRuntimeRef = builder.objectRef<WorkloadRuntime>('WorkloadRu
 
 const ProbeInput = builder.inputType('ProbeInput', {
   fields: (t) => ({
-    path: t.string({ required: true }),
+    path: t.string({ required: true, description: textDescription('An absolute path, starting with "/", without whitespace.', 'line', TEXT_LIMITS.probePath) }),
     port: t.int(),
     initialDelaySeconds: t.int(),
     periodSeconds: t.int(),
@@ -89,20 +90,29 @@ const ProbeInput = builder.inputType('ProbeInput', {
 });
 
 const ResourcesInput = builder.inputType('ResourcesInput', {
-  fields: (t) => ({ cpu: t.string(), memory: t.string() }),
+  fields: (t) => ({
+    cpu: t.string({ description: textDescription('A Kubernetes quantity, e.g. "500m".', 'line', TEXT_LIMITS.quantity) }),
+    memory: t.string({ description: textDescription('A Kubernetes quantity, e.g. "512Mi".', 'line', TEXT_LIMITS.quantity) }),
+  }),
 });
 
 const EnvVarInput = builder.inputType('EnvironmentVariableInput', {
-  fields: (t) => ({ name: t.string({ required: true }), value: t.string({ required: true }) }),
+  fields: (t) => ({
+    name: t.string({
+      required: true,
+      description: textDescription('Letters, digits, "_", "-" or ".", not starting with a digit; unique in the container.', 'line', TEXT_LIMITS.environmentVariableName),
+    }),
+    value: t.string({ required: true, description: textDescription(undefined, 'multiline', TEXT_LIMITS.environmentVariableValue) }),
+  }),
 });
 
 const ContainerInput = builder.inputType('ContainerInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: 'A DNS label, unique in its group.' }),
-    imageUri: t.string({ required: true, description: 'An OCI image reference.' }),
+    name: t.string({ required: true, description: `A DNS label of at most ${TEXT_LIMITS.containerName} characters, unique in its group.` }),
+    imageUri: t.string({ required: true, description: textDescription('An OCI image reference.', 'line', TEXT_LIMITS.imageUri) }),
     primary: t.boolean({ required: true, description: 'Exactly one container per group is primary; only it has a port.' }),
     port: t.int({ description: '1024-65535; required on the primary container, refused on others.' }),
-    entrypoint: t.stringList(),
+    entrypoint: t.stringList({ description: `At most 64 items. Each: ${textDescription(undefined, 'multiline', TEXT_LIMITS.entrypointItem)}` }),
     environmentVars: t.field({ type: [EnvVarInput] }),
     readinessProbe: t.field({ type: ProbeInput }),
     livenessProbe: t.field({ type: ProbeInput }),
@@ -125,7 +135,11 @@ export const ArtifactSpecInput = builder.inputType('ArtifactSpecInput', {
 });
 
 const ContainerResourceOverrideInput = builder.inputType('ContainerResourceOverrideInput', {
-  fields: (t) => ({ containerName: t.string({ required: true }), cpu: t.string(), memory: t.string() }),
+  fields: (t) => ({
+    containerName: t.string({ required: true, description: `A container of the artifact (at most ${TEXT_LIMITS.containerName} characters).` }),
+    cpu: t.string({ description: textDescription('A Kubernetes quantity, e.g. "500m".', 'line', TEXT_LIMITS.quantity) }),
+    memory: t.string({ description: textDescription('A Kubernetes quantity, e.g. "512Mi".', 'line', TEXT_LIMITS.quantity) }),
+  }),
 });
 
 export const WorkloadRuntimeInput = builder.inputType('WorkloadRuntimeInput', {

@@ -8,6 +8,7 @@ import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js'
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
+import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
 export const ArtifactNode = builder.loadableNode('Artifact', {
@@ -50,7 +51,7 @@ const ArtifactFilter = builder.inputType('ArtifactFilter', {
   fields: (t) => ({
     status: t.field({ type: ArtifactStatusEnum }),
     repositoryId: t.id(),
-    search: t.string({ description: 'Case-insensitive substring of the name or description.' }),
+    search: t.string({ description: SEARCH_DESCRIPTION }),
   }),
 });
 
@@ -68,13 +69,14 @@ builder.queryFields((t) => ({
   artifacts: t.connection(
     {
       type: ArtifactNode,
-      description: `Live artifacts, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}.`,
+      description: `Live artifacts, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}. A cursor (\`after\`, \`before\`) that this connection did not hand out, or handed out for another \`orderBy\`, is refused with INVALID_CURSOR.`,
       args: {
         filter: t.arg({ type: ArtifactFilter }),
         orderBy: t.arg({ type: ArtifactOrder }),
       },
       resolve: async (_root, args, ctx) => {
         checkPageSize(args);
+        checkSearch(args.filter);
         const filter = { ...args.filter, repositoryId: args.filter?.repositoryId ?? null };
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
         const connection = await resolveCursorConnection<Promise<Artifact[]>>(
@@ -96,8 +98,8 @@ builder.queryFields((t) => ({
 
 const CreateArtifactInput = builder.inputType('CreateArtifactInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: '1 to 255 characters.' }),
-    description: t.string(),
+    name: t.string({ required: true, description: textDescription('Not blank.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
     spec: t.field({ type: ArtifactSpecInput, required: true }),
   }),
 });
@@ -105,8 +107,8 @@ const CreateArtifactInput = builder.inputType('CreateArtifactInput', {
 const UpdateArtifactInput = builder.inputType('UpdateArtifactInput', {
   fields: (t) => ({
     id: t.id({ required: true }),
-    name: t.string(),
-    description: t.string(),
+    name: t.string({ description: textDescription('Not blank.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
     spec: t.field({ type: ArtifactSpecInput }),
   }),
 });
@@ -114,8 +116,8 @@ const UpdateArtifactInput = builder.inputType('UpdateArtifactInput', {
 const CloneArtifactInput = builder.inputType('CloneArtifactInput', {
   fields: (t) => ({
     id: t.id({ required: true }),
-    name: t.string({ description: 'Defaults to the source artifact\'s name.' }),
-    description: t.string(),
+    name: t.string({ description: textDescription('Defaults to the source artifact\'s name.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
   }),
 });
 

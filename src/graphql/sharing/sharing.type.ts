@@ -5,6 +5,7 @@ import { builder } from '../builder.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { SharingRoleEnum, SubjectTypeEnum } from '../common/enums.type.js';
 import { rawId } from '../common/errors.type.js';
+import { TEXT_LIMITS, textDescription } from '../common/text.js';
 import { WorkloadNode } from '../workload/workload.type.js';
 
 interface GrantShape {
@@ -29,7 +30,7 @@ const SharedRoleRef = builder.objectRef<GrantShape>('SharedRole').implement({
 const SharedRoleInput = builder.inputType('SharedRoleInput', {
   fields: (t) => ({
     subjectType: t.field({ type: SubjectTypeEnum, required: true }),
-    subjectId: t.string({ required: true }),
+    subjectId: t.string({ required: true, description: textDescription('A user id, group name, organization id or platform role, without surrounding whitespace.', 'line', TEXT_LIMITS.subjectId) }),
     role: t.field({ type: SharingRoleEnum, required: true }),
   }),
 });

@@ -1,7 +1,14 @@
 import { GraphQLError } from 'graphql';
 import type { StatisticsSummary } from '../../domain/request-statistics.js';
 import { isUuid } from '../../domain/ids.js';
-import { readRequestStatistics, type RequestStatisticsReport, type StatisticsPoint } from '../../service/request-statistics.js';
+import {
+  DEFAULT_SERIES_POINTS,
+  MAX_SERIES_POINTS,
+  readRequestStatistics,
+  readStatisticsSeries,
+  type RequestStatisticsReport,
+  type StatisticsPoint,
+} from '../../service/request-statistics.js';
 import { builder } from '../builder.js';
 import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
@@ -53,9 +60,19 @@ const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('Request
     }),
     series: t.field({
       type: [RequestStatisticsPointRef],
-      description: 'One point per minute with requests, oldest first.',
-      complexity: SERIES_COMPLEXITY,
-      resolve: (s) => s.series,
+      description:
+        `One point per minute with requests, oldest first: the newest \`last\` such minutes of the window (default ${DEFAULT_SERIES_POINTS}, at most ${MAX_SERIES_POINTS}). ` +
+        'For more, page back by moving `to` to the first point\'s `start`.',
+      args: { last: t.arg.int({ required: false, description: `1 to ${MAX_SERIES_POINTS}; default ${DEFAULT_SERIES_POINTS}.` }) },
+      // Each point costs its fields; the page it asks for is what it may return.
+      complexity: (args) => ({ field: SERIES_COMPLEXITY.field, multiplier: Math.min(Math.max(Math.trunc(Number(args.last ?? DEFAULT_SERIES_POINTS)) || 1, 1), MAX_SERIES_POINTS) }),
+      resolve: (s, args, ctx) => {
+        const last = args.last ?? DEFAULT_SERIES_POINTS;
+        if (last < 1 || last > MAX_SERIES_POINTS) {
+          throw new GraphQLError(`"last" must be between 1 and ${MAX_SERIES_POINTS} (got ${last})`, { extensions: { code: 'VALIDATION', argument: 'last' } });
+        }
+        return last === DEFAULT_SERIES_POINTS ? s.series : readStatisticsSeries(ctx.em, s.query, last);
+      },
     }),
   }),
 });

@@ -5,6 +5,7 @@ import { CLOSE_CODES } from '../../transport/close-codes.js';
 import type { SharingRole } from '../../domain/model.js';
 import { builder } from '../builder.js';
 import { rawId } from '../common/errors.type.js';
+import { checkSearch } from '../common/text.js';
 import { releaseRequestScope, type GraphQLContext } from '../context.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
@@ -103,6 +104,7 @@ builder.subscriptionFields((t) => ({
       'A workload that leaves the list arrives once with `workload: null`.',
     args: { filter: t.arg({ type: WorkloadFilter }) },
     subscribe: (_root, args, ctx) => {
+      checkSearch(args.filter);
       const f = args.filter;
       return ctx.live.workloadListChanges(
         ctx.viewer,

@@ -14,6 +14,7 @@ import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../commo
 import { WorkloadEventRef } from '../event/event.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
 import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
+import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -50,7 +51,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     updatedAt: t.field({ type: 'DateTime', resolve: (w) => w.updatedAt }),
     events: t.connection({
       type: WorkloadEventRef,
-      description: `The event log in sequence order; pages of 1 to ${MAX_PAGE_SIZE}. Cursors are sequence numbers.`,
+      description: `The event log in sequence order; pages of 1 to ${MAX_PAGE_SIZE}. Cursors are sequence numbers; anything else is refused with INVALID_CURSOR.`,
       resolve: (w, args, ctx) => {
         checkPageSize(args);
         return resolveCursorConnection<Promise<WorkloadEvent[]>>(
@@ -71,7 +72,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
 function sequenceCursor(cursor: string | undefined, argument: string): number | undefined {
   if (cursor === undefined) return undefined;
   if (!/^\d{1,9}$/.test(cursor)) {
-    throw new GraphQLError(`"${argument}" must be an event sequence number`, { extensions: { code: 'VALIDATION', argument } });
+    throw new GraphQLError(`"${argument}" is not a valid cursor: it must be an event sequence number`, { extensions: { code: 'INVALID_CURSOR', argument } });
   }
   return Number(cursor);
 }
@@ -93,7 +94,7 @@ export const WorkloadFilter = builder.inputType('WorkloadFilter', {
     importance: t.field({ type: [ImportanceEnum], description: 'Any of these importances.' }),
     artifactStatus: t.field({ type: ArtifactStatusEnum, description: 'Draft (TTL-bound) or locked (persistent) workloads.' }),
     artifactId: t.id(),
-    search: t.string({ description: 'Case-insensitive substring of the name or description.' }),
+    search: t.string({ description: SEARCH_DESCRIPTION }),
   }),
 });
 
@@ -111,13 +112,14 @@ builder.queryFields((t) => ({
   workloads: t.connection(
     {
       type: WorkloadNode,
-      description: `Live workloads, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}.`,
+      description: `Live workloads, newest first unless ordered otherwise; pages of 1 to ${MAX_PAGE_SIZE}. A cursor (\`after\`, \`before\`) that this connection did not hand out, or handed out for another \`orderBy\`, is refused with INVALID_CURSOR.`,
       args: {
         filter: t.arg({ type: WorkloadFilter }),
         orderBy: t.arg({ type: WorkloadOrder }),
       },
       resolve: async (_root, args, ctx) => {
         checkPageSize(args);
+        checkSearch(args.filter);
         const f = args.filter;
         const filter = {
           status: f?.status ?? null,
@@ -147,16 +149,16 @@ builder.queryFields((t) => ({
 const InlineArtifactInput = builder.inputType('InlineArtifactInput', {
   description: 'An artifact created with the workload, as a draft.',
   fields: (t) => ({
-    name: t.string({ required: true }),
-    description: t.string(),
+    name: t.string({ required: true, description: textDescription('Not blank.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
     spec: t.field({ type: ArtifactSpecInput, required: true }),
   }),
 });
 
 const CreateWorkloadInput = builder.inputType('CreateWorkloadInput', {
   fields: (t) => ({
-    name: t.string({ required: true, description: '1 to 255 characters, unique among the owner\'s workloads.' }),
-    description: t.string(),
+    name: t.string({ required: true, description: textDescription('Not blank, unique among the owner\'s workloads.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
     importance: t.field({ type: ImportanceEnum, description: 'Defaults to LOW. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise.' }),
     artifactId: t.id({ description: 'Run this existing artifact. Give exactly one of artifactId or artifact.' }),
     artifact: t.field({ type: InlineArtifactInput, description: 'Run a new draft artifact made from this spec.' }),
@@ -167,8 +169,8 @@ const CreateWorkloadInput = builder.inputType('CreateWorkloadInput', {
 const UpdateWorkloadInput = builder.inputType('UpdateWorkloadInput', {
   fields: (t) => ({
     id: t.id({ required: true }),
-    name: t.string(),
-    description: t.string(),
+    name: t.string({ description: textDescription('Not blank, unique among the owner\'s workloads.', 'line', TEXT_LIMITS.name) }),
+    description: t.string({ description: textDescription(undefined, 'multiline', TEXT_LIMITS.description) }),
     importance: t.field({ type: ImportanceEnum, description: 'Takes effect at once, without a restart. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise.' }),
   }),
 });

@@ -6,7 +6,7 @@ export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' |
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
 export type ArtifactFilter = {
   repositoryId?: string | null | undefined;
-  /** Case-insensitive substring of the name or description. */
+  /** Case-insensitive substring of the name or description. At most 255 characters, no control characters. */
   search?: string | null | undefined;
   status?: ArtifactStatus | null | undefined;
 };
@@ -31,9 +31,10 @@ export type ArtifactStatus =
   | 'LOCKED';
 
 export type CloneArtifactInput = {
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
   id: string;
-  /** Defaults to the source artifact's name. */
+  /** Defaults to the source artifact's name. At most 255 characters, no control characters. */
   name?: string | null | undefined;
 };
 
@@ -44,12 +45,13 @@ export type ContainerGroupInput = {
 };
 
 export type ContainerInput = {
+  /** At most 64 items. Each: At most 4096 characters; no control characters other than tab, line feed and carriage return. */
   entrypoint?: Array<string> | null | undefined;
   environmentVars?: Array<EnvironmentVariableInput> | null | undefined;
-  /** An OCI image reference. */
+  /** An OCI image reference. At most 512 characters, no control characters. */
   imageUri: string;
   livenessProbe?: ProbeInput | null | undefined;
-  /** A DNS label, unique in its group. */
+  /** A DNS label of at most 63 characters, unique in its group. */
   name: string;
   /** 1024-65535; required on the primary container, refused on others. */
   port?: number | null | undefined;
@@ -61,14 +63,18 @@ export type ContainerInput = {
 };
 
 export type ContainerResourceOverrideInput = {
+  /** A container of the artifact (at most 63 characters). */
   containerName: string;
+  /** A Kubernetes quantity, e.g. "500m". At most 64 characters, no control characters. */
   cpu?: string | null | undefined;
+  /** A Kubernetes quantity, e.g. "512Mi". At most 64 characters, no control characters. */
   memory?: string | null | undefined;
 };
 
 export type CreateArtifactInput = {
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
-  /** 1 to 255 characters. */
+  /** Not blank. At most 255 characters, no control characters. */
   name: string;
   spec: ArtifactSpecInput;
 };
@@ -78,17 +84,20 @@ export type CreateWorkloadInput = {
   artifact?: InlineArtifactInput | null | undefined;
   /** Run this existing artifact. Give exactly one of artifactId or artifact. */
   artifactId?: string | null | undefined;
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
   /** Defaults to LOW. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise. */
   importance?: Importance | null | undefined;
-  /** 1 to 255 characters, unique among the owner's workloads. */
+  /** Not blank, unique among the owner's workloads. At most 255 characters, no control characters. */
   name: string;
   /** Defaults to one replica and the artifact's resources. */
   runtime?: WorkloadRuntimeInput | null | undefined;
 };
 
 export type EnvironmentVariableInput = {
+  /** Letters, digits, "_", "-" or ".", not starting with a digit; unique in the container. At most 255 characters, no control characters. */
   name: string;
+  /** At most 32768 characters; no control characters other than tab, line feed and carriage return. */
   value: string;
 };
 
@@ -101,7 +110,9 @@ export type Importance =
 
 /** An artifact created with the workload, as a draft. */
 export type InlineArtifactInput = {
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
+  /** Not blank. At most 255 characters, no control characters. */
   name: string;
   spec: ArtifactSpecInput;
 };
@@ -113,6 +124,7 @@ export type OrderDirection =
 export type ProbeInput = {
   failureThreshold?: number | null | undefined;
   initialDelaySeconds?: number | null | undefined;
+  /** An absolute path, starting with "/", without whitespace. At most 2048 characters, no control characters. */
   path: string;
   periodSeconds?: number | null | undefined;
   port?: number | null | undefined;
@@ -179,12 +191,15 @@ export type ReplacementStatus =
   | 'WARMING';
 
 export type ResourcesInput = {
+  /** A Kubernetes quantity, e.g. "500m". At most 64 characters, no control characters. */
   cpu?: string | null | undefined;
+  /** A Kubernetes quantity, e.g. "512Mi". At most 64 characters, no control characters. */
   memory?: string | null | undefined;
 };
 
 export type SharedRoleInput = {
   role: SharingRole;
+  /** A user id, group name, organization id or platform role, without surrounding whitespace. At most 255 characters, no control characters. */
   subjectId: string;
   subjectType: SubjectType;
 };
@@ -203,8 +218,10 @@ export type SubjectType =
   | 'USER';
 
 export type UpdateArtifactInput = {
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
   id: string;
+  /** Not blank. At most 255 characters, no control characters. */
   name?: string | null | undefined;
   spec?: ArtifactSpecInput | null | undefined;
 };
@@ -216,10 +233,12 @@ export type UpdateSharedRolesInput = {
 };
 
 export type UpdateWorkloadInput = {
+  /** At most 10000 characters; no control characters other than tab, line feed and carriage return. */
   description?: string | null | undefined;
   id: string;
   /** Takes effect at once, without a restart. HIGH and CRITICAL may need a platform role (see `viewer.allowedImportances`); ForbiddenError otherwise. */
   importance?: Importance | null | undefined;
+  /** Not blank, unique among the owner's workloads. At most 255 characters, no control characters. */
   name?: string | null | undefined;
 };
 
@@ -234,7 +253,7 @@ export type WorkloadFilter = {
   artifactStatus?: ArtifactStatus | null | undefined;
   /** Any of these importances. */
   importance?: Array<Importance> | null | undefined;
-  /** Case-insensitive substring of the name or description. */
+  /** Case-insensitive substring of the name or description. At most 255 characters, no control characters. */
   search?: string | null | undefined;
   /** Any of these statuses. */
   status?: Array<WorkloadStatus> | null | undefined;
