@@ -125,6 +125,13 @@ export function attachWebSocketTransport(options: {
           }),
         ];
       }
+      // The slot is taken before the first await: the messages of a burst are handled concurrently,
+      // and each must see the slots of those before it. A refused operation gives its slot back.
+      state.operations.add(id);
+      const refuse = (errors: readonly GraphQLError[]) => {
+        state.operations.delete(id);
+        return errors;
+      };
       // The request Yoga's context factory sees: the connection's credentials as its header.
       // POST: Yoga refuses mutations on GET requests (a rule for HTTP caches that a socket does not need).
       const request = (state.yogaRequest ??= new Request(`http://localhost${yoga.graphqlEndpoint}`, {
@@ -136,22 +143,23 @@ export function attachWebSocketTransport(options: {
       try {
         document = enveloped.parse(params.query);
       } catch (err) {
-        if (err instanceof GraphQLError) return [err];
+        if (err instanceof GraphQLError) return refuse([err]);
+        state.operations.delete(id);
         throw err;
       }
       const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return refuse(errors);
       let contextValue: object;
       try {
         contextValue = await enveloped.contextFactory();
       } catch (err) {
-        if (err instanceof GraphQLError) return [err];
+        if (err instanceof GraphQLError) return refuse([err]);
+        state.operations.delete(id);
         throw err;
       }
       const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
       Object.assign(contextValue, { connection });
       envelopes.set(contextValue, enveloped);
-      state.operations.add(id);
       return {
         schema: enveloped.schema,
         operationName: params.operationName,
