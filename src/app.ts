@@ -277,8 +277,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     async stop() {
       const started = Date.now();
       const budgetMs = config.shutdownTimeoutSeconds * 1000;
-      // 1. /readyz fails from now on, for good: load balancers stop sending new requests here...
+      // 1. /readyz fails from now on, for good: load balancers stop sending new requests here, and
+      // every response, those under way included, carries `Connection: close`: keep-alive clients
+      // reconnect (elsewhere) rather than reuse a connection that is closed under them later...
       readiness.beginShutdown();
+      front.closeConnections();
       const s = server;
       server = undefined;
       if (s) {
@@ -288,7 +291,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
         }
         // 3. New connections are refused; requests under way finish.
-        front.closeConnections();
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
         // Keep-alive connections go idle as their last request finishes: close each as it does.
         s.closeIdleConnections();

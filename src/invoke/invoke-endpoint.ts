@@ -289,8 +289,12 @@ export class InvokeEndpoint {
       proxyRes.destroy();
       return;
     }
-    // Hop-by-hop: the caller's connection is ours to manage, not the replica's.
-    delete proxyRes.headers.connection;
+    // Hop-by-hop: the caller's connection is ours to manage, not the replica's. What the server
+    // decided for it (`close` while shutting down) is kept: without a value here, http-proxy-3
+    // would write `keep-alive` over it.
+    const ours = res.getHeader('connection');
+    if (ours === undefined) delete proxyRes.headers.connection;
+    else proxyRes.headers.connection = String(ours);
     delete proxyRes.headers['keep-alive'];
     const max = this.deps.settings.maxResponseBytes;
     const declared = proxyRes.headers['content-length'] === undefined ? undefined : Number(proxyRes.headers['content-length']);
