@@ -7,6 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
+import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
 import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
 import { withRequestId } from '../observability/request-id.plugin.js';
 import { logUnexpectedErrors, REQUEST_ID_HEADER } from '../observability/request-scope.js';
@@ -44,6 +45,8 @@ interface ConnectionState {
    */
   yogaRequest?: Request;
   operations: Set<string>;
+  /** Cancels the end of the connection at its token's expiry. */
+  cancelExpiry?: () => void;
 }
 
 type Enveloped = ReturnType<YogaServerInstance<Record<string, never>, GraphQLContext>['getEnveloped']>;
@@ -101,19 +104,36 @@ export function attachWebSocketTransport(options: {
     setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
   };
 
+  // The connection's token expired: every operation on it ends with TOKEN_EXPIRED, then the
+  // connection closes with 4403 (graphql-ws clients reconnect, asking connectionParams again).
+  const endWithExpiredToken = (state: ConnectionState) => {
+    if (state.socket.readyState !== WebSocket.OPEN) return;
+    for (const id of state.operations) {
+      const errors = withRequestId(
+        [{ message: 'the bearer token of this connection has expired; this operation has ended (reconnect with a fresh token)', extensions: { code: 'TOKEN_EXPIRED' } }],
+        operationId(state, id),
+      );
+      state.socket.send(JSON.stringify({ id, type: 'error', payload: errors }));
+    }
+    state.socket.close(CLOSE_CODES.forbidden, 'Token expired');
+  };
+
   const server = makeServer<Record<string, unknown> | undefined, ConnectionState>({
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     async onConnect(ctx) {
       const value = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       const authorization = typeof value === 'string' ? value : null;
+      let viewer: Viewer;
       try {
-        await authenticator.authenticate(authorization);
+        viewer = await authenticator.authenticate(authorization);
       } catch (err) {
         const message = err instanceof Error ? err.message : 'authentication failed';
         ctx.extra.socket.close(CLOSE_CODES.unauthorized, `Unauthorized: ${message}`.slice(0, 120));
         return false;
       }
       ctx.extra.authorization = authorization;
+      const state = ctx.extra;
+      state.cancelExpiry = whenCredentialsExpire(viewer, () => endWithExpiredToken(state));
       return true;
     },
     async onSubscribe(ctx, id, params) {
@@ -233,6 +253,7 @@ export function attachWebSocketTransport(options: {
       state,
     );
     socket.once('close', (code, reason) => {
+      state.cancelExpiry?.();
       clearInterval(pinger);
       clearTimeout(pongWait);
       void closed(code, String(reason));
