@@ -146,7 +146,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     authenticator = createJwtAuthenticator(config.auth);
   }
 
-  const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
+  const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime, feed: bus.feed });
   const mutationRateLimiter = createMutationRateLimiter({
     settings: config.graphql.mutationRateLimit,
     redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },

@@ -25,9 +25,12 @@ import { Readable, Transform, type Duplex, type TransformCallback } from 'node:s
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { AuthenticationError, type Authenticator } from '../auth/authenticator.js';
-import type { Viewer } from '../auth/viewer.js';
+import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
+import type { ChangeFeed } from '../pubsub/change-feed.js';
+import { CLOSE_CODES } from '../transport/close-codes.js';
+import { ForwardedWebSocket } from './forwarded-websocket.js';
 import type { RouteResolver, UnroutableReason } from '../runtime/route-resolver.js';
-import type { InvokeAccess } from './invoke-access.js';
+import { principalKey, type InvokeAccess } from './invoke-access.js';
 import type { StatisticsCollector } from './statistics-collector.js';
 
 /** The path prefix the endpoint serves. */
@@ -52,6 +55,19 @@ export interface InvokeEndpointDeps {
   statistics: StatisticsCollector;
   settings: InvokeSettings;
   logger: Logger;
+  /**
+   * Changes of workloads (sharing changes among them), heard on every replica: a forwarded
+   * WebSocket whose caller lost their role is closed (4403) when its workload changes.
+   */
+  feed?: ChangeFeed;
+}
+
+/** The forwarded WebSockets of one workload, and the watch on its changes. */
+interface WatchedWorkload {
+  readonly sockets: Set<ForwardedWebSocket>;
+  unwatch: () => void;
+  checking: boolean;
+  again: boolean;
 }
 
 /** Request headers that end at this hop, plus the caller's credentials. */
@@ -82,6 +98,9 @@ export class InvokeEndpoint {
   readonly #exchanges = new WeakMap<IncomingMessage, Exchange>();
   /** WebSocket connections forwarded to replicas, cut when the endpoint closes. */
   readonly #tunnels = new Set<Duplex>();
+  /** The same, by the caller's socket (to meet the replica's side) and by workload (to re-check access). */
+  readonly #forwarded = new WeakMap<Duplex, ForwardedWebSocket>();
+  readonly #watched = new Map<string, WatchedWorkload>();
 
   constructor(private readonly deps: InvokeEndpointDeps) {
     // Keep-alive to the replicas: a new connection per request would cost more than the proxying.
@@ -94,6 +113,15 @@ export class InvokeEndpoint {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onResponse(proxyRes, req, res));
     // The caller went away mid-request: nothing to answer; http-proxy-3 has ended the upstream request.
     this.#proxy.on('econnreset', () => undefined);
+    // The replica's socket of a forwarded WebSocket: met at the upgrade, followed from `open` on
+    // (emitted as http-proxy-3 has piped it to the caller's, before any byte flows; a listener
+    // added earlier would take the replica's first bytes away from the pipe).
+    const upstreams = new WeakMap<Duplex, ForwardedWebSocket>();
+    this.#proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+      const forwarded = this.#forwarded.get(socket);
+      if (forwarded) proxyReq.once('upgrade', (_res, upstream: Duplex) => upstreams.set(upstream, forwarded));
+    });
+    this.#proxy.on('open', (upstream: Duplex) => upstreams.get(upstream)?.attach(upstream));
   }
 
   /** Whether the request is for the endpoint (otherwise it is the GraphQL server's). */
@@ -168,11 +196,76 @@ export class InvokeEndpoint {
     req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
     req.url = remainder;
     this.#tunnels.add(socket);
-    socket.once('close', () => this.#tunnels.delete(socket));
+    // Access is checked again while the connection lasts: it closes (4403) when the token expires
+    // and when the caller's role on the workload goes.
+    const forwarded = new ForwardedWebSocket(socket, grant.workloadId, viewer);
+    this.#forwarded.set(socket, forwarded);
+    const cancelExpiry = whenCredentialsExpire(viewer, () => forwarded.close(CLOSE_CODES.forbidden, 'Token expired'));
+    this.#watch(forwarded);
+    socket.once('close', () => {
+      this.#tunnels.delete(socket);
+      cancelExpiry();
+      this.#unwatch(forwarded);
+    });
     // No keep-alive agent: an upgraded connection leaves the pool for good.
     this.#proxy.ws(req, socket, head, { target: route.target, agent: false }, () =>
       refuseUpgrade(socket, 502, 'UPSTREAM_ERROR', 'the workload did not accept the WebSocket connection'),
     );
+  }
+
+  #watch(forwarded: ForwardedWebSocket): void {
+    const id = forwarded.workloadId;
+    let watched = this.#watched.get(id);
+    if (!watched) {
+      const entry: WatchedWorkload = { sockets: new Set(), unwatch: () => {}, checking: false, again: false };
+      if (this.deps.feed) entry.unwatch = this.deps.feed.watch(id, { changed: () => this.#recheck(id), resync: () => this.#recheck(id) });
+      this.#watched.set(id, entry);
+      watched = entry;
+    }
+    watched.sockets.add(forwarded);
+    // A role removed between the check of the upgrade and the watch would go unnoticed: look again.
+    this.#recheck(id);
+  }
+
+  #unwatch(forwarded: ForwardedWebSocket): void {
+    const watched = this.#watched.get(forwarded.workloadId);
+    if (!watched) return;
+    watched.sockets.delete(forwarded);
+    if (watched.sockets.size === 0) {
+      watched.unwatch();
+      this.#watched.delete(forwarded.workloadId);
+    }
+  }
+
+  /**
+   * Reads the role of each caller with a WebSocket open to the workload, uncached, and closes the
+   * connections of those who have none left. Notifications that arrive meanwhile make one more pass.
+   */
+  #recheck(workloadId: string): void {
+    const watched = this.#watched.get(workloadId);
+    if (!watched) return;
+    if (watched.checking) {
+      watched.again = true;
+      return;
+    }
+    watched.checking = true;
+    const pass = async () => {
+      do {
+        watched.again = false;
+        const byCaller = new Map<string, ForwardedWebSocket[]>();
+        for (const f of watched.sockets) {
+          const key = principalKey(f.viewer);
+          byCaller.set(key, [...(byCaller.get(key) ?? []), f]);
+        }
+        for (const sockets of byCaller.values()) {
+          const grant = await this.deps.access.current(sockets[0]!.viewer, workloadId);
+          if (!grant) for (const f of sockets) f.close(CLOSE_CODES.forbidden, 'Access revoked');
+        }
+      } while (watched.again);
+    };
+    void pass()
+      .catch((err: unknown) => this.deps.logger.warn({ err, workloadId }, 'could not re-check access of forwarded WebSockets'))
+      .finally(() => (watched.checking = false));
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
