@@ -159,6 +159,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
+    // Only configured origins (and, in development, pages on this machine) get CORS headers, the
+    // origin itself and never `*`: the API accepts credentials (README.md, "Security").
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!origin || !corsAllows(config.cors, origin)) return false;
+      return { origin, credentials: true, allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'], methods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 };
+    },
     maxRequestBodySize: config.graphql.maxBodyBytes,
     plugins: [
       // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
@@ -336,6 +343,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       logger.info('Workload API stopped');
     },
   };
+}
+
+/** Whether a browser page of `origin` may call the API with credentials. */
+export function corsAllows(cors: Config['cors'], origin: string): boolean {
+  if (cors.origins.includes(origin)) return true;
+  if (!cors.allowLocalhost) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) && url.origin === origin;
+  } catch {
+    return false;
+  }
 }
 
 const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.

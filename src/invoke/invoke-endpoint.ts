@@ -46,6 +46,8 @@ export interface InvokeSettings {
   readonly upstreamTimeoutMs: number;
   /** `Retry-After` of a 503. */
   readonly retryAfterSeconds: number;
+  /** Whether a peer's `X-Forwarded-*` headers are believed (TRUSTED_PROXIES); by default no one's. */
+  readonly isTrustedProxy?: (address: string | undefined) => boolean;
 }
 
 export interface InvokeEndpointDeps {
@@ -105,7 +107,8 @@ export class InvokeEndpoint {
   constructor(private readonly deps: InvokeEndpointDeps) {
     // Keep-alive to the replicas: a new connection per request would cost more than the proxying.
     this.#agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo', timeout: 30_000 });
-    this.#proxy = createProxyServer({ agent: this.#agent, xfwd: true, prependPath: true });
+    // X-Forwarded-* are set here (forwardedHeaders), not by http-proxy-3, which would keep the caller's.
+    this.#proxy = createProxyServer({ agent: this.#agent, xfwd: false, prependPath: true });
     this.#proxy.on('proxyReq', (proxyReq, req) => {
       const x = this.#exchanges.get(req);
       if (x) x.proxyReq = proxyReq;
@@ -193,6 +196,7 @@ export class InvokeEndpoint {
     // The caller's credentials stay here; the upgrade's own headers go through.
     delete req.headers.authorization;
     delete req.headers['proxy-authorization'];
+    this.#setForwardedHeaders(req, 'ws');
     req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
     req.url = remainder;
     this.#tunnels.add(socket);
@@ -268,6 +272,34 @@ export class InvokeEndpoint {
       .finally(() => (watched.checking = false));
   }
 
+  /**
+   * Who called, as the workload should see it: `X-Forwarded-For/-Host/-Proto/-Port` and `Forwarded`
+   * from a trusted proxy are kept (our peer appended to the `For` chain); from anyone else they are
+   * replaced by what this server saw, so a caller cannot make the workload believe another address
+   * or host.
+   */
+  #setForwardedHeaders(req: IncomingMessage, scheme: 'http' | 'ws'): void {
+    const peer = req.socket.remoteAddress;
+    const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
+    const proto = encrypted ? `${scheme}s` : scheme;
+    const port = String(req.socket.localPort ?? '');
+    const host = req.headers.host ?? '';
+    const h = req.headers;
+    if (this.deps.settings.isTrustedProxy?.(peer)) {
+      const chain = h['x-forwarded-for'];
+      h['x-forwarded-for'] = chain ? `${String(chain)}, ${peer ?? ''}` : (peer ?? '');
+      h['x-forwarded-host'] ??= host;
+      h['x-forwarded-proto'] ??= proto;
+      h['x-forwarded-port'] ??= port;
+      return;
+    }
+    delete h.forwarded;
+    h['x-forwarded-for'] = peer ?? '';
+    h['x-forwarded-host'] = host;
+    h['x-forwarded-proto'] = proto;
+    h['x-forwarded-port'] = port;
+  }
+
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = performance.now();
     const { rawId, remainder } = splitInvokePath(req.url ?? '/');
@@ -307,7 +339,10 @@ export class InvokeEndpoint {
 
     // The caller went away while we looked things up: nothing to forward, nothing to count.
     if (res.destroyed || res.closed) return;
+    // Hop-by-hop: the fixed ones, and every header the caller named in `Connection` (RFC 9110, 7.6.1).
+    for (const h of connectionNamed(req.headers.connection)) delete req.headers[h];
     for (const h of STRIPPED_REQUEST_HEADERS) delete req.headers[h];
+    this.#setForwardedHeaders(req, 'http');
     req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
     req.url = remainder;
     const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
@@ -449,6 +484,15 @@ export class InvokeEndpoint {
     req.pipe(counter);
     return counter;
   }
+}
+
+/** The header names listed in a `Connection` header, lower-cased. */
+function connectionNamed(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name.length > 0 && name !== 'host');
 }
 
 function unavailableMessage(workloadId: string, status: string, reason: UnroutableReason): string {
