@@ -162,7 +162,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     authenticator = createJwtAuthenticator(config.auth);
   }
 
-  const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
+  const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime, feed: bus.feed });
   const mutationRateLimiter = createMutationRateLimiter({
     settings: config.graphql.mutationRateLimit,
     redis: config.redis && { url: config.redis.url, keyPrefix: config.redis.channelPrefix },
@@ -181,6 +181,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     graphqlEndpoint: '/graphql',
     graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
     landingPage: false,
+    // Only configured origins (and, in development, pages on this machine) get CORS headers, the
+    // origin itself and never `*`: the API accepts credentials (README.md, "Security").
+    cors: (request) => {
+      const origin = request.headers.get('origin');
+      if (!origin || !corsAllows(config.cors, origin)) return false;
+      return { origin, credentials: true, allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'], methods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 };
+    },
     maxRequestBodySize: config.graphql.maxBodyBytes,
     plugins: [
       // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
@@ -310,8 +317,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     async stop() {
       const started = Date.now();
       const budgetMs = config.shutdownTimeoutSeconds * 1000;
-      // 1. /readyz fails from now on, for good: load balancers stop sending new requests here...
+      // 1. /readyz fails from now on, for good: load balancers stop sending new requests here, and
+      // every response, those under way included, carries `Connection: close`: keep-alive clients
+      // reconnect (elsewhere) rather than reuse a connection that is closed under them later...
       readiness.beginShutdown();
+      front.closeConnections();
       const s = server;
       server = undefined;
       if (s) {
@@ -321,7 +331,6 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainSeconds * 1000));
         }
         // 3. New connections are refused; requests under way finish.
-        front.closeConnections();
         const closed = new Promise<void>((resolve) => s.close(() => resolve()));
         // Keep-alive connections go idle as their last request finishes: close each as it does.
         s.closeIdleConnections();
@@ -368,6 +377,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       logger.info('Workload API stopped');
     },
   };
+}
+
+/** Whether a browser page of `origin` may call the API with credentials. */
+export function corsAllows(cors: Config['cors'], origin: string): boolean {
+  if (cors.origins.includes(origin)) return true;
+  if (!cors.allowLocalhost) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname) && url.origin === origin;
+  } catch {
+    return false;
+  }
 }
 
 const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.

@@ -1,6 +1,7 @@
 /**
  * All configuration, parsed once from the environment with zod. The only reader of process.env.
  */
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import type { Deadlines } from './domain/deadlines.js';
 import { cpuMillicores, memoryBytes, type ImportancePolicy, type QuotaLimits } from './domain/quota.js';
@@ -45,6 +46,35 @@ const organizationOverrides = z
     }
   })
   .pipe(z.record(z.string().min(1).max(255), quotaOverride));
+
+/** A comma-separated list (blanks ignored). */
+const list = z.string().transform((v) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+
+/** Addresses and CIDR blocks (`10.0.0.0/8`, `::1`), checked one by one. */
+const addressList = list.superRefine((items, ctx) => {
+  for (const item of items) {
+    const [address = '', prefix] = item.split('/');
+    const family = isIP(address);
+    const bits = prefix === undefined ? undefined : Number(prefix);
+    if (family === 0 || (bits !== undefined && !(Number.isInteger(bits) && bits >= 0 && bits <= (family === 6 ? 128 : 32)))) {
+      ctx.addIssue({ code: 'custom', message: `"${item}" is not an IP address or CIDR block` });
+    }
+  }
+});
+
+/** Origins as browsers send them (`https://app.example.com`, no path); `*` is refused (credentials are allowed). */
+const originList = list.superRefine((items, ctx) => {
+  for (const item of items) {
+    let ok = false;
+    try {
+      const url = new URL(item);
+      ok = (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === item.replace(/\/$/, '');
+    } catch {
+      ok = false;
+    }
+    if (!ok) ctx.addIssue({ code: 'custom', message: `"${item}" is not an origin like https://app.example.com${item === '*' ? ' (a wildcard would let every site act with the caller\'s credentials)' : ''}` });
+  }
+});
 
 const seconds = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -134,6 +164,9 @@ const envSchema = z.object({
   GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(250_000),
   GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
+
+  TRUSTED_PROXIES: addressList.optional(),
+  CORS_ORIGINS: originList.optional(),
 });
 
 /** Every environment variable the configuration reads (deployment manifests are checked against it). */
@@ -205,7 +238,16 @@ export interface Config {
     statisticsFlushMs: number;
     /** Statistics buckets older than this are deleted (0: kept forever). */
     statisticsRetentionDays: number;
+    /** Whether a peer's X-Forwarded-* headers are kept (TRUSTED_PROXIES). */
+    isTrustedProxy: (address: string | undefined) => boolean;
   };
+  /**
+   * Peers whose `X-Forwarded-*` headers are believed (a load balancer in front); from anyone else
+   * they are replaced. Checked with `isTrusted(address)`.
+   */
+  trustedProxies: { entries: readonly string[]; isTrusted(address: string | undefined): boolean };
+  /** Which browser origins may call the API with credentials (CORS); see README.md, "Security". */
+  cors: { origins: readonly string[]; allowLocalhost: boolean };
   /** Limits every GraphQL operation must fit (HTTP, SSE and WebSocket alike); see README.md, "Limits". */
   graphql: {
     limits: {
@@ -279,6 +321,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     problems.push('  SHUTDOWN_DRAIN_SECONDS: must be shorter than SHUTDOWN_TIMEOUT_SECONDS');
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
+  const proxies = trustedProxies(e.TRUSTED_PROXIES ?? []);
   const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
   return {
     env: e.NODE_ENV,
@@ -346,6 +389,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         },
       },
     },
+    trustedProxies: proxies,
+    // Development pages on this machine may call the API from any port; production lists its own.
+    cors: { origins: e.CORS_ORIGINS ?? [], allowLocalhost: e.NODE_ENV === 'development' },
     invoke: {
       maxRequestBytes: e.INVOKE_MAX_REQUEST_BYTES,
       maxResponseBytes: e.INVOKE_MAX_RESPONSE_BYTES,
@@ -354,6 +400,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       accessCacheMs: e.INVOKE_ACCESS_CACHE_MS,
       statisticsFlushMs: e.INVOKE_STATISTICS_FLUSH_MS,
       statisticsRetentionDays: e.INVOKE_STATISTICS_RETENTION_DAYS,
+      isTrustedProxy: proxies.isTrusted,
     },
     graphql: {
       limits: {
@@ -393,6 +440,27 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         memory: e.QUOTA_ORGANIZATION_MEMORY,
       },
       organizationOverrides: e.QUOTA_ORGANIZATION_OVERRIDES ?? {},
+    },
+  };
+}
+
+/** The set of trusted proxy addresses (validated by the schema above). */
+function trustedProxies(entries: string[]): Config['trustedProxies'] {
+  const blocks = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) blocks.addAddress(address, type);
+    else blocks.addSubnet(address, Number(prefix), type);
+  }
+  return {
+    entries,
+    isTrusted(address) {
+      if (!address || entries.length === 0) return false;
+      // An IPv4 peer on a dual-stack socket reads as ::ffff:a.b.c.d.
+      const plain = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
+      const family = isIP(plain);
+      return family !== 0 && blocks.check(plain, family === 6 ? 'ipv6' : 'ipv4');
     },
   };
 }

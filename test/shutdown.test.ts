@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,7 @@ import { artifactInput, workloadInput } from './support/fixtures.js';
 import { eventually, subscribeSse, subscribeWs, wsClient } from './support/live.js';
 import { testEnvironment } from './support/ports.js';
 import { tokenFor, type TestSubject } from './support/test-app.js';
+import { bearer, createRunningWorkload, endpointOf, startInvokeApp, uuidOf } from './invoke/support.js';
 
 const owner: TestSubject = { sub: 'developer' };
 const root = path.resolve(import.meta.dirname, '..');
@@ -29,7 +30,7 @@ function requestUnderWay(url: URL, authorization: string, body: string) {
   let send: () => void = () => {};
   let continued: () => void = () => {};
   const headersArrived = new Promise<void>((resolve) => (continued = resolve));
-  const response = new Promise<{ status: number; body: string }>((resolve, reject) => {
+  const response = new Promise<{ status: number; body: string; connection: string | undefined }>((resolve, reject) => {
     const req = request(
       {
         host: url.hostname,
@@ -41,7 +42,7 @@ function requestUnderWay(url: URL, authorization: string, body: string) {
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, connection: res.headers.connection }));
       },
     );
     req.on('error', reject);
@@ -165,4 +166,97 @@ it('on SIGTERM the process fails /readyz, closes subscriptions with 1001 and exi
   expect(Date.now() - signalled).toBeLessThan(timeoutSeconds * 1000);
   expect(server.output()).toContain('Workload API stopped');
   await client.dispose();
+}, 60_000);
+
+interface Answer {
+  /** Sent after the shutdown began. */
+  late: boolean;
+  status: number;
+  connection: string | undefined;
+  /** Sent on a connection that an earlier response had left open. */
+  reused: boolean;
+}
+
+/** One request on a keep-alive agent; resolves with its answer or the error code that ended it. */
+function keepAliveRequest(agent: Agent, url: URL, path: string, headers: Record<string, string>, body?: string): Promise<{ status: number; connection: string | undefined; reused: boolean } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = request(
+      { agent, host: url.hostname, port: url.port, path, method: body === undefined ? 'GET' : 'POST', headers: { ...headers, ...(body !== undefined && { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, reused: req.reusedSocket }));
+        res.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: `${err.code ?? err.message}${req.reusedSocket ? ' on a reused connection' : ' on a new connection'}` }));
+    req.end(body);
+  });
+}
+
+it('after stop begins, every response carries Connection: close, those under way and invoke responses included, and keep-alive clients see no reset', async () => {
+  const t = await startInvokeApp({ name: 'pglite' }, { SHUTDOWN_DRAIN_SECONDS: '2', SHUTDOWN_TIMEOUT_SECONDS: '20' });
+  try {
+    const w = await createRunningWorkload(t);
+    const base = new URL(t.baseUrl);
+    const invokePath = new URL(endpointOf(t, w)).pathname;
+    const authorization = await bearer();
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 });
+    const graphql = JSON.stringify({ query: '{ workloads(first: 1) { totalCount } }' });
+
+    // Under way when the shutdown begins: an invocation the replica answers late, and a GraphQL request whose body is not sent yet.
+    const slowInvoke = keepAliveRequest(new Agent({ keepAlive: true }), base, `${invokePath}slow`, { authorization, 'x-sim-delay-ms': '6000' });
+    const proton = uuidOf(w.protons.find((p) => p.role === 'ACTIVE')!.id);
+    await eventually(() => t.app.invoke.statistics.inFlight(proton) === 1, 'the slow invocation to reach the replica');
+    const underWay = requestUnderWay(base, authorization, graphql);
+    await underWay.headersArrived;
+
+    // A keep-alive client whose connection is idle when the shutdown begins, and that reuses it during the drain.
+    const idleAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+    expect(await keepAliveRequest(idleAgent, base, '/graphql', { authorization }, graphql)).toMatchObject({ status: 200, connection: 'keep-alive' });
+
+    let stopping = false;
+    let refused = false;
+    const answers: Answer[] = [];
+    const errors: string[] = [];
+    // Keep-alive clients in a loop, alternating GraphQL and invocations, until new connections are refused.
+    const worker = async (n: number) => {
+      for (let i = 0; !refused; i += 1) {
+        const late = stopping;
+        const answer = (i + n) % 2 === 0
+          ? await keepAliveRequest(agent, base, '/graphql', { authorization }, graphql)
+          : await keepAliveRequest(agent, base, `${invokePath}x`, { authorization });
+        if ('error' in answer) {
+          errors.push(answer.error);
+          // The listener has closed: a new connection is refused, or reset if the kernel had queued it
+          // before the listener closed. Either ends this client.
+          if (answer.error.endsWith('on a new connection')) refused = true;
+        } else {
+          answers.push({ late, ...answer });
+        }
+      }
+    };
+    const workers = [0, 1, 2, 3].map(worker);
+    await eventually(() => answers.length >= 20, 'requests to flow before the shutdown');
+
+    stopping = true;
+    const stopped = t.app.stop();
+    expect(await keepAliveRequest(idleAgent, base, `${invokePath}again`, { authorization })).toMatchObject({ status: 200, connection: 'close', reused: true });
+    underWay.send();
+    const inFlight = await underWay.response;
+    expect(inFlight).toMatchObject({ status: 200, connection: 'close' });
+    const slow = await slowInvoke;
+    await Promise.all(workers);
+    await stopped;
+
+    expect(slow).toMatchObject({ status: 200, connection: 'close' });
+    // No reused connection was reset; new ones failed only because the listener had closed.
+    expect(errors.filter((e) => !/^(ECONNREFUSED|ECONNRESET) on a new connection$/.test(e))).toEqual([]);
+    const late = answers.filter((a) => a.late);
+    expect(late.filter((a) => a.connection !== 'close')).toEqual([]);
+    expect(late.filter((a) => a.status !== 200)).toEqual([]);
+    agent.destroy();
+    idleAgent.destroy();
+  } finally {
+    await t.stop().catch(() => undefined);
+  }
 }, 60_000);

@@ -44,6 +44,7 @@ export function viewerFromClaims(payload: JWTPayload, settings: AuthSettings): V
     organization,
     roles,
     isPlatformAdmin: roles.includes(settings.platformAdminRole),
+    ...(typeof payload.exp === 'number' && { expiresAt: payload.exp * 1000 }),
   };
 }
 

@@ -8,6 +8,7 @@ import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import { isRouteResolver, unsupportedRouteResolver, type RouteResolver } from '../runtime/route-resolver.js';
 import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
+import type { ChangeFeed } from '../pubsub/change-feed.js';
 import { cachedAuthenticator } from './cached-authenticator.js';
 import { InvokeAccess } from './invoke-access.js';
 import { InvokeEndpoint } from './invoke-endpoint.js';
@@ -35,6 +36,8 @@ export function createInvoke(deps: {
   authenticator: Authenticator;
   runtime: ProtonRuntime;
   resolver?: RouteResolver;
+  /** Workload changes, to re-check the access of forwarded WebSockets. */
+  feed?: ChangeFeed;
 }): Invoke {
   const resolver = deps.resolver ?? (isRouteResolver(deps.runtime) ? deps.runtime : unsupportedRouteResolver);
   const statistics = new StatisticsCollector({
@@ -52,6 +55,7 @@ export function createInvoke(deps: {
     statistics,
     settings: deps.settings,
     logger: deps.logger.child({ component: 'invoke' }),
+    ...(deps.feed && { feed: deps.feed }),
   });
   return {
     endpoint,

@@ -34,7 +34,7 @@ export class InvokeAccess {
   async grant(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
     if (!isUuid(workloadId)) return null;
     const id = workloadId.toLowerCase();
-    const key = `${id}\u0000${who.userId}\u0000${who.groups.join(',')}\u0000${who.organization ?? ''}\u0000${who.roles.join(',')}\u0000${who.isPlatformAdmin}`;
+    const key = `${id}\u0000${principalKey(who)}`;
     const cached = this.#cache.get(key);
     if (cached && this.now() - cached.at < this.cacheMs) return cached.grant;
     const grant = await this.#lookup(who, id);
@@ -44,6 +44,12 @@ export class InvokeAccess {
       if (this.#cache.size > MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
     }
     return grant;
+  }
+
+  /** The same, read now (never cached): for re-checking connections that stay open. */
+  async current(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
+    if (!isUuid(workloadId)) return null;
+    return this.#lookup(who, workloadId.toLowerCase());
   }
 
   async #lookup(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
@@ -59,4 +65,9 @@ export class InvokeAccess {
     if (!role) return null;
     return { workloadId, role, status: row.status, statusReason: row.status_reason };
   }
+}
+
+/** Everything about a caller that their roles depend on, as one string. */
+export function principalKey(who: Principal): string {
+  return `${who.userId}\u0000${who.groups.join(',')}\u0000${who.organization ?? ''}\u0000${who.roles.join(',')}\u0000${who.isPlatformAdmin}`;
 }

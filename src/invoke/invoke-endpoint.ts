@@ -25,9 +25,12 @@ import { Readable, Transform, type Duplex, type TransformCallback } from 'node:s
 import { createProxyServer, type ProxyServer } from 'http-proxy-3';
 import type { Logger } from 'pino';
 import { AuthenticationError, type Authenticator } from '../auth/authenticator.js';
-import type { Viewer } from '../auth/viewer.js';
+import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
+import type { ChangeFeed } from '../pubsub/change-feed.js';
+import { CLOSE_CODES } from '../transport/close-codes.js';
+import { ForwardedWebSocket } from './forwarded-websocket.js';
 import type { RouteResolver, UnroutableReason } from '../runtime/route-resolver.js';
-import type { InvokeAccess } from './invoke-access.js';
+import { principalKey, type InvokeAccess } from './invoke-access.js';
 import type { StatisticsCollector } from './statistics-collector.js';
 
 /** The path prefix the endpoint serves. */
@@ -43,6 +46,8 @@ export interface InvokeSettings {
   readonly upstreamTimeoutMs: number;
   /** `Retry-After` of a 503. */
   readonly retryAfterSeconds: number;
+  /** Whether a peer's `X-Forwarded-*` headers are believed (TRUSTED_PROXIES); by default no one's. */
+  readonly isTrustedProxy?: (address: string | undefined) => boolean;
 }
 
 export interface InvokeEndpointDeps {
@@ -52,6 +57,19 @@ export interface InvokeEndpointDeps {
   statistics: StatisticsCollector;
   settings: InvokeSettings;
   logger: Logger;
+  /**
+   * Changes of workloads (sharing changes among them), heard on every replica: a forwarded
+   * WebSocket whose caller lost their role is closed (4403) when its workload changes.
+   */
+  feed?: ChangeFeed;
+}
+
+/** The forwarded WebSockets of one workload, and the watch on its changes. */
+interface WatchedWorkload {
+  readonly sockets: Set<ForwardedWebSocket>;
+  unwatch: () => void;
+  checking: boolean;
+  again: boolean;
 }
 
 /** Request headers that end at this hop, plus the caller's credentials. */
@@ -82,11 +100,15 @@ export class InvokeEndpoint {
   readonly #exchanges = new WeakMap<IncomingMessage, Exchange>();
   /** WebSocket connections forwarded to replicas, cut when the endpoint closes. */
   readonly #tunnels = new Set<Duplex>();
+  /** The same, by the caller's socket (to meet the replica's side) and by workload (to re-check access). */
+  readonly #forwarded = new WeakMap<Duplex, ForwardedWebSocket>();
+  readonly #watched = new Map<string, WatchedWorkload>();
 
   constructor(private readonly deps: InvokeEndpointDeps) {
     // Keep-alive to the replicas: a new connection per request would cost more than the proxying.
     this.#agent = new Agent({ keepAlive: true, maxFreeSockets: 256, scheduling: 'lifo', timeout: 30_000 });
-    this.#proxy = createProxyServer({ agent: this.#agent, xfwd: true, prependPath: true });
+    // X-Forwarded-* are set here (forwardedHeaders), not by http-proxy-3, which would keep the caller's.
+    this.#proxy = createProxyServer({ agent: this.#agent, xfwd: false, prependPath: true });
     this.#proxy.on('proxyReq', (proxyReq, req) => {
       const x = this.#exchanges.get(req);
       if (x) x.proxyReq = proxyReq;
@@ -94,6 +116,15 @@ export class InvokeEndpoint {
     this.#proxy.on('proxyRes', (proxyRes, req, res) => this.#onResponse(proxyRes, req, res));
     // The caller went away mid-request: nothing to answer; http-proxy-3 has ended the upstream request.
     this.#proxy.on('econnreset', () => undefined);
+    // The replica's socket of a forwarded WebSocket: met at the upgrade, followed from `open` on
+    // (emitted as http-proxy-3 has piped it to the caller's, before any byte flows; a listener
+    // added earlier would take the replica's first bytes away from the pipe).
+    const upstreams = new WeakMap<Duplex, ForwardedWebSocket>();
+    this.#proxy.on('proxyReqWs', (proxyReq, _req, socket) => {
+      const forwarded = this.#forwarded.get(socket);
+      if (forwarded) proxyReq.once('upgrade', (_res, upstream: Duplex) => upstreams.set(upstream, forwarded));
+    });
+    this.#proxy.on('open', (upstream: Duplex) => upstreams.get(upstream)?.attach(upstream));
   }
 
   /** Whether the request is for the endpoint (otherwise it is the GraphQL server's). */
@@ -165,14 +196,108 @@ export class InvokeEndpoint {
     // The caller's credentials stay here; the upgrade's own headers go through.
     delete req.headers.authorization;
     delete req.headers['proxy-authorization'];
+    this.#setForwardedHeaders(req, 'ws');
     req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
     req.url = remainder;
     this.#tunnels.add(socket);
-    socket.once('close', () => this.#tunnels.delete(socket));
+    // Access is checked again while the connection lasts: it closes (4403) when the token expires
+    // and when the caller's role on the workload goes.
+    const forwarded = new ForwardedWebSocket(socket, grant.workloadId, viewer);
+    this.#forwarded.set(socket, forwarded);
+    const cancelExpiry = whenCredentialsExpire(viewer, () => forwarded.close(CLOSE_CODES.forbidden, 'Token expired'));
+    this.#watch(forwarded);
+    socket.once('close', () => {
+      this.#tunnels.delete(socket);
+      cancelExpiry();
+      this.#unwatch(forwarded);
+    });
     // No keep-alive agent: an upgraded connection leaves the pool for good.
     this.#proxy.ws(req, socket, head, { target: route.target, agent: false }, () =>
       refuseUpgrade(socket, 502, 'UPSTREAM_ERROR', 'the workload did not accept the WebSocket connection'),
     );
+  }
+
+  #watch(forwarded: ForwardedWebSocket): void {
+    const id = forwarded.workloadId;
+    let watched = this.#watched.get(id);
+    if (!watched) {
+      const entry: WatchedWorkload = { sockets: new Set(), unwatch: () => {}, checking: false, again: false };
+      if (this.deps.feed) entry.unwatch = this.deps.feed.watch(id, { changed: () => this.#recheck(id), resync: () => this.#recheck(id) });
+      this.#watched.set(id, entry);
+      watched = entry;
+    }
+    watched.sockets.add(forwarded);
+    // A role removed between the check of the upgrade and the watch would go unnoticed: look again.
+    this.#recheck(id);
+  }
+
+  #unwatch(forwarded: ForwardedWebSocket): void {
+    const watched = this.#watched.get(forwarded.workloadId);
+    if (!watched) return;
+    watched.sockets.delete(forwarded);
+    if (watched.sockets.size === 0) {
+      watched.unwatch();
+      this.#watched.delete(forwarded.workloadId);
+    }
+  }
+
+  /**
+   * Reads the role of each caller with a WebSocket open to the workload, uncached, and closes the
+   * connections of those who have none left. Notifications that arrive meanwhile make one more pass.
+   */
+  #recheck(workloadId: string): void {
+    const watched = this.#watched.get(workloadId);
+    if (!watched) return;
+    if (watched.checking) {
+      watched.again = true;
+      return;
+    }
+    watched.checking = true;
+    const pass = async () => {
+      do {
+        watched.again = false;
+        const byCaller = new Map<string, ForwardedWebSocket[]>();
+        for (const f of watched.sockets) {
+          const key = principalKey(f.viewer);
+          byCaller.set(key, [...(byCaller.get(key) ?? []), f]);
+        }
+        for (const sockets of byCaller.values()) {
+          const grant = await this.deps.access.current(sockets[0]!.viewer, workloadId);
+          if (!grant) for (const f of sockets) f.close(CLOSE_CODES.forbidden, 'Access revoked');
+        }
+      } while (watched.again);
+    };
+    void pass()
+      .catch((err: unknown) => this.deps.logger.warn({ err, workloadId }, 'could not re-check access of forwarded WebSockets'))
+      .finally(() => (watched.checking = false));
+  }
+
+  /**
+   * Who called, as the workload should see it: `X-Forwarded-For/-Host/-Proto/-Port` and `Forwarded`
+   * from a trusted proxy are kept (our peer appended to the `For` chain); from anyone else they are
+   * replaced by what this server saw, so a caller cannot make the workload believe another address
+   * or host.
+   */
+  #setForwardedHeaders(req: IncomingMessage, scheme: 'http' | 'ws'): void {
+    const peer = req.socket.remoteAddress;
+    const encrypted = 'encrypted' in req.socket && req.socket.encrypted === true;
+    const proto = encrypted ? `${scheme}s` : scheme;
+    const port = String(req.socket.localPort ?? '');
+    const host = req.headers.host ?? '';
+    const h = req.headers;
+    if (this.deps.settings.isTrustedProxy?.(peer)) {
+      const chain = h['x-forwarded-for'];
+      h['x-forwarded-for'] = chain ? `${String(chain)}, ${peer ?? ''}` : (peer ?? '');
+      h['x-forwarded-host'] ??= host;
+      h['x-forwarded-proto'] ??= proto;
+      h['x-forwarded-port'] ??= port;
+      return;
+    }
+    delete h.forwarded;
+    h['x-forwarded-for'] = peer ?? '';
+    h['x-forwarded-host'] = host;
+    h['x-forwarded-proto'] = proto;
+    h['x-forwarded-port'] = port;
   }
 
   async #serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -214,7 +339,10 @@ export class InvokeEndpoint {
 
     // The caller went away while we looked things up: nothing to forward, nothing to count.
     if (res.destroyed || res.closed) return;
+    // Hop-by-hop: the fixed ones, and every header the caller named in `Connection` (RFC 9110, 7.6.1).
+    for (const h of connectionNamed(req.headers.connection)) delete req.headers[h];
     for (const h of STRIPPED_REQUEST_HEADERS) delete req.headers[h];
+    this.#setForwardedHeaders(req, 'http');
     req.headers['x-forwarded-prefix'] = `${INVOKE_PATH_PREFIX}${grant.workloadId}`;
     req.url = remainder;
     const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
@@ -289,8 +417,12 @@ export class InvokeEndpoint {
       proxyRes.destroy();
       return;
     }
-    // Hop-by-hop: the caller's connection is ours to manage, not the replica's.
-    delete proxyRes.headers.connection;
+    // Hop-by-hop: the caller's connection is ours to manage, not the replica's. What the server
+    // decided for it (`close` while shutting down) is kept: without a value here, http-proxy-3
+    // would write `keep-alive` over it.
+    const ours = res.getHeader('connection');
+    if (ours === undefined) delete proxyRes.headers.connection;
+    else proxyRes.headers.connection = String(ours);
     delete proxyRes.headers['keep-alive'];
     const max = this.deps.settings.maxResponseBytes;
     const declared = proxyRes.headers['content-length'] === undefined ? undefined : Number(proxyRes.headers['content-length']);
@@ -352,6 +484,15 @@ export class InvokeEndpoint {
     req.pipe(counter);
     return counter;
   }
+}
+
+/** The header names listed in a `Connection` header, lower-cased. */
+function connectionNamed(value: string | string[] | undefined): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value.join(',') : value)
+    .split(',')
+    .map((name) => name.trim().toLowerCase())
+    .filter((name) => name.length > 0 && name !== 'host');
 }
 
 function unavailableMessage(workloadId: string, status: string, reason: UnroutableReason): string {

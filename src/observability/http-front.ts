@@ -23,12 +23,19 @@ const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 /** Routes requests; see the module comment. */
 export class HttpFront {
   #closing = false;
+  /** Responses not finished yet: those whose headers are still to be sent get `Connection: close` at shutdown. */
+  readonly #inFlight = new Set<ServerResponse>();
 
   constructor(private readonly deps: HttpFrontDeps) {}
 
-  /** From now on responses carry `Connection: close`, so keep-alive clients reconnect (elsewhere). */
+  /**
+   * From now on every response carries `Connection: close`, those under way included (unless their
+   * headers are already out), so keep-alive clients reconnect, elsewhere, instead of reusing a
+   * connection that the server is about to close under them.
+   */
   closeConnections(): void {
     this.#closing = true;
+    for (const res of this.#inFlight) if (!res.headersSent) res.setHeader('connection', 'close');
   }
 
   readonly handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -38,11 +45,13 @@ export class HttpFront {
     req.headers[REQUEST_ID_HEADER] = requestId;
     res.setHeader(REQUEST_ID_HEADER, requestId);
     if (this.#closing) res.setHeader('connection', 'close');
+    else this.#inFlight.add(res);
     const scope = scopes.scope(requestId);
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const operational = OPERATIONAL_PATHS.has(path);
     const started = performance.now();
     res.once('close', () => {
+      this.#inFlight.delete(res);
       const status = res.writableFinished ? res.statusCode : 499;
       const line = { method: req.method, path, status, durationMs: Math.round(performance.now() - started) };
       // Probes and scrapes every few seconds would drown the access log.

@@ -1,7 +1,7 @@
 import type { FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Repeater } from 'graphql-yoga';
-import type { Viewer } from '../auth/viewer.js';
+import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
 import type { SharingRole } from '../domain/model.js';
 import { NotFoundError } from '../domain/errors.js';
 import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
@@ -13,7 +13,7 @@ import type { Orm } from '../store/orm.js';
 import type { WorkloadService } from './workload.service.js';
 
 /** Why a live subscription ended on the server's initiative; clients see it as the error `code`. */
-export type SubscriptionEndCode = 'NOT_FOUND' | 'ACCESS_REVOKED' | 'SLOW_CONSUMER' | 'SERVICE_UNAVAILABLE';
+export type SubscriptionEndCode = 'NOT_FOUND' | 'ACCESS_REVOKED' | 'SLOW_CONSUMER' | 'SERVICE_UNAVAILABLE' | 'TOKEN_EXPIRED';
 
 /**
  * How a stream rides out a database that cannot be reached: each failed read is tried again after
@@ -61,6 +61,11 @@ export interface StreamHooks {
    * then need not read the role again (the API primes its role loader with it).
    */
   onRole?: (workloadId: string, role: SharingRole) => void;
+  /**
+   * End the stream with TOKEN_EXPIRED when the viewer's token expires. For streams that are their
+   * own connection (SSE); a WebSocket connection ends its operations itself.
+   */
+  endAtTokenExpiry?: boolean;
 }
 
 export interface LiveServiceDeps {
@@ -259,6 +264,7 @@ export class LiveService {
     let newestNotified = 0;
     return this.stream<WorkloadChange>(
       id,
+      hooks.endAtTokenExpiry ? viewer : null,
       (wake) => ({
         changed: (_id, sequence) => {
           if (sequence > newestNotified) newestNotified = sequence;
@@ -305,6 +311,7 @@ export class LiveService {
     let slow = false;
     return this.stream<WorkloadEvent>(
       id,
+      hooks.endAtTokenExpiry ? viewer : null,
       (wake) => ({
         changed: (_id, sequence) => {
           if (sequence > newestKnown) newestKnown = sequence;
@@ -367,6 +374,7 @@ export class LiveService {
     let slow = false;
     return this.stream<WorkloadListChange>(
       null,
+      hooks.endAtTokenExpiry ? viewer : null,
       (wake) => ({
         changed: (id, sequence) => {
           const before = dirty.get(id);
@@ -445,6 +453,8 @@ export class LiveService {
    */
   private stream<T>(
     workloadId: string | null,
+    /** Whose token's expiry ends the stream, if any. */
+    expiring: Viewer | null,
     listen: (wake: Wakeup) => ChangeListener,
     body: (push: Push<T>, wake: Wakeup, stopped: () => boolean, halted: Promise<unknown>) => Promise<unknown>,
   ): AsyncIterableIterator<T | SubscriptionEnded> {
@@ -453,7 +463,14 @@ export class LiveService {
     return new Repeater<T | SubscriptionEnded>((push, stop) => {
       const wake = new Wakeup();
       let done = false;
+      const cancelExpiry = expiring
+        ? whenCredentialsExpire(expiring, () => {
+            void push(new SubscriptionEnded('TOKEN_EXPIRED', 'the bearer token this subscription was opened with has expired; subscribe again with a fresh token'));
+            stop();
+          })
+        : undefined;
       void stop.then(() => {
+        cancelExpiry?.();
         done = true;
         wake.notify();
       });

@@ -6,6 +6,15 @@
 export const CLOSE_CODES = {
   /** The bearer token in connectionParams is missing or does not verify. */
   unauthorized: 4401,
+  /**
+   * The connection's access ended while it was open: the bearer token it was opened with expired
+   * (graphql-ws: each running operation first ends with the error TOKEN_EXPIRED), or, for a
+   * WebSocket through a workload's invoke endpoint, the caller's role on the workload was removed
+   * or the token expired. Reason `Token expired` or `Access revoked`. graphql-ws clients retry
+   * this code (it is not one of their fatal ones) and call `connectionParams` again: a function
+   * that returns a fresh token resumes without help.
+   */
+  forbidden: 4403,
   /** connection_init did not arrive within SUBSCRIPTIONS_CONNECTION_INIT_TIMEOUT_MS (graphql-ws). */
   connectionInitTimeout: 4408,
   /**

@@ -7,6 +7,7 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Authenticator } from '../auth/authenticator.js';
+import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
 import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
 import { withRequestId } from '../observability/request-id.plugin.js';
 import { logUnexpectedErrors, REQUEST_ID_HEADER } from '../observability/request-scope.js';
@@ -46,6 +47,8 @@ interface ConnectionState {
    */
   yogaRequest?: Request;
   operations: Set<string>;
+  /** Cancels the end of the connection at its token's expiry. */
+  cancelExpiry?: () => void;
 }
 
 type Enveloped = ReturnType<YogaServerInstance<Record<string, never>, GraphQLContext>['getEnveloped']>;
@@ -103,19 +106,36 @@ export function attachWebSocketTransport(options: {
     setTimeout(() => socket.terminate(), SLOW_CONSUMER_GRACE_MS).unref();
   };
 
+  // The connection's token expired: every operation on it ends with TOKEN_EXPIRED, then the
+  // connection closes with 4403 (graphql-ws clients reconnect, asking connectionParams again).
+  const endWithExpiredToken = (state: ConnectionState) => {
+    if (state.socket.readyState !== WebSocket.OPEN) return;
+    for (const id of state.operations) {
+      const errors = withRequestId(
+        [{ message: 'the bearer token of this connection has expired; this operation has ended (reconnect with a fresh token)', extensions: { code: 'TOKEN_EXPIRED' } }],
+        operationId(state, id),
+      );
+      state.socket.send(JSON.stringify({ id, type: 'error', payload: errors }));
+    }
+    state.socket.close(CLOSE_CODES.forbidden, 'Token expired');
+  };
+
   const server = makeServer<Record<string, unknown> | undefined, ConnectionState>({
     connectionInitWaitTimeout: limits.connectionInitTimeoutMs,
     async onConnect(ctx) {
       const value = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
       const authorization = typeof value === 'string' ? value : null;
+      let viewer: Viewer;
       try {
-        await authenticator.authenticate(authorization);
+        viewer = await authenticator.authenticate(authorization);
       } catch (err) {
         const message = err instanceof Error ? err.message : 'authentication failed';
         ctx.extra.socket.close(CLOSE_CODES.unauthorized, `Unauthorized: ${message}`.slice(0, 120));
         return false;
       }
       ctx.extra.authorization = authorization;
+      const state = ctx.extra;
+      state.cancelExpiry = whenCredentialsExpire(viewer, () => endWithExpiredToken(state));
       return true;
     },
     async onSubscribe(ctx, id, params) {
@@ -127,6 +147,13 @@ export function attachWebSocketTransport(options: {
           }),
         ];
       }
+      // The slot is taken before the first await: the messages of a burst are handled concurrently,
+      // and each must see the slots of those before it. A refused operation gives its slot back.
+      state.operations.add(id);
+      const refuse = (errors: readonly GraphQLError[]) => {
+        state.operations.delete(id);
+        return errors;
+      };
       // The request Yoga's context factory sees: the connection's credentials as its header.
       // POST: Yoga refuses mutations on GET requests (a rule for HTTP caches that a socket does not need).
       const request = (state.yogaRequest ??= new Request(`http://localhost${yoga.graphqlEndpoint}`, {
@@ -138,22 +165,23 @@ export function attachWebSocketTransport(options: {
       try {
         document = enveloped.parse(params.query);
       } catch (err) {
-        if (err instanceof GraphQLError) return [err];
+        if (err instanceof GraphQLError) return refuse([err]);
+        state.operations.delete(id);
         throw err;
       }
       const errors = enveloped.validate(enveloped.schema, document);
-      if (errors.length > 0) return errors;
+      if (errors.length > 0) return refuse(errors);
       let contextValue: object;
       try {
         contextValue = await enveloped.contextFactory();
       } catch (err) {
-        if (err instanceof GraphQLError) return [err];
+        if (err instanceof GraphQLError) return refuse([err]);
+        state.operations.delete(id);
         throw err;
       }
       const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
       Object.assign(contextValue, { connection });
       envelopes.set(contextValue, enveloped);
-      state.operations.add(id);
       return {
         schema: enveloped.schema,
         operationName: params.operationName,
@@ -238,6 +266,7 @@ export function attachWebSocketTransport(options: {
       state,
     );
     socket.once('close', (code, reason) => {
+      state.cancelExpiry?.();
       clearInterval(pinger);
       clearTimeout(pongWait);
       void closed(code, String(reason));

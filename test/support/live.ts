@@ -123,7 +123,7 @@ export function subscribeWs<TData, TVars>(client: Client, doc: TypedDocumentNode
 }
 
 /** Subscribes over GraphQL over SSE (Yoga), authenticating with the Authorization header. */
-export function subscribeSse<TData, TVars>(url: string, who: TestSubject, doc: TypedDocumentNode<TData, TVars>, variables: TVars): Received<TData> & { status: Promise<number> } {
+export function subscribeSse<TData, TVars>(url: string, who: TestSubject | { authorization: string }, doc: TypedDocumentNode<TData, TVars>, variables: TVars): Received<TData> & { status: Promise<number> } {
   const abort = new AbortController();
   let resolveStatus: (s: number) => void = () => {};
   const received: Received<TData> & { status: Promise<number> } = {
@@ -138,7 +138,7 @@ export function subscribeSse<TData, TVars>(url: string, who: TestSubject, doc: T
     const response = await fetch(`${url}/graphql`, {
       method: 'POST',
       signal: abort.signal,
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${await tokenFor(who)}` },
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: 'authorization' in who ? who.authorization : `Bearer ${await tokenFor(who)}` },
       body: JSON.stringify({ query: print(doc), variables }),
     });
     resolveStatus(response.status);

@@ -62,6 +62,8 @@ function deliver<T>(item: T | SubscriptionEnded, ctx: WithKnownRoles): T {
 
 function hooksFor(ctx: WithKnownRoles): StreamHooks {
   return {
+    // A WebSocket connection ends its operations itself when its token expires (close 4403).
+    endAtTokenExpiry: !ctx.connection,
     onSlowConsumer: () =>
       ctx.connection?.close(CLOSE_CODES.slowConsumer, 'Slow consumer: resume with "after"'),
     onRole: (workloadId, role) => {
