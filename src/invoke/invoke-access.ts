@@ -5,7 +5,7 @@
  */
 import type { Principal } from '../domain/sharing.js';
 import type { SharingRole, WorkloadStatus } from '../domain/model.js';
-import { isUuid } from '../domain/ids.js';
+import { workloadUuidFromPathId } from '../domain/ids.js';
 import type { Orm } from '../store/orm.js';
 import { workloadRoles } from '../store/access.js';
 import { queryRows } from '../store/sql.js';
@@ -30,10 +30,13 @@ export class InvokeAccess {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** The caller's grant on the workload, or null when it is unknown, deleted or not shared with them. */
+  /**
+   * The caller's grant on the workload (named by its UUID or its global id), or null when it is
+   * unknown, deleted or not shared with them.
+   */
   async grant(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
-    if (!isUuid(workloadId)) return null;
-    const id = workloadId.toLowerCase();
+    const id = workloadUuidFromPathId(workloadId);
+    if (!id) return null;
     const key = `${id}\u0000${who.userId}\u0000${who.groups.join(',')}\u0000${who.organization ?? ''}\u0000${who.roles.join(',')}\u0000${who.isPlatformAdmin}`;
     const cached = this.#cache.get(key);
     if (cached && this.now() - cached.at < this.cacheMs) return cached.grant;

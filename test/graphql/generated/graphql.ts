@@ -266,7 +266,7 @@ export type ArtifactFieldsFragment = { id: string, name: string, description: st
 
 type ErrorFields_ConflictError_Fragment = { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string };
 
-type ErrorFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string };
+type ErrorFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string };
 
 type ErrorFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string };
 
@@ -298,7 +298,7 @@ export type UpdateArtifactMutationVariables = Exact<{
 
 
 export type UpdateArtifactMutation = { updateArtifact:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
@@ -312,7 +312,7 @@ export type LockArtifactMutationVariables = Exact<{
 
 export type LockArtifactMutation = { lockArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'LockArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -336,7 +336,7 @@ export type DeleteArtifactMutationVariables = Exact<{
 export type DeleteArtifactMutation = { deleteArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'DeleteArtifactPayload', artifact: { id: string } }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -365,7 +365,7 @@ export type OperationResultFragment = { changed: boolean, message: string, workl
 
 type RefusalFields_ConflictError_Fragment = { __typename: 'ConflictError', code: string, message: string };
 
-type RefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string };
+type RefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string };
 
 type RefusalFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string };
 
@@ -388,7 +388,7 @@ export type StartWorkloadMutationVariables = Exact<{
 
 export type StartWorkloadMutation = { startWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -402,7 +402,7 @@ export type StopWorkloadMutationVariables = Exact<{
 
 export type StopWorkloadMutation = { stopWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -416,7 +416,7 @@ export type RestartWorkloadMutationVariables = Exact<{
 
 export type RestartWorkloadMutation = { restartWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -430,7 +430,7 @@ export type PromoteWorkloadMutationVariables = Exact<{
 
 export type PromoteWorkloadMutation = { promoteWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -444,7 +444,7 @@ export type DeleteWorkloadMutationVariables = Exact<{
 
 export type DeleteWorkloadMutation = { deleteWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -458,7 +458,7 @@ export type CancelReplacementMutationVariables = Exact<{
 
 export type CancelReplacementMutation = { cancelReplacement:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -472,7 +472,7 @@ export type UpdateWorkloadRuntimeMutationVariables = Exact<{
 
 export type UpdateWorkloadRuntimeMutation = { updateWorkloadRuntime:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -486,7 +486,7 @@ export type ReplaceWorkloadArtifactMutationVariables = Exact<{
 
 export type ReplaceWorkloadArtifactMutation = { replaceWorkloadArtifact:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -511,7 +511,7 @@ export type UpdateWorkloadSharedRolesMutationVariables = Exact<{
 
 
 export type UpdateWorkloadSharedRolesMutation = { updateWorkloadSharedRoles:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateWorkloadSharedRolesPayload', workload: { id: string, viewerRole: SharingRole, sharedRoles: Array<{ subjectType: SubjectType, subjectId: string, role: SharingRole, grantedBy: string }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -523,7 +523,7 @@ export type UpdateArtifactSharedRolesMutationVariables = Exact<{
 
 
 export type UpdateArtifactSharedRolesMutation = { updateArtifactSharedRoles:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateArtifactSharedRolesPayload', artifact: { id: string, viewerRole: SharingRole, sharedRoles: Array<{ subjectType: SubjectType, subjectId: string, role: SharingRole, grantedBy: string }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -624,7 +624,7 @@ export type UpdateWorkloadMutationVariables = Exact<{
 
 export type UpdateWorkloadMutation = { updateWorkload:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateWorkloadPayload', workload: { id: string, name: string, description: string, status: WorkloadStatus, importance: Importance, endpoint: string, expiresAt: string | null, createdAt: string, updatedAt: string, runtime: { replicaCount: number, containerResources: Array<{ containerName: string, cpu: string | null, memory: string | null }> }, artifact: { id: string, name: string, status: ArtifactStatus, version: number | null }, protons: Array<{ id: string, role: ProtonRole, status: ProtonStatus }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
