@@ -6,6 +6,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
+import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
@@ -132,19 +134,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const live = new LiveService({ orm, workloads: services.workloads, feed: bus.feed, maxPendingEvents: config.subscriptions.maxPendingEvents });
 
   let authenticator: Authenticator;
-  let graphiqlHeaders: string | undefined;
+  // The sample subjects' tokens, handed only to a browser on this machine (auth/development-exposure.ts).
+  let developmentTokens: Record<string, string> = {};
   if (config.auth.mode === 'development') {
     const dev = await prepareDevelopmentAuth(config.dataDir, config.auth, clock());
     authenticator = createJwtAuthenticator(dev.settings);
-    graphiqlHeaders = JSON.stringify({ Authorization: `Bearer ${dev.tokens.alice}` });
+    developmentTokens = dev.tokens;
     logger.warn(
       { file: dev.file, subjects: Object.keys(dev.tokens) },
       `development authentication: send "Authorization: Bearer <token>" with a token from ${dev.file} ` +
-        `(GraphiQL is preset to act as alice). Never use this mode in production.`,
+        `(GraphiQL, opened from this machine, is preset to act as alice). Never use this mode in production.`,
     );
   } else {
     authenticator = createJwtAuthenticator(config.auth);
   }
+
+  const developmentTokensFor = (remoteAddress: string | undefined): Record<string, string> | null =>
+    mayReceiveDevelopmentTokens({ authMode: config.auth.mode, env: config.env, remoteAddress }) ? developmentTokens : null;
 
   const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime });
   const mutationRateLimiter = createMutationRateLimiter({
@@ -157,7 +163,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
+    graphiql: config.graphiql
+      ? (_request, serverContext) => {
+          const alice = developmentTokensFor(remoteAddressOf(serverContext))?.alice;
+          return {
+            title: 'Workload API',
+            defaultQuery: GRAPHIQL_DEFAULT_QUERY,
+            headers: alice ? JSON.stringify({ Authorization: `Bearer ${alice}` }) : undefined,
+          };
+        }
+      : false,
+    // GraphiQL's scripts and styles come from this server, not a CDN: the page works offline.
+    renderGraphiQL,
     landingPage: false,
     maxRequestBodySize: config.graphql.maxBodyBytes,
     plugins: [
