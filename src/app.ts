@@ -15,6 +15,7 @@ import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wir
 import type { Leadership } from './runtime/kubernetes/leadership.js';
 import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
 import { HttpFront } from './observability/http-front.js';
+import { ConsoleSite } from './console/console-site.js';
 import { AppMetrics } from './observability/metrics.js';
 import { dependencyChecks, Readiness } from './observability/readiness.js';
 import { useRequestIds } from './observability/request-id.plugin.js';
@@ -242,7 +243,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
 
-  const front = new HttpFront({ scopes, readiness, metrics: config.metricsEnabled ? metrics : null, invoke: invoke.endpoint, graphql: yoga });
+  const consoleSite = new ConsoleSite({ developmentTokensFor: (req) => developmentTokensFor(req.socket.remoteAddress) ?? {} });
+  const front = new HttpFront({ scopes, readiness, metrics: config.metricsEnabled ? metrics : null, invoke: invoke.endpoint, graphql: yoga, console: consoleSite });
   let server: Server | undefined;
   let baseUrl = '';
   let websocket: WebSocketTransport | undefined;

@@ -20,7 +20,16 @@ async function graphiqlPage(url: string, headers: Record<string, string> = {}): 
   return res.text();
 }
 
-describe('the GraphiQL page', () => {
+/** The sample subjects the console's sign-in page is offered (GET /console/development-subjects). */
+async function developmentSubjects(url: string, headers: Record<string, string> = {}): Promise<string[]> {
+  const res = await fetch(`${url}/console/development-subjects`, { headers });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('cache-control')).toBe('no-store');
+  const body = (await res.json()) as { subjects: { name: string; token: string }[] };
+  return body.subjects.map((s) => s.name);
+}
+
+describe('the GraphiQL page and the console\'s development subjects', () => {
   let dataDir: string;
   let t: TestApp | undefined;
   beforeAll(async () => {
@@ -46,15 +55,18 @@ describe('the GraphiQL page', () => {
     t = await startTestApp({ name: 'pglite' }, { ...DEVELOPMENT, DATA_DIR: dataDir });
     const port = new URL(await t.app.start()).port;
     expect(await graphiqlPage(`http://127.0.0.1:${port}`)).toMatch(/Bearer ey[\w-]+\.[\w-]+\.[\w-]+/);
+    expect(await developmentSubjects(`http://127.0.0.1:${port}`)).toEqual(['alice', 'bob', 'carol', 'admin']);
   });
 
   const external = externalAddress();
   it.skipIf(!external)('carries no token for a client on another address, whatever X-Forwarded-For says', async () => {
     t = await startTestApp({ name: 'pglite' }, { ...DEVELOPMENT, DATA_DIR: dataDir });
     const port = new URL(await t.app.start()).port;
-    const page = await graphiqlPage(`http://${external}:${port}`, { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' });
+    const spoof = { 'x-forwarded-for': '127.0.0.1', forwarded: 'for=127.0.0.1' };
+    const page = await graphiqlPage(`http://${external}:${port}`, spoof);
     expect(page).toContain('Workload API');
     expect(page).not.toContain('Bearer ');
+    expect(await developmentSubjects(`http://${external}:${port}`, spoof)).toEqual([]);
   });
 
   it('carries no token with NODE_ENV=production, even with development authentication forced on and a loopback client', async () => {
@@ -63,5 +75,6 @@ describe('the GraphiQL page', () => {
     const page = await graphiqlPage(`http://127.0.0.1:${port}`);
     expect(page).toContain('Workload API');
     expect(page).not.toContain('Bearer ');
+    expect(await developmentSubjects(`http://127.0.0.1:${port}`)).toEqual([]);
   });
 });
