@@ -355,7 +355,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   };
 }
 
-const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.
+/** The example operations GraphiQL opens with (a test validates them against the schema). */
+export const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.
 mutation CreateArtifact {
   createArtifact(input: {
     name: "hello"
@@ -364,7 +365,7 @@ mutation CreateArtifact {
     ] }] }
   }) {
     __typename
-    ... on MutationCreateArtifactSuccess { artifact { id name status } }
+    ... on CreateArtifactPayload { artifact { id name status } }
     ... on Error { message }
   }
 }

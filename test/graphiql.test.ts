@@ -2,6 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { parse, validate } from 'graphql';
+import { GRAPHIQL_DEFAULT_QUERY } from '../src/app.js';
+import { buildSchema } from '../src/graphql/schema.js';
 import { startTestApp, type TestApp } from './support/test-app.js';
 
 /** This machine's first non-loopback IPv4 address: a client connecting to it is not on loopback. */
@@ -49,6 +52,10 @@ describe('the GraphiQL page and the console\'s development subjects', () => {
     expect(page).not.toMatch(/<script[^>]+src=["']?https?:/i);
     expect(page).not.toMatch(/<link[^>]+href=["']?https?:/i);
     expect(page).not.toMatch(/unpkg\.com|jsdelivr|esm\.sh/);
+  });
+
+  it('opens with example operations that are valid against the schema', () => {
+    expect(validate(buildSchema(), parse(GRAPHIQL_DEFAULT_QUERY)).map((e) => e.message)).toEqual([]);
   });
 
   it('carries a development token for a browser on this machine (socket on loopback)', async () => {

@@ -8,7 +8,7 @@ import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureConsoleBuilt } from '../../scripts/console-build.js';
 import { CHROMIUM_PATH, createDatabase, type Backend } from '../support/backends.js';
-import { testEnvironment } from '../support/ports.js';
+import { freePort, testEnvironment } from '../support/ports.js';
 
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 
@@ -27,8 +27,12 @@ export async function startConsoleApp(backend: Backend = { name: 'pglite' }, env
   await ensureConsoleBuilt();
   const dataDir = await mkdtemp(path.join(tmpdir(), 'wl-console-'));
   const { database, drop } = await createDatabase(backend);
+  // A real port (not 0), so that the endpoints the API shows name it.
+  const port = String(await freePort());
   const config = loadConfig(
     testEnvironment({
+      PORT: port,
+      PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
       AUTH_MODE: 'development',
       NODE_ENV: 'development',
       DATA_DIR: dataDir,

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { ApiError } from '../api';
 import { RefusalView, roleRefusal, Section, StatusBadge, when } from '../components';
 import {
+  ConsoleArtifactDocument,
   ConsoleArtifactsDocument,
   ConsoleCloneArtifactDocument,
   ConsoleCreateArtifactDocument,
@@ -10,6 +11,8 @@ import {
   ConsoleUpdateArtifactDocument,
   type ArtifactRowFragment,
   type RefusalFragment,
+  type SharingRole,
+  type SubjectType,
 } from '../gql/graphql';
 import { navigate, useApi } from '../hooks';
 import { SharingEditor } from './SharingEditor';
@@ -23,7 +26,7 @@ export function ArtifactsPage({ repositoryId }: { repositoryId?: string }) {
   const [error, setError] = useState<string | null>(null);
   const load = useCallback(async () => {
     try {
-      const d = await api.query(ConsoleArtifactsDocument, { first: 100, ...(repositoryId && { filter: { repositoryId } }) });
+      const d = await api.query(ConsoleArtifactsDocument, { first: 30, ...(repositoryId && { filter: { repositoryId } }) });
       setArtifacts(d.artifacts.edges.map((e) => e.node));
     } catch (e) {
       setError(e instanceof Error ? e.message : String(e));
@@ -183,9 +186,23 @@ function ArtifactEditor({ artifact: a, onChanged }: { artifact: ArtifactRowFragm
           <RefusalView key={k} refusal={refusals[k] ?? null} />
         ))}
       </Section>
-      <SharingEditor kind="artifact" id={a.id} viewerRole={a.viewerRole} roles={a.sharedRoles} onSaved={() => onChanged(a.id)} />
+      <ArtifactSharing artifact={a} />
     </>
   );
+}
+
+function ArtifactSharing({ artifact: a }: { artifact: ArtifactRowFragment }) {
+  const api = useApi();
+  const [roles, setRoles] = useState<{ subjectType: SubjectType; subjectId: string; role: SharingRole }[] | null>(null);
+  const load = useCallback(async () => {
+    const { artifact } = await api.query(ConsoleArtifactDocument, { id: a.id });
+    if (artifact.__typename === 'Artifact') setRoles(artifact.sharedRoles);
+  }, [api, a.id]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+  if (!roles) return null;
+  return <SharingEditor kind="artifact" id={a.id} viewerRole={a.viewerRole} roles={roles} onSaved={() => void load()} />;
 }
 
 /** The spec as queried carries no __typename (none is selected); this guards pasted JSON from the API. */

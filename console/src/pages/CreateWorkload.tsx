@@ -22,7 +22,7 @@ export function CreateWorkloadPage() {
   const [refusal, setRefusal] = useState<RefusalFragment | { __typename: 'TransportError'; message: string } | null>(null);
 
   useEffect(() => {
-    void api.query(ConsoleArtifactsDocument, { first: 100 }).then((d) => setArtifacts(d.artifacts.edges.map((e) => e.node)));
+    void api.query(ConsoleArtifactsDocument, { first: 30 }).then((d) => setArtifacts(d.artifacts.edges.map((e) => e.node)));
   }, [api]);
 
   const submit = async () => {

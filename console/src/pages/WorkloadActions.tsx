@@ -66,7 +66,7 @@ export function WorkloadActions({ workload: w, onChanged }: { workload: Workload
 
   useEffect(() => {
     void api
-      .query(ConsoleArtifactsDocument, { first: 100 })
+      .query(ConsoleArtifactsDocument, { first: 30 })
       .then((d) => setArtifacts(d.artifacts.edges.map((e) => e.node)))
       .catch(() => setArtifacts([]));
   }, [api]);

@@ -187,7 +187,7 @@ function ReplacementTimeline({ workload }: { workload: WorkloadDetailFragment })
         <ul className="history">
           {past.map((h, i) => (
             <li key={i}>
-              {when(h.at)}: now on {h.artifact.name} {h.artifact.version ? `v${h.artifact.version}` : '(draft)'}
+              {when(h.at)}: replacement to {h.artifact.name} {h.artifact.version ? `v${h.artifact.version}` : '(draft)'}
             </li>
           ))}
         </ul>
@@ -256,7 +256,7 @@ function StatisticsCharts({ id }: { id: string }) {
       }
     };
     void load();
-    const timer = setInterval(() => void load(), 10_000);
+    const timer = setInterval(() => void load(), 5_000);
     return () => {
       stop = true;
       clearInterval(timer);
