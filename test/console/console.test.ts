@@ -67,6 +67,40 @@ describeWithBrowser('the console, in a browser', () => {
     expect(await refusal.textContent()).toMatch(/INVALID_TRANSITION/);
   }, 60_000);
 
+  it('shares the workload with bob, who sees it as an OBSERVER with the actions he may not take disabled and why', async () => {
+    const alice = (await browser.person()).page;
+    await signInAs(alice, t.url, 'alice');
+    await alice.locator('tr[data-workload="shop"] a').click();
+    await alice.getByRole('button', { name: 'Add', exact: true }).click();
+    await alice.getByLabel('Subject', { exact: true }).last().fill('bob');
+    await alice.getByLabel('Role').last().selectOption('OBSERVER');
+    await alice.locator('button[data-action="save-sharing"]').click();
+    await alice.getByText('saved').waitFor();
+
+    // Some traffic for the statistics, through the endpoint named by the workload's global id.
+    const id = decodeURIComponent(new URL(alice.url()).hash.split('/')[2]!);
+    const subjects = (await (await fetch(`${t.url}/console/development-subjects`)).json()) as { subjects: { name: string; token: string }[] };
+    const token = subjects.subjects.find((s) => s.name === 'alice')!.token;
+    for (let i = 0; i < 20; i++) {
+      const res = await fetch(`${t.url}/endpoints/workloads/${id}/hello`, { headers: { authorization: `Bearer ${token}`, ...(i % 5 === 0 && { 'x-sim-status': '500' }) } });
+      expect(res.status).toBe(i % 5 === 0 ? 500 : 200);
+    }
+
+    const bob = (await browser.person()).page;
+    await signInAs(bob, t.url, 'bob');
+    await bob.locator('tr[data-workload="shop"] a').click();
+    await bob.getByTestId('viewer-role').filter({ hasText: 'OBSERVER' }).waitFor();
+    expect(await bob.locator('.refusal[role="alert"]').count()).toBe(0);
+    const stop = bob.locator('button[data-action="stop"]');
+    expect(await stop.isDisabled()).toBe(true);
+    expect(await bob.locator('.action:has(button[data-action="stop"]) .disabled-reason').textContent()).toBe('needs EDITOR; you are OBSERVER');
+    expect(await bob.locator('button[data-action="delete"]').isDisabled()).toBe(true);
+    expect(await bob.locator('button[data-action="save-sharing"]').isDisabled()).toBe(true);
+    // The statistics are written in batches: the page polls until they show.
+    await bob.getByText(/^20 requests · 4 server errors/).waitFor({ timeout: 30_000 });
+    await bob.locator('.recharts-surface').first().waitFor();
+    await bob.screenshot({ path: path.join(SCREENSHOTS, 'workload-shared-observer.png'), fullPage: true });
+  }, 60_000);
   it('replaces the workload\'s artifact and shows the replacement\'s steps as a timeline, live', async () => {
     const { page } = await browser.person();
     await signInAs(page, t.url, 'alice');
@@ -113,37 +147,4 @@ describeWithBrowser('the console, in a browser', () => {
     await page.locator('tr[data-event-type]').first().waitFor();
   }, 120_000);
 
-  it('shares the workload with bob, who sees it as an OBSERVER with the actions he may not take disabled and why', async () => {
-    const alice = (await browser.person()).page;
-    await signInAs(alice, t.url, 'alice');
-    await alice.locator('tr[data-workload="shop"] a').click();
-    await alice.getByRole('button', { name: 'Add', exact: true }).click();
-    await alice.getByLabel('Subject', { exact: true }).last().fill('bob');
-    await alice.getByLabel('Role').last().selectOption('OBSERVER');
-    await alice.locator('button[data-action="save-sharing"]').click();
-    await alice.getByText('saved').waitFor();
-
-    // Some traffic for the statistics, through the endpoint named by the workload's global id.
-    const id = decodeURIComponent(new URL(alice.url()).hash.split('/')[2]!);
-    const subjects = (await (await fetch(`${t.url}/console/development-subjects`)).json()) as { subjects: { name: string; token: string }[] };
-    const token = subjects.subjects.find((s) => s.name === 'alice')!.token;
-    for (let i = 0; i < 20; i++) {
-      const res = await fetch(`${t.url}/endpoints/workloads/${id}/hello`, { headers: { authorization: `Bearer ${token}`, ...(i % 5 === 0 && { 'x-sim-status': '500' }) } });
-      expect(res.status).toBe(i % 5 === 0 ? 500 : 200);
-    }
-
-    const bob = (await browser.person()).page;
-    await signInAs(bob, t.url, 'bob');
-    await bob.locator('tr[data-workload="shop"] a').click();
-    await bob.getByTestId('viewer-role').filter({ hasText: 'OBSERVER' }).waitFor();
-    const stop = bob.locator('button[data-action="stop"]');
-    expect(await stop.isDisabled()).toBe(true);
-    expect(await bob.locator('.action:has(button[data-action="stop"]) .disabled-reason').textContent()).toBe('needs EDITOR; you are OBSERVER');
-    expect(await bob.locator('button[data-action="delete"]').isDisabled()).toBe(true);
-    expect(await bob.locator('button[data-action="save-sharing"]').isDisabled()).toBe(true);
-    // The statistics are written in batches: the page polls until they show.
-    await bob.getByText(/^20 requests · 4 server errors/).waitFor({ timeout: 30_000 });
-    await bob.locator('.recharts-surface').first().waitFor();
-    await bob.screenshot({ path: path.join(SCREENSHOTS, 'workload-shared-observer.png'), fullPage: true });
-  }, 60_000);
 });

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { ensureConsoleBuilt } from '../../scripts/console-build.js';
+import type { DatabaseConfig } from '../../src/store/orm.js';
 import { CHROMIUM_PATH, createDatabase, type Backend } from '../support/backends.js';
 import { freePort, testEnvironment } from '../support/ports.js';
 
@@ -23,12 +24,17 @@ export interface ConsoleApp {
  * The API in development mode (sample subjects), on a fast simulated cluster, with the console
  * built. Real time: the controller and the browser both wait on it.
  */
-export async function startConsoleApp(backend: Backend = { name: 'pglite' }, env: Record<string, string> = {}): Promise<ConsoleApp> {
+export async function startConsoleApp(
+  backend: Backend = { name: 'pglite' },
+  env: Record<string, string> = {},
+  /** To start the API again where another instance stopped: its database, data directory and port. */
+  again?: { database: DatabaseConfig; dataDir: string; port: number },
+): Promise<ConsoleApp & { database: DatabaseConfig; dataDir: string; port: number }> {
   await ensureConsoleBuilt();
-  const dataDir = await mkdtemp(path.join(tmpdir(), 'wl-console-'));
-  const { database, drop } = await createDatabase(backend);
+  const dataDir = again?.dataDir ?? (await mkdtemp(path.join(tmpdir(), 'wl-console-')));
+  const { database, drop } = again ? { database: again.database, drop: async () => {} } : await createDatabase(backend, { persistent: true });
   // A real port (not 0), so that the endpoints the API shows name it.
-  const port = String(await freePort());
+  const port = String(again?.port ?? (await freePort()));
   const config = loadConfig(
     testEnvironment({
       PORT: port,
@@ -48,6 +54,9 @@ export async function startConsoleApp(backend: Backend = { name: 'pglite' }, env
   return {
     app,
     url,
+    database,
+    dataDir,
+    port: Number(port),
     async stop() {
       await app.stop();
       await drop();
