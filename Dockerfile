@@ -13,6 +13,10 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY migrations ./migrations
 RUN npm run build
+# The console (docs/adr/0090-console.md): built here, served by the API from dist-console/.
+COPY console ./console
+COPY scripts/console-build.ts ./scripts/console-build.ts
+RUN npm run console:build
 
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production PORT=4000 DATA_DIR=/data
@@ -20,6 +24,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist-console ./dist-console
 # DATA_DIR: the embedded database, when DATABASE_URL is unset (one container only).
 RUN mkdir -p /data && chown node:node /data
 # The image's `node` user, by number: Kubernetes can check runAsNonRoot only for a numeric user.

@@ -16,5 +16,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // The console's build (dist-console/), made once before any file runs when it is missing or stale.
+    globalSetup: ['test/support/console-build.setup.ts'],
   },
 });

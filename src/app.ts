@@ -6,6 +6,8 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
+import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
@@ -13,6 +15,7 @@ import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wir
 import type { Leadership } from './runtime/kubernetes/leadership.js';
 import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
 import { HttpFront } from './observability/http-front.js';
+import { ConsoleSite } from './console/console-site.js';
 import { AppMetrics } from './observability/metrics.js';
 import { dependencyChecks, Readiness } from './observability/readiness.js';
 import { useRequestIds } from './observability/request-id.plugin.js';
@@ -148,19 +151,23 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   });
 
   let authenticator: Authenticator;
-  let graphiqlHeaders: string | undefined;
+  // The sample subjects' tokens, handed only to a browser on this machine (auth/development-exposure.ts).
+  let developmentTokens: Record<string, string> = {};
   if (config.auth.mode === 'development') {
     const dev = await prepareDevelopmentAuth(config.dataDir, config.auth, clock());
     authenticator = createJwtAuthenticator(dev.settings);
-    graphiqlHeaders = JSON.stringify({ Authorization: `Bearer ${dev.tokens.alice}` });
+    developmentTokens = dev.tokens;
     logger.warn(
       { file: dev.file, subjects: Object.keys(dev.tokens) },
       `development authentication: send "Authorization: Bearer <token>" with a token from ${dev.file} ` +
-        `(GraphiQL is preset to act as alice). Never use this mode in production.`,
+        `(GraphiQL, opened from this machine, is preset to act as alice). Never use this mode in production.`,
     );
   } else {
     authenticator = createJwtAuthenticator(config.auth);
   }
+
+  const developmentTokensFor = (remoteAddress: string | undefined): Record<string, string> | null =>
+    mayReceiveDevelopmentTokens({ authMode: config.auth.mode, env: config.env, remoteAddress }) ? developmentTokens : null;
 
   const invoke = createInvoke({ settings: config.invoke, orm, clock, logger, authenticator, runtime, feed: bus.feed });
   const mutationRateLimiter = createMutationRateLimiter({
@@ -179,7 +186,18 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const yoga = createYoga<Record<string, never>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.graphiql ? { title: 'Workload API', defaultQuery: GRAPHIQL_DEFAULT_QUERY, headers: graphiqlHeaders } : false,
+    graphiql: config.graphiql
+      ? (_request, serverContext) => {
+          const alice = developmentTokensFor(remoteAddressOf(serverContext))?.alice;
+          return {
+            title: 'Workload API',
+            defaultQuery: GRAPHIQL_DEFAULT_QUERY,
+            headers: alice ? JSON.stringify({ Authorization: `Bearer ${alice}` }) : undefined,
+          };
+        }
+      : false,
+    // GraphiQL's scripts and styles come from this server, not a CDN: the page works offline.
+    renderGraphiQL,
     landingPage: false,
     // Only configured origins (and, in development, pages on this machine) get CORS headers, the
     // origin itself and never `*`: the API accepts credentials (README.md, "Security").
@@ -264,7 +282,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     },
   });
 
-  const front = new HttpFront({ scopes, readiness, metrics: config.metricsEnabled ? metrics : null, invoke: invoke.endpoint, graphql: yoga });
+  const consoleSite = new ConsoleSite({ developmentTokensFor: (req) => developmentTokensFor(req.socket.remoteAddress) ?? {} });
+  const front = new HttpFront({ scopes, readiness, metrics: config.metricsEnabled ? metrics : null, invoke: invoke.endpoint, graphql: yoga, console: consoleSite });
   let server: Server | undefined;
   let baseUrl = '';
   let websocket: WebSocketTransport | undefined;
@@ -391,7 +410,8 @@ export function corsAllows(cors: Config['cors'], origin: string): boolean {
   }
 }
 
-const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.
+/** The example operations GraphiQL opens with (a test validates them against the schema). */
+export const GRAPHIQL_DEFAULT_QUERY = `# Create a draft artifact and a workload that runs it, then list workloads.
 mutation CreateArtifact {
   createArtifact(input: {
     name: "hello"
@@ -400,7 +420,7 @@ mutation CreateArtifact {
     ] }] }
   }) {
     __typename
-    ... on MutationCreateArtifactSuccess { artifact { id name status } }
+    ... on CreateArtifactPayload { artifact { id name status } }
     ... on Error { message }
   }
 }

@@ -80,7 +80,8 @@ const seconds = (fallback: number) => z.coerce.number().int().positive().default
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  HOST: z.string().default('0.0.0.0'),
+  // Unset: 127.0.0.1 with development authentication (its tokens stay on this machine), else 0.0.0.0.
+  HOST: z.string().optional(),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   PUBLIC_BASE_URL: z.url().optional(),
   DATABASE_URL: z
@@ -322,10 +323,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   const proxies = trustedProxies(e.TRUSTED_PROXIES ?? []);
-  const publicHost = e.HOST === '0.0.0.0' || e.HOST === '::' ? 'localhost' : e.HOST;
+  const host = e.HOST ?? (authMode === 'development' ? '127.0.0.1' : '0.0.0.0');
+  const publicHost = e.HOST === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {
     env: e.NODE_ENV,
-    host: e.HOST,
+    host,
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL

@@ -155,3 +155,16 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ QUOTA_ORGANIZATION_OVERRIDES: '{"acme": {"cpus": 8}}' })).toThrow(/QUOTA_ORGANIZATION_OVERRIDES\.acme: Unrecognized key: "cpus"/);
   });
 });
+
+describe('the listening address', () => {
+  it('is 127.0.0.1 with development authentication unless HOST says otherwise, so development tokens stay on this machine', () => {
+    expect(loadConfig({})).toMatchObject({ host: '127.0.0.1', publicBaseUrl: 'http://localhost:4000' });
+    expect(loadConfig({ HOST: '0.0.0.0' }).host).toBe('0.0.0.0');
+    expect(loadConfig({ HOST: '10.1.2.3' })).toMatchObject({ host: '10.1.2.3', publicBaseUrl: 'http://10.1.2.3:4000' });
+  });
+
+  it('is 0.0.0.0 with token authentication', () => {
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) })).toMatchObject({ host: '0.0.0.0', publicBaseUrl: 'http://localhost:4000' });
+    expect(loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: 's'.repeat(32) }).host).toBe('0.0.0.0');
+  });
+});

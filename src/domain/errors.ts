@@ -3,6 +3,8 @@
  * Anything else thrown is unexpected: logged with its cause and masked to clients.
  */
 
+import type { SharingRole } from './model.js';
+
 /** One problem with an input value; `path` names the offending field from the input's root. */
 export interface ValidationIssue {
   path: (string | number)[];
@@ -75,7 +77,8 @@ export class ForbiddenError extends DomainError {
   constructor(
     readonly action: string,
     readonly requiredRole: string,
-    readonly viewerRole: string | null,
+    /** Always a role: a caller with none is told NotFound instead. */
+    readonly viewerRole: SharingRole,
   ) {
     super(`${action} needs the ${requiredRole} role${viewerRole ? `; you are ${viewerRole}` : ''}`);
     this.name = 'ForbiddenError';

@@ -5,7 +5,7 @@
  */
 import type { Principal } from '../domain/sharing.js';
 import type { SharingRole, WorkloadStatus } from '../domain/model.js';
-import { isUuid } from '../domain/ids.js';
+import { workloadUuidFromPathId } from '../domain/ids.js';
 import type { Orm } from '../store/orm.js';
 import { workloadRoles } from '../store/access.js';
 import { queryRows } from '../store/sql.js';
@@ -30,10 +30,13 @@ export class InvokeAccess {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** The caller's grant on the workload, or null when it is unknown, deleted or not shared with them. */
+  /**
+   * The caller's grant on the workload (named by its UUID or its global id), or null when it is
+   * unknown, deleted or not shared with them.
+   */
   async grant(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
-    if (!isUuid(workloadId)) return null;
-    const id = workloadId.toLowerCase();
+    const id = workloadUuidFromPathId(workloadId);
+    if (!id) return null;
     const key = `${id}\u0000${principalKey(who)}`;
     const cached = this.#cache.get(key);
     if (cached && this.now() - cached.at < this.cacheMs) return cached.grant;
@@ -48,8 +51,8 @@ export class InvokeAccess {
 
   /** The same, read now (never cached): for re-checking connections that stay open. */
   async current(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
-    if (!isUuid(workloadId)) return null;
-    return this.#lookup(who, workloadId.toLowerCase());
+    const id = workloadUuidFromPathId(workloadId);
+    return id ? this.#lookup(who, id) : null;
   }
 
   async #lookup(who: Principal, workloadId: string): Promise<InvokeGrant | null> {

@@ -16,6 +16,8 @@ export interface HttpFrontDeps {
   metrics: AppMetrics | null;
   invoke: { handles(req: IncomingMessage): boolean; handle(req: IncomingMessage, res: ServerResponse): void };
   graphql: (req: IncomingMessage, res: ServerResponse) => unknown;
+  /** The web console (`/`, `/console/*`); absent, those paths are GraphQL's (404). */
+  console?: { handles(req: IncomingMessage): boolean; handle(req: IncomingMessage, res: ServerResponse): void };
 }
 
 const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -72,6 +74,8 @@ export class HttpFront {
     } else if (this.deps.invoke.handles(req)) {
       this.deps.metrics?.observeInvoke(req, res);
       this.deps.invoke.handle(req, res);
+    } else if (this.deps.console?.handles(req)) {
+      this.deps.console.handle(req, res);
     } else {
       void this.deps.graphql(req, res);
     }

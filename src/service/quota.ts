@@ -3,7 +3,7 @@ import type { Viewer } from '../auth/viewer.js';
 import type { WorkloadOperation } from '../controller/controller.js';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import { ForbiddenError, NotFoundError, QuotaExceededError } from '../domain/errors.js';
-import type { Importance } from '../domain/model.js';
+import type { Importance, SharingRole } from '../domain/model.js';
 import {
   addedDemand,
   describeAmount,
@@ -51,11 +51,14 @@ export interface QuotaHolder {
 export class QuotaService {
   constructor(private readonly deps: { importance: ImportancePolicy; quotas: QuotaSettings }) {}
 
-  /** Refuses an importance the caller may not set, naming the platform roles that may. */
-  requireImportance(viewer: Viewer, importance: Importance): void {
+  /**
+   * Refuses an importance the caller may not set, naming the platform roles that may.
+   * `viewerRole` is the caller's role on the workload: OWNER when it is one they are creating.
+   */
+  requireImportance(viewer: Viewer, importance: Importance, viewerRole: SharingRole): void {
     if (maySetImportance(this.deps.importance, importance, viewer)) return;
     const roles = rolesNeededFor(this.deps.importance, importance) ?? [];
-    throw new ForbiddenError(`setting importance ${importance.toUpperCase()}`, roles.join(' or '), null);
+    throw new ForbiddenError(`setting importance ${importance.toUpperCase()}`, roles.join(' or '), viewerRole);
   }
 
   /** The importances the caller may set, lowest first. */

@@ -95,7 +95,7 @@ export class WorkloadService {
    */
   async create(viewer: Viewer, raw: unknown): Promise<Workload> {
     const input = parseOrThrow(newWorkloadSchema({ maxReplicas: this.deps.maxReplicas }), raw);
-    if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance);
+    if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance, 'OWNER');
     let created: { workload: Workload; sequence: number };
     try {
       created = await this.deps.orm.em.fork().transactional(async (em) => {
@@ -166,10 +166,10 @@ export class WorkloadService {
     let ownerId = viewer.userId;
     try {
       result = await this.deps.orm.em.fork().transactional(async (em) => {
-        await this.authorize(em, viewer, id, 'updateWorkload');
+        const role = await this.authorize(em, viewer, id, 'updateWorkload');
         const workload = await this.get(em, viewer, id);
         ownerId = workload.ownerId;
-        if (patch.importance != null && patch.importance !== workload.importance) this.deps.quotas.requireImportance(viewer, patch.importance);
+        if (patch.importance != null && patch.importance !== workload.importance) this.deps.quotas.requireImportance(viewer, patch.importance, role);
         const changes: Record<string, { from: string; to: string }> = {};
         for (const key of ['name', 'description', 'importance'] as const) {
           const value = patch[key];

@@ -68,6 +68,23 @@ describeEachDatabase('the invoke endpoint', (backend) => {
     expect(await res.json()).toMatchObject({ path: '/', query: '?q=1' });
   });
 
+  it('takes the workload\'s global id (the id the API returns) in place of its UUID, in every base64 spelling', async () => {
+    const urlSafe = w.id.replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+    for (const id of [w.id, urlSafe, encodeURIComponent(w.id)]) {
+      const res = await fetch(`${t.baseUrl}/endpoints/workloads/${id}/hello?x=1`, { headers: { authorization: auth } });
+      expect(res.status, id).toBe(200);
+      const echo = (await res.json()) as Echo;
+      expect(echo).toMatchObject({ workloadId: uuidOf(w.id), path: '/hello', query: '?x=1' });
+      // The workload sees one prefix, whichever form the caller used.
+      expect(echo.headers['x-forwarded-prefix']).toBe(`/endpoints/workloads/${uuidOf(w.id)}`);
+    }
+    // A global id of another type names no workload.
+    const artifactId = Buffer.from(`Artifact:${uuidOf(w.id)}`).toString('base64');
+    const other = await fetch(`${t.baseUrl}/endpoints/workloads/${artifactId}/`, { headers: { authorization: auth } });
+    expect(other.status).toBe(404);
+    expect(other.headers.get('x-invoke-error')).toBe('NOT_FOUND');
+  });
+
   it('passes the workload\'s own statuses and headers back unchanged', async () => {
     const res = await call('missing', { headers: { 'x-sim-status': '418' } });
     expect(res.status).toBe(418);

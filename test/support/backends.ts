@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,4 +78,24 @@ export async function createDatabase(
       }
     },
   };
+}
+
+/** The browser of the console tests: Debian's chromium package (`.ci/run` installs it). */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/**
+ * Runs `body` when chromium is installed. Missing, the suite is skipped, except when
+ * REQUIRE_ALL_BACKENDS=1 (CI), where it fails instead.
+ */
+export function describeWithBrowser(title: string, body: () => void): void {
+  const missing = existsSync(CHROMIUM_PATH) ? undefined : `${CHROMIUM_PATH} is missing (apt-get install -y chromium)`;
+  if (missing && requireAll) {
+    describe(title, () => {
+      test('needs chromium', () => {
+        throw new Error(`REQUIRE_ALL_BACKENDS=1 but the browser is unavailable: ${missing}`);
+      });
+    });
+  } else {
+    describe.skipIf(Boolean(missing))(title, body);
+  }
 }

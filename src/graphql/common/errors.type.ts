@@ -4,6 +4,7 @@ import { GraphQLError } from 'graphql';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError, type DomainError } from '../../domain/errors.js';
 import { isUuid } from '../../domain/ids.js';
 import { builder } from '../builder.js';
+import { SharingRoleEnum } from './enums.type.js';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './page-size.js';
 
 /** Every expected failure implements Error: clients can always select `message` and `code`. */
@@ -71,7 +72,11 @@ builder.objectType(ForbiddenError, {
   interfaces: [ErrorInterface],
   fields: (t) => ({
     requiredRole: t.exposeString('requiredRole'),
-    viewerRole: t.string({ nullable: true, resolve: (e) => e.viewerRole }),
+    viewerRole: t.field({
+      type: SharingRoleEnum,
+      description: 'The caller\'s role on the object, typed as the object\'s own `viewerRole`.',
+      resolve: (e) => e.viewerRole,
+    }),
   }),
 });
 

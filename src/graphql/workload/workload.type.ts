@@ -38,7 +38,8 @@ export const WorkloadNode = builder.loadableNode('Workload', {
       resolve: (w) => w.id,
     }),
     endpoint: t.string({
-      description: 'The stable invoke URL, the same from creation through stop, start, replace and promote.',
+      description:
+        'The stable invoke URL, the same from creation through stop, start, replace and promote. It names the workload by its UUID (the raw id inside the global `id`); the global `id` in its place (`{base}/endpoints/workloads/{id}/`) reaches the same workload.',
       resolve: (w, _args, ctx) => `${ctx.publicBaseUrl}/endpoints/workloads/${w.id}/`,
     }),
     expiresAt: t.field({

@@ -297,7 +297,7 @@ export type ArtifactFieldsFragment = { id: string, name: string, description: st
 
 type ErrorFields_ConflictError_Fragment = { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string };
 
-type ErrorFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string };
+type ErrorFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string };
 
 type ErrorFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string };
 
@@ -332,7 +332,7 @@ export type UpdateArtifactMutationVariables = Exact<{
 
 
 export type UpdateArtifactMutation = { updateArtifact:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
@@ -346,7 +346,7 @@ export type LockArtifactMutationVariables = Exact<{
 
 export type LockArtifactMutation = { lockArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'LockArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -370,7 +370,7 @@ export type DeleteArtifactMutationVariables = Exact<{
 export type DeleteArtifactMutation = { deleteArtifact:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'DeleteArtifactPayload', artifact: { id: string } }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
    };
@@ -399,7 +399,7 @@ export type OperationResultFragment = { changed: boolean, message: string, workl
 
 type RefusalFields_ConflictError_Fragment = { __typename: 'ConflictError', code: string, message: string };
 
-type RefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string };
+type RefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string };
 
 type RefusalFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string };
 
@@ -425,7 +425,7 @@ export type StartWorkloadMutationVariables = Exact<{
 
 export type StartWorkloadMutation = { startWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -440,7 +440,7 @@ export type StopWorkloadMutationVariables = Exact<{
 
 export type StopWorkloadMutation = { stopWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -455,7 +455,7 @@ export type RestartWorkloadMutationVariables = Exact<{
 
 export type RestartWorkloadMutation = { restartWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -470,7 +470,7 @@ export type PromoteWorkloadMutationVariables = Exact<{
 
 export type PromoteWorkloadMutation = { promoteWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -485,7 +485,7 @@ export type DeleteWorkloadMutationVariables = Exact<{
 
 export type DeleteWorkloadMutation = { deleteWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -500,7 +500,7 @@ export type CancelReplacementMutationVariables = Exact<{
 
 export type CancelReplacementMutation = { cancelReplacement:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -515,7 +515,7 @@ export type UpdateWorkloadRuntimeMutationVariables = Exact<{
 
 export type UpdateWorkloadRuntimeMutation = { updateWorkloadRuntime:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -530,7 +530,7 @@ export type ReplaceWorkloadArtifactMutationVariables = Exact<{
 
 export type ReplaceWorkloadArtifactMutation = { replaceWorkloadArtifact:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
@@ -552,7 +552,7 @@ export type QuotaFieldsFragment = { scope: QuotaScope, subject: string, workload
 
 type QuotaRefusalFields_ConflictError_Fragment = { __typename: 'ConflictError', code: string, message: string };
 
-type QuotaRefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string };
+type QuotaRefusalFields_ForbiddenError_Fragment = { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string };
 
 type QuotaRefusalFields_InvalidTransitionError_Fragment = { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string };
 
@@ -584,7 +584,7 @@ export type CreateWorkloadWithinQuotaMutationVariables = Exact<{
 export type CreateWorkloadWithinQuotaMutation = { createWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
     | { __typename: 'CreateWorkloadPayload', workload: { id: string, name: string, importance: Importance, status: WorkloadStatus } }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -597,7 +597,7 @@ export type SetWorkloadImportanceMutationVariables = Exact<{
 
 export type SetWorkloadImportanceMutation = { updateWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'UpdateWorkloadPayload', workload: { id: string, importance: Importance } }
     | { __typename: 'ValidationError', code: string, message: string }
@@ -610,7 +610,7 @@ export type StartWorkloadWithinQuotaMutationVariables = Exact<{
 
 export type StartWorkloadWithinQuotaMutation = { startWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -625,7 +625,7 @@ export type StopWorkloadWithinQuotaMutationVariables = Exact<{
 
 export type StopWorkloadWithinQuotaMutation = { stopWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -640,7 +640,7 @@ export type DeleteWorkloadWithinQuotaMutationVariables = Exact<{
 
 export type DeleteWorkloadWithinQuotaMutation = { deleteWorkload:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -655,7 +655,7 @@ export type CancelReplacementWithinQuotaMutationVariables = Exact<{
 
 export type CancelReplacementWithinQuotaMutation = { cancelReplacement:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -670,7 +670,7 @@ export type UpdateRuntimeWithinQuotaMutationVariables = Exact<{
 
 export type UpdateRuntimeWithinQuotaMutation = { updateWorkloadRuntime:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -685,7 +685,7 @@ export type ReplaceWithinQuotaMutationVariables = Exact<{
 
 export type ReplaceWithinQuotaMutation = { replaceWorkloadArtifact:
     | { __typename: 'ConflictError', code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', reason: string, currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', code: string, message: string }
     | { __typename: 'QuotaExceededError', scope: QuotaScope, subject: string, resource: QuotaResource, limit: number, used: number, requested: number, code: string, message: string }
@@ -721,7 +721,7 @@ export type UpdateWorkloadSharedRolesMutationVariables = Exact<{
 
 
 export type UpdateWorkloadSharedRolesMutation = { updateWorkloadSharedRoles:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateWorkloadSharedRolesPayload', workload: { id: string, viewerRole: SharingRole, sharedRoles: Array<{ subjectType: SubjectType, subjectId: string, role: SharingRole, grantedBy: string }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -733,7 +733,7 @@ export type UpdateArtifactSharedRolesMutationVariables = Exact<{
 
 
 export type UpdateArtifactSharedRolesMutation = { updateArtifactSharedRoles:
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateArtifactSharedRolesPayload', artifact: { id: string, viewerRole: SharingRole, sharedRoles: Array<{ subjectType: SubjectType, subjectId: string, role: SharingRole, grantedBy: string }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -837,7 +837,7 @@ export type CreateWorkloadMutationVariables = Exact<{
 export type CreateWorkloadMutation = { createWorkload:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'CreateWorkloadPayload', workload: { id: string, name: string, description: string, status: WorkloadStatus, importance: Importance, endpoint: string, expiresAt: string | null, createdAt: string, updatedAt: string, runtime: { replicaCount: number, containerResources: Array<{ containerName: string, cpu: string | null, memory: string | null }> }, artifact: { id: string, name: string, status: ArtifactStatus, version: number | null }, protons: Array<{ id: string, role: ProtonRole, status: ProtonStatus }> } }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'QuotaExceededError', code: string, message: string }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
@@ -850,7 +850,7 @@ export type UpdateWorkloadMutationVariables = Exact<{
 
 export type UpdateWorkloadMutation = { updateWorkload:
     | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
-    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: string | null, code: string, message: string }
+    | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
     | { __typename: 'UpdateWorkloadPayload', workload: { id: string, name: string, description: string, status: WorkloadStatus, importance: Importance, endpoint: string, expiresAt: string | null, createdAt: string, updatedAt: string, runtime: { replicaCount: number, containerResources: Array<{ containerName: string, cpu: string | null, memory: string | null }> }, artifact: { id: string, name: string, status: ArtifactStatus, version: number | null }, protons: Array<{ id: string, role: ProtonRole, status: ProtonStatus }> } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }

@@ -1,0 +1,6 @@
+import { ensureConsoleBuilt } from '../../scripts/console-build.js';
+
+/** Vitest global setup: the browser tests serve the built console; build it once, not per file. */
+export default async function setup(): Promise<void> {
+  await ensureConsoleBuilt();
+}
