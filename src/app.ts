@@ -93,8 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     pubsub,
     logger: logger.child({ component: 'controller' }),
-    draftTtlSeconds: config.draftTtlSeconds,
-    deadlines: config.controller.deadlines,
+    policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     onReconciled: metrics.observeReconcile,
   });
@@ -125,7 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     pubsub,
     controller,
     runtime,
-    draftTtlSeconds: config.draftTtlSeconds,
+    policy: config.policy,
     maxReplicas: config.maxReplicas,
   });
   const schema = buildSchema();

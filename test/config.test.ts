@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       port: 4000,
       database: { kind: 'pglite', dataDir: './.data' },
       publicBaseUrl: 'http://localhost:4000',
-      draftTtlSeconds: 8 * 3600,
+      policy: { draftTtlMs: 8 * 3600 * 1000 },
       maxReplicas: 10,
       graphiql: true,
       env: 'development',
@@ -112,5 +112,24 @@ describe('loadConfig', () => {
     expect(loadConfig({})).toMatchObject({ metricsEnabled: true, readinessCheckTimeoutMs: 2000 });
     expect(loadConfig({ METRICS_ENABLED: 'false', READINESS_CHECK_TIMEOUT_MS: '500' })).toMatchObject({ metricsEnabled: false, readinessCheckTimeoutMs: 500 });
     expect(() => loadConfig({ READINESS_CHECK_TIMEOUT_MS: '10' })).toThrow(/READINESS_CHECK_TIMEOUT_MS/);
+  });
+
+  it('is the one source of the lifecycle policy: the draft TTL and every deadline, each step of a replacement included', () => {
+    const MIN = 60_000;
+    expect(loadConfig({}).policy).toEqual({
+      draftTtlMs: 8 * 60 * MIN,
+      deadlines: {
+        states: { submitted: 10 * MIN, provisioning: 10 * MIN, launching: 10 * MIN, initializing: 10 * MIN, stopping: 5 * MIN },
+        replacement: { submitted: 15 * MIN, initializing: 15 * MIN, warming: 15 * MIN, switching: 15 * MIN, draining: 15 * MIN },
+      },
+    });
+    const tuned = loadConfig({ DRAFT_TTL_SECONDS: '60', PROGRESS_DEADLINE_SECONDS: '30', STOP_DEADLINE_SECONDS: '20', REPLACEMENT_STEP_DEADLINE_SECONDS: '10' }).policy;
+    expect(tuned.draftTtlMs).toBe(60_000);
+    expect(tuned.deadlines.states).toMatchObject({ launching: 30_000, stopping: 20_000 });
+    expect(tuned.deadlines.replacement.switching).toBe(10_000);
+  });
+
+  it('reports a rule across variables without a variable path of its own', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '30' })).toThrow(/invalid configuration:\n {2}SHUTDOWN_DRAIN_SECONDS: must be shorter/);
   });
 });

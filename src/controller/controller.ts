@@ -16,7 +16,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { WorkloadRuntime } from '../domain/artifact-spec.js';
-import type { Deadlines } from '../domain/deadlines.js';
+import type { LifecyclePolicy } from '../domain/policy.js';
 import { InvalidTransitionError, NotFoundError } from '../domain/errors.js';
 import {
   cancelReplacement,
@@ -94,8 +94,8 @@ export interface ControllerDeps {
   clock: Clock;
   pubsub: WorkloadPubSub;
   logger: Logger;
-  draftTtlSeconds: number;
-  deadlines: Deadlines;
+  /** The draft lifetime and every deadline, from configuration. */
+  policy: LifecyclePolicy;
   /** How often workloads waiting on time (warm-up, keep-old, deadlines, TTL) are looked at. */
   tickIntervalMs: number;
   /** Told how long each pass over one workload took, and whether it failed (metrics). */
@@ -239,7 +239,7 @@ export class WorkloadController {
   }
 
   private ctx(now: Date): OperationContext {
-    return { now, draftTtlMs: this.deps.draftTtlSeconds * 1000, deadlines: this.deps.deadlines };
+    return { ...this.deps.policy, now };
   }
 
   private async transition(em: EntityManager, state: WorkloadState, op: WorkloadOperation, now: Date): Promise<TransitionResult> {

@@ -6,14 +6,14 @@
  */
 import type { DesiredState, ProtonStatus, WorkloadStatus } from './model.js';
 import type { ArtifactStatus } from './model.js';
-import type { Deadlines, DeadlineCheck, TransitionalState } from './deadlines.js';
+import type { DeadlineCheck, TransitionalState } from './deadlines.js';
 import {
   checkDeadline,
   checkReplacementDeadline,
-  DEFAULT_DEADLINES,
   formatDuration,
   isTransitionalState,
 } from './deadlines.js';
+import type { LifecyclePolicy } from './policy.js';
 import type { ProtonStatusReport } from './proton-status.js';
 import { REASONS } from './reasons.js';
 import type { Refusal } from './refusal.js';
@@ -30,7 +30,7 @@ import {
   replacementEffects,
   startReplacement,
 } from './replacement.js';
-import { DEFAULT_DRAFT_TTL_MS, draftExpiresAt, remainingTtlMs } from './ttl.js';
+import { draftExpiresAt, remainingTtlMs } from './ttl.js';
 import type { EndOfLife, StickyError } from './workload-status.js';
 import { deriveWorkloadStatus } from './workload-status.js';
 
@@ -95,18 +95,15 @@ export interface Transition {
 /** The outcome of a lifecycle operation. */
 export type TransitionResult = Transition | Refusal;
 
-/** The clock and configuration an operation runs with. */
-export interface OperationContext {
+/** The clock and the configured policy (draft lifetime, deadlines) an operation runs with. */
+export interface OperationContext extends LifecyclePolicy {
   readonly now: Date;
-  /** Draft lifetime; default 8 hours. */
-  readonly draftTtlMs?: number;
-  readonly deadlines?: Deadlines;
 }
 
 /** Creates a workload on an artifact: submitted, desired running, with a TTL if the artifact is a draft. */
 export function createWorkload(input: { readonly artifact: ArtifactRef }, ctx: OperationContext): Transition {
   const { artifact } = input;
-  const expiresAt = draftExpiresAt(artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     `workload created on ${artifact.status} artifact ${artifact.id}`,
     {
@@ -132,7 +129,7 @@ export function startWorkload(state: WorkloadState, ctx: OperationContext): Tran
   if (state.status !== 'stopped' && state.status !== 'suspended') {
     return refuse('WorkloadStopping', `cannot start: workload is ${state.status}; wait until it is stopped`);
   }
-  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     expiresAt ? `workload started; expires at ${expiresAt.toISOString()}` : 'workload started',
     {
@@ -180,7 +177,7 @@ export function stopWorkload(state: WorkloadState, ctx: OperationContext): Trans
 export function restartWorkload(state: WorkloadState, ctx: OperationContext): TransitionResult {
   const blocked = refuseUnlessStarted('restart', state);
   if (blocked) return blocked;
-  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     expiresAt ? `workload restarting; expires at ${expiresAt.toISOString()}` : 'workload restarting',
     {
@@ -362,7 +359,7 @@ export function expireTtl(state: WorkloadState, ctx: OperationContext): Transiti
  * stays on its active proton) and/or the workload's transitional status (the workload errors).
  */
 export function expireDeadline(state: WorkloadState, ctx: OperationContext): TransitionResult {
-  const deadlines = ctx.deadlines ?? DEFAULT_DEADLINES;
+  const { deadlines } = ctx;
   const messages: string[] = [];
   let next: WorkloadState = state;
   const effects: LifecycleEffect[] = [];

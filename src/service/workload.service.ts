@@ -15,6 +15,8 @@ import { isUuid } from '../domain/ids.js';
 import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import type { ArtifactStatus, Importance, WorkloadStatus } from '../domain/model.js';
+import type { LifecyclePolicy } from '../domain/policy.js';
+import { draftExpiresAt } from '../domain/ttl.js';
 import {
   ArtifactEntity,
   ProtonEntity,
@@ -62,7 +64,8 @@ export interface WorkloadServiceDeps {
   clock: Clock;
   pubsub: WorkloadPubSub;
   artifacts: ArtifactService;
-  draftTtlSeconds: number;
+  /** The draft lifetime (and deadlines), from configuration. */
+  policy: LifecyclePolicy;
   maxReplicas: number;
   controller: WorkloadController;
   runtime: ProtonRuntime;
@@ -112,7 +115,7 @@ export class WorkloadService {
           statusReason: null,
           statusMessage: null,
           runtime,
-          expiresAt: artifact.status === 'draft' ? new Date(now.getTime() + this.deps.draftTtlSeconds * 1000) : null,
+          expiresAt: draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null,
           lastEventSequence: 0,
           createdAt: now,
           updatedAt: now,
