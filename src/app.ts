@@ -11,7 +11,6 @@ import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
 import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
 import type { Leadership } from './runtime/kubernetes/leadership.js';
-import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
 import { HttpFront } from './observability/http-front.js';
 import { AppMetrics } from './observability/metrics.js';
 import { dependencyChecks, Readiness } from './observability/readiness.js';
@@ -98,7 +97,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     onReconciled: metrics.observeReconcile,
   });
   const leadership = leadershipFor(config.runtime, controller, runtime, logger);
-  const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
+  const kubernetes = runtime.kind === 'kubernetes';
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);
   metrics.watch({
@@ -107,13 +106,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     controller,
     leadership,
     streams,
-    ...(kubernetes && { informer: { stats: kubernetes.informer.stats, isSynced: () => kubernetes.isSynced() } }),
+    ...(kubernetes && { informer: { stats: { get restarts() { return runtime.podWatchRestarts(); } }, isSynced: () => runtime.isSynced() } }),
   });
   const readiness = new Readiness(
     dependencyChecks({
       database: () => orm.em.fork().getConnection().execute('select 1'),
       ...(bus.kind === 'redis' && { redis: () => bus.check() }),
-      ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => kubernetes.isSynced() } }),
+      ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => runtime.isSynced() } }),
     }),
     config.readinessCheckTimeoutMs,
     logger.child({ component: 'readiness' }),

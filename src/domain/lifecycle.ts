@@ -42,6 +42,8 @@ export interface ArtifactRef {
 
 /** One proton of the workload, as far as lifecycle rules care. */
 export interface ProtonState {
+  /** The proton's identity, once the controller created it (see proton-identity.ts). */
+  readonly protonId?: string;
   readonly artifactId: string;
   readonly status: ProtonStatus;
 }
@@ -62,6 +64,8 @@ export interface WorkloadState {
   readonly oldActive?: ProtonState;
   /** The current or most recent replacement. */
   readonly replacement?: ReplacementState;
+  /** Protons that left their slot and are being removed from the runtime (forgotten once gone). */
+  readonly retiring?: readonly string[];
   /** The active proton is being updated or restarted in place (its not-ready replicas are `initializing`). */
   readonly updatingInPlace?: boolean;
   /** Draft TTL; absent for workloads on locked artifacts. */
@@ -137,7 +141,7 @@ export function startWorkload(state: WorkloadState, ctx: OperationContext): Tran
       status: 'submitted',
       statusEnteredAt: ctx.now,
       desiredState: 'running',
-      active: { artifactId: state.artifact.id, status: 'submitted' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'submitted' },
       ...(expiresAt && { expiresAt }),
     },
     [{ type: 'startActiveProton', artifactId: state.artifact.id }],
@@ -184,7 +188,7 @@ export function restartWorkload(state: WorkloadState, ctx: OperationContext): Tr
       ...withoutOperationState(state),
       status: 'launching',
       statusEnteredAt: ctx.now,
-      active: { artifactId: state.artifact.id, status: 'initializing' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'initializing' },
       updatingInPlace: true,
       ...(expiresAt && { expiresAt }),
     },
@@ -210,7 +214,7 @@ export function updateWorkload(state: WorkloadState, ctx: OperationContext): Tra
       ...withoutOperationState(state),
       status: 'launching',
       statusEnteredAt: ctx.now,
-      active: { artifactId: state.artifact.id, status: 'initializing' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'initializing' },
       updatingInPlace: true,
     },
     [{ type: 'updateActiveProtonInPlace' }],
@@ -435,7 +439,7 @@ export function observeWorkload(
       events.push(`replacement ${r.status} -> ${advanced.status}${advanced.message ? `: ${advanced.message}` : ''}`);
     }
     const candidate = obs.candidate
-      ? { artifactId: r.toArtifactId, status: obs.candidate.status }
+      ? { ...state.candidate, artifactId: r.toArtifactId, status: obs.candidate.status }
       : state.candidate;
     next = { ...next, replacement: advanced, ...(candidate && { candidate }) };
     if (advanced.status === 'draining' && r.status !== 'draining' && candidate && state.active) {

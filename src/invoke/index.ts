@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
-import { isRouteResolver, unsupportedRouteResolver, type RouteResolver } from '../runtime/route-resolver.js';
+import type { RouteResolver } from '../runtime/route-resolver.js';
 import type { Clock } from '../service/clock.js';
 import type { Orm } from '../store/orm.js';
 import { cachedAuthenticator } from './cached-authenticator.js';
@@ -36,7 +36,7 @@ export function createInvoke(deps: {
   runtime: ProtonRuntime;
   resolver?: RouteResolver;
 }): Invoke {
-  const resolver = deps.resolver ?? (isRouteResolver(deps.runtime) ? deps.runtime : unsupportedRouteResolver);
+  const resolver = deps.resolver ?? deps.runtime;
   const statistics = new StatisticsCollector({
     orm: deps.orm,
     clock: deps.clock,
