@@ -34,10 +34,10 @@ export function decideState(
   protonExists: (protonId: string) => boolean,
 ): Decision {
   const before = stored.state;
-  const activeId = () => next.active?.protonId;
-  const report = (id: string | undefined) => (id ? observation.reports.get(id) : undefined);
+  // A status is explained by the report of the proton active in the state that has it.
+  const why = (s: WorkloadState) => explainStatus(s, s.active?.protonId ? observation.reports.get(s.active.protonId) : undefined);
   let next = retireDropped(before, observeWorkload(before, observation.workload, ctx).next);
-  const events: RecordedEvent[] = [...transitionEvents(before, next, explainStatus(next, report(activeId())))];
+  const events: RecordedEvent[] = [...transitionEvents(before, next, why(next))];
   for (const [expire, type, reason] of [
     [expireDeadline, 'deadlineExceeded', REASONS.ProgressDeadlineExceeded],
     [expireTtl, 'ttlExpired', REASONS.TTLExpired],
@@ -45,7 +45,7 @@ export function decideState(
     const t = expire(next, ctx);
     if (!t.ok || t.noop) continue;
     const after = retireDropped(next, t.next);
-    events.push({ data: { type, reason }, message: t.message }, ...transitionEvents(next, after, explainStatus(after, report(activeId()))));
+    events.push({ data: { type, reason }, message: t.message }, ...transitionEvents(next, after, why(after)));
     next = after;
   }
   next = forgetRetired(next, protonExists);
