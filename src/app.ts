@@ -13,7 +13,6 @@ import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
 import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
 import type { Leadership } from './runtime/kubernetes/leadership.js';
-import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
 import { HttpFront } from './observability/http-front.js';
 import { ConsoleSite } from './console/console-site.js';
 import { AppMetrics } from './observability/metrics.js';
@@ -101,13 +100,12 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     clock,
     pubsub,
     logger: logger.child({ component: 'controller' }),
-    draftTtlSeconds: config.draftTtlSeconds,
-    deadlines: config.controller.deadlines,
+    policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     onReconciled: metrics.observeReconcile,
   });
   const leadership = leadershipFor(config.runtime, controller, runtime, logger);
-  const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
+  const kubernetes = runtime.kind === 'kubernetes';
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);
   // Subscribers with the same document, variables and role share each payload's execution (ADR 0033).
@@ -118,13 +116,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     controller,
     leadership,
     streams,
-    ...(kubernetes && { informer: { stats: kubernetes.informer.stats, isSynced: () => kubernetes.isSynced() } }),
+    ...(kubernetes && { informer: { stats: { get restarts() { return runtime.podWatchRestarts(); } }, isSynced: () => runtime.isSynced() } }),
   });
   const readiness = new Readiness(
     dependencyChecks({
       database: () => orm.em.fork().getConnection().execute('select 1'),
       ...(bus.kind === 'redis' && { redis: () => bus.check() }),
-      ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => kubernetes.isSynced() } }),
+      ...(kubernetes && { kubernetes: { isLeader: () => leadership.isLeader(), isSynced: () => runtime.isSynced() } }),
     }),
     config.readinessCheckTimeoutMs,
     logger.child({ component: 'readiness' }),
@@ -135,7 +133,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     pubsub,
     controller,
     runtime,
-    draftTtlSeconds: config.draftTtlSeconds,
+    policy: config.policy,
     maxReplicas: config.maxReplicas,
     importance: config.importance,
     quotas: config.quotas,

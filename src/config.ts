@@ -3,8 +3,8 @@
  */
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
-import type { Deadlines } from './domain/deadlines.js';
-import { cpuMillicores, memoryBytes, type ImportancePolicy, type QuotaLimits } from './domain/quota.js';
+import { uniformReplacementDeadlines, type LifecyclePolicy } from './domain/policy.js';
+import { cpuMillicores, memoryBytes, type ImportancePolicy } from './domain/quota.js';
 
 const bool = z
   .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
@@ -173,156 +173,33 @@ const envSchema = z.object({
 /** Every environment variable the configuration reads (deployment manifests are checked against it). */
 export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
 
-export interface Config {
-  env: 'development' | 'production' | 'test';
-  host: string;
-  port: number;
-  /** Base of every workload's invoke endpoint; defaults to the address the server listens on. */
-  publicBaseUrl: string;
-  database: { kind: 'postgres'; url: string; poolMax: number; connectTimeoutMs: number } | { kind: 'pglite'; dataDir: string };
-  /** Local state: the embedded database (without DATABASE_URL) and development credentials. */
-  dataDir: string;
-  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  draftTtlSeconds: number;
-  maxReplicas: number;
-  graphiql: boolean;
-  shutdownTimeoutSeconds: number;
-  /** After SIGTERM, how long /readyz fails while the listener still accepts (load balancers notice). */
-  shutdownDrainSeconds: number;
-  /** Whether `/metrics` (Prometheus text format, no authentication) is served. */
-  metricsEnabled: boolean;
-  /** How long each `/readyz` dependency check (database, Redis) may take before it counts as failing. */
-  readinessCheckTimeoutMs: number;
-  /** Fan-out of changes between API replicas; without it, in-process (one replica only). */
-  redis: { url: string; channelPrefix: string } | null;
-  subscriptions: {
-    maxPerConnection: number;
-    connectionInitTimeoutMs: number;
-    maxBufferedBytes: number;
-    maxPendingEvents: number;
-    /** How long a live subscription retries its reads while the database is unreachable before it ends with SERVICE_UNAVAILABLE. */
-    databaseRetrySeconds: number;
-    keepAliveMs: number;
-  };
-  /** The simulated cluster's speed: 1 is realistic timing, 10 is ten times faster. */
-  simulatedSpeed: number;
-  /** Where protons run: the embedded simulated cluster (default), or a Kubernetes namespace. */
-  runtime:
-    | { kind: 'simulated' }
-    | {
-        kind: 'kubernetes';
-        namespace: string;
-        /** A kubeconfig file; without it, the pod's service account (in a cluster) or ~/.kube/config. */
-        kubeconfigPath?: string;
-        inCluster: boolean;
-        /** Lease election of the replica that runs the controller; null runs it in every replica (one replica only). */
-        leaderElection: {
-          leaseName: string;
-          identity?: string;
-          leaseDurationMs: number;
-          renewDeadlineMs: number;
-          retryPeriodMs: number;
-        } | null;
-      };
-  controller: {
-    tickIntervalMs: number;
-    /** How long each in-between state may last before it fails with ProgressDeadlineExceeded. */
-    deadlines: Deadlines;
-  };
-  /** The invoke endpoint: size limits, upstream timeout, 503 back-off, access cache, statistics batching. */
-  invoke: {
-    maxRequestBytes: number;
-    maxResponseBytes: number;
-    upstreamTimeoutMs: number;
-    retryAfterSeconds: number;
-    accessCacheMs: number;
-    statisticsFlushMs: number;
-    /** Statistics buckets older than this are deleted (0: kept forever). */
-    statisticsRetentionDays: number;
-    /** Whether a peer's X-Forwarded-* headers are kept (TRUSTED_PROXIES). */
-    isTrustedProxy: (address: string | undefined) => boolean;
-  };
-  /**
-   * Peers whose `X-Forwarded-*` headers are believed (a load balancer in front); from anyone else
-   * they are replaced. Checked with `isTrusted(address)`.
-   */
-  trustedProxies: { entries: readonly string[]; isTrusted(address: string | undefined): boolean };
-  /** Which browser origins may call the API with credentials (CORS); see README.md, "Security". */
-  cors: { origins: readonly string[]; allowLocalhost: boolean };
-  /** Limits every GraphQL operation must fit (HTTP, SSE and WebSocket alike); see README.md, "Limits". */
-  graphql: {
-    limits: {
-      maxDepth: number;
-      /** Cost in the model of src/graphql/cost.ts: connections weigh their page size. */
-      maxComplexity: number;
-      maxAliases: number;
-      maxTokens: number;
-      maxDirectives: number;
-      /** UTF-8 bytes of the document (the `query` string). */
-      maxDocumentBytes: number;
-    };
-    /** Bytes of an HTTP request body, and of one WebSocket message. */
-    maxBodyBytes: number;
-    /** Whether `__schema` and `__type` may be queried (by authenticated callers; no one else gets that far). */
-    introspection: boolean;
-    /** Root mutation fields one subject may run per window, shared by all replicas through Redis when configured. */
-    mutationRateLimit: { points: number; durationSeconds: number };
-    /** The cost (as the complexity limit measures it) of queries and subscriptions one caller may run per window. */
-    queryCostRateLimit: { points: number; durationSeconds: number };
-  };
-  auth: {
-    /** `development`: tokens signed with a secret generated into DATA_DIR, for sample subjects. */
-    mode: 'jwt' | 'development';
-    secret?: string;
-    jwksUrl?: string;
-    issuer?: string;
-    audience?: string;
-    claims: { groups: string; organization: string; roles: string };
-    platformAdminRole: string;
-  };
-  /** Which platform roles may set each importance (platform admins always may); see docs/adr/0013. */
-  importance: ImportancePolicy;
-  /** Limits of what each owner and each organization may request at once (null: unlimited); cpu in millicores, memory in bytes. */
-  quotas: {
-    owner: QuotaLimits;
-    organization: QuotaLimits;
-    /** Per-organization limits that replace the organization default, resource by resource. */
-    organizationOverrides: Record<string, Partial<QuotaLimits>>;
-  };
-}
-
-/** Thrown when the environment holds an invalid value; the message names every bad variable. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
-
-/** Parses configuration from an environment map (process.env in main, a literal in tests). */
-export function loadConfig(env: Record<string, string | undefined>): Config {
-  const parsed = envSchema.safeParse(
-    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
-  );
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
-  }
-  const e = parsed.data;
+/**
+ * The configuration, as the rest of the program sees it: the environment parsed, checked across
+ * variables, and shaped into groups. Its type (`Config`) is inferred from this schema.
+ */
+const configSchema = envSchema.transform((e, ctx) => {
   const authMode = e.AUTH_MODE ?? (e.NODE_ENV === 'production' ? 'jwt' : 'development');
-  const problems: string[] = [];
+  const problem = (message: string) => ctx.addIssue({ code: 'custom', message, input: e });
   if (authMode === 'development' && e.NODE_ENV === 'production' && !e.ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION) {
-    problems.push('  AUTH_MODE: development authentication is refused when NODE_ENV=production (set ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION=true to insist)');
+    problem('AUTH_MODE: development authentication is refused when NODE_ENV=production (set ALLOW_DEVELOPMENT_AUTH_IN_PRODUCTION=true to insist)');
   }
   if (authMode === 'jwt' && Boolean(e.AUTH_JWT_SECRET) === Boolean(e.AUTH_JWKS_URL)) {
-    problems.push('  AUTH_JWT_SECRET / AUTH_JWKS_URL: token authentication needs exactly one of them');
+    problem('AUTH_JWT_SECRET / AUTH_JWKS_URL: token authentication needs exactly one of them');
   }
   if (!(e.LEADER_ELECTION_RETRY_SECONDS < e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS && e.LEADER_ELECTION_RENEW_DEADLINE_SECONDS < e.LEADER_ELECTION_LEASE_SECONDS)) {
-    problems.push('  LEADER_ELECTION_*: needs LEADER_ELECTION_RETRY_SECONDS < LEADER_ELECTION_RENEW_DEADLINE_SECONDS < LEADER_ELECTION_LEASE_SECONDS');
+    problem('LEADER_ELECTION_*: needs LEADER_ELECTION_RETRY_SECONDS < LEADER_ELECTION_RENEW_DEADLINE_SECONDS < LEADER_ELECTION_LEASE_SECONDS');
   }
   const shutdownDrainSeconds = e.SHUTDOWN_DRAIN_SECONDS ?? (e.NODE_ENV === 'production' ? 5 : 0);
   if (shutdownDrainSeconds >= e.SHUTDOWN_TIMEOUT_SECONDS) {
-    problems.push('  SHUTDOWN_DRAIN_SECONDS: must be shorter than SHUTDOWN_TIMEOUT_SECONDS');
+    problem('SHUTDOWN_DRAIN_SECONDS: must be shorter than SHUTDOWN_TIMEOUT_SECONDS');
   }
-  if (problems.length > 0) throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   const proxies = trustedProxies(e.TRUSTED_PROXIES ?? []);
+  const importance: ImportancePolicy = {
+    low: 'everyone',
+    moderate: 'everyone',
+    high: e.IMPORTANCE_HIGH_ROLES ?? 'everyone',
+    critical: e.IMPORTANCE_CRITICAL_ROLES ?? [e.PLATFORM_ADMIN_ROLE],
+  };
   const host = e.HOST ?? (authMode === 'development' ? '127.0.0.1' : '0.0.0.0');
   const publicHost = e.HOST === undefined || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   return {
@@ -331,11 +208,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL
-      ? { kind: 'postgres', url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
-      : { kind: 'pglite', dataDir: e.DATA_DIR },
+      ? { kind: 'postgres' as const, url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
+      : { kind: 'pglite' as const, dataDir: e.DATA_DIR },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
-    draftTtlSeconds: e.DRAFT_TTL_SECONDS,
     maxReplicas: e.MAX_REPLICAS,
     // On everywhere by default: the page is static, and every operation it sends needs a token.
     graphiql: e.GRAPHIQL ?? true,
@@ -356,7 +232,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     runtime:
       e.RUNTIME === 'kubernetes'
         ? {
-            kind: 'kubernetes',
+            kind: 'kubernetes' as const,
             namespace: e.KUBERNETES_NAMESPACE,
             ...(e.KUBECONFIG && { kubeconfigPath: e.KUBECONFIG }),
             inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
@@ -371,9 +247,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
                     retryPeriodMs: e.LEADER_ELECTION_RETRY_SECONDS * 1000,
                   },
           }
-        : { kind: 'simulated' },
-    controller: {
-      tickIntervalMs: e.CONTROLLER_TICK_MS,
+        : { kind: 'simulated' as const },
+    controller: { tickIntervalMs: e.CONTROLLER_TICK_MS },
+    // The one home of the lifecycle policy: the domain's rules take these values as arguments.
+    policy: {
+      draftTtlMs: e.DRAFT_TTL_SECONDS * 1000,
       deadlines: {
         states: {
           submitted: e.PROGRESS_DEADLINE_SECONDS * 1000,
@@ -382,15 +260,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
           initializing: e.PROGRESS_DEADLINE_SECONDS * 1000,
           stopping: e.STOP_DEADLINE_SECONDS * 1000,
         },
-        replacement: {
-          submitted: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
-          initializing: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
-          warming: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
-          switching: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
-          draining: e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000,
-        },
+        replacement: uniformReplacementDeadlines(e.REPLACEMENT_STEP_DEADLINE_SECONDS * 1000),
       },
-    },
+    } satisfies LifecyclePolicy,
     trustedProxies: proxies,
     // Development pages on this machine may call the API from any port; production lists its own.
     cors: { origins: e.CORS_ORIGINS ?? [], allowLocalhost: e.NODE_ENV === 'development' },
@@ -427,12 +299,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       claims: { groups: e.AUTH_CLAIM_GROUPS, organization: e.AUTH_CLAIM_ORGANIZATION, roles: e.AUTH_CLAIM_ROLES },
       platformAdminRole: e.PLATFORM_ADMIN_ROLE,
     },
-    importance: {
-      low: 'everyone',
-      moderate: 'everyone',
-      high: e.IMPORTANCE_HIGH_ROLES ?? 'everyone',
-      critical: e.IMPORTANCE_CRITICAL_ROLES ?? [e.PLATFORM_ADMIN_ROLE],
-    },
+    importance,
     quotas: {
       owner: { workloads: e.QUOTA_OWNER_WORKLOADS, replicas: e.QUOTA_OWNER_REPLICAS, cpu: e.QUOTA_OWNER_CPU, memory: e.QUOTA_OWNER_MEMORY },
       organization: {
@@ -444,10 +311,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       organizationOverrides: e.QUOTA_ORGANIZATION_OVERRIDES ?? {},
     },
   };
+});
+
+/** Everything configurable, inferred from the schema: one definition of names, types and defaults. */
+export type Config = z.output<typeof configSchema>;
+
+/** Thrown when the environment holds an invalid value; the message names every bad variable. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses configuration from an environment map (process.env in main, a literal in tests). */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const parsed = configSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')),
+  );
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.length > 0 ? `${i.path.join('.')}: ` : ''}${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
 }
 
 /** The set of trusted proxy addresses (validated by the schema above). */
-function trustedProxies(entries: string[]): Config['trustedProxies'] {
+/** Peers whose `X-Forwarded-*` headers are believed (a load balancer in front); from anyone else they are replaced. */
+export interface TrustedProxies {
+  readonly entries: readonly string[];
+  isTrusted(address: string | undefined): boolean;
+}
+
+function trustedProxies(entries: string[]): TrustedProxies {
   const blocks = new BlockList();
   for (const entry of entries) {
     const [address = '', prefix] = entry.split('/');

@@ -8,7 +8,7 @@ describe('loadConfig', () => {
       port: 4000,
       database: { kind: 'pglite', dataDir: './.data' },
       publicBaseUrl: 'http://localhost:4000',
-      draftTtlSeconds: 8 * 3600,
+      policy: { draftTtlMs: 8 * 3600 * 1000 },
       maxReplicas: 10,
       graphiql: true,
       env: 'development',
@@ -153,6 +153,25 @@ describe('loadConfig', () => {
       loadConfig({ QUOTA_OWNER_WORKLOADS: '-1', QUOTA_OWNER_CPU: 'lots', QUOTA_ORGANIZATION_MEMORY: '1 Gi', QUOTA_ORGANIZATION_OVERRIDES: '{acme' }),
     ).toThrow(/QUOTA_OWNER_WORKLOADS[\s\S]*QUOTA_OWNER_CPU: must be a Kubernetes quantity[\s\S]*QUOTA_ORGANIZATION_MEMORY[\s\S]*QUOTA_ORGANIZATION_OVERRIDES: must be a JSON object/);
     expect(() => loadConfig({ QUOTA_ORGANIZATION_OVERRIDES: '{"acme": {"cpus": 8}}' })).toThrow(/QUOTA_ORGANIZATION_OVERRIDES\.acme: Unrecognized key: "cpus"/);
+  });
+
+  it('is the one source of the lifecycle policy: the draft TTL and every deadline, each step of a replacement included', () => {
+    const MIN = 60_000;
+    expect(loadConfig({}).policy).toEqual({
+      draftTtlMs: 8 * 60 * MIN,
+      deadlines: {
+        states: { submitted: 10 * MIN, provisioning: 10 * MIN, launching: 10 * MIN, initializing: 10 * MIN, stopping: 5 * MIN },
+        replacement: { submitted: 15 * MIN, initializing: 15 * MIN, warming: 15 * MIN, switching: 15 * MIN, draining: 15 * MIN },
+      },
+    });
+    const tuned = loadConfig({ DRAFT_TTL_SECONDS: '60', PROGRESS_DEADLINE_SECONDS: '30', STOP_DEADLINE_SECONDS: '20', REPLACEMENT_STEP_DEADLINE_SECONDS: '10' }).policy;
+    expect(tuned.draftTtlMs).toBe(60_000);
+    expect(tuned.deadlines.states).toMatchObject({ launching: 30_000, stopping: 20_000 });
+    expect(tuned.deadlines.replacement.switching).toBe(10_000);
+  });
+
+  it('reports a rule across variables without a variable path of its own', () => {
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_SECONDS: '30' })).toThrow(/invalid configuration:\n {2}SHUTDOWN_DRAIN_SECONDS: must be shorter/);
   });
 });
 

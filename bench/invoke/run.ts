@@ -19,7 +19,6 @@ import { SignJWT } from 'jose';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { isRouteResolver } from '../../src/runtime/route-resolver.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -146,7 +145,6 @@ async function main(): Promise<void> {
       if (w.workload.status === 'RUNNING') break;
       await new Promise((r) => setTimeout(r, 50));
     }
-    if (!isRouteResolver(app.runtime)) throw new Error('the runtime does not route');
     const route = await app.runtime.resolveRoute(workloadId);
     if (route.kind !== 'forward') throw new Error(`not routable: ${route.reason}`);
     const direct = new URL('/bench?x=1', route.target).toString();

@@ -1,20 +1,14 @@
 /**
  * The controller's state of one workload as stored in `workload.lifecycle`: the domain's
- * `WorkloadState` plus which proton row fills each slot. Dates travel as ISO strings.
+ * `WorkloadState` (which names its protons, see domain/proton-identity.ts) and the replacement
+ * row being driven. Dates travel as ISO strings.
  */
 import type { WorkloadState } from '../domain/lifecycle.js';
-
-/** Which proton row fills each slot of the lifecycle state. */
-export interface ProtonSlots {
-  active?: string;
-  candidate?: string;
-  oldActive?: string;
-}
+import { isReplacementInProgress } from '../domain/replacement.js';
 
 /** Everything the controller needs to resume a workload after a crash. */
 export interface StoredLifecycle {
   state: WorkloadState;
-  protons: ProtonSlots;
   /** The replacement row of the current or most recent replacement. */
   replacementId?: string;
 }
@@ -26,11 +20,38 @@ export function serializeLifecycle(value: StoredLifecycle): Record<string, unkno
   return JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
 }
 
-/** Reads a stored lifecycle back, turning its timestamps into dates. */
+/** Which proton row filled each slot, as lifecycles stored before proton ids moved into the state. */
+interface LegacySlots {
+  active?: string;
+  candidate?: string;
+  oldActive?: string;
+}
+
+/** Reads a stored lifecycle back, turning its timestamps into dates (and older layouts into this one). */
 export function deserializeLifecycle(json: Record<string, unknown>): StoredLifecycle {
-  return JSON.parse(JSON.stringify(json), (key, value: unknown) =>
+  const parsed = JSON.parse(JSON.stringify(json), (key, value: unknown) =>
     DATE_KEYS.has(key) && typeof value === 'string' ? new Date(value) : value,
-  ) as StoredLifecycle;
+  ) as StoredLifecycle & { protons?: LegacySlots };
+  const { protons, ...stored } = parsed;
+  return protons ? { ...stored, state: withLegacySlots(stored.state, protons) } : stored;
+}
+
+/** Folds the slot ids of an older stored lifecycle into its state. */
+function withLegacySlots(state: WorkloadState, slots: LegacySlots): WorkloadState {
+  let next: WorkloadState = state;
+  const retiring: string[] = [];
+  if (slots.active) next = next.active ? { ...next, active: { ...next.active, protonId: slots.active } } : next;
+  if (slots.candidate) {
+    if (next.candidate) next = { ...next, candidate: { ...next.candidate, protonId: slots.candidate } };
+    else if (isReplacementInProgress(next.replacement)) {
+      next = { ...next, candidate: { protonId: slots.candidate, artifactId: next.replacement.toArtifactId, status: 'submitted' } };
+    } else retiring.push(slots.candidate);
+  }
+  if (slots.oldActive) {
+    if (next.oldActive) next = { ...next, oldActive: { ...next.oldActive, protonId: slots.oldActive } };
+    else retiring.push(slots.oldActive);
+  }
+  return retiring.length > 0 ? { ...next, retiring } : next;
 }
 
 /** A key-order-independent text of a JSON value: jsonb reorders keys, so text comparison needs this. */

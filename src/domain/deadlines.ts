@@ -26,7 +26,7 @@ export const TRANSITIONAL_REPLACEMENT_STEPS = [
 ] as const satisfies readonly ReplacementStatus[];
 export type TransitionalReplacementStep = (typeof TRANSITIONAL_REPLACEMENT_STEPS)[number];
 
-/** Configured deadlines in milliseconds. */
+/** Configured deadlines in milliseconds (configuration supplies them: `LifecyclePolicy`). */
 export interface Deadlines {
   readonly states: Readonly<Record<TransitionalState, number>>;
   /**
@@ -35,26 +35,6 @@ export interface Deadlines {
    */
   readonly replacement: Readonly<Record<TransitionalReplacementStep, number>>;
 }
-
-const MINUTE = 60_000;
-
-/** Defaults: generous enough for a cold image pull on a fresh node, short enough to be told. */
-export const DEFAULT_DEADLINES: Deadlines = {
-  states: {
-    submitted: 10 * MINUTE,
-    provisioning: 10 * MINUTE,
-    launching: 10 * MINUTE,
-    initializing: 10 * MINUTE,
-    stopping: 5 * MINUTE,
-  },
-  replacement: {
-    submitted: 5 * MINUTE,
-    initializing: 15 * MINUTE,
-    warming: 5 * MINUTE,
-    switching: 2 * MINUTE,
-    draining: 5 * MINUTE,
-  },
-};
 
 /** The outcome of a deadline check. */
 export type DeadlineCheck =
@@ -71,7 +51,7 @@ export function checkDeadline(
   state: TransitionalState,
   enteredAt: Date,
   now: Date,
-  deadlines: Deadlines = DEFAULT_DEADLINES,
+  deadlines: Deadlines,
 ): DeadlineCheck {
   return check(state, deadlines.states[state], 0, enteredAt, now);
 }
@@ -82,7 +62,7 @@ export function checkReplacementDeadline(
   enteredAt: Date,
   now: Date,
   waits: { readonly warmupSeconds: number; readonly keepOldVersionSeconds: number },
-  deadlines: Deadlines = DEFAULT_DEADLINES,
+  deadlines: Deadlines,
 ): DeadlineCheck {
   const waitMs =
     step === 'warming'

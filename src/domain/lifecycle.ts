@@ -6,14 +6,14 @@
  */
 import type { DesiredState, ProtonStatus, WorkloadStatus } from './model.js';
 import type { ArtifactStatus } from './model.js';
-import type { Deadlines, DeadlineCheck, TransitionalState } from './deadlines.js';
+import type { DeadlineCheck, TransitionalState } from './deadlines.js';
 import {
   checkDeadline,
   checkReplacementDeadline,
-  DEFAULT_DEADLINES,
   formatDuration,
   isTransitionalState,
 } from './deadlines.js';
+import type { LifecyclePolicy } from './policy.js';
 import type { ProtonStatusReport } from './proton-status.js';
 import { REASONS } from './reasons.js';
 import type { Refusal } from './refusal.js';
@@ -30,7 +30,7 @@ import {
   replacementEffects,
   startReplacement,
 } from './replacement.js';
-import { DEFAULT_DRAFT_TTL_MS, draftExpiresAt, remainingTtlMs } from './ttl.js';
+import { draftExpiresAt, remainingTtlMs } from './ttl.js';
 import type { EndOfLife, StickyError } from './workload-status.js';
 import { deriveWorkloadStatus } from './workload-status.js';
 
@@ -42,6 +42,8 @@ export interface ArtifactRef {
 
 /** One proton of the workload, as far as lifecycle rules care. */
 export interface ProtonState {
+  /** The proton's identity, once the controller created it (see proton-identity.ts). */
+  readonly protonId?: string;
   readonly artifactId: string;
   readonly status: ProtonStatus;
 }
@@ -62,6 +64,8 @@ export interface WorkloadState {
   readonly oldActive?: ProtonState;
   /** The current or most recent replacement. */
   readonly replacement?: ReplacementState;
+  /** Protons that left their slot and are being removed from the runtime (forgotten once gone). */
+  readonly retiring?: readonly string[];
   /** The active proton is being updated or restarted in place (its not-ready replicas are `initializing`). */
   readonly updatingInPlace?: boolean;
   /** Draft TTL; absent for workloads on locked artifacts. */
@@ -95,18 +99,15 @@ export interface Transition {
 /** The outcome of a lifecycle operation. */
 export type TransitionResult = Transition | Refusal;
 
-/** The clock and configuration an operation runs with. */
-export interface OperationContext {
+/** The clock and the configured policy (draft lifetime, deadlines) an operation runs with. */
+export interface OperationContext extends LifecyclePolicy {
   readonly now: Date;
-  /** Draft lifetime; default 8 hours. */
-  readonly draftTtlMs?: number;
-  readonly deadlines?: Deadlines;
 }
 
 /** Creates a workload on an artifact: submitted, desired running, with a TTL if the artifact is a draft. */
 export function createWorkload(input: { readonly artifact: ArtifactRef }, ctx: OperationContext): Transition {
   const { artifact } = input;
-  const expiresAt = draftExpiresAt(artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     `workload created on ${artifact.status} artifact ${artifact.id}`,
     {
@@ -132,7 +133,7 @@ export function startWorkload(state: WorkloadState, ctx: OperationContext): Tran
   if (state.status !== 'stopped' && state.status !== 'suspended') {
     return refuse('WorkloadStopping', `cannot start: workload is ${state.status}; wait until it is stopped`);
   }
-  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     expiresAt ? `workload started; expires at ${expiresAt.toISOString()}` : 'workload started',
     {
@@ -140,7 +141,7 @@ export function startWorkload(state: WorkloadState, ctx: OperationContext): Tran
       status: 'submitted',
       statusEnteredAt: ctx.now,
       desiredState: 'running',
-      active: { artifactId: state.artifact.id, status: 'submitted' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'submitted' },
       ...(expiresAt && { expiresAt }),
     },
     [{ type: 'startActiveProton', artifactId: state.artifact.id }],
@@ -180,14 +181,14 @@ export function stopWorkload(state: WorkloadState, ctx: OperationContext): Trans
 export function restartWorkload(state: WorkloadState, ctx: OperationContext): TransitionResult {
   const blocked = refuseUnlessStarted('restart', state);
   if (blocked) return blocked;
-  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs ?? DEFAULT_DRAFT_TTL_MS);
+  const expiresAt = draftExpiresAt(state.artifact.status, ctx.now, ctx.draftTtlMs);
   return accepted(
     expiresAt ? `workload restarting; expires at ${expiresAt.toISOString()}` : 'workload restarting',
     {
       ...withoutOperationState(state),
       status: 'launching',
       statusEnteredAt: ctx.now,
-      active: { artifactId: state.artifact.id, status: 'initializing' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'initializing' },
       updatingInPlace: true,
       ...(expiresAt && { expiresAt }),
     },
@@ -213,7 +214,7 @@ export function updateWorkload(state: WorkloadState, ctx: OperationContext): Tra
       ...withoutOperationState(state),
       status: 'launching',
       statusEnteredAt: ctx.now,
-      active: { artifactId: state.artifact.id, status: 'initializing' },
+      active: { ...state.active, artifactId: state.artifact.id, status: 'initializing' },
       updatingInPlace: true,
     },
     [{ type: 'updateActiveProtonInPlace' }],
@@ -362,7 +363,7 @@ export function expireTtl(state: WorkloadState, ctx: OperationContext): Transiti
  * stays on its active proton) and/or the workload's transitional status (the workload errors).
  */
 export function expireDeadline(state: WorkloadState, ctx: OperationContext): TransitionResult {
-  const deadlines = ctx.deadlines ?? DEFAULT_DEADLINES;
+  const { deadlines } = ctx;
   const messages: string[] = [];
   let next: WorkloadState = state;
   const effects: LifecycleEffect[] = [];
@@ -450,7 +451,7 @@ export function observeWorkload(
       events.push(`replacement ${r.status} -> ${advanced.status}${advanced.message ? `: ${advanced.message}` : ''}`);
     }
     const candidate = obs.candidate
-      ? { artifactId: r.toArtifactId, status: obs.candidate.status }
+      ? { ...state.candidate, artifactId: r.toArtifactId, status: obs.candidate.status }
       : state.candidate;
     next = { ...next, replacement: advanced, ...(candidate && { candidate }) };
     if (advanced.status === 'draining' && r.status !== 'draining' && candidate && state.active) {

@@ -1,18 +1,15 @@
 /**
  * Draft time-to-live arithmetic (SPEC.md section 3, rule 2). A workload on a draft artifact
- * expires a fixed time after creation; each start or restart resets the clock; promotion (and
+ * expires a configured time (`DRAFT_TTL_SECONDS`) after creation; each start or restart resets the clock; promotion (and
  * any locked artifact) means no TTL at all.
  */
 import type { ArtifactStatus } from './model.js';
-
-/** The default draft lifetime: 8 hours. */
-export const DEFAULT_DRAFT_TTL_MS = 8 * 60 * 60 * 1000;
 
 /** When a workload on an artifact of this status expires if its clock (re)starts at `from`; undefined for locked artifacts. */
 export function draftExpiresAt(
   artifactStatus: ArtifactStatus,
   from: Date,
-  ttlMs: number = DEFAULT_DRAFT_TTL_MS,
+  ttlMs: number,
 ): Date | undefined {
   if (artifactStatus !== 'draft') return undefined;
   return new Date(from.getTime() + ttlMs);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { Config } from '../config.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
-import { isRouteResolver, unsupportedRouteResolver, type RouteResolver } from '../runtime/route-resolver.js';
+import type { RouteResolver } from '../runtime/route-resolver.js';
 import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
 import type { ChangeFeed } from '../pubsub/change-feed.js';
@@ -39,7 +39,7 @@ export function createInvoke(deps: {
   /** Workload changes, to re-check the access of forwarded WebSockets. */
   feed?: ChangeFeed;
 }): Invoke {
-  const resolver = deps.resolver ?? (isRouteResolver(deps.runtime) ? deps.runtime : unsupportedRouteResolver);
+  const resolver = deps.resolver ?? deps.runtime;
   const statistics = new StatisticsCollector({
     orm: deps.orm,
     clock: deps.clock,

@@ -21,6 +21,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Importance } from '../domain/model.js';
 import type { ProbeSpec } from '../domain/artifact-spec.js';
+import type { RouteResolver } from './route-resolver.js';
 
 /** One container of a proton, resolved from the artifact spec with the runtime's overrides applied. */
 export interface ProtonContainer {
@@ -114,14 +115,18 @@ export interface RuntimeFilter {
 /** Stops a watch. Calling it twice is harmless. */
 export type Unsubscribe = () => void;
 
-/** The cluster the controller drives. */
-export interface ProtonRuntime {
+/** The cluster the controller drives, and that the invoke endpoint routes requests into (`resolveRoute`). */
+export interface ProtonRuntime extends RouteResolver {
+  /** Which adapter this is: metrics and readiness say so; nothing else branches on it. */
+  readonly kind: 'simulated' | 'kubernetes';
   /** Connects and fills the pod cache; resolves once synced. Idempotent. */
   start(): Promise<void>;
   /** Stops watching and releases every resource; handlers get no event afterwards. Idempotent. */
   stop(): Promise<void>;
   /** Whether the pod cache is synced (`listPods` tells the truth): the readiness signal. */
   isSynced(): boolean;
+  /** How often the pod watch had to be restarted (a metric; 0 for a runtime whose watch cannot fail). */
+  podWatchRestarts(): number;
 
   /** Creates or updates a proton idempotently; a changed template (containers, `restartedAt`) rolls its pods, new before old. */
   applyProton(spec: ProtonSpec): Promise<ObservedProton>;
@@ -145,7 +150,7 @@ export interface ProtonRuntime {
 
   /** Subscribes to pod events of every proton; subscribe before `listPods` so nothing falls in between. */
   watchPods(handler: PodEventHandler, options?: WatchPodsOptions): Unsubscribe;
-  /** The pods in the cache now (frozen objects), for resync. */
+  /** The pods in the cache now (frozen objects): for resync, and the replica detail of the API. */
   listPods(filter?: RuntimeFilter): Promise<readonly V1Pod[]>;
 }
 

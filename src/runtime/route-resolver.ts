@@ -1,8 +1,8 @@
 /**
  * The routing decision behind the invoke endpoint: where a request for a workload goes right
- * now. A runtime adapter implements it beside `ProtonRuntime` (the simulated cluster answers with
- * the loopback address of a ready replica of the routed proton; the Kubernetes adapter is to
- * answer with the workload's Service address, see docs/adr/0051-invoke-routing.md). The endpoint
+ * now. It is part of the `ProtonRuntime` port (the simulated cluster answers with the loopback
+ * address of a ready replica of the routed proton; the Kubernetes adapter answers with the
+ * workload's Service address, see docs/adr/0051-invoke-routing.md). The endpoint
  * resolves once per request, so a switch of the route takes effect on the next request.
  */
 
@@ -34,15 +34,3 @@ export interface RouteResolver {
   /** The current destination of the workload's traffic; never throws for an unknown workload. */
   resolveRoute(workloadId: string): Promise<RouteResolution>;
 }
-
-/** Whether a runtime also implements `RouteResolver`. */
-export function isRouteResolver(value: unknown): value is RouteResolver {
-  return typeof value === 'object' && value !== null && typeof (value as { resolveRoute?: unknown }).resolveRoute === 'function';
-}
-
-/** A resolver for runtimes that cannot route yet: every workload is unroutable (`Unsupported`). */
-export const unsupportedRouteResolver: RouteResolver = {
-  async resolveRoute() {
-    return { kind: 'unroutable', protonId: null, reason: 'Unsupported' };
-  },
-};

@@ -2,6 +2,7 @@ import type { WorkloadController } from '../controller/controller.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { Orm } from '../store/orm.js';
+import type { LifecyclePolicy } from '../domain/policy.js';
 import { ArtifactService } from './artifact.service.js';
 import type { Clock } from './clock.js';
 import type { ImportancePolicy } from '../domain/quota.js';
@@ -21,7 +22,8 @@ export function createServices(deps: {
   pubsub: WorkloadPubSub;
   controller: WorkloadController;
   runtime: ProtonRuntime;
-  draftTtlSeconds: number;
+  /** The draft lifetime (and deadlines), from configuration. */
+  policy: LifecyclePolicy;
   maxReplicas: number;
   importance: ImportancePolicy;
   quotas: QuotaSettings;

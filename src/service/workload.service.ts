@@ -19,6 +19,8 @@ import { isUuid } from '../domain/ids.js';
 import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
 import type { ArtifactStatus, Importance, WorkloadStatus } from '../domain/model.js';
+import type { LifecyclePolicy } from '../domain/policy.js';
+import { draftExpiresAt } from '../domain/ttl.js';
 import {
   ArtifactEntity,
   ProtonEntity,
@@ -69,7 +71,8 @@ export interface WorkloadServiceDeps {
   clock: Clock;
   pubsub: WorkloadPubSub;
   artifacts: ArtifactService;
-  draftTtlSeconds: number;
+  /** The draft lifetime (and deadlines), from configuration. */
+  policy: LifecyclePolicy;
   maxReplicas: number;
   controller: WorkloadController;
   runtime: ProtonRuntime;
@@ -127,7 +130,7 @@ export class WorkloadService {
           statusReason: null,
           statusMessage: null,
           runtime,
-          expiresAt: artifact.status === 'draft' ? new Date(now.getTime() + this.deps.draftTtlSeconds * 1000) : null,
+          expiresAt: draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null,
           lastEventSequence: 0,
           createdAt: now,
           updatedAt: now,
@@ -457,7 +460,7 @@ function replicaContextOf(lifecycle: Record<string, unknown> | null, protonId: s
   if (lifecycle === null) return {};
   const stored = deserializeLifecycle(lifecycle);
   const slots = ['active', 'candidate', 'oldActive'] as const;
-  const slot = slots.find((name) => stored.protons[name] === protonId);
+  const slot = slots.find((name) => stored.state[name]?.protonId === protonId);
   return slot === undefined ? {} : replicaContextFor(stored.state, slot);
 }
 

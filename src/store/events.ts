@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { RecordedEvent } from '../domain/events.js';
 import { queryRows } from './sql.js';
 
 /** What an event says; the database assigns its gap-free sequence number. */
@@ -26,4 +27,15 @@ export async function appendWorkloadEvent(em: EntityManager, event: NewWorkloadE
   const sequence = rows[0]?.sequence;
   if (typeof sequence !== 'number') throw new Error(`no sequence returned for event of workload ${event.workloadId}`);
   return sequence;
+}
+
+/** Appends a typed event: its payload is stored as `data`, its type beside it. */
+export function appendRecordedEvent(
+  em: EntityManager,
+  workloadId: string,
+  event: RecordedEvent,
+  actor: string | null,
+  occurredAt: Date,
+): Promise<number> {
+  return appendWorkloadEvent(em, { workloadId, type: event.data.type, message: event.message, actor, data: { ...event.data }, occurredAt });
 }

@@ -31,10 +31,11 @@ import { deriveProtonStatus } from '../../src/domain/proton-status.js';
 import { deriveReplicaState } from '../../src/domain/replica-state.js';
 import type { PodFixture } from '../fixtures/pods/index.js';
 import { loadPod } from '../fixtures/pods/index.js';
+import { TEST_POLICY } from '../support/policy.js';
 
 const t0 = new Date('2025-03-14T09:00:00Z');
 const REPLICAS = 2;
-const at = (seconds: number): OperationContext => ({ now: new Date(t0.getTime() + seconds * 1000) });
+const at = (seconds: number): OperationContext => ({ ...TEST_POLICY, now: new Date(t0.getTime() + seconds * 1000) });
 
 /** Derives a proton report from fixture pods, with the replica context the workload implies. */
 function proton(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { OperationContext, TransitionResult, WorkloadState } from '../../src/domain/lifecycle.js';
+import { TEST_POLICY } from '../support/policy.js';
 import {
   cancelReplacement,
   createWorkload,
@@ -19,8 +20,8 @@ import { startReplacement } from '../../src/domain/replacement.js';
 
 const t0 = new Date('2025-03-14T09:00:00Z');
 const HOUR = 3_600_000;
-const ctx: OperationContext = { now: t0 };
-const later = (ms: number): OperationContext => ({ now: new Date(t0.getTime() + ms) });
+const ctx: OperationContext = { ...TEST_POLICY, now: t0 };
+const later = (ms: number): OperationContext => ({ ...TEST_POLICY, now: new Date(t0.getTime() + ms) });
 
 function workload(over: Partial<WorkloadState> = {}): WorkloadState {
   return {
@@ -246,8 +247,8 @@ describe('accepted transitions', () => {
   it('uses the initializing deadline for an in-place update', () => {
     const s = workload({ status: 'launching', active: { artifactId: 'art-1', status: 'initializing' } });
     const deadlines = { states: { submitted: 1, provisioning: 1, launching: 1, initializing: HOUR, stopping: 1 }, replacement: { submitted: 1, initializing: 1, warming: 1, switching: 1, draining: 1 } };
-    expect(expireDeadline(s, { now: new Date(t0.getTime() + HOUR - 1), deadlines })).toMatchObject({ noop: true });
-    expect(expireDeadline(s, { now: new Date(t0.getTime() + HOUR), deadlines })).toMatchObject({ noop: false, next: { status: 'errored' } });
+    expect(expireDeadline(s, { ...TEST_POLICY, now: new Date(t0.getTime() + HOUR - 1), deadlines })).toMatchObject({ noop: true });
+    expect(expireDeadline(s, { ...TEST_POLICY, now: new Date(t0.getTime() + HOUR), deadlines })).toMatchObject({ noop: false, next: { status: 'errored' } });
   });
 
   it('errors a replacement past its deadline and keeps the workload on its active proton', () => {

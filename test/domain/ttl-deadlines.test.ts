@@ -2,20 +2,21 @@ import { describe, expect, it } from 'vitest';
 import {
   checkDeadline,
   checkReplacementDeadline,
-  DEFAULT_DEADLINES,
   formatDuration,
   TRANSITIONAL_STATES,
 } from '../../src/domain/deadlines.js';
-import { DEFAULT_DRAFT_TTL_MS, draftExpiresAt, isExpired, remainingTtlMs } from '../../src/domain/ttl.js';
+import { draftExpiresAt, isExpired, remainingTtlMs } from '../../src/domain/ttl.js';
+import { TEST_POLICY } from '../support/policy.js';
+
+const DEFAULT_DEADLINES = TEST_POLICY.deadlines;
 
 const t0 = new Date('2025-03-14T09:00:00Z');
 const at = (ms: number): Date => new Date(t0.getTime() + ms);
 const MIN = 60_000;
 
 describe('draft TTL', () => {
-  it('expires a draft workload 8 hours after its clock starts by default', () => {
-    expect(DEFAULT_DRAFT_TTL_MS).toBe(8 * 60 * MIN);
-    expect(draftExpiresAt('draft', t0)).toEqual(new Date('2025-03-14T17:00:00Z'));
+  it('expires a draft workload its lifetime after its clock starts', () => {
+    expect(draftExpiresAt('draft', t0, 8 * 60 * MIN)).toEqual(new Date('2025-03-14T17:00:00Z'));
   });
 
   it('uses a configured lifetime', () => {
@@ -23,7 +24,7 @@ describe('draft TTL', () => {
   });
 
   it('gives a workload on a locked artifact no expiry', () => {
-    expect(draftExpiresAt('locked', t0)).toBeUndefined();
+    expect(draftExpiresAt('locked', t0, 8 * 60 * MIN)).toBeUndefined();
   });
 
   it('is expired from the expiry instant on, and never without an expiry', () => {
@@ -43,8 +44,8 @@ describe('draft TTL', () => {
 describe('checkDeadline', () => {
   it.each(TRANSITIONAL_STATES)('fails %s with ProgressDeadlineExceeded once its deadline passes', (state) => {
     const deadline = DEFAULT_DEADLINES.states[state];
-    expect(checkDeadline(state, t0, at(deadline - 1))).toEqual({ exceeded: false, remainingMs: 1 });
-    const check = checkDeadline(state, t0, at(deadline));
+    expect(checkDeadline(state, t0, at(deadline - 1), DEFAULT_DEADLINES)).toEqual({ exceeded: false, remainingMs: 1 });
+    const check = checkDeadline(state, t0, at(deadline), DEFAULT_DEADLINES);
     expect(check).toMatchObject({ exceeded: true, reason: 'ProgressDeadlineExceeded', overdueMs: 0 });
   });
 
@@ -61,11 +62,11 @@ describe('checkDeadline', () => {
   it('lets a replacement wait its warm-up and keep-old periods before the deadline counts', () => {
     const waits = { warmupSeconds: 600, keepOldVersionSeconds: 3600 };
     const warming = DEFAULT_DEADLINES.replacement.warming + 600_000;
-    expect(checkReplacementDeadline('warming', t0, at(warming - 1), waits).exceeded).toBe(false);
-    expect(checkReplacementDeadline('warming', t0, at(warming), waits).exceeded).toBe(true);
+    expect(checkReplacementDeadline('warming', t0, at(warming - 1), waits, DEFAULT_DEADLINES).exceeded).toBe(false);
+    expect(checkReplacementDeadline('warming', t0, at(warming), waits, DEFAULT_DEADLINES).exceeded).toBe(true);
     const draining = DEFAULT_DEADLINES.replacement.draining + 3_600_000;
-    expect(checkReplacementDeadline('draining', t0, at(draining - 1), waits).exceeded).toBe(false);
-    expect(checkReplacementDeadline('initializing', t0, at(DEFAULT_DEADLINES.replacement.initializing), waits)).toMatchObject({
+    expect(checkReplacementDeadline('draining', t0, at(draining - 1), waits, DEFAULT_DEADLINES).exceeded).toBe(false);
+    expect(checkReplacementDeadline('initializing', t0, at(DEFAULT_DEADLINES.replacement.initializing), waits, DEFAULT_DEADLINES)).toMatchObject({
       exceeded: true,
       message: 'replacement initializing for 15m0s, past its deadline of 15m0s',
     });

@@ -35,7 +35,7 @@ import type {
 } from '../proton-runtime.js';
 import { RuntimeConflictError, RuntimeInvalidError, RuntimeNotFoundError, RuntimeUnavailableError } from '../proton-runtime.js';
 import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../proton-spec.js';
-import type { RouteResolution, RouteResolver } from '../route-resolver.js';
+import type { RouteResolution } from '../route-resolver.js';
 import { httpStatusOf, isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
 import { MANAGED_SELECTOR, ROUTE_PORT, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
 import { PodInformer, type PodInformerOptions } from './pod-informer.js';
@@ -58,7 +58,8 @@ export interface KubernetesRuntimeOptions {
 const MERGE_PATCH = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
 /** A `ProtonRuntime` on a Kubernetes namespace. */
-export class KubernetesProtonRuntime implements ProtonRuntime, RouteResolver {
+export class KubernetesProtonRuntime implements ProtonRuntime {
+  readonly kind = 'kubernetes';
   readonly namespace: string;
   readonly #apps: AppsV1Api;
   readonly #core: CoreV1Api;
@@ -111,6 +112,11 @@ export class KubernetesProtonRuntime implements ProtonRuntime, RouteResolver {
   /** Whether the pod cache holds the truth: the readiness signal. */
   isSynced(): boolean {
     return this.#state === 'started' && this.#informer.isSynced();
+  }
+
+  /** Restarts of the pod informer's watch. */
+  podWatchRestarts(): number {
+    return this.#informer.stats.restarts;
   }
 
   /** Creates or updates a proton's Deployment; a changed revision rolls its pods, new before old. */

@@ -3,25 +3,34 @@
  * Service, and what an observed Deployment says about its proton. No I/O here, so every mapping
  * is testable without a cluster.
  */
-import type { V1Container, V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
+import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { IMPORTANCES, type Importance } from '../../domain/model.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, renderProbe, routeObjectName } from '../conventions.js';
-import type { ObservedProton, ProtonContainer, ProtonSpec, WorkloadRoute } from '../proton-runtime.js';
+import { ANNOTATIONS, LABELS, MANAGED_BY, protonObjectName, routeObjectName } from '../conventions.js';
+import { PRIMARY_PORT_NAME, podTemplate, protonLabels } from '../pod-template.js';
+import type { ObservedProton, ProtonSpec, WorkloadRoute } from '../proton-runtime.js';
 import { protonRevision } from '../proton-spec.js';
 
 /** The label a Service selector carries when it routes nowhere: no pod has it, so nothing is selected. */
 export const ROUTE_NOWHERE_LABEL = 'workload-api/route';
 
 /** The name of the Service port every route exposes; it targets the primary container's named port. */
-export const ROUTE_PORT = { name: 'http', port: 80 } as const;
+export const ROUTE_PORT = { name: PRIMARY_PORT_NAME, port: 80 } as const;
 
 /** Label selector of every object this product manages. */
 export const MANAGED_SELECTOR = `${LABELS.managedBy}=${MANAGED_BY}`;
 
 /** The Deployment that runs a proton. Importance goes into the pod template only with `templateImportance`. */
 export function protonDeployment(spec: ProtonSpec, namespace: string, templateImportance: Importance = spec.importance): V1Deployment {
-  const primary = spec.containers.find((c) => c.primary) ?? spec.containers[0];
   const selector = { [LABELS.managedBy]: MANAGED_BY, [LABELS.protonId]: spec.protonId };
+  const template = podTemplate({
+    workloadId: spec.workloadId,
+    protonId: spec.protonId,
+    revision: protonRevision(spec),
+    importance: templateImportance,
+    priorityImportance: templateImportance,
+    ...(spec.restartedAt && { restartedAt: spec.restartedAt }),
+    containers: spec.containers,
+  });
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -36,59 +45,11 @@ export function protonDeployment(spec: ProtonSpec, namespace: string, templateIm
       // New pods become ready before old ones go: never below the desired ready count.
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '25%', maxUnavailable: 0 } },
       revisionHistoryLimit: 2,
-      template: {
-        metadata: {
-          labels: { ...protonLabels(spec, templateImportance), [LABELS.revision]: protonRevision(spec) },
-          annotations: {
-            ...(primary && { [ANNOTATIONS.defaultContainer]: primary.name }),
-            ...(spec.restartedAt && { [ANNOTATIONS.restartedAt]: spec.restartedAt.toISOString() }),
-          },
-        },
-        spec: {
-          containers: spec.containers.map(containerOf),
-          priorityClassName: PRIORITY_CLASSES[templateImportance].name,
-          enableServiceLinks: false,
-          automountServiceAccountToken: false,
-          terminationGracePeriodSeconds: 30,
-        },
-      },
+      template: { metadata: { ...template.metadata }, spec: template.spec },
     },
   };
 }
 
-function protonLabels(spec: ProtonSpec, importance: Importance): Record<string, string> {
-  return {
-    [LABELS.managedBy]: MANAGED_BY,
-    [LABELS.workloadId]: spec.workloadId,
-    [LABELS.protonId]: spec.protonId,
-    [LABELS.importance]: importance,
-  };
-}
-
-/** A container of the pod template; the primary one exposes its port under the name `http`. */
-export function containerOf(c: ProtonContainer): V1Container {
-  const requests = {
-    ...(c.resources?.cpu && { cpu: c.resources.cpu }),
-    ...(c.resources?.memory && { memory: c.resources.memory }),
-  };
-  // Memory is a limit too (an over-use is OOMKilled); CPU only a request (throttling is enough).
-  const limits = { ...(c.resources?.memory && { memory: c.resources.memory }) };
-  return {
-    name: c.name,
-    image: c.image,
-    ...(c.entrypoint && { command: [...c.entrypoint] }),
-    ...(c.port !== undefined && { ports: [{ name: ROUTE_PORT.name, containerPort: c.port, protocol: 'TCP' }] }),
-    env: c.env.map((e) => ({ name: e.name, value: e.value })),
-    resources: {
-      ...(Object.keys(requests).length > 0 && { requests }),
-      ...(Object.keys(limits).length > 0 && { limits }),
-    },
-    ...(c.readinessProbe && { readinessProbe: renderProbe(c.readinessProbe, c.port) }),
-    ...(c.livenessProbe && { livenessProbe: renderProbe(c.livenessProbe, c.port) }),
-    ...(c.startupProbe && { startupProbe: renderProbe(c.startupProbe, c.port) }),
-    imagePullPolicy: 'IfNotPresent',
-  };
-}
 
 /** The Service selector that routes a workload's traffic to a proton's pods, or to none. */
 export function routeSelector(workloadId: string, protonId: string | null): Record<string, string> {

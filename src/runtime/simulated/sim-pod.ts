@@ -10,7 +10,8 @@ import type {
   V1PodCondition,
 } from '@kubernetes/client-node';
 import type { Importance } from '../../domain/model.js';
-import { ANNOTATIONS, LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, renderProbe } from '../conventions.js';
+import { LABELS, PRIORITY_CLASSES, protonObjectName } from '../conventions.js';
+import { podTemplate, TERMINATION_GRACE_SECONDS } from '../pod-template.js';
 import type { ProtonContainer } from '../proton-runtime.js';
 import type { SimulatedFault } from './faults.js';
 import type { TimerHandle } from './timers.js';
@@ -115,9 +116,18 @@ export function podRestarts(pod: SimPod): number {
 
 /** Renders the record as the API would return it; updates the record's condition transition times. */
 export function renderPod(pod: SimPod, now: Date): V1Pod {
-  const primary = pod.containers.find((c) => c.spec.primary) ?? pod.containers[0];
   const phase = podPhase(pod);
   const priority = PRIORITY_CLASSES[pod.priorityImportance];
+  // The same template a Deployment of the Kubernetes adapter carries, plus what the API server adds.
+  const template = podTemplate({
+    workloadId: pod.workloadId,
+    protonId: pod.protonId,
+    revision: pod.revision,
+    importance: pod.importance,
+    priorityImportance: pod.priorityImportance,
+    ...(pod.restartedAt && { restartedAt: pod.restartedAt }),
+    containers: pod.containers.map((c) => c.spec),
+  });
   const pod_: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -128,18 +138,8 @@ export function renderPod(pod: SimPod, now: Date): V1Pod {
       uid: pod.uid,
       resourceVersion: pod.resourceVersion,
       creationTimestamp: pod.createdAt,
-      labels: {
-        [LABELS.managedBy]: MANAGED_BY,
-        [LABELS.workloadId]: pod.workloadId,
-        [LABELS.protonId]: pod.protonId,
-        [LABELS.importance]: pod.importance,
-        [LABELS.revision]: pod.revision,
-        [LABELS.podTemplateHash]: pod.revision,
-      },
-      annotations: {
-        ...(primary && { [ANNOTATIONS.defaultContainer]: primary.spec.name }),
-        ...(pod.restartedAt && { [ANNOTATIONS.restartedAt]: pod.restartedAt.toISOString() }),
-      },
+      labels: { ...template.metadata.labels, [LABELS.podTemplateHash]: pod.revision },
+      annotations: template.metadata.annotations,
       ownerReferences: [
         {
           apiVersion: 'apps/v1',
@@ -153,16 +153,14 @@ export function renderPod(pod: SimPod, now: Date): V1Pod {
       ...(pod.deletionTimestamp && { deletionTimestamp: pod.deletionTimestamp, deletionGracePeriodSeconds: GRACE_SECONDS }),
     },
     spec: {
-      containers: pod.containers.map((c) => renderContainerSpec(c.spec)),
+      ...template.spec,
+      containers: (template.spec.containers ?? []).map(withApiDefaults),
       restartPolicy: 'Always',
-      terminationGracePeriodSeconds: GRACE_SECONDS,
       dnsPolicy: 'ClusterFirst',
       serviceAccountName: 'default',
       schedulerName: 'default-scheduler',
-      priorityClassName: priority.name,
       priority: priority.value,
       preemptionPolicy: 'PreemptLowerPriority',
-      enableServiceLinks: false,
       ...(pod.nodeName && { nodeName: pod.nodeName }),
     },
     status: {
@@ -180,7 +178,7 @@ export function renderPod(pod: SimPod, now: Date): V1Pod {
 }
 
 /** The grace period every simulated pod declares (`terminationGracePeriodSeconds`). */
-export const GRACE_SECONDS = 30;
+export const GRACE_SECONDS = TERMINATION_GRACE_SECONDS;
 
 function renderConditions(pod: SimPod, now: Date): V1PodCondition[] {
   const wanted: { type: string; status: 'True' | 'False'; reason?: string; message?: string }[] = [];
@@ -249,30 +247,9 @@ function renderTermination(t: SimTermination) {
   };
 }
 
-/** The Kubernetes container a `ProtonContainer` becomes (the Kubernetes adapter builds the same). */
-export function renderContainerSpec(c: ProtonContainer): V1Container {
-  const requests = {
-    ...(c.resources?.cpu && { cpu: c.resources.cpu }),
-    ...(c.resources?.memory && { memory: c.resources.memory }),
-  };
-  const limits = { ...(c.resources?.memory && { memory: c.resources.memory }) };
-  return {
-    name: c.name,
-    image: c.image,
-    ...(c.entrypoint && { command: [...c.entrypoint] }),
-    ...(c.port !== undefined && { ports: [{ name: 'http', containerPort: c.port, protocol: 'TCP' }] }),
-    env: c.env.map((e) => ({ name: e.name, value: e.value })),
-    resources: {
-      ...(Object.keys(requests).length > 0 && { requests }),
-      ...(Object.keys(limits).length > 0 && { limits }),
-    },
-    ...(c.readinessProbe && { readinessProbe: renderProbe(c.readinessProbe, c.port) }),
-    ...(c.livenessProbe && { livenessProbe: renderProbe(c.livenessProbe, c.port) }),
-    ...(c.startupProbe && { startupProbe: renderProbe(c.startupProbe, c.port) }),
-    imagePullPolicy: 'IfNotPresent',
-    terminationMessagePath: '/dev/termination-log',
-    terminationMessagePolicy: 'File',
-  };
+/** A template container as the API server returns it (with the fields it defaults). */
+function withApiDefaults(c: V1Container): V1Container {
+  return { ...c, terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File' };
 }
 
 function qosClass(pod: SimPod): string {

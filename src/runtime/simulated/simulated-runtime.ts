@@ -16,7 +16,7 @@ import type {
   WorkloadRoute,
 } from '../proton-runtime.js';
 import { RuntimeUnavailableError } from '../proton-runtime.js';
-import type { RouteResolution, RouteResolver } from '../route-resolver.js';
+import type { RouteResolution } from '../route-resolver.js';
 import { SimulatedRouteResolver } from './route-resolver.js';
 import type { SimulatedClusterOptions } from './simulated-cluster.js';
 import { SimulatedCluster } from './simulated-cluster.js';
@@ -28,7 +28,8 @@ export interface SimulatedRuntimeOptions {
 }
 
 /** A `ProtonRuntime` backed by a simulated cluster. */
-export class SimulatedProtonRuntime implements ProtonRuntime, RouteResolver {
+export class SimulatedProtonRuntime implements ProtonRuntime {
+  readonly kind = 'simulated';
   readonly #cluster: SimulatedCluster;
   readonly #resolver: SimulatedRouteResolver;
   readonly #ownsCluster: boolean;
@@ -66,6 +67,11 @@ export class SimulatedProtonRuntime implements ProtonRuntime, RouteResolver {
   /** Whether `start()` completed and `stop()` was not called. */
   isSynced(): boolean {
     return this.#state === 'started' && !this.#cluster.isShutDown;
+  }
+
+  /** The simulated cluster delivers events in-process: its watch never restarts. */
+  podWatchRestarts(): number {
+    return 0;
   }
 
   /** Creates or updates a proton; see the port. */

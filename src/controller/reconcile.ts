@@ -1,0 +1,124 @@
+/**
+ * One pass over one workload, in ordered phases (Knative's reconciler shape):
+ *   decide the runtime the stored state wants -> apply it -> read the runtime's facts ->
+ *   observe them -> decide the next state and its events -> record (one transaction, publish
+ *   after commit).
+ * A pass repeats (up to `MAX_ROUNDS`) while it records a change, so one pass moves a workload as
+ * far as the runtime lets it. Call only from the workload's queue (see controller.ts).
+ */
+import { LockMode } from '@mikro-orm/core';
+import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
+import type { LifecyclePolicy } from '../domain/policy.js';
+import type { ProtonRuntime } from '../runtime/proton-runtime.js';
+import { ProtonEntity, WorkloadEntity } from '../store/entities/index.js';
+import { inUseViolation } from '../store/artifact-use.js';
+import { violatedUniqueConstraint } from '../store/errors.js';
+import type { Orm } from '../store/orm.js';
+import { applyDesired } from './apply.js';
+import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from './decide.js';
+import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
+import { observe, type RuntimeFacts } from './observe.js';
+import { loadOrInitialize } from './operation.js';
+import { recordPass, writeWorkload } from './record.js';
+
+/** At most this many rounds per pass; each round moves at least one step. */
+const MAX_ROUNDS = 6;
+
+export interface ReconcilerDeps {
+  orm: Orm;
+  runtime: ProtonRuntime;
+  clock: () => Date;
+  policy: LifecyclePolicy;
+  /** Told the sequence of the last event a round recorded (after its commit). */
+  published: (workloadId: string, sequence: number) => void;
+}
+
+/** Runs passes over workloads; remembers nothing between them (all state is stored). */
+export class Reconciler {
+  constructor(private readonly deps: ReconcilerDeps) {}
+
+  /** One pass over one workload; true once the workload is deleted for good. */
+  async pass(workloadId: string): Promise<boolean> {
+    for (let round = 0; round < MAX_ROUNDS; round++) {
+      const outcome = await this.round(workloadId);
+      if (outcome === 'deleted') return true;
+      if (outcome === 'quiet') break;
+    }
+    return false;
+  }
+
+  /** The clock and policy a rule runs with. */
+  context(now: Date): OperationContext {
+    return { ...this.deps.policy, now };
+  }
+
+  private async round(workloadId: string): Promise<'changed' | 'quiet' | 'deleted'> {
+    const { orm, runtime } = this.deps;
+    const now = this.deps.clock();
+    const em = orm.em.fork();
+    const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { populate: ['artifact'] });
+    if (!workload) return 'quiet';
+    if (!workload.lifecycle) {
+      // First sight: record the initial lifecycle (and its active proton) before touching the runtime.
+      await em.transactional(async (tx) => {
+        const w = await tx.findOneOrFail(WorkloadEntity, { id: workloadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (w.lifecycle) return;
+        writeWorkload(w, await loadOrInitialize(tx, w, (at) => this.context(at), now), undefined, now);
+      });
+      return 'changed';
+    }
+    const stored = deserializeLifecycle(workload.lifecycle);
+    const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
+    const records = new Map<string, ProtonRecord>(
+      rows.map((p) => [p.id, { id: p.id, spec: p.artifact.spec, runtime: p.runtime, ...(p.restartedAt && { restartedAt: p.restartedAt }) }]),
+    );
+
+    await applyDesired(runtime, workload, desiredRuntime(workload, stored.state, records, now));
+
+    const facts = await readFacts(runtime, workloadId, stored.state.candidate !== undefined);
+    const observation = observe(stored.state, facts, (id) => records.get(id)?.runtime.replicaCount ?? 0);
+    const decision = decideState(stored, observation, this.context(now), (id) => facts.protons.has(id));
+
+    const before = canonicalJson(serializeLifecycle(stored));
+    const after = canonicalJson(serializeLifecycle(decision.next));
+    const protonStatusChanged = rows.some((p) => {
+      const report = observation.reports.get(p.id);
+      return report && (report.status !== p.status || (report.reason ?? null) !== p.statusReason);
+    });
+    if (before === after && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
+    let sequence: number | null;
+    try {
+      sequence = await recordPass(orm, workloadId, stored, decision, observation.reports, now);
+    } catch (err) {
+      // A rule across objects refused the step (the switch onto a draft another workload holds, an
+      // artifact deleted meanwhile): fail the replacement with a typed reason and an event within
+      // this pass, rather than retry the same refused write forever.
+      const refused = refusedStepMessage(err);
+      const failed = refused ? refuseReplacementStep(stored.state, this.context(now), refused) : undefined;
+      if (!failed?.ok || failed.noop) throw err;
+      const next = { ...stored, state: failed.next };
+      sequence = await recordPass(orm, workloadId, stored, { next, events: transitionEvents(stored.state, failed.next, {}), finishedDeleting: false }, new Map(), now);
+    }
+    if (sequence !== null) this.deps.published(workloadId, sequence);
+    if (decision.finishedDeleting && sequence !== null) return 'deleted';
+    return before !== after ? 'changed' : 'quiet';
+  }
+}
+
+/** What a refusal by one of the database's rules across objects says, if `err` is one. */
+function refusedStepMessage(err: unknown): string | undefined {
+  const violation = inUseViolation(err);
+  if (violation?.rule === 'DraftTaken' || violatedUniqueConstraint(err) === 'workload_one_live_per_draft_artifact') {
+    return 'the target draft artifact is taken by another workload';
+  }
+  if (violation) return violation.rule === 'ArtifactDeleted' ? 'the target artifact was deleted' : 'the artifact is in use elsewhere';
+  return undefined;
+}
+
+/** Reads what the runtime holds of one workload (the route only when a candidate may have taken it). */
+async function readFacts(runtime: ProtonRuntime, workloadId: string, withRoute: boolean): Promise<RuntimeFacts> {
+  const pods = await runtime.listPods({ workloadId });
+  const protons = new Map((await runtime.listProtons({ workloadId })).map((p) => [p.protonId, p]));
+  const route = withRoute ? await runtime.getRoute(workloadId) : undefined;
+  return { pods, protons, route };
+}

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Decision } from '../../../src/controller/decide.js';
+import { deserializeLifecycle, type StoredLifecycle } from '../../../src/controller/lifecycle-store.js';
+import { Reconciler } from '../../../src/controller/reconcile.js';
+import { recordPass } from '../../../src/controller/record.js';
+import { workloadStatusChanged, type WorkloadEventData } from '../../../src/domain/events.js';
+import type { ProtonStatusReport } from '../../../src/domain/proton-status.js';
+import { ProtonEntity, WorkloadEntity } from '../../../src/store/entities/index.js';
+import { CreateWorkloadDocument } from '../../graphql/generated/graphql.js';
+import { containerInput, specInput } from '../../support/fixtures.js';
+import { TEST_POLICY } from '../../support/policy.js';
+import { startTestApp, type TestApp } from '../../support/test-app.js';
+import { FakeRuntime } from './fake-runtime.js';
+
+const report = (status: ProtonStatusReport['status']): ProtonStatusReport => ({ status, affected: 1, total: 1, ready: 1, desiredReplicas: 1 });
+
+describe('phase record', () => {
+  let t: TestApp;
+  let n = 0;
+
+  beforeAll(async () => {
+    t = await startTestApp({ name: 'pglite' });
+  });
+  afterAll(() => t?.stop());
+
+  /** A workload after its first passes over a fake runtime: lifecycle stored, active proton submitted. */
+  async function workload(): Promise<{ id: string; stored: StoredLifecycle; protonId: string }> {
+    n += 1;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: `record-${n}`, artifact: { name: `record-${n}`, spec: specInput([containerInput()]) as never } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const runtime = new FakeRuntime();
+    await new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(id);
+    expect(runtime.actions).toEqual([{ create: expect.any(String), replicas: 1 }, { route: id, to: expect.any(String) }]);
+    const row = await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id });
+    const stored = deserializeLifecycle(row.lifecycle!);
+    return { id, stored, protonId: stored.state.active!.protonId! };
+  }
+
+  async function events(id: string): Promise<WorkloadEventData[]> {
+    const rows = await t.app.orm.em.fork().getConnection().execute<{ data: WorkloadEventData }[]>(
+      'select data from workload_event where workload_id = ? and type = ? order by sequence',
+      [id, 'statusChanged'],
+    );
+    return rows.map((r) => r.data);
+  }
+
+  it('writes the new status, the proton statuses and a statusChanged for each, in one transaction', async () => {
+    const { id, stored, protonId } = await workload();
+    const decision: Decision = {
+      next: { ...stored, state: { ...stored.state, status: 'running', active: { ...stored.state.active!, status: 'running' } } },
+      events: [workloadStatusChanged('submitted', 'running')],
+      finishedDeleting: false,
+    };
+    const sequence = await recordPass(t.app.orm, id, stored, decision, new Map([[protonId, report('running')]]), t.clock.read());
+    expect(sequence).toBeGreaterThan(0);
+    const em = t.app.orm.em.fork();
+    expect(await em.findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'running' });
+    expect(await em.findOneOrFail(ProtonEntity, { id: protonId })).toMatchObject({ status: 'running', role: 'active' });
+    expect(await events(id)).toEqual([
+      { type: 'statusChanged', subject: 'proton', protonId, role: 'active', from: 'submitted', to: 'running' },
+      { type: 'statusChanged', subject: 'workload', from: 'submitted', to: 'running' },
+    ]);
+  });
+
+  it('writes nothing when an operation changed the workload since the pass read it', async () => {
+    const { id, stored, protonId } = await workload();
+    const stale: StoredLifecycle = { ...stored, state: { ...stored.state, desiredState: 'stopped' } };
+    const decision: Decision = { next: { ...stored, state: { ...stored.state, status: 'running' } }, events: [workloadStatusChanged('submitted', 'running')], finishedDeleting: false };
+    expect(await recordPass(t.app.orm, id, stale, decision, new Map([[protonId, report('running')]]), t.clock.read())).toBeNull();
+    expect(await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'submitted' });
+    expect(await events(id)).toEqual([]);
+  });
+
+  it('marks a proton that left the state removed and terminated, with its transition', async () => {
+    const { id, stored, protonId } = await workload();
+    const { active: _a, ...withoutActive } = stored.state;
+    const decision: Decision = { next: { ...stored, state: withoutActive }, events: [], finishedDeleting: false };
+    await recordPass(t.app.orm, id, stored, decision, new Map(), t.clock.read());
+    const proton = await t.app.orm.em.fork().findOneOrFail(ProtonEntity, { id: protonId });
+    expect(proton.removedAt).not.toBeNull();
+    expect(proton.status).toBe('terminated');
+    expect(await events(id)).toEqual([{ type: 'statusChanged', subject: 'proton', protonId, role: 'active', from: 'submitted', to: 'terminated' }]);
+  });
+
+  it('deletes the workload for good once deletion finished, with a deleted event last', async () => {
+    const { id, stored } = await workload();
+    const next: StoredLifecycle = { ...stored, state: { ...stored.state, desiredState: 'deleted' } };
+    const sequence = await recordPass(t.app.orm, id, stored, { next, events: [], finishedDeleting: true }, new Map(), t.clock.read());
+    const em = t.app.orm.em.fork();
+    expect((await em.findOneOrFail(WorkloadEntity, { id })).deletedAt).not.toBeNull();
+    const last = await em.getConnection().execute<{ type: string; sequence: number }[]>('select type, sequence from workload_event where workload_id = ? order by sequence desc limit 1', [id]);
+    expect(last[0]).toEqual({ type: 'deleted', sequence });
+  });
+});
