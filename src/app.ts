@@ -8,10 +8,8 @@ import { AuthenticationError, createJwtAuthenticator, type Authenticator } from 
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
-import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
-import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
-import type { Leadership } from './runtime/kubernetes/leadership.js';
-import { KubernetesProtonRuntime } from './runtime/kubernetes/kubernetes-runtime.js';
+import { acceleratedTimings, createSimulatedRuntime, SimulatedProtonRuntime } from './runtime/simulated/index.js';
+import { singleProcessLeadership, type Leadership } from './runtime/leadership.js';
 import { HttpFront } from './observability/http-front.js';
 import { AppMetrics } from './observability/metrics.js';
 import { dependencyChecks, Readiness } from './observability/readiness.js';
@@ -82,10 +80,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
     : createLocalEventBus();
   const pubsub = bus.pubsub;
+  // The Kubernetes client is tens of MB of code: loaded only when a Kubernetes runtime is
+  // configured or may have been given (docs/adr/0071-startup-and-memory.md).
+  const kube =
+    config.runtime.kind === 'kubernetes' || (deps.runtime && !(deps.runtime instanceof SimulatedProtonRuntime))
+      ? await import('./runtime/kubernetes/wiring.js')
+      : undefined;
   const runtime =
     deps.runtime ??
-    (config.runtime.kind === 'kubernetes'
-      ? createKubernetesRuntime(config.runtime, logger)
+    (config.runtime.kind === 'kubernetes' && kube
+      ? kube.createKubernetesRuntime(config.runtime, logger)
       : createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) }));
   const controller = new WorkloadController({
     orm,
@@ -98,8 +102,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     tickIntervalMs: config.controller.tickIntervalMs,
     onReconciled: metrics.observeReconcile,
   });
-  const leadership = leadershipFor(config.runtime, controller, runtime, logger);
-  const kubernetes = runtime instanceof KubernetesProtonRuntime ? runtime : undefined;
+  const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);
+  const kubernetes = kube && runtime instanceof kube.KubernetesProtonRuntime ? runtime : undefined;
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);
   metrics.watch({

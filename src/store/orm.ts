@@ -6,6 +6,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { PGliteDriver } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
+import { pgliteModule } from './pglite-module.js';
 
 export type DatabaseConfig =
   | { kind: 'postgres'; url: string; poolMax?: number }
@@ -50,19 +51,39 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       dataDir = path.resolve(database.dataDir, 'pgdata');
       await mkdir(dataDir, { recursive: true });
     }
-    // The ORM owns the PGlite instance: closing the ORM closes the database.
+    // The ORM owns the PGlite instance: closing the ORM closes the database. Its module has the
+    // smaller buffer pool (./pglite-module.ts).
+    const { module: wasmModule } = await pgliteModule();
     orm = await MikroORM.init({
       ...baseOptions(opts),
       driver: PGliteDriver as unknown as typeof PostgreSqlDriver,
       dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => new PGlite(dataDir) } },
+      driverOptions: { connection: { pglite: () => new PGlite({ ...(dataDir && { dataDir }), wasmModule }) } },
     });
   }
   try {
-    await orm.getMigrator().up();
+    if (!(await allMigrationsApplied(orm))) await orm.getMigrator().up();
   } catch (err) {
     await orm.close(true);
     throw err;
   }
   return orm;
+}
+
+/**
+ * Whether the database has applied exactly the known migrations, in one query: the migrator's own
+ * check introspects the schema and the table first, which costs more than the rest of a warm start
+ * on the embedded database. Anything else (no table yet, a pending or unknown migration) is left to
+ * the migrator.
+ */
+async function allMigrationsApplied(orm: MikroORM): Promise<boolean> {
+  const table = orm.config.get('migrations').tableName ?? 'mikro_orm_migrations';
+  let rows: { name: string }[];
+  try {
+    rows = await orm.em.fork().getConnection().execute<{ name: string }[]>(`select name from "${table}" order by id`);
+  } catch {
+    return false;
+  }
+  const applied = rows.map((r) => r.name.replace(/\.[jt]s$/, ''));
+  return applied.length === migrationsList.length && migrationsList.every((m, i) => applied[i] === m.name);
 }
