@@ -1,9 +1,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { MikroORM, PostgreSqlDriver, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
@@ -53,7 +51,12 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
     }
     // The ORM owns the PGlite instance: closing the ORM closes the database. Its module has the
     // smaller buffer pool (./pglite-module.ts).
-    const { module: wasmModule } = await pgliteModule();
+    // PGlite and its driver are imported only here: the PostgreSQL mode does not load them.
+    const [{ PGlite }, { PGliteDriver }, { module: wasmModule }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('mikro-orm-pglite'),
+      pgliteModule(),
+    ]);
     orm = await MikroORM.init({
       ...baseOptions(opts),
       driver: PGliteDriver as unknown as typeof PostgreSqlDriver,
