@@ -11,8 +11,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
-import { createKubernetesRuntime, leadershipFor } from './runtime/kubernetes/wiring.js';
-import type { Leadership } from './runtime/kubernetes/leadership.js';
+import { singleProcessLeadership, type Leadership } from './runtime/leadership.js';
 import { HttpFront } from './observability/http-front.js';
 import { ConsoleSite } from './console/console-site.js';
 import { AppMetrics } from './observability/metrics.js';
@@ -89,10 +88,16 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
     : createLocalEventBus();
   const pubsub = bus.pubsub;
+  // The Kubernetes client is tens of MB of code: loaded only when a Kubernetes runtime is
+  // configured or may have been given (docs/adr/0071-startup-and-memory.md).
+  const kube =
+    config.runtime.kind === 'kubernetes' || deps.runtime?.kind === 'kubernetes'
+      ? await import('./runtime/kubernetes/wiring.js')
+      : undefined;
   const runtime =
     deps.runtime ??
-    (config.runtime.kind === 'kubernetes'
-      ? createKubernetesRuntime(config.runtime, logger)
+    (config.runtime.kind === 'kubernetes' && kube
+      ? kube.createKubernetesRuntime(config.runtime, logger)
       : createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) }));
   const controller = new WorkloadController({
     orm,
@@ -104,7 +109,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     tickIntervalMs: config.controller.tickIntervalMs,
     onReconciled: metrics.observeReconcile,
   });
-  const leadership = leadershipFor(config.runtime, controller, runtime, logger);
+  const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);
   const kubernetes = runtime.kind === 'kubernetes';
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);

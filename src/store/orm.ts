@@ -1,11 +1,10 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { MikroORM, PostgreSqlDriver, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
-import { PGliteDriver } from 'mikro-orm-pglite';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
+import { pgliteModule } from './pglite-module.js';
 
 export type DatabaseConfig =
   | {
@@ -64,19 +63,44 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       dataDir = path.resolve(database.dataDir, 'pgdata');
       await mkdir(dataDir, { recursive: true });
     }
-    // The ORM owns the PGlite instance: closing the ORM closes the database.
+    // The ORM owns the PGlite instance: closing the ORM closes the database. Its module has the
+    // smaller buffer pool (./pglite-module.ts).
+    // PGlite and its driver are imported only here: the PostgreSQL mode does not load them.
+    const [{ PGlite }, { PGliteDriver }, { module: wasmModule }] = await Promise.all([
+      import('@electric-sql/pglite'),
+      import('mikro-orm-pglite'),
+      pgliteModule(),
+    ]);
     orm = await MikroORM.init({
       ...baseOptions(opts),
       driver: PGliteDriver as unknown as typeof PostgreSqlDriver,
       dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => new PGlite(dataDir) } },
+      driverOptions: { connection: { pglite: () => new PGlite({ ...(dataDir && { dataDir }), wasmModule }) } },
     });
   }
   try {
-    await orm.getMigrator().up();
+    if (!(await allMigrationsApplied(orm))) await orm.getMigrator().up();
   } catch (err) {
     await orm.close(true);
     throw err;
   }
   return orm;
+}
+
+/**
+ * Whether the database has applied exactly the known migrations, in one query: the migrator's own
+ * check introspects the schema and the table first, which costs more than the rest of a warm start
+ * on the embedded database. Anything else (no table yet, a pending or unknown migration) is left to
+ * the migrator.
+ */
+async function allMigrationsApplied(orm: MikroORM): Promise<boolean> {
+  const table = orm.config.get('migrations').tableName ?? 'mikro_orm_migrations';
+  let rows: { name: string }[];
+  try {
+    rows = await orm.em.fork().getConnection().execute<{ name: string }[]>(`select name from "${table}" order by id`);
+  } catch {
+    return false;
+  }
+  const applied = rows.map((r) => r.name.replace(/\.[jt]s$/, ''));
+  return applied.length === migrationsList.length && migrationsList.every((m, i) => applied[i] === m.name);
 }

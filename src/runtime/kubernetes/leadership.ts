@@ -4,42 +4,11 @@
  * the Lease runs the controller. When the leader dies, another replica takes the lease once it
  * expires and starts its controller, which resumes every workload from the database.
  */
+import type { Leadership, LeaderWork } from '../leadership.js';
 import type { ProtonRuntime } from '../proton-runtime.js';
 import { LeaseLeaderElector, type LeaderElectionOptions } from './leader-election.js';
 
-/** What leadership starts and stops: the controller (`WorkloadController` fits). */
-export interface LeaderWork {
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** Runs the controller while this replica leads. */
-export interface Leadership {
-  /** Starts (or starts campaigning for) the controller. */
-  start(): Promise<void>;
-  /** Stops the controller and gives leadership up. */
-  stop(): Promise<void>;
-  /** Whether this replica runs the controller now. */
-  isLeader(): boolean;
-  /** The Lease election, in Kubernetes mode. */
-  readonly elector?: LeaseLeaderElector;
-}
-
-/** The embedded default: one process, always the leader. */
-export function singleProcessLeadership(work: LeaderWork): Leadership {
-  let running = false;
-  return {
-    async start() {
-      await work.start();
-      running = true;
-    },
-    async stop() {
-      running = false;
-      await work.stop();
-    },
-    isLeader: () => running,
-  };
-}
+export { singleProcessLeadership, type LeaderWork, type Leadership } from '../leadership.js';
 
 /** Lease-based leadership: the runtime starts on every replica, the controller only on the leader. */
 export function leaseLeadership(

@@ -9,6 +9,8 @@ import { loadKubeConfig } from './kube-config.js';
 import { KubernetesProtonRuntime } from './kubernetes-runtime.js';
 import { leaseLeadership, singleProcessLeadership, type LeaderWork, type Leadership } from './leadership.js';
 
+export { KubernetesProtonRuntime };
+
 /** The Kubernetes part of the configuration (`Config['runtime']` when `RUNTIME=kubernetes`). */
 export interface KubernetesRuntimeConfig {
   readonly kind: 'kubernetes';

@@ -1,0 +1,223 @@
+/**
+ * Start-up and memory benchmark. Times each way of starting the API from spawn to the first
+ * `/readyz` 200, and reads its idle memory once ready, against the floor measured in the same run:
+ * `node -e` of an empty HTTP server answering 200.
+ *
+ *   - first boot: `npm start` on a fresh clone's state (no dist/, empty DATA_DIR): transpile,
+ *     create the embedded database, apply the migrations;
+ *   - first boot (tsx): the former `npm start`, `tsx src/main.ts`, on an empty DATA_DIR;
+ *   - warm boot: `node scripts/start.mjs` on the DATA_DIR of a previous boot (dist/ current);
+ *   - PostgreSQL: `node scripts/start.mjs` with DATABASE_URL on a migrated database.
+ *
+ * Idle memory: the smallest RSS over 3 s once ready, and the heap and external (ArrayBuffer and
+ * WebAssembly) memory from the API's own /metrics. CPU is the process's user + system time from
+ * spawn to ready: on a loaded machine it moves much less than the wall time.
+ *
+ *   npx tsx bench/startup/run.ts [--runs 3]
+ *
+ * DATABASE_URL (a server the user may create databases on) adds the PostgreSQL rows. Writes
+ * bench/startup/results.md and results.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const RUNS = Number(args.get('runs') ?? 3);
+const root = path.resolve(import.meta.dirname, '../..');
+const adminUrl = process.env.DATABASE_URL;
+
+const GOALS = { firstBootMs: 3000, embeddedRssMb: 200, postgresRssMb: 120 };
+
+function procStat(pid: number): { rssKb: number; cpuTicks: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { rssKb, cpuTicks: Number(stat[11]) + Number(stat[12]) };
+}
+const TICKS_PER_SECOND = 100;
+
+/** The node process that serves: npm runs sh, which runs node; follow the children down to it. */
+function serverPid(pid: number): number {
+  for (;;) {
+    let children: number[] = [];
+    try {
+      children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    } catch {
+      return pid;
+    }
+    // esbuild's service process is a child while transpiling; it has exited by the time of ready.
+    const next = children.find((c) => !/esbuild/.test(readFileSync(`/proc/${c}/comm`, 'utf8')));
+    if (next === undefined) return pid;
+    pid = next;
+  }
+}
+
+interface Sample {
+  scenario: string;
+  readyMs: number;
+  cpuMs: number;
+  rssMb: number;
+  heapUsedMb?: number;
+  heapTotalMb?: number;
+  externalMb?: number;
+}
+
+function metric(text: string, name: string): number | undefined {
+  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text);
+  return m ? Number(m[1]) / 1e6 : undefined;
+}
+
+/** Spawns, waits for the URL on stdout (or PORT given), polls /readyz, reads memory, stops. */
+async function boot(scenario: string, command: string[], env: Record<string, string>, port?: number): Promise<Sample> {
+  const started = performance.now();
+  const child: ChildProcess = spawn(command[0]!, command.slice(1), {
+    cwd: root,
+    detached: true,
+    env: { PATH: process.env.PATH!, HOME: process.env.HOME ?? os.tmpdir(), HOST: '127.0.0.1', PORT: String(port ?? 0), LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  try {
+    let base: string | undefined = port ? `http://127.0.0.1:${port}` : undefined;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${scenario}: exited ${child.exitCode}\n${out}`);
+      base ??= /"url":"(http:\/\/[^"]+)\/graphql"/.exec(out)?.[1];
+      if (base) {
+        const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+        if (ok) break;
+      }
+      await sleep(20);
+      if (performance.now() - started > 300_000) throw new Error(`${scenario}: not ready after 300 s\n${out}`);
+    }
+    const readyMs = performance.now() - started;
+    const pid = serverPid(child.pid!);
+    const cpuMs = (procStat(pid).cpuTicks / TICKS_PER_SECOND) * 1000;
+    let rssKb = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 10; i++) {
+      rssKb = Math.min(rssKb, procStat(pid).rssKb);
+      await sleep(300);
+    }
+    const sample: Sample = { scenario, readyMs: Math.round(readyMs), cpuMs: Math.round(cpuMs), rssMb: Math.round(rssKb / 1024) };
+    const metrics = await fetch(`${base}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+    const heapUsed = metric(metrics, 'nodejs_heap_size_used_bytes');
+    if (heapUsed !== undefined) {
+      sample.heapUsedMb = Math.round(heapUsed);
+      sample.heapTotalMb = Math.round(metric(metrics, 'nodejs_heap_size_total_bytes') ?? NaN);
+      sample.externalMb = Math.round(metric(metrics, 'nodejs_external_memory_bytes') ?? NaN);
+    }
+    return sample;
+  } finally {
+    try {
+      process.kill(-child.pid!, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+    await new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+  }
+}
+
+const FLOOR = `require('node:http').createServer((q, s) => s.end('ok')).listen(+process.env.PORT, '127.0.0.1')`;
+const dataDirs: string[] = [];
+const freshDataDir = () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wl-bench-startup-'));
+  dataDirs.push(dir);
+  return dir;
+};
+const DEV_ENV = { NODE_ENV: 'development' };
+const freePort = () => 20_000 + Math.floor(Math.random() * 20_000);
+
+const samples: Sample[] = [];
+const loadAtStart = os.loadavg()[0]!;
+const record = (s: Sample) => {
+  samples.push(s);
+  console.log(JSON.stringify(s));
+};
+
+let warmDir = '';
+for (let run = 0; run < RUNS; run++) {
+  record(await boot('floor', [process.execPath, '-e', FLOOR], {}, freePort()));
+  // A fresh clone after `npm install`: no dist/, no DATA_DIR.
+  rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+  warmDir = freshDataDir();
+  record(await boot('first boot (npm start)', ['npm', 'start', '--silent'], { ...DEV_ENV, DATA_DIR: warmDir }));
+  record(await boot('warm boot (embedded)', [process.execPath, 'scripts/start.mjs'], { ...DEV_ENV, DATA_DIR: warmDir }));
+  if (run < 2) record(await boot('first boot (tsx, before)', [path.join(root, 'node_modules/.bin/tsx'), 'src/main.ts'], { ...DEV_ENV, DATA_DIR: freshDataDir() }));
+}
+
+if (adminUrl) {
+  const name = `wl_bench_startup_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  try {
+    const env = { ...DEV_ENV, DATA_DIR: freshDataDir(), DATABASE_URL: url.toString() };
+    await boot('migrate', [process.execPath, 'scripts/start.mjs'], env);
+    for (let run = 0; run < RUNS; run++) record(await boot('warm boot (PostgreSQL)', [process.execPath, 'scripts/start.mjs'], env));
+  } finally {
+    await admin.query(`drop database if exists ${name} with (force)`);
+    await admin.end();
+  }
+}
+for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+};
+const scenarios = [...new Set(samples.map((s) => s.scenario))];
+const summary = scenarios.map((scenario) => {
+  const of = samples.filter((s) => s.scenario === scenario);
+  const pick = (k: keyof Sample) => {
+    const v = of.map((s) => s[k]).filter((x): x is number => typeof x === 'number');
+    return v.length ? median(v) : undefined;
+  };
+  return { scenario, runs: of.length, readyMs: pick('readyMs')!, cpuMs: pick('cpuMs')!, rssMb: pick('rssMb')!, heapUsedMb: pick('heapUsedMb'), heapTotalMb: pick('heapTotalMb'), externalMb: pick('externalMb') };
+});
+const row = (s: string) => summary.find((x) => x.scenario === s);
+const floor = row('floor')!;
+const first = row('first boot (npm start)')!;
+const warm = row('warm boot (embedded)')!;
+const tsx = row('first boot (tsx, before)');
+const postgres = row('warm boot (PostgreSQL)');
+const goals = {
+  firstBoot: { goal: `<= ${GOALS.firstBootMs} ms`, measured: first.readyMs, met: first.readyMs <= GOALS.firstBootMs },
+  embeddedRss: { goal: `<= ${GOALS.embeddedRssMb} MB`, measured: warm.rssMb, met: warm.rssMb <= GOALS.embeddedRssMb },
+  ...(postgres && { postgresRss: { goal: `<= ${GOALS.postgresRssMb} MB`, measured: postgres.rssMb, met: postgres.rssMb <= GOALS.postgresRssMb } }),
+};
+const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
+console.log(`first boot ${first.readyMs} ms (${ratio(first.readyMs, floor.readyMs)} the floor), goal ${goals.firstBoot.goal}: ${goals.firstBoot.met ? 'met' : 'NOT met'}`);
+console.log(`embedded idle RSS ${warm.rssMb} MB (floor ${floor.rssMb} MB), goal ${goals.embeddedRss.goal}: ${goals.embeddedRss.met ? 'met' : 'NOT met'}`);
+if (goals.postgresRss) console.log(`PostgreSQL idle RSS ${goals.postgresRss.measured} MB, goal ${goals.postgresRss.goal}: ${goals.postgresRss.met ? 'met' : 'NOT met'}`);
+
+const fmt = (v: number | undefined) => (v === undefined ? '-' : String(v));
+const md = `# Start-up and memory: results
+
+Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version};
+load average at the start: ${loadAtStart.toFixed(1)}${loadAtStart > os.cpus().length ? ' (**a loaded machine**: wall times are several times what an idle machine shows; CPU time and memory much less affected)' : ''}.
+${RUNS} runs each (tsx: ${Math.min(RUNS, 2)}), medians. Ready: spawn to the first \`/readyz\` 200. CPU: the serving
+process's user + system time at that moment. RSS: the smallest over 3 s once ready. Heap and
+external (ArrayBuffers, PGlite's WebAssembly memory) from the API's \`/metrics\`. The floor is
+\`node -e\` of an empty HTTP server, in the same run.
+
+| scenario | runs | ready ms | vs floor | CPU ms | RSS MB | heap used MB | heap total MB | external MB |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${summary.map((s) => `| ${s.scenario} | ${s.runs} | ${s.readyMs} | ${ratio(s.readyMs, floor.readyMs)} | ${s.cpuMs} | ${s.rssMb} | ${fmt(s.heapUsedMb)} | ${fmt(s.heapTotalMb)} | ${fmt(s.externalMb)} |`).join('\n')}
+
+| goal | measured | met |
+| --- | --- | --- |
+| first boot (\`npm start\`, fresh clone) ${goals.firstBoot.goal} | ${first.readyMs} ms${tsx ? ` (tsx before: ${tsx.readyMs} ms)` : ''} | ${goals.firstBoot.met ? 'yes' : 'no'} |
+| idle RSS, embedded ${goals.embeddedRss.goal} | ${warm.rssMb} MB | ${goals.embeddedRss.met ? 'yes' : 'no'} |
+${goals.postgresRss ? `| idle RSS, PostgreSQL ${goals.postgresRss.goal} | ${goals.postgresRss.measured} MB | ${goals.postgresRss.met ? 'yes' : 'no'} |\n` : ''}
+Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/startup/run.ts\`.
+`;
+writeFileSync(path.join(import.meta.dirname, 'results.md'), md);
+writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify({ date: new Date().toISOString(), loadAverage: loadAtStart, cores: os.cpus().length, node: process.version, runs: RUNS, goals, summary, samples }, null, 2)}\n`);
