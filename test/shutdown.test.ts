@@ -10,7 +10,7 @@ import { afterAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { buildApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { CLOSE_CODES } from '../src/transport/close-codes.js';
+import { CLOSE_CODES } from '../src/domain/close-codes.js';
 import { CreateWorkloadDocument, WorkloadChangedDocument } from './graphql/generated/graphql.js';
 import { artifactInput, workloadInput } from './support/fixtures.js';
 import { eventually, subscribeSse, subscribeWs, wsClient } from './support/live.js';

@@ -24,7 +24,7 @@ import {
   type TransitionResult,
   type WorkloadState,
 } from '../domain/lifecycle.js';
-import { lockArtifactIn } from '../service/artifact.service.js';
+import { lockArtifactIn } from '../store/artifacts.js';
 import { ArtifactEntity, ProtonEntity, ReplacementEntity, type Workload } from '../store/entities/index.js';
 import { transitionEvents } from './decide.js';
 import type { StoredLifecycle } from './lifecycle-store.js';

@@ -7,7 +7,7 @@ import type { LiveService } from '../service/live.service.js';
 
 /** What a transport lets the server do to the connection an operation arrived on. */
 export interface ConnectionControls {
-  /** Closes the connection with a WebSocket close code (see src/transport/close-codes.ts). */
+  /** Closes the connection with a WebSocket close code (see src/domain/close-codes.ts). */
   close(code: number, reason: string): void;
 }
 

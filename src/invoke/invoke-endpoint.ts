@@ -27,7 +27,7 @@ import type { Logger } from 'pino';
 import { AuthenticationError, type Authenticator } from '../auth/authenticator.js';
 import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
 import type { ChangeFeed } from '../pubsub/change-feed.js';
-import { CLOSE_CODES } from '../transport/close-codes.js';
+import { CLOSE_CODES } from '../domain/close-codes.js';
 import { ForwardedWebSocket } from './forwarded-websocket.js';
 import type { RouteResolver, UnroutableReason } from '../runtime/route-resolver.js';
 import { principalKey, type InvokeAccess } from './invoke-access.js';

@@ -21,6 +21,7 @@ import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
 import { queryRows } from '../store/sql.js';
+import { lockArtifactIn } from '../store/artifacts.js';
 import { roleAtLeast, sharedRolesSchema } from '../domain/sharing.js';
 import type { SharingRole } from '../domain/model.js';
 import { cloneDestination, deleteRefusal, lockRefusal, requiredArtifactRole, RULEBOOK, type ArtifactReference, type MutationName } from '../domain/rulebook.js';
@@ -312,21 +313,3 @@ export class ArtifactService {
   }
 }
 
-/**
- * Locks a draft inside the caller's transaction, assigning its repository's next version. The
- * counter lives on the repository row, so the update serializes concurrent locks.
- */
-export async function lockArtifactIn(em: EntityManager, artifact: Artifact, now: Date): Promise<void> {
-  if (artifact.status === 'locked') return;
-  const rows = await queryRows<{ last_version: number }>(
-    em,
-    'update artifact_repository set last_version = last_version + 1 where id = ? returning last_version',
-    [artifact.repository.id],
-  );
-  const version = rows[0]?.last_version;
-  if (typeof version !== 'number') throw new Error(`artifact repository ${artifact.repository.id} vanished`);
-  artifact.status = 'locked';
-  artifact.version = version;
-  artifact.lockedAt = now;
-  artifact.updatedAt = now;
-}

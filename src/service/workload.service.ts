@@ -49,6 +49,8 @@ import { conflictNaming } from './conflicts.js';
 import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
 import type { OperationOutcome, WorkloadController, WorkloadOperation } from '../controller/controller.js';
+
+export type { OperationOutcome, WorkloadOperation };
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { QuotaService } from './quota.js';
 

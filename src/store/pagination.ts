@@ -1,4 +1,6 @@
 import type { FilterQuery } from '@mikro-orm/core';
+
+export { encodeCursor } from '../domain/cursor.js';
 import { isUuid } from '../domain/ids.js';
 import { TEXT_LIMITS, textProblem } from '../domain/validate.js';
 
@@ -15,11 +17,6 @@ export type SortDirection = 'ASC' | 'DESC';
 /** A keyset position: the sort column's value and the row's id (the tie-breaker). */
 type Position = [string, string];
 
-/** Encodes the keyset position of a row as an opaque cursor. */
-export function encodeCursor(value: string | Date, id: string): string {
-  const v = value instanceof Date ? value.toISOString() : value;
-  return Buffer.from(JSON.stringify([v, id]), 'utf8').toString('base64url');
-}
 
 /** Thrown for a cursor that this server did not make (or made for another ordering). */
 export class InvalidCursorError extends Error {

@@ -12,7 +12,7 @@ import type { ConnectionControls, GraphQLContext } from '../graphql/context.js';
 import { withRequestId } from '../observability/request-id.plugin.js';
 import { logUnexpectedErrors, REQUEST_ID_HEADER } from '../observability/request-scope.js';
 import { preSerialized } from '../graphql/subscription/fan-out.js';
-import { CLOSE_CODES } from './close-codes.js';
+import { CLOSE_CODES } from '../domain/close-codes.js';
 import { ALREADY_SENT, isAlreadySent, nextFrame } from './pre-serialized-frames.js';
 
 /** Limits of the WebSocket transport; see README.md, "Live subscriptions". */

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { CLOSE_CODES } from '../../src/transport/close-codes.js';
+import { CLOSE_CODES } from '../../src/domain/close-codes.js';
 import { UpdateWorkloadSharedRolesDocument } from '../graphql/generated/graphql.js';
 import { databaseBackends, describeEachDatabase } from '../support/backends.js';
 import { sharedRedis } from '../support/live.js';

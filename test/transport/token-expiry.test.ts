@@ -4,7 +4,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { CreateWorkloadDocument, WorkloadChangedDocument, WorkloadEventsLiveDocument } from '../graphql/generated/graphql.js';
 import { userViewer, whenCredentialsExpire } from '../../src/auth/viewer.js';
-import { CLOSE_CODES } from '../../src/transport/close-codes.js';
+import { CLOSE_CODES } from '../../src/domain/close-codes.js';
 import { createDatabase, describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { eventually, startLiveApp, subscribeSse, subscribeWs, type LiveApp } from '../support/live.js';

@@ -1,7 +1,7 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import type { Artifact } from '../../store/entities/index.js';
-import { encodeCursor } from '../../store/pagination.js';
+import { encodeCursor } from '../../domain/cursor.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';

@@ -1,7 +1,7 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { SubscriptionEnded, type StreamHooks, type WorkloadChange, type WorkloadListChange } from '../../service/live.service.js';
-import { CLOSE_CODES } from '../../transport/close-codes.js';
+import { CLOSE_CODES } from '../../domain/close-codes.js';
 import type { SharingRole } from '../../domain/model.js';
 import { builder } from '../builder.js';
 import { rawId } from '../common/errors.type.js';

@@ -1,6 +1,6 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
-import type { OperationOutcome, WorkloadOperation } from '../../controller/controller.js';
+import type { OperationOutcome, WorkloadOperation } from '../../service/workload.service.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput } from '../artifact/artifact-spec.type.js';

@@ -2,7 +2,7 @@ import { RULEBOOK } from '../../domain/rulebook.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
-import { encodeCursor } from '../../store/pagination.js';
+import { encodeCursor } from '../../domain/cursor.js';
 import type { WorkloadOrderField } from '../../service/workload.service.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
