@@ -39,8 +39,9 @@ function faultyRuntime(inner: ProtonRuntime, failing: { applyExcept?: string; ro
 }
 
 describeEachDatabase('a replace survives the API process stopping at any step', (backend) => {
-  async function instance(database: DatabaseConfig, runtime: ProtonRuntime): Promise<App> {
+  async function instance(database: DatabaseConfig, runtime: ProtonRuntime, clock?: () => Date): Promise<App> {
     const app = await buildApp({
+      ...(clock && { clock }),
       config: loadConfig({
         NODE_ENV: 'test',
         LOG_LEVEL: 'silent',
@@ -48,6 +49,8 @@ describeEachDatabase('a replace survives the API process stopping at any step', 
         AUTH_JWT_SECRET: TEST_JWT_SECRET,
         AUTH_ISSUER: TEST_ISSUER,
         CONTROLLER_TICK_MS: '50',
+        // Longer than the held warm-up or keep-old, so the later clock fails no step.
+        REPLACEMENT_STEP_DEADLINE_SECONDS: '7200',
       }),
       database,
       runtime,
@@ -97,11 +100,20 @@ describeEachDatabase('a replace survives the API process stopping at any step', 
 
     if (phase === 'submitted') failing.applyExcept = rawId((await replacementOf(first, id)).protons[0]!.id);
     if (phase === 'switching') failing.route = true;
-    await gql(first, `mutation($id: ID!, $a: ID!) { replaceWorkloadArtifact(input: { id: $id, artifactId: $a, warmupSeconds: 1, keepOldVersionSeconds: 1 }) { __typename } }`, { id, a: nextId });
-    await vi.waitFor(async () => expect((await replacementOf(first, id)).replacement?.status).toBe(phase.toUpperCase()), { timeout: 30_000, interval: 5 });
+    // Every phase is held until the first process stops in it, so the test waits for a state that
+    // stays, never for one that passes by: warm-up and keep-old last an hour, and the second
+    // process's clock starts past them.
+    const HOLD_SECONDS = 3600;
+    await gql(
+      first,
+      `mutation($id: ID!, $a: ID!, $w: Int!, $k: Int!) { replaceWorkloadArtifact(input: { id: $id, artifactId: $a, warmupSeconds: $w, keepOldVersionSeconds: $k }) { __typename } }`,
+      { id, a: nextId, w: phase === 'warming' ? HOLD_SECONDS : 0, k: phase === 'draining' ? HOLD_SECONDS : 0 },
+    );
+    await vi.waitFor(async () => expect((await replacementOf(first, id)).replacement?.status).toBe(phase.toUpperCase()), { timeout: 30_000, interval: 20 });
     await first.stop();
 
-    const second = await instance(database, new SimulatedProtonRuntime(cluster));
+    const later = () => new Date(Date.now() + (HOLD_SECONDS + 1) * 1000);
+    const second = await instance(database, new SimulatedProtonRuntime(cluster), later);
     cleanups.push(() => second.stop());
     const done = await vi.waitFor(
       async () => {
