@@ -28,6 +28,7 @@ import { AuthenticationError, type Authenticator } from '../auth/authenticator.j
 import { whenCredentialsExpire, type Viewer } from '../auth/viewer.js';
 import type { ChangeFeed } from '../pubsub/change-feed.js';
 import { CLOSE_CODES } from '../domain/close-codes.js';
+import { isDatabaseUnavailable } from '../store/errors.js';
 import { ForwardedWebSocket } from './forwarded-websocket.js';
 import type { RouteResolver, UnroutableReason } from '../runtime/route-resolver.js';
 import { principalKey, type InvokeAccess } from './invoke-access.js';
@@ -135,9 +136,18 @@ export class InvokeEndpoint {
   /** Serves one request. Never throws: failures become responses. */
   handle(req: IncomingMessage, res: ServerResponse): void {
     void this.#serve(req, res).catch((err: unknown) => {
-      this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
-      if (!res.headersSent) reply(res, 500, 'INTERNAL', 'the request could not be forwarded because of an internal error');
-      else res.destroy();
+      if (res.headersSent) {
+        this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
+        res.destroy();
+      } else if (isDatabaseUnavailable(err)) {
+        // Access or the route could not be read: a retryable answer, as GraphQL gives (ADR 0070).
+        this.deps.logger.warn({ err, url: req.url }, 'invoke endpoint: the database is unavailable');
+        res.setHeader('retry-after', String(this.deps.settings.retryAfterSeconds));
+        reply(res, 503, 'SERVICE_UNAVAILABLE', `the database is unavailable; retry after ${this.deps.settings.retryAfterSeconds} s`);
+      } else {
+        this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
+        reply(res, 500, 'INTERNAL', 'the request could not be forwarded because of an internal error');
+      }
     });
   }
 
@@ -158,6 +168,12 @@ export class InvokeEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     void this.#upgrade(req, socket, head).catch((err: unknown) => {
+      if (isDatabaseUnavailable(err)) {
+        this.deps.logger.warn({ err, url: req.url }, 'invoke endpoint: the database is unavailable');
+        const retryAfter = String(this.deps.settings.retryAfterSeconds);
+        refuseUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', `the database is unavailable; retry after ${retryAfter} s`, {}, { 'retry-after': retryAfter });
+        return;
+      }
       this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed to forward a WebSocket');
       refuseUpgrade(socket, 500, 'INTERNAL', 'the connection could not be forwarded because of an internal error');
     });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { postGraphQL } from '../support/raw-graphql.js';
 import { eventually, startLiveApp, subscribeWs, wsClient, type LiveApp, type Received } from '../support/live.js';
 import { postgresBinDir, startThrowawayPostgres, type ThrowawayPostgres } from '../support/throwaway-postgres.js';
+import { tokenFor } from '../support/test-app.js';
 
 const missing = postgresBinDir() ? undefined : 'PostgreSQL server binaries are not installed';
 if (missing && process.env.REQUIRE_ALL_BACKENDS === '1') {
@@ -77,6 +78,12 @@ describe.skipIf(Boolean(missing))('live subscriptions and requests through a dat
     const mutation = await describeWorkload(id, 'while down');
     expect(mutation.status).toBe(503);
     expect(mutation.errors[0]?.extensions?.code).toBe('SERVICE_UNAVAILABLE');
+    // The invoke endpoint too: the caller's access cannot be read, and it says so the same way.
+    const uuid = Buffer.from(id, 'base64').toString().split(':')[1]!;
+    const invoked = await fetch(`${t.url}/endpoints/workloads/${uuid}/`, { headers: { authorization: `Bearer ${await tokenFor(owner)}` } });
+    expect(invoked.status).toBe(503);
+    expect(invoked.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await invoked.json()).toMatchObject({ error: { code: 'SERVICE_UNAVAILABLE' } });
 
     // Every stream is woken while the database is away (as when Redis reconnects and notifications
     // may have been lost): each reads, fails, and retries.
