@@ -13,6 +13,6 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
   { name: 'Migration20261126010000_controller_state', class: Migration20261126010000_controller_state },
   { name: 'Migration20261126030000_request_statistics', class: Migration20261126030000_request_statistics },
-  { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
   { name: 'Migration20261202000000_artifact_in_use', class: Migration20261202000000_artifact_in_use },
+  { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
 ];

@@ -79,8 +79,10 @@ export class ForbiddenError extends DomainError {
     readonly requiredRole: string,
     /** Always a role: a caller with none is told NotFound instead. */
     readonly viewerRole: SharingRole,
+    /** What is missing is a platform role (`requiredRole`), not a sharing role: the message does not compare the two. */
+    platformRole = false,
   ) {
-    super(`${action} needs the ${requiredRole} role${viewerRole ? `; you are ${viewerRole}` : ''}`);
+    super(`${action} needs the ${requiredRole} role${viewerRole && !platformRole ? `; you are ${viewerRole}` : ''}`);
     this.name = 'ForbiddenError';
   }
 }

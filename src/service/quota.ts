@@ -58,7 +58,7 @@ export class QuotaService {
   requireImportance(viewer: Viewer, importance: Importance, viewerRole: SharingRole): void {
     if (maySetImportance(this.deps.importance, importance, viewer)) return;
     const roles = rolesNeededFor(this.deps.importance, importance) ?? [];
-    throw new ForbiddenError(`setting importance ${importance.toUpperCase()}`, roles.join(' or '), viewerRole);
+    throw new ForbiddenError(`setting importance ${importance.toUpperCase()}`, roles.join(' or '), viewerRole, true);
   }
 
   /** The importances the caller may set, lowest first. */

@@ -39,7 +39,7 @@ describeWithBrowser('the console across an API restart', () => {
     // A change after the restart reaches the page live, through the renewed subscriptions.
     await page.locator('button[data-action="stop"]').click();
     await page.getByTestId('workload-status').filter({ hasText: 'STOPPED' }).waitFor({ timeout: 30_000 });
-    await page.locator('tr[data-event-type="statusChanged"]', { hasText: 'stopping -> stopped' }).waitFor({ timeout: 30_000 });
+    await page.locator('tr[data-event-type="statusChanged"]', { hasText: 'stopping -> stopped' }).first().waitFor({ timeout: 30_000 });
     const after = (await page.locator('tr[data-event-type] td.seq').allTextContents()).map(Number);
     expect(new Set(after).size).toBe(after.length);
     // Newest first, one by one down to 1: nothing missed while the API was away, nothing twice.

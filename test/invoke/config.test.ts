@@ -13,6 +13,7 @@ describe('configuration of the invoke endpoint', () => {
       accessCacheMs: 1000,
       statisticsFlushMs: 1000,
       statisticsRetentionDays: 90,
+      isTrustedProxy: expect.any(Function),
     });
   });
 
@@ -35,6 +36,7 @@ describe('configuration of the invoke endpoint', () => {
       accessCacheMs: 0,
       statisticsFlushMs: 250,
       statisticsRetentionDays: 0,
+      isTrustedProxy: expect.any(Function),
     });
   });
 
