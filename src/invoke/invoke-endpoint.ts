@@ -139,16 +139,27 @@ export class InvokeEndpoint {
       if (res.headersSent) {
         this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
         res.destroy();
-      } else if (isDatabaseUnavailable(err)) {
-        // Access or the route could not be read: a retryable answer, as GraphQL gives (ADR 0070).
-        this.deps.logger.warn({ err, url: req.url }, 'invoke endpoint: the database is unavailable');
-        res.setHeader('retry-after', String(this.deps.settings.retryAfterSeconds));
-        reply(res, 503, 'SERVICE_UNAVAILABLE', `the database is unavailable; retry after ${this.deps.settings.retryAfterSeconds} s`);
-      } else {
-        this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
-        reply(res, 500, 'INTERNAL', 'the request could not be forwarded because of an internal error');
+        return;
       }
+      const failure = this.#failure(err, req, 'the request');
+      for (const [name, value] of Object.entries(failure.headers)) res.setHeader(name, value);
+      reply(res, failure.status, failure.code, failure.message);
     });
+  }
+
+  /**
+   * What a request or upgrade that failed unexpectedly is answered: a database that cannot be
+   * reached (access or route unread) is retryable, 503 with Retry-After as GraphQL gives (ADR
+   * 0070); anything else is 500. Logs the cause.
+   */
+  #failure(err: unknown, req: IncomingMessage, what: string): { status: number; code: string; message: string; headers: Record<string, string> } {
+    if (isDatabaseUnavailable(err)) {
+      this.deps.logger.warn({ err, url: req.url }, 'invoke endpoint: the database is unavailable');
+      const retryAfter = String(this.deps.settings.retryAfterSeconds);
+      return { status: 503, code: 'SERVICE_UNAVAILABLE', message: `the database is unavailable; retry after ${retryAfter} s`, headers: { 'retry-after': retryAfter } };
+    }
+    this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed');
+    return { status: 500, code: 'INTERNAL', message: `${what} could not be forwarded because of an internal error`, headers: {} };
   }
 
   /** Releases the connections to the replicas, forwarded WebSockets included. */
@@ -168,14 +179,8 @@ export class InvokeEndpoint {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     void this.#upgrade(req, socket, head).catch((err: unknown) => {
-      if (isDatabaseUnavailable(err)) {
-        this.deps.logger.warn({ err, url: req.url }, 'invoke endpoint: the database is unavailable');
-        const retryAfter = String(this.deps.settings.retryAfterSeconds);
-        refuseUpgrade(socket, 503, 'SERVICE_UNAVAILABLE', `the database is unavailable; retry after ${retryAfter} s`, {}, { 'retry-after': retryAfter });
-        return;
-      }
-      this.deps.logger.error({ err, url: req.url }, 'invoke endpoint failed to forward a WebSocket');
-      refuseUpgrade(socket, 500, 'INTERNAL', 'the connection could not be forwarded because of an internal error');
+      const failure = this.#failure(err, req, 'the connection');
+      refuseUpgrade(socket, failure.status, failure.code, failure.message, {}, failure.headers);
     });
   }
 
