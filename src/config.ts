@@ -89,6 +89,8 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATA_DIR: z.string().min(1).default('./.data'),
+  // A pre-initialized embedded database that a first start copies (set by `npm start`).
+  PGLITE_TEMPLATE_DIR: z.string().min(1).optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -209,7 +211,7 @@ const configSchema = envSchema.transform((e, ctx) => {
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL
       ? { kind: 'postgres' as const, url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
-      : { kind: 'pglite' as const, dataDir: e.DATA_DIR },
+      : { kind: 'pglite' as const, dataDir: e.DATA_DIR, ...(e.PGLITE_TEMPLATE_DIR && { templateDir: e.PGLITE_TEMPLATE_DIR }) },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,
     maxReplicas: e.MAX_REPLICAS,

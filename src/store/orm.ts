@@ -5,6 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
+import { seedFromTemplate } from './pglite-template.js';
 
 export type DatabaseConfig =
   | {
@@ -18,7 +19,12 @@ export type DatabaseConfig =
        */
       connectTimeoutMs?: number;
     }
-  | { kind: 'pglite'; dataDir: string }
+  | {
+      kind: 'pglite';
+      dataDir: string;
+      /** A pre-initialized database to copy when dataDir holds none yet (./pglite-template.ts). */
+      templateDir?: string;
+    }
   | { kind: 'pglite-memory' };
 
 export interface OrmOptions {
@@ -61,7 +67,8 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
     let dataDir: string | undefined;
     if (database.kind === 'pglite') {
       dataDir = path.resolve(database.dataDir, 'pgdata');
-      await mkdir(dataDir, { recursive: true });
+      const seeded = database.templateDir !== undefined && (await seedFromTemplate(dataDir, database.templateDir));
+      if (!seeded) await mkdir(dataDir, { recursive: true });
     }
     // The ORM owns the PGlite instance: closing the ORM closes the database. Its module has the
     // smaller buffer pool (./pglite-module.ts).

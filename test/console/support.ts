@@ -6,7 +6,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { pino } from 'pino';
 import { buildApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { ensureConsoleBuilt } from '../../scripts/console-build.js';
+import { ensureConsoleBuilt } from '../../scripts/console-build.mjs';
 import type { DatabaseConfig } from '../../src/store/orm.js';
 import { CHROMIUM_PATH, createDatabase, type Backend } from '../support/backends.js';
 import { freePort, testEnvironment } from '../support/ports.js';
