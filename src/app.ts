@@ -7,7 +7,6 @@ import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { WorkloadController } from './controller/controller.js';
 import type { ProtonRuntime } from './runtime/proton-runtime.js';
 import { acceleratedTimings, createSimulatedRuntime } from './runtime/simulated/index.js';
@@ -199,8 +198,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
           };
         }
       : false,
-    // GraphiQL's scripts and styles come from this server, not a CDN: the page works offline.
-    renderGraphiQL,
+    // GraphiQL's scripts and styles come from this server, not a CDN: the page works offline. They
+    // are ~30 MB of heap once loaded, so they are loaded at the first GraphiQL page, not at start.
+    renderGraphiQL: async (options) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(options),
     landingPage: false,
     // Only configured origins (and, in development, pages on this machine) get CORS headers, the
     // origin itself and never `*`: the API accepts credentials (README.md, "Security").
