@@ -120,7 +120,7 @@ describe('the deployment manifests', () => {
     const cmd = JSON.parse(/^CMD\s+(\[.*\])$/m.exec(final)?.[1] ?? '[]') as string[];
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-1)).toBe(entry);
-    expect(final).toMatch(new RegExp(`^COPY --from=build /app/${build.compilerOptions.outDir} `, 'm'));
+    expect(final).toMatch(new RegExp(`^COPY --from=build (--chown=${user} )?/app/${build.compilerOptions.outDir} `, 'm'));
   });
 
   it('apply the PriorityClasses the runtime expects, and let the service account only read those', () => {
