@@ -230,6 +230,9 @@ console.log(`first boot ${first.readyMs} ms (${ratio(first.readyMs, floor.readyM
 console.log(`embedded idle RSS ${warm.rssMb} MB (${ratio(warm.rssMb!, floor.rssMb!)} the floor's ${floor.rssMb} MB), goal ${goals.embeddedRss.goal}: ${goals.embeddedRss.met ? 'met' : 'NOT met'}`);
 if (goals.postgresRss) console.log(`PostgreSQL idle RSS ${goals.postgresRss.measured} MB (${ratio(goals.postgresRss.measured, floor.rssMb!)} the floor), goal ${goals.postgresRss.goal}: ${goals.postgresRss.met ? 'met' : 'NOT met'}`);
 
+const bare = row('first boot, no install scripts');
+const sideBySide = `First boot against warm boot in this run: ${ratio(first.readyMs, warm.readyMs)} the wall time, ${ratio(first.cpuMs, warm.cpuMs)} the CPU${bare ? `; against a first boot without install scripts (initdb at start): ${ratio(first.readyMs, bare.readyMs)} the wall time, ${ratio(first.cpuMs, bare.cpuMs)} the CPU` : ''}.`;
+console.log(sideBySide);
 const fmt = (v: number | undefined) => (v === undefined ? '-' : String(v));
 const md = `# Start-up and memory: results
 
@@ -255,6 +258,8 @@ ${summary.map((s) => `| ${s.scenario} | ${s.runs} | ${s.readyMs} | ${ratio(s.rea
 | first boot (\`npm start\` after \`npm install\`) ${goals.firstBoot.goal} | ${first.readyMs} ms (install-time work before it: ${installMs} ms) | ${goals.firstBoot.met ? 'yes' : 'no'} |
 | idle RSS, embedded ${goals.embeddedRss.goal} | ${warm.rssMb} MB | ${goals.embeddedRss.met ? 'yes' : 'no'} |
 ${goals.postgresRss ? `| idle RSS, PostgreSQL ${goals.postgresRss.goal} | ${goals.postgresRss.measured} MB | ${goals.postgresRss.met ? 'yes' : 'no'} |\n` : ''}
+${sideBySide}
+
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/startup/run.ts\`.
 `;
 writeFileSync(path.join(import.meta.dirname, 'results.md'), md);
