@@ -254,7 +254,8 @@ async function main(): Promise<void> {
         const r = row as (typeof rows)[number];
         process.stdout.write(
           `${delayMs} ms c=${c}: direct p50 ${r.direct.p50.toFixed(2)} ms ${r.direct.rps.toFixed(0)}/s; endpoint p50 ${r.endpoint.p50.toFixed(2)} ms ${r.endpoint.rps.toFixed(0)}/s ` +
-            `(${(r.endpoint.p50 / r.direct.p50).toFixed(2)}x), ${(r.endpoint.requests / r.endpoint.apiCpuSeconds).toFixed(0)} req per API CPU-s, errors ${r.endpoint.errors}\n`,
+            `(${(r.endpoint.p50 / r.direct.p50).toFixed(2)}x), ${(r.endpoint.requests / r.endpoint.apiCpuSeconds).toFixed(0)} req per API CPU-s, errors ${r.endpoint.errors}; ` +
+            `API CPU ${r.endpoint.apiCpuSeconds.toFixed(2)} s (idle during direct: ${r.direct.apiCpuSeconds.toFixed(2)} s)\n`,
         );
       }
     }
