@@ -305,7 +305,7 @@ async function main(): Promise<void> {
       'socket work every proxy pays twice per request (`writev` of the caller\'s response, the request write to the replica,',
       'the HTTP parsers) and the garbage collector; the JavaScript of the endpoint itself (token, access, route, headers,',
       'statistics) is a few percent. A goal still unmet on an idle machine would be the case of ADR 0053: a data plane in',
-      'front (Envoy through the Gateway API) instead of a Node process.',
+      'front (Envoy through the Gateway API) instead of a Node process. Before/after pairs, side by side: `ab.md`.',
       '',
       `Reproduce: \`npx tsx bench/invoke/run.ts\` (options: \`--concurrency ${LEVELS.join(',')} --seconds ${SECONDS} --delays ${DELAYS.join(',')}\`).`,
       '',
