@@ -35,18 +35,32 @@ export class InvokeAccess {
    * unknown, deleted or not shared with them.
    */
   async grant(who: Principal, workloadId: string): Promise<InvokeGrant | null> {
+    return (await this.read(who, workloadId)).grant;
+  }
+
+  /**
+   * The same, with the moment it was read from the database (on `now`'s clock): a cached answer
+   * is as old as its read, which is what bounds how long anyone may go on relying on it.
+   */
+  async read(who: Principal, workloadId: string): Promise<{ grant: InvokeGrant | null; readAt: number }> {
     const id = workloadUuidFromPathId(workloadId);
-    if (!id) return null;
+    if (!id) return { grant: null, readAt: this.now() };
     const key = `${id}\u0000${principalKey(who)}`;
     const cached = this.#cache.get(key);
-    if (cached && this.now() - cached.at < this.cacheMs) return cached.grant;
+    if (cached && this.now() - cached.at < this.cacheMs) return { grant: cached.grant, readAt: cached.at };
+    const readAt = this.now();
     const grant = await this.#lookup(who, id);
     if (this.cacheMs > 0) {
       this.#cache.delete(key);
-      this.#cache.set(key, { at: this.now(), grant });
+      this.#cache.set(key, { at: readAt, grant });
       if (this.#cache.size > MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);
     }
-    return grant;
+    return { grant, readAt };
+  }
+
+  /** The clock of `read`'s `readAt` (monotonic by default). */
+  clock(): number {
+    return this.now();
   }
 
   /** The same, read now (never cached): for re-checking connections that stay open. */

@@ -1,6 +1,8 @@
 /**
  * Collects the invoke endpoint's request statistics in memory and writes them to the database in
- * batches, off the request path: recording a request is a few additions; a timer flushes every
+ * batches, off the request path: recording a request appends its sample to a list (no clock read,
+ * no allocation beyond the sample); samples are folded into per-minute aggregates in batches (at
+ * each flush, or when the list grows long), and a timer writes the aggregates every
  * `flushIntervalMs`. A failed flush keeps its batch and retries it with the next one (bounded),
  * so a database outage costs statistics only when it outlasts the bound.
  */
@@ -54,12 +56,23 @@ export interface StatisticsCollectorDeps {
 }
 
 const PRUNE_INTERVAL_MS = 60 * 60_000;
+/** Samples folded at once when this many wait (a flush folds them earlier). */
+const FOLD_AT = 4096;
+
+/** A finished request not yet folded into an aggregate: the sample, when it ended, and its concurrency. */
+interface Unfolded {
+  readonly sample: RequestSample;
+  /** performance.now() at the end of the request. */
+  readonly endedAt: number;
+  readonly concurrency: number;
+}
 
 /** The in-memory side of the request statistics of one API replica. */
 export class StatisticsCollector {
   /** This API replica's id in the in-flight reports. */
   readonly instanceId = randomUUID();
   #pending = new Map<string, Pending>();
+  #unfolded: Unfolded[] = [];
   readonly #inFlight = new Map<string, { workloadId: string; count: number }>();
   /** Protons whose in-flight count changed since the last report (or must be refreshed). */
   readonly #inFlightDirty = new Set<string>();
@@ -111,11 +124,24 @@ export class StatisticsCollector {
       entry.count = Math.max(0, entry.count - 1);
       this.#inFlightDirty.add(sample.protonId);
     }
-    this.#record(sample, concurrencyAtStart);
+    this.#unfolded.push({ sample, endedAt: performance.now(), concurrency: concurrencyAtStart });
+    if (this.#unfolded.length >= FOLD_AT) this.#fold();
   }
 
-  #record(sample: RequestSample, concurrency: number): void {
-    const now = this.deps.clock();
+  /**
+   * Folds the waiting samples into their minute aggregates. The clock is read once; each sample's
+   * time is that reading minus how long ago (monotonic) the request ended.
+   */
+  #fold(): void {
+    if (this.#unfolded.length === 0) return;
+    const samples = this.#unfolded;
+    this.#unfolded = [];
+    const clockNow = this.deps.clock().getTime();
+    const perfNow = performance.now();
+    for (const u of samples) this.#record(u.sample, u.concurrency, new Date(clockNow - (perfNow - u.endedAt)));
+  }
+
+  #record(sample: RequestSample, concurrency: number, now: Date): void {
     const bucketStart = statisticsBucketStart(now);
     const key = `${sample.protonId}|${bucketStart.getTime()}`;
     let p = this.#pending.get(key);
@@ -167,6 +193,7 @@ export class StatisticsCollector {
 
   async #write(): Promise<void> {
     await this.#prune();
+    this.#fold();
     const batch = this.#pending;
     this.#pending = new Map();
     const inFlight = new Map<string, number>();

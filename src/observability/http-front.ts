@@ -52,8 +52,10 @@ export class HttpFront {
     const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
     const operational = OPERATIONAL_PATHS.has(path);
     const started = performance.now();
+    const logged = scopes.isLevelEnabled(operational ? 'debug' : 'info');
     res.once('close', () => {
       this.#inFlight.delete(res);
+      if (!logged) return;
       const status = res.writableFinished ? res.statusCode : 499;
       const line = { method: req.method, path, status, durationMs: Math.round(performance.now() - started) };
       // Probes and scrapes every few seconds would drown the access log.

@@ -36,9 +36,21 @@ export interface RequestScope {
 export class RequestScopes {
   constructor(private readonly base: Logger) {}
 
-  /** A scope for `requestId`, with its child logger. */
+  /** A scope for `requestId`, with its child logger (made when first used: most requests log nothing but their line). */
   scope(requestId: string): RequestScope {
-    return { requestId, logger: this.base.child({ requestId }) };
+    const base = this.base;
+    let logger: Logger | undefined;
+    return {
+      requestId,
+      get logger() {
+        return (logger ??= base.child({ requestId }));
+      },
+    };
+  }
+
+  /** Whether the app's logger writes lines of `level` (so a caller can skip building one). */
+  isLevelEnabled(level: 'debug' | 'info'): boolean {
+    return this.base.isLevelEnabled(level);
   }
 }
 
