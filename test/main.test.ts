@@ -1,39 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it, vi } from 'vitest';
+import { SPAWN_START_LIMIT_MS, startServer } from './support/spawned-server.js';
 
-const root = path.resolve(import.meta.dirname, '..');
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
-
-/** Starts the server as `npm start` does and resolves with its URL once it listens. */
-function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', SIMULATED_SPEED: '10' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"([^"]+)\/graphql"/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, exited });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', () => reject(new Error(`server exited:\n${out}`)));
-  });
-}
 
 /** The development token of a sample subject, from the file the server wrote at start-up. */
 async function devToken(dataDir: string, subject = 'alice'): Promise<string> {
@@ -56,7 +30,7 @@ async function gql(url: string, query: string) {
 it('serves the API on the embedded database, keeps data across a restart, and exits cleanly on SIGTERM', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
   dirs.push(dataDir);
-  const first = await startServer(dataDir);
+  const first = await startServer(dataDir, { SIMULATED_SPEED: '10' });
   currentToken = await devToken(dataDir);
   const unauthenticated = await fetch(`${first.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ workloads(first: 1) { totalCount } }"}' });
   expect(unauthenticated.status).toBe(401);
@@ -82,18 +56,18 @@ it('serves the API on the embedded database, keeps data across a restart, and ex
   first.child.kill('SIGTERM');
   expect(await first.exited).toBe(0);
 
-  const second = await startServer(dataDir);
+  const second = await startServer(dataDir, { SIMULATED_SPEED: '10' });
   const list = await gql(second.url, '{ workloads(first: 10) { totalCount edges { node { name status artifact { name } } } } }');
   // The simulated cluster is in memory: after a restart the controller starts the workload again.
   expect(list.data?.workloads).toMatchObject({ totalCount: 1, edges: [{ node: { name: 'hello-workload', artifact: { name: 'hello' } } }] });
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
-}, 90_000);
+}, 2 * SPAWN_START_LIMIT_MS + 60_000);
 
 it('keeps committed data on the embedded database when the process is killed', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
   dirs.push(dataDir);
-  const first = await startServer(dataDir);
+  const first = await startServer(dataDir, { SIMULATED_SPEED: '10' });
   currentToken = await devToken(dataDir);
   const created = await gql(
     first.url,
@@ -104,9 +78,9 @@ it('keeps committed data on the embedded database when the process is killed', a
   first.child.kill('SIGKILL');
   await first.exited;
 
-  const second = await startServer(dataDir);
+  const second = await startServer(dataDir, { SIMULATED_SPEED: '10' });
   const list = await gql(second.url, '{ workloads(first: 10) { edges { node { name } } } }');
   expect(list.data?.workloads).toEqual({ edges: [{ node: { name: 'survivor' } }] });
   second.child.kill('SIGTERM');
   expect(await second.exited).toBe(0);
-}, 90_000);
+}, 2 * SPAWN_START_LIMIT_MS + 60_000);

@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,11 +14,11 @@ import { CreateWorkloadDocument, WorkloadChangedDocument } from './graphql/gener
 import { artifactInput, workloadInput } from './support/fixtures.js';
 import { eventually, subscribeSse, subscribeWs, wsClient } from './support/live.js';
 import { testEnvironment } from './support/ports.js';
+import { SPAWN_START_LIMIT_MS, startServer } from './support/spawned-server.js';
 import { tokenFor, type TestSubject } from './support/test-app.js';
 import { bearer, createRunningWorkload, endpointOf, startInvokeApp, uuidOf } from './invoke/support.js';
 
 const owner: TestSubject = { sub: 'developer' };
-const root = path.resolve(import.meta.dirname, '..');
 const dirs: string[] = [];
 afterAll(async () => {
   await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
@@ -104,32 +103,7 @@ it('on stop: fails /readyz while still listening, then refuses connections, fini
   await stopped;
   expect(await app.orm.isConnected()).toBe(false);
   await client.dispose();
-}, 30_000);
-
-/** Starts the server as `npm start` does and resolves with its URL once it listens. */
-function startServer(dataDir: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null>; output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATA_DIR: dataDir, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 30_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"([^"]+)\/graphql"/.exec(out);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1]!, exited, output: () => out });
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', onData);
-    child.on('exit', () => reject(new Error(`server exited:\n${out}`)));
-  });
-}
+}, 60_000);
 
 it('on SIGTERM the process fails /readyz, closes subscriptions with 1001 and exits 0 within SHUTDOWN_TIMEOUT_SECONDS', async () => {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'workload-api-'));
@@ -166,7 +140,7 @@ it('on SIGTERM the process fails /readyz, closes subscriptions with 1001 and exi
   expect(Date.now() - signalled).toBeLessThan(timeoutSeconds * 1000);
   expect(server.output()).toContain('Workload API stopped');
   await client.dispose();
-}, 60_000);
+}, SPAWN_START_LIMIT_MS + 60_000);
 
 interface Answer {
   /** Sent after the shutdown began. */
