@@ -16,6 +16,9 @@ export const STATISTICS_COMPLEXITY = { field: 500, multiplier: 1 } as const;
 /** A statistics series has a point per minute with requests, at most `last` (default 60): its field cost; the multiplier is its page. */
 export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
 
+/** A workload's current protons: at most one per role (active, candidate, previous). */
+export const PROTONS_COMPLEXITY = { field: 1, multiplier: 3 } as const;
+
 /** The multiplier of a connection's `edges`: the connection field already counts the page. */
 export const EDGES_COMPLEXITY = { field: 1, multiplier: 1 } as const;
 
