@@ -80,11 +80,11 @@ describe('loadConfig', () => {
 
   it('limits GraphQL operations by default so that GraphiQL and every client of ours fit, and reads each limit', () => {
     expect(loadConfig({}).graphql).toEqual({
-      limits: { maxDepth: 12, maxComplexity: 25_000, maxAliases: 30, maxTokens: 2000, maxDirectives: 50, maxDocumentBytes: 32 * 1024 },
+      limits: { maxDepth: 12, maxComplexity: 50_000, maxAliases: 30, maxTokens: 2000, maxDirectives: 50, maxDocumentBytes: 32 * 1024 },
       maxBodyBytes: 1024 * 1024,
       introspection: true,
       mutationRateLimit: { points: 300, durationSeconds: 60 },
-      queryCostRateLimit: { points: 250_000, durationSeconds: 60 },
+      queryCostRateLimit: { points: 500_000, durationSeconds: 60 },
     });
     const env = {
       GRAPHQL_MAX_DEPTH: '8',

@@ -5,7 +5,9 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { STATISTICS_BUCKET_MS, statisticsBucketStart, summarizeStatistics, type StatisticsBucket, type StatisticsSummary } from '../domain/request-statistics.js';
-import { readInFlight, readStatisticsBuckets, readStatisticsResetAt, readStatisticsTotal, type StatisticsQuery } from '../store/request-statistics.js';
+import { readStatisticsBatch, readStatisticsBuckets, type StatisticsQuery } from '../store/request-statistics.js';
+
+export type { StatisticsQuery };
 
 /** Points of a series when the caller names no number: an hour's worth of minutes with requests. */
 export const DEFAULT_SERIES_POINTS = 60;
@@ -31,34 +33,46 @@ export interface RequestStatisticsReport extends StatisticsSummary {
 
 /** The statistics of a workload (optionally one of its protons) in [from, to), rounded to whole minutes. */
 export async function readRequestStatistics(em: EntityManager, q: StatisticsQuery): Promise<RequestStatisticsReport> {
-  const from = q.from ? statisticsBucketStart(q.from) : undefined;
-  const to = q.to ? ceilToBucket(q.to) : undefined;
-  const query: StatisticsQuery = { ...q, ...(from && { from }), ...(to && { to }) };
-  // The summary is summed in the database: a 90-day window is one row, not 130,000 buckets.
-  const [total, series, concurrentRequests, resetAt] = [
-    await readStatisticsTotal(em, query),
-    await readStatisticsSeries(em, query, DEFAULT_SERIES_POINTS),
-    await readInFlight(em, q),
-    await readStatisticsResetAt(em, q.workloadId),
-  ];
-  // Without bounds, the window runs from the first bucket with requests to the end of the last one.
-  const window: { from?: Date; to?: Date } = {};
-  const windowFrom = from ?? total?.bucketStart;
-  const windowTo = to ?? (total ? new Date(total.lastBucketStart.getTime() + STATISTICS_BUCKET_MS) : undefined);
-  if (windowFrom) window.from = windowFrom;
-  if (windowTo) window.to = windowTo;
-  return {
-    ...summarizeStatistics(total ? [total] : [], window),
-    concurrentRequests,
-    resetAt,
-    series,
-    query,
-  };
+  return (await readRequestStatisticsBatch(em, [q]))[0]!;
+}
+
+/**
+ * The statistics of several workloads or protons (each query as `readRequestStatistics` reads it)
+ * in one statement: the summary is summed in the database (a 90-day window is one row, not 130,000
+ * buckets), the default series picked there too.
+ */
+export async function readRequestStatisticsBatch(em: EntityManager, queries: readonly StatisticsQuery[]): Promise<RequestStatisticsReport[]> {
+  const windows = queries.map((q) => {
+    const from = q.from ? statisticsBucketStart(q.from) : undefined;
+    const to = q.to ? ceilToBucket(q.to) : undefined;
+    return { q, from, to, query: { ...q, ...(from && { from }), ...(to && { to }) } as StatisticsQuery };
+  });
+  const reads = await readStatisticsBatch(em, windows.map((w) => w.query), DEFAULT_SERIES_POINTS);
+  return windows.map(({ from, to, query }, i) => {
+    const { total, series, inFlight, resetAt } = reads[i]!;
+    // Without bounds, the window runs from the first bucket with requests to the end of the last one.
+    const window: { from?: Date; to?: Date } = {};
+    const windowFrom = from ?? total?.bucketStart;
+    const windowTo = to ?? (total ? new Date(total.lastBucketStart.getTime() + STATISTICS_BUCKET_MS) : undefined);
+    if (windowFrom) window.from = windowFrom;
+    if (windowTo) window.to = windowTo;
+    return {
+      ...summarizeStatistics(total ? [total] : [], window),
+      concurrentRequests: inFlight,
+      resetAt,
+      series: seriesOf(series),
+      query,
+    };
+  });
 }
 
 /** The newest `last` minutes with requests of a window, oldest first (the database picks the minutes). */
 export async function readStatisticsSeries(em: EntityManager, query: StatisticsQuery, last: number): Promise<StatisticsPoint[]> {
-  const buckets = await readStatisticsBuckets(em, { ...query, lastMinutes: last });
+  return seriesOf(await readStatisticsBuckets(em, { ...query, lastMinutes: last }));
+}
+
+/** Buckets summed per minute, oldest first. */
+function seriesOf(buckets: readonly StatisticsBucket[]): StatisticsPoint[] {
   const byMinute = new Map<number, StatisticsBucket[]>();
   for (const b of buckets) {
     const list = byMinute.get(b.bucketStart.getTime()) ?? [];

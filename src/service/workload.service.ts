@@ -41,6 +41,9 @@ import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
+import { readWorkloadPage, type WorkloadPage } from '../store/workload-page.js';
+
+export type { WorkloadPage };
 import { sharedRolesSchema } from '../domain/sharing.js';
 import { RULEBOOK, type MutationName } from '../domain/rulebook.js';
 import { draftHolder, inUseViolation } from '../store/artifact-use.js';
@@ -208,14 +211,14 @@ export class WorkloadService {
     return result.workload;
   }
 
-  /** One page of live workloads matching `filter`, in `order`. */
-  async list(em: EntityManager, viewer: Viewer, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<Workload[]> {
+  /**
+   * One page of live workloads matching `filter`, in `order`, with their artifacts, current protons
+   * and the caller's roles on them, in one statement (callers prime their loaders with it).
+   */
+  async list(em: EntityManager, viewer: Viewer, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<WorkloadPage> {
     const column = order.field;
     const k = keysetPage<Workload>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
-    return em.find(WorkloadEntity, { $and: [this.where(viewer, filter), ...k.where] } as FilterQuery<Workload>, {
-      orderBy: k.orderBy,
-      limit: k.limit,
-    });
+    return readWorkloadPage(em, viewer, { $and: [this.where(viewer, filter), ...k.where] } as FilterQuery<Workload>, k.orderBy, k.limit);
   }
 
   /** How many live workloads match `filter`. */

@@ -7,6 +7,9 @@ import type { EntityManager } from '@mikro-orm/postgresql';
  */
 export async function queryRows<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T[]> {
   const knex = em.getTransactionContext() ?? em.getKnex();
+  const started = performance.now();
   const result = (await knex.raw(sql, params as unknown[])) as { rows: T[] };
+  // Logged like the ORM's own statements (its query log, and the tests' statement counts).
+  em.config.getLogger().logQuery({ query: sql, took: Math.round(performance.now() - started), results: result.rows.length });
   return result.rows;
 }

@@ -274,8 +274,8 @@ describeEachDatabase('workloads', (backend) => {
     const small = await count(5);
     const large = await count(100);
     expect(large).toBe(small);
-    // The page, a batch of artifacts, a batch of protons, and one batch each of the caller's
-    // workload and artifact roles (the per-object authorization checks); nothing per row.
-    expect(large).toBeLessThanOrEqual(6);
+    // One statement: the page with its artifacts, protons and the caller's roles (the per-object
+    // authorization checks read them from the loaders it primes); nothing per row (ADR 0061).
+    expect(large).toBe(1);
   });
 });

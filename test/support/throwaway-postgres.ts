@@ -29,8 +29,8 @@ export interface ThrowawayPostgres {
   destroy(): Promise<void>;
 }
 
-/** Creates and starts a throwaway PostgreSQL cluster (as the postgres user when run as root). */
-export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
+/** Creates and starts a throwaway PostgreSQL cluster (as the postgres user when run as root); `serverOptions` are passed to postgres (`-c name=value`). */
+export async function startThrowawayPostgres(serverOptions: readonly string[] = []): Promise<ThrowawayPostgres> {
   const bin = postgresBinDir();
   if (!bin) throw new Error('PostgreSQL server binaries not found under /usr/lib/postgresql');
   const dir = await mkdtemp(path.join(tmpdir(), 'wl-pg-'));
@@ -43,7 +43,7 @@ export async function startThrowawayPostgres(): Promise<ThrowawayPostgres> {
   await exec('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
   const ctl = (action: string, extra: string[] = []) =>
     exec('pg_ctl', ['-D', data, '-w', '-t', '30', '-l', path.join(dir, 'log'), action, ...extra]);
-  const opts = ['-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`];
+  const opts = ['-o', [`-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, ...serverOptions].join(' ')];
   await ctl('start', opts);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,

@@ -1,6 +1,7 @@
 import type { ContainerObservation } from '../../domain/pod-observation.js';
 import type { ReplicaView } from '../../service/workload.service.js';
 import { builder } from '../builder.js';
+import { REPLICAS_COMPLEXITY } from '../cost.js';
 import { ProtonStatusEnum } from '../common/enums.type.js';
 import { ProtonRef } from './proton.type.js';
 
@@ -55,6 +56,7 @@ builder.objectField(ProtonRef, 'replicas', (t) =>
   t.field({
     type: [ReplicaRef],
     description: 'The proton\'s pods, live from the cluster.',
+    complexity: REPLICAS_COMPLEXITY,
     resolve: (proton, _args, ctx) => ctx.services.workloads.replicasOf(ctx.em, proton),
   }),
 );

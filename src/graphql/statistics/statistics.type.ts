@@ -4,12 +4,16 @@ import { isUuid } from '../../domain/ids.js';
 import {
   DEFAULT_SERIES_POINTS,
   MAX_SERIES_POINTS,
-  readRequestStatistics,
+  readRequestStatisticsBatch,
   readStatisticsSeries,
   type RequestStatisticsReport,
   type StatisticsPoint,
 } from '../../service/request-statistics.js';
+import type { StatisticsQuery } from '../../service/request-statistics.js';
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
 import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
 import { ProtonRef } from '../proton/proton.type.js';
@@ -77,6 +81,14 @@ const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('Request
   }),
 });
 
+/** Statistics of one request, batched: the protons of a page are read in one statement. */
+const statisticsLoader = createContextCache(
+  (ctx: GraphQLContext) =>
+    new DataLoader((queries: readonly StatisticsQuery[]) => readRequestStatisticsBatch(ctx.em, queries), {
+      cacheKeyFn: (q) => `${q.workloadId}/${q.protonId ?? ''}/${q.from?.toISOString() ?? ''}/${q.to?.toISOString() ?? ''}`,
+    }),
+);
+
 function checkWindow(from: Date | null | undefined, to: Date | null | undefined): void {
   if (from && to && from.getTime() >= to.getTime()) {
     throw new GraphQLError('"from" must be before "to"', { extensions: { code: 'VALIDATION', argument: 'from' } });
@@ -99,7 +111,7 @@ builder.objectFields(WorkloadNode, (t) => ({
       if (protonId !== undefined && !isUuid(protonId)) {
         throw new GraphQLError('"protonId" must be a proton id', { extensions: { code: 'VALIDATION', argument: 'protonId' } });
       }
-      return readRequestStatistics(ctx.em, {
+      return statisticsLoader(ctx).load({
         workloadId: w.id,
         ...(protonId !== undefined && { protonId }),
         ...(args.from && { from: args.from }),
@@ -120,7 +132,7 @@ builder.objectFields(ProtonRef, (t) => ({
     },
     resolve: (p, args, ctx) => {
       checkWindow(args.from, args.to);
-      return readRequestStatistics(ctx.em, {
+      return statisticsLoader(ctx).load({
         workloadId: p.workload.id,
         protonId: p.id,
         ...(args.from && { from: args.from }),

@@ -1,9 +1,12 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
+import { createContextCache } from '@pothos/core';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
+import DataLoader from 'dataloader';
 import { GraphQLError } from 'graphql';
 import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
 import { encodeCursor } from '../../domain/cursor.js';
-import type { WorkloadOrderField } from '../../service/workload.service.js';
+import type { WorkloadOrderField, WorkloadPage } from '../../service/workload.service.js';
+import { PROTONS_COMPLEXITY } from '../cost.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
@@ -31,11 +34,11 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
     artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', resolve: (w) => w.artifact.id }),
     runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
-    protons: t.loadableList({
-      type: ProtonRef,
+    protons: t.field({
+      type: [ProtonRef],
       description: 'The current protons: the active one first, then a candidate during a replace.',
-      load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.protonsOf(ctx.em, ids),
-      resolve: (w) => w.id,
+      complexity: PROTONS_COMPLEXITY,
+      resolve: (w, _args, ctx) => protonsOfWorkload(ctx).load(w.id),
     }),
     endpoint: t.string({
       description:
@@ -69,6 +72,26 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     }, { name: 'WorkloadEventConnection' }, { name: 'WorkloadEventEdge' }),
   }),
 });
+
+/** The current protons of workloads, batched per request; a list primes it with its page. */
+const protonsOfWorkload = createContextCache(
+  (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids)),
+);
+
+/**
+ * Hands what the page statement read to the loaders the page's fields resolve through (the
+ * artifact nodes, the protons, the caller's roles that the auth scopes check), so that resolving
+ * the page reads nothing more (ADR 0061).
+ */
+function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] {
+  const artifacts = ArtifactNode.getDataloader(ctx);
+  for (const a of page.artifacts) artifacts.prime(a.id, a);
+  for (const [id, role] of page.artifactRoles) ctx.access.artifactRole.prime(id, role);
+  for (const [id, role] of page.workloadRoles) ctx.access.workloadRole.prime(id, role);
+  const protons = protonsOfWorkload(ctx);
+  for (const [id, list] of page.protons) protons.prime(id, list);
+  return page.workloads;
+}
 
 function sequenceCursor(cursor: string | undefined, argument: string): number | undefined {
   if (cursor === undefined) return undefined;
@@ -132,7 +155,7 @@ builder.queryFields((t) => ({
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
-          (page) => ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, page),
+          async (page) => primeWorkloadPage(ctx, await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, page)),
         );
         return { ...connection, totalCount: () => ctx.services.workloads.count(ctx.em, ctx.viewer, filter) };
       },

@@ -1,0 +1,79 @@
+/** The documents the list-query benchmark sends, and its floor server. */
+
+/** Issue #14's list: the page, its total, each workload's artifact and current protons. */
+export const LIST_QUERY = `query List($first: Int!) {
+  workloads(first: $first) {
+    totalCount
+    edges { node { id name status importance createdAt artifact { id name status version } protons { id role status } } }
+  }
+}`;
+
+/**
+ * The floor's one statement: the same JSON as the API's answer to LIST_QUERY for a caller with
+ * only a user grant (the bench's), built by PostgreSQL. `$1` is the subject, `$2` the page size.
+ */
+export function floorSql(): string {
+  const gid = (type: string, col: string) => `encode(convert_to('${type}:' || ${col}, 'UTF8'), 'base64')`;
+  const iso = (col: string) => `to_char(${col} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+  const visible = `w.deleted_at is null and exists (select 1 from workload_shared_role g where g.workload_id = w.id and g.subject_type = 'user' and g.subject_id = $1)`;
+  return `select json_build_object('data', json_build_object('workloads', json_build_object(
+    'totalCount', (select count(*) from workload w where ${visible}),
+    'edges', coalesce((select json_agg(json_build_object('node', json_build_object(
+        'id', ${gid('Workload', 'w.id')}, 'name', w.name, 'status', upper(w.status::text), 'importance', upper(w.importance::text),
+        'createdAt', ${iso('w.created_at')},
+        'artifact', (select json_build_object('id', ${gid('Artifact', 'a.id')}, 'name', a.name, 'status', upper(a.status::text), 'version', a.version)
+                       from artifact a where a.id = w.artifact_id),
+        'protons', (select coalesce(json_agg(json_build_object('id', ${gid('Proton', 'p.id')}, 'role', upper(p.role::text), 'status', upper(p.status::text))
+                                             order by p.role, p.created_at), '[]'::json)
+                      from proton p where p.workload_id = w.id and p.removed_at is null)))
+      order by w.created_at desc, w.id desc)
+      from (select * from workload w where ${visible} order by w.created_at desc, w.id desc limit $2) w), '[]'::json)))) as body`;
+}
+
+/** The floor: a bare node:http server that answers every POST with the floor statement's JSON. */
+export const FLOOR_SERVER = `
+import http from 'node:http';
+import pg from 'pg';
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 });
+const sql = ${JSON.stringify(floorSql())};
+const server = http.createServer((req, res) => {
+  let body = '';
+  req.on('data', (c) => (body += c));
+  req.on('end', async () => {
+    try {
+      const { first, subject } = JSON.parse(body);
+      // The JSON is built by PostgreSQL; pg parses it, so it is serialized once more here.
+      const { rows } = await pool.query(sql, [subject, first]);
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(rows[0].body));
+    } catch (err) {
+      res.writeHead(500);
+      res.end(String(err));
+    }
+  });
+});
+server.listen(0, '127.0.0.1', () => console.log('listening http://127.0.0.1:' + server.address().port + '/'));
+`;
+
+const node = (fields: string) => `query V($first: Int!) { workloads(first: $first) { edges { node { ${fields} } } } }`;
+
+/**
+ * The calibration's variants: each adds one kind of field to the one before, at first: 100, so
+ * the difference in CPU per request, per object, is what that field costs.
+ */
+export const CALIBRATION_VARIANTS = [
+  { name: 'ids', objects: 100, query: node('id') },
+  { name: '+10 scalars', objects: 1000, query: node('id name description status statusReason statusMessage importance createdAt updatedAt expiresAt endpoint') },
+  { name: '+artifact', objects: 100, query: node('id name description status statusReason statusMessage importance createdAt updatedAt expiresAt endpoint artifact { id name status version }') },
+  { name: '+protons', objects: 100, query: node('id name description status statusReason statusMessage importance createdAt updatedAt expiresAt endpoint artifact { id name status version } protons { id role status }') },
+  {
+    name: '+replicas',
+    objects: 200,
+    query: node('id name description status statusReason statusMessage importance createdAt updatedAt expiresAt endpoint artifact { id name status version } protons { id role status replicas { name status ready restartCount } }'),
+  },
+  {
+    name: '+proton statistics',
+    objects: 100,
+    query: node('id name description status statusReason statusMessage importance createdAt updatedAt expiresAt endpoint artifact { id name status version } protons { id role status replicas { name status ready restartCount } statistics { requestCount latencyP50Ms } }'),
+  },
+] as const;

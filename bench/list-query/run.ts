@@ -1,0 +1,326 @@
+/**
+ * List-query benchmark (issue #14, "lean reads"): `workloads(first: 50) { artifact protons }`
+ * through the API against the floor, in the same run, on the same data, and the calibration of
+ * the complexity model (ADR 0061).
+ *
+ *   - floor: a bare `node:http` server, in a process of its own, that answers with the JSON of one
+ *     hand-written SQL statement (visibility, page, count, artifacts and protons; the JSON is
+ *     built by PostgreSQL). It verifies no token: it is what the answer costs at the least.
+ *   - API: the compiled JavaScript (`dist/`, compiled first when stale, as `npm start` does) on
+ *     PostgreSQL, in a process of its own, with the simulated cluster.
+ *   - data: `--workloads` workloads (default 100) created through the API with 2 replicas each and
+ *     brought up by the controller, so each has an artifact, an active proton and its pods.
+ *   - clients: closed loop (each of C callers sends its next request when the previous answer
+ *     arrived) in a worker thread, over keep-alive connections; floor and API alternate per level.
+ *   - statements per request: PostgreSQL's `pg_stat_statements`, on a PostgreSQL cluster of the
+ *     bench's own (initdb, `shared_preload_libraries=pg_stat_statements`): the calls during 20
+ *     sequential requests, less the calls of an idle period as long (the controller's own).
+ *   - calibration: the API's CPU time per request (from /proc) for variants of the list that add
+ *     one kind of field at a time, at first: 100; the difference per object is what that field
+ *     costs; written to results.json (`calibration`) and compared with what the cost model says.
+ *
+ *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--concurrency 1,4] [--first 50]
+ *
+ * Writes bench/list-query/results.json and results.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import { startThrowawayPostgres } from '../../test/support/throwaway-postgres.js';
+import { CALIBRATION_VARIANTS, FLOOR_SERVER, LIST_QUERY } from './queries.js';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const WORKLOADS = Number(args.get('workloads') ?? 100);
+const SECONDS = Number(args.get('seconds') ?? 5);
+const LEVELS = (args.get('concurrency') ?? '1,4').split(',').map(Number);
+const FIRST = Number(args.get('first') ?? 50);
+const COUNTED_REQUESTS = 20;
+/** `--profile DIR`: the API runs with --cpu-prof and writes its profile there when it stops. */
+const PROFILE_DIR = args.get('profile');
+const CALIBRATION_REQUESTS = Number(args.get('calibration-requests') ?? 60);
+const CALIBRATE = args.get('calibrate') !== 'false';
+const root = path.resolve(import.meta.dirname, '../..');
+const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
+const GOALS = { statementsPerList: 3, p50Ratio: 2 };
+const TICKS_PER_SECOND = 100;
+
+const loadStart = os.loadavg();
+
+function cpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(stat[11]) + Number(stat[12]);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** The load generator: plain JS in a worker, so it does not share an event loop with anything measured. */
+const LOAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { url, headers, body, concurrency, seconds } = workerData;
+const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+const target = new URL(url);
+const latencies = [];
+let errors = 0;
+const end = performance.now() + seconds * 1000;
+function one() {
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const req = http.request({ method: 'POST', host: target.hostname, port: target.port, path: target.pathname, agent, headers }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        if (res.statusCode !== 200) errors++;
+        latencies.push(performance.now() - started);
+        resolve();
+      });
+    });
+    req.on('error', () => { errors++; resolve(); });
+    req.end(body);
+  });
+}
+async function caller() { while (performance.now() < end) await one(); }
+(async () => {
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, caller));
+  const elapsed = (performance.now() - started) / 1000;
+  agent.destroy();
+  parentPort.postMessage({ latencies, errors, elapsed });
+})();
+`;
+
+interface Run {
+  requests: number;
+  errors: number;
+  rps: number;
+  p50: number;
+  p99: number;
+}
+
+function load(url: string, headers: Record<string, string>, body: string, concurrency: number, seconds: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(LOAD, { eval: true, workerData: { url, headers, body, concurrency, seconds } });
+    worker.once('error', reject);
+    worker.once('message', (m: { latencies: number[]; errors: number; elapsed: number }) => {
+      const sorted = m.latencies.sort((a, b) => a - b);
+      resolve({ requests: sorted.length, errors: m.errors, rps: sorted.length / m.elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+      void worker.terminate();
+    });
+  });
+}
+
+/** Spawns a node process and resolves with the URL it prints (`"url":"…"` or `listening …`). */
+function startProcess(argv: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, argv, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = pattern.exec(out);
+      if (match) resolve({ child, url: match[1]! });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`process exited (${code}):\n${out}`)));
+  });
+}
+
+async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }> {
+  const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
+  return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
+}
+
+async function main(): Promise<void> {
+  const { compileIfStale } = (await import(path.join(root, 'scripts/start.mjs'))) as { compileIfStale: () => Promise<number> };
+  const compiled = await compileIfStale();
+  console.log(`compiled ${compiled} stale files`);
+
+  const postgres = await startThrowawayPostgres(['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all']);
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  await admin.query('create database bench');
+  await admin.query('create extension pg_stat_statements');
+  const dbUrl = postgres.url.replace(/\/postgres$/, '/bench');
+  const children: ChildProcess[] = [];
+  try {
+    const api = await startProcess([...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), 'dist/src/main.js'], {
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: dbUrl,
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: SECRET,
+      SIMULATED_SPEED: '100',
+      CONTROLLER_TICK_MS: '60000',
+      METRICS_ENABLED: 'false',
+      GRAPHQL_MUTATION_RATE_POINTS: '1000000',
+      GRAPHQL_QUERY_COST_RATE_POINTS: '1000000000',
+      // The calibration measures variants whatever the model says they cost.
+      GRAPHQL_MAX_COMPLEXITY: '100000000',
+    }, /"url":"([^"]+)\/graphql"/);
+    children.push(api.child);
+    const floor = await startProcess(['--input-type=module', '-e', FLOOR_SERVER], { DATABASE_URL: dbUrl }, /listening (\S+)/);
+    children.push(floor.child);
+    const apiUrl = `${api.url}/graphql`;
+    const now = Math.floor(Date.now() / 1000);
+    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setIssuedAt(now).setExpirationTime(now + 3600)
+      .sign(new TextEncoder().encode(SECRET));
+    const headers = { 'content-type': 'application/json', accept: 'application/json', authorization: `Bearer ${token}` };
+
+    // Data: workloads on inline drafts, 2 replicas each, brought up by the controller.
+    console.log(`creating ${WORKLOADS} workloads`);
+    for (let i = 0; i < WORKLOADS; i++) {
+      const created = await post(apiUrl, headers, {
+        query: `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on Error { message } } }`,
+        variables: { input: {
+          name: `bench-${i}`,
+          artifact: { name: `bench-${i}`, spec: { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/app:1', primary: true, port: 8080 }] }] } },
+          runtime: { replicaCount: 2 },
+        } },
+      });
+      if ((created.data?.createWorkload as { __typename?: string })?.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(created));
+    }
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const r = await post(apiUrl, headers, { query: `{ workloads(first: 1, filter: { status: [RUNNING] }) { totalCount } }` });
+      const running = (r.data?.workloads as { totalCount: number } | undefined)?.totalCount ?? 0;
+      if (running === WORKLOADS) break;
+      if (Date.now() > deadline) throw new Error(`only ${running} of ${WORKLOADS} workloads RUNNING after 120 s`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+
+    // The same answer from both.
+    const listBody = JSON.stringify({ query: LIST_QUERY, variables: { first: FIRST } });
+    const fromApi = await post(apiUrl, headers, JSON.parse(listBody));
+    const fromFloor = (await (await fetch(floor.url, { method: 'POST', headers, body: JSON.stringify({ first: FIRST, subject: 'alice' }) })).json()) as unknown;
+    const sameAnswer = isDeepStrictEqual(fromApi, fromFloor);
+    if (!sameAnswer) console.warn('floor and API answers differ:', JSON.stringify(fromApi).slice(0, 400), JSON.stringify(fromFloor).slice(0, 400));
+    const floorBody = JSON.stringify({ first: FIRST, subject: 'alice' });
+
+    // Statements per request, from pg_stat_statements.
+    const statements = async (send: () => Promise<unknown>, n: number) => {
+      const calls = async () => Number((await admin.query(
+        `select coalesce(sum(s.calls), 0) as n from pg_stat_statements s join pg_database d on d.oid = s.dbid where d.datname = 'bench'`)).rows[0].n);
+      await admin.query('select pg_stat_statements_reset()');
+      const started = performance.now();
+      for (let i = 0; i < n; i++) await send();
+      const busy = await calls();
+      const elapsed = performance.now() - started;
+      await admin.query('select pg_stat_statements_reset()');
+      await new Promise((resolve) => setTimeout(resolve, elapsed));
+      const idle = await calls();
+      return { perRequest: Math.max(0, busy - idle) / n, busyCalls: busy, idleCalls: idle, requests: n };
+    };
+    const apiStatements = await statements(() => post(apiUrl, headers, JSON.parse(listBody)), COUNTED_REQUESTS);
+    const floorStatements = await statements(() => fetch(floor.url, { method: 'POST', body: floorBody }).then((r) => r.text()), COUNTED_REQUESTS);
+    console.log(`statements per list: API ${apiStatements.perRequest}, floor ${floorStatements.perRequest}`);
+
+    // Latency, closed loop, floor and API side by side per level.
+    const levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[] = [];
+    for (const concurrency of LEVELS) {
+      await load(floor.url, headers, floorBody, concurrency, 1);
+      await load(apiUrl, headers, listBody, concurrency, 1);
+      const floorRun = await load(floor.url, headers, floorBody, concurrency, SECONDS);
+      const apiRun = await load(apiUrl, headers, listBody, concurrency, SECONDS);
+      const row = { concurrency, floor: floorRun, api: apiRun, p50Ratio: apiRun.p50 / floorRun.p50, p99Ratio: apiRun.p99 / floorRun.p99 };
+      levels.push(row);
+      console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x`);
+    }
+
+    // Calibration: the API's CPU per request for each variant, sequential requests.
+    const calibration: { name: string; query: string; objects: number; cpuMsPerRequest: number; modelCost: number; statements: number }[] = [];
+    for (const variant of CALIBRATE ? CALIBRATION_VARIANTS : []) {
+      const body = { query: variant.query, variables: { first: 100 } };
+      const probe = await post(apiUrl, headers, body);
+      if (probe.errors) throw new Error(`${variant.name}: ${JSON.stringify(probe.errors)}`);
+      for (let i = 0; i < 10; i++) await post(apiUrl, headers, body);
+      const before = cpuTicks(api.child.pid!);
+      for (let i = 0; i < CALIBRATION_REQUESTS; i++) await post(apiUrl, headers, body);
+      const cpuMs = ((cpuTicks(api.child.pid!) - before) / TICKS_PER_SECOND) * 1000 / CALIBRATION_REQUESTS;
+      const counted = await statements(() => post(apiUrl, headers, body), 5);
+      calibration.push({ name: variant.name, query: variant.query, objects: variant.objects, cpuMsPerRequest: cpuMs, modelCost: 0, statements: counted.perRequest });
+      console.log(`calibration ${variant.name}: ${cpuMs.toFixed(2)} ms CPU per request, ${counted.perRequest} statements`);
+    }
+    const { measureCosts } = await import('./model.js');
+    const costs = await measureCosts(calibration.map((c) => c.query));
+    calibration.forEach((c, i) => (c.modelCost = costs[i]!));
+
+    const loadEnd = os.loadavg();
+    const worstP50Ratio = Math.max(...levels.map((l) => l.p50Ratio));
+    const met = {
+      statements: apiStatements.perRequest <= GOALS.statementsPerList,
+      p50Ratio: worstP50Ratio <= GOALS.p50Ratio,
+      sameAnswer,
+    };
+    const results = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpus: os.cpus().length,
+      loadAverageStart: loadStart,
+      loadAverageEnd: loadEnd,
+      loaded: loadStart[0]! > 1.5,
+      settings: { workloads: WORKLOADS, first: FIRST, seconds: SECONDS, concurrency: LEVELS, replicasPerWorkload: 2 },
+      goals: GOALS,
+      met,
+      statements: { api: apiStatements, floor: floorStatements },
+      levels,
+      calibration,
+    };
+    writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(path.join(import.meta.dirname, 'results.md'), markdown(results));
+    console.log(`statements ${apiStatements.perRequest} (goal <= ${GOALS.statementsPerList}): ${met.statements ? 'met' : 'NOT met'}`);
+    console.log(`worst p50 ratio ${worstP50Ratio.toFixed(2)}x (goal <= ${GOALS.p50Ratio}x): ${met.p50Ratio ? 'met' : 'NOT met'}`);
+  } finally {
+    await Promise.all(children.map((child) => new Promise((resolve) => {
+      if (child.exitCode !== null) return resolve(undefined);
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    })));
+    await admin.end().catch(() => {});
+    await postgres.destroy();
+  }
+}
+
+function markdown(r: {
+  date: string; loadAverageStart: number[]; loadAverageEnd: number[]; loaded: boolean; settings: Record<string, unknown>;
+  met: Record<string, boolean>; statements: { api: { perRequest: number }; floor: { perRequest: number } };
+  levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[];
+  calibration: { name: string; objects: number; cpuMsPerRequest: number; modelCost: number; statements: number }[];
+}): string {
+  const f = (n: number) => n.toFixed(2);
+  const lines = [
+    '# List query: `workloads(first: 50) { artifact protons }` against the floor',
+    '',
+    `Run ${r.date}; load average ${r.loadAverageStart.map(f).join(' / ')} at start, ${r.loadAverageEnd.map(f).join(' / ')} at end${r.loaded ? ' (**loaded**: re-run on an idle machine)' : ''}.`,
+    `Settings: ${JSON.stringify(r.settings)}. Command: \`npx tsx bench/list-query/run.ts\`.`,
+    '',
+    '| Goal | Measured | Met |',
+    '| --- | --- | --- |',
+    `| <= 3 SQL statements per list | ${r.statements.api.perRequest} (floor: ${r.statements.floor.perRequest}) | ${r.met.statements ? 'yes' : 'no'} |`,
+    `| p50 <= 2x the floor | worst ${f(Math.max(...r.levels.map((l) => l.p50Ratio)))}x | ${r.met.p50Ratio ? 'yes' : 'no'} |`,
+    `| same JSON as the floor | ${r.met.sameAnswer ? 'identical' : 'differs'} | ${r.met.sameAnswer ? 'yes' : 'no'} |`,
+    '',
+    '| Clients | Floor p50 / p99 ms | API p50 / p99 ms | Floor req/s | API req/s | p50 ratio | p99 ratio |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ${l.floor.rps.toFixed(0)} | ${l.api.rps.toFixed(0)} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x |`),
+    '',
+    '## Calibration of the complexity model (first: 100, sequential requests, API CPU per request)',
+    '',
+    '| Variant | CPU ms / request | Statements | Model cost | CPU µs per model point |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.calibration.map((c) => `| ${c.name} | ${f(c.cpuMsPerRequest)} | ${c.statements} | ${c.modelCost} | ${f((c.cpuMsPerRequest * 1000) / c.modelCost)} |`),
+    '',
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+await main();

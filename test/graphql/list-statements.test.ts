@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeEachDatabase } from '../support/backends.js';
+import { artifactInput, workloadInput } from '../support/fixtures.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/** What a dashboard's list shows, with the caller's roles and the protons' statistics. */
+const LIST = `query List($first: Int!, $stats: Boolean!) {
+  workloads(first: $first) {
+    totalCount
+    edges { node {
+      id name status viewerRole
+      artifact { id name status version viewerRole }
+      protons { id role status createdAt artifact { id name viewerRole } statistics @include(if: $stats) { requestCount } }
+    } }
+  }
+}`;
+
+/** The same fields of one workload, read alone: its roles come from the role loaders, not from a page. */
+const ONE = `query One($id: ID!) {
+  workload(id: $id) { ... on Workload {
+    id name status viewerRole
+    artifact { id name status version viewerRole }
+    protons { id role status createdAt artifact { id name viewerRole } statistics { requestCount } }
+  } }
+}`;
+
+type Node = { id: string; viewerRole: string; artifact: { viewerRole: string }; protons: { id: string; artifact: { id: string; viewerRole: string } }[] };
+
+describeEachDatabase('list statements', (backend) => {
+  let t: TestApp;
+  const bob = { sub: 'bob', groups: ['team-b'] };
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+    for (let i = 0; i < 30; i++) {
+      const r = await t.execRaw(`mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename } }`, {
+        input: workloadInput({ name: `w${i}`, artifact: artifactInput({ name: `a${i}` }) }),
+      });
+      expect(r.errors).toBeUndefined();
+    }
+    // Protons and grants written directly: every workload an active proton; a few a candidate on
+    // another artifact (a replacement in progress); bob sees some workloads through his group,
+    // one artifact through a grant of its own, and has request statistics to read.
+    const sql = t.app.orm.em.fork().getConnection();
+    const rows = await sql.execute<{ id: string; artifact_id: string }[]>('select id, artifact_id from workload order by name');
+    const other = rows[rows.length - 1]!.artifact_id;
+    for (const [i, row] of rows.entries()) {
+      await sql.execute(
+        `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at)
+         values (gen_random_uuid(), ?, ?, 'active', '{"replicaCount":1}'::jsonb, now(), now())`,
+        [row.id, row.artifact_id],
+      );
+      if (i % 5 === 0) {
+        await sql.execute(
+          `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at)
+           values (gen_random_uuid(), ?, ?, 'candidate', '{"replicaCount":1}'::jsonb, now(), now())`,
+          [row.id, other],
+        );
+      }
+      if (i % 2 === 0) {
+        await sql.execute(
+          `insert into workload_shared_role (id, workload_id, subject_type, subject_id, role, granted_by, granted_at)
+           values (gen_random_uuid(), ?, 'group', 'team-b', ?, 'developer', now())`,
+          [row.id, i % 4 === 0 ? 'EDITOR' : 'OBSERVER'],
+        );
+      }
+    }
+    await sql.execute(
+      `insert into artifact_shared_role (id, artifact_id, subject_type, subject_id, role, granted_by, granted_at)
+       values (gen_random_uuid(), ?, 'user', 'bob', 'EDITOR', 'developer', now())`,
+      [rows[0]!.artifact_id],
+    );
+    await sql.execute(
+      `insert into proton_request_statistics (proton_id, workload_id, since, bucket_start, request_count, client_error_count,
+         server_error_count, latency_sum_ms, latency_max_ms, latency_histogram, peak_concurrency, last_request_at)
+       select p.id, p.workload_id, '-infinity', date_trunc('minute', now()), 3, 0, 0, 30, 12, '{}', 1, now() from proton p`,
+    );
+  });
+  afterAll(() => t?.stop());
+
+  async function statements(caller: ReturnType<TestApp['as']>, first: number, stats: boolean) {
+    t.queries.length = 0;
+    const result = await caller.execRaw(LIST, { first, stats });
+    expect(JSON.stringify(result.errors)).toBeUndefined();
+    const list = (result.data as { workloads: { edges: { node: Node }[] } }).workloads.edges.map((e) => e.node);
+    return { count: t.queries.length, list };
+  }
+
+  it('reads a page with its total, artifacts, protons and roles in two statements, whatever its size', async () => {
+    const owner = t.as({ sub: 'developer' });
+    const small = await statements(owner, 2, false);
+    const large = await statements(owner, 30, false);
+    expect(large.list).toHaveLength(30);
+    expect(large.list.flatMap((w) => w.protons)).toHaveLength(36);
+    expect(small.count).toBe(2);
+    expect(large.count).toBe(2);
+  });
+
+  it('reads the protons\' statistics in one more statement for the whole page', async () => {
+    const owner = t.as({ sub: 'developer' });
+    expect((await statements(owner, 2, true)).count).toBe(3);
+    expect((await statements(owner, 30, true)).count).toBe(3);
+  });
+
+  it('shows a shared caller only what it may see, with the roles the role loaders give one workload at a time', async () => {
+    const shared = t.as(bob);
+    const page = await statements(shared, 30, true);
+    expect(page.count).toBe(3);
+    expect(page.list).toHaveLength(15);
+    expect(new Set(page.list.map((w) => w.viewerRole))).toEqual(new Set(['EDITOR', 'OBSERVER']));
+    // The artifact bob holds a grant on shows that grant; every other one OBSERVER (through the workload).
+    expect(page.list.filter((w) => w.artifact.viewerRole === 'EDITOR')).toHaveLength(1);
+    for (const w of page.list) {
+      const one = await shared.execRaw(ONE, { id: w.id });
+      expect(one.errors).toBeUndefined();
+      expect(w).toEqual((one.data as { workload: Node }).workload);
+    }
+  });
+
+  it('lists nothing for a caller without a role, in the same statements', async () => {
+    const stranger = await statements(t.as({ sub: 'carol', org: 'other' }), 30, true);
+    expect(stranger.list).toEqual([]);
+    expect(stranger.count).toBeLessThanOrEqual(2);
+  });
+});
