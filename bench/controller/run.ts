@@ -182,8 +182,21 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
   const label = `${db}-${n}`;
   let env: Record<string, string>;
   let cleanup = async () => {};
+  let commits = async (): Promise<number> => NaN;
   if (db === 'postgres') {
     const name = `bench_controller_${Date.now().toString(36)}`;
+    // Transactions the database committed (each statement outside a transaction counts as one).
+    commits = async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query('select pg_stat_clear_snapshot()');
+        const r = await c.query('select xact_commit::int as n from pg_stat_database where datname = $1', [name]);
+        return r.rows[0]?.n ?? NaN;
+      } finally {
+        await c.end();
+      }
+    };
     const admin = new pg.Client({ connectionString: adminUrl });
     await admin.connect();
     await admin.query(`create database ${name}`);
@@ -212,6 +225,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const floorMs = performance.now() - floorStarted;
     await scrapeLoopP99(api.url);
 
+    const commitsBefore = await commits();
     const before = processStats(api.pid);
     const started = performance.now();
     const createLatencies: number[] = [];
@@ -265,6 +279,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     done = true;
     await Promise.all([reader, scraper]);
     const after = processStats(api.pid);
+    const commitsPerWorkload = ((await commits()) - commitsBefore) / n;
     const create = summary(createLatencies);
     const reads = summary(readLatencies);
     const loop = { windows: loopP99.length, p99Max: Math.max(...loopP99), p99Median: summary(loopP99).p50 };
@@ -275,12 +290,12 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, failures, firstFailure, reads, readTimeouts, loop, cpuSecondsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, failures, firstFailure, reads, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}); ` +
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); ` +
-        `loop p99 worst ${loop.p99Max.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+        `loop p99 worst ${loop.p99Max.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     return row;
   } finally {
@@ -321,12 +336,12 @@ during the burst. Loop: the worst 500 ms window's event-loop delay p99 (prom-cli
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | read p50 / p99 / max ms | loop p99 worst ms | CPU ms per workload | peak RSS MB | failures |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | read p50 / p99 / max ms | loop p99 worst ms | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${r.loop.p99Max.toFixed(1)} ${yes(r.met.loopP99)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${r.loop.p99Max.toFixed(1)} ${yes(r.met.loopP99)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,

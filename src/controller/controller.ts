@@ -23,7 +23,7 @@ import { podWorkloadId } from '../runtime/conventions.js';
 import type { ProtonRuntime, Unsubscribe } from '../runtime/proton-runtime.js';
 import type { Clock } from '../domain/clock.js';
 import { WorkloadEntity, type Artifact, type Workload } from '../store/entities/index.js';
-import { appendRecordedEvent } from '../store/events.js';
+import { appendRecordedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { queryRows } from '../store/sql.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -63,6 +63,9 @@ export interface ControllerDeps {
 /** Default of `ControllerDeps.concurrency`: few enough to leave most of a pool of 10 to requests. */
 export const DEFAULT_CONTROLLER_CONCURRENCY = 4;
 
+/** Ticks in a row that a busy queue may skip (see `tick`). */
+const TICK_DEFERRALS_MAX = 10;
+
 /** Workloads the tick looks at: not settled, or waiting on time, or with a proton still going. */
 const NEEDS_ATTENTION = `select id from workload where deleted_at is null and (
    lifecycle is null or status not in ('running', 'stopped', 'terminated') or desired_state = 'deleted'
@@ -85,6 +88,8 @@ export class WorkloadController {
   private ticker: NodeJS.Timeout | undefined;
   private changes: AsyncIterator<unknown> | undefined;
   private running = false;
+  private resyncing = false;
+  private deferredTicks = 0;
 
   constructor(private readonly deps: ControllerDeps) {
     this.queue = new WorkQueue((workloadId) => this.exclusive.run(workloadId, () => this.reconcile(workloadId)), {
@@ -127,7 +132,27 @@ export class WorkloadController {
       }
     })();
     await this.resync('all');
-    this.ticker = setInterval(() => void this.resync('attention'), this.deps.tickIntervalMs);
+    this.ticker = setInterval(() => this.tick(), this.deps.tickIntervalMs);
+  }
+
+  /**
+   * The tick re-queues every workload that is not settled. While the queue already holds more
+   * than its workers can take (a burst), those workloads are queued or their pod events will
+   * queue them, so re-adding all of them each tick would only fill the workers with passes that
+   * find nothing new and push event-driven passes back. The tick then waits, but never more
+   * than `TICK_DEFERRALS_MAX` ticks in a row, so time-driven steps (warm-up, keep-old,
+   * deadlines) are at most that late under a sustained burst.
+   */
+  private tick(): void {
+    if (this.resyncing) return;
+    const busy = this.queue.depth > 2 * (this.deps.concurrency ?? DEFAULT_CONTROLLER_CONCURRENCY);
+    if (busy && this.deferredTicks < TICK_DEFERRALS_MAX) {
+      this.deferredTicks++;
+      return;
+    }
+    this.deferredTicks = 0;
+    this.resyncing = true;
+    void this.resync('attention').finally(() => (this.resyncing = false));
   }
 
   /** Stops watching and ticking, and waits for passes under way to finish. */
@@ -185,10 +210,7 @@ export class WorkloadController {
         const intended = { ...stored, state: retireDropped(stored.state, result.next) };
         const next = await applyRecordEffects(em, workload, intended, result.effects, op, now);
         writeWorkload(workload, next, undefined, now);
-        let sequence = 0;
-        for (const event of operationEvents(op, stored.state, next.state, result.message)) {
-          sequence = await appendRecordedEvent(em, workloadId, event, actor, now);
-        }
+        const sequence = (await appendRecordedEvents(em, workloadId, operationEvents(op, stored.state, next.state, result.message), actor, now)) ?? 0;
         return { workload, changed: true, message: result.message, sequence };
       });
       if (outcome.sequence !== null) this.publish(workloadId, outcome.sequence);
