@@ -106,6 +106,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     logger: logger.child({ component: 'controller' }),
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
+    concurrency: config.controller.concurrency,
     onReconciled: metrics.observeReconcile,
   });
   const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);

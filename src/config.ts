@@ -145,6 +145,7 @@ const envSchema = z.object({
   LEADER_ELECTION_RENEW_DEADLINE_SECONDS: z.coerce.number().positive().max(3600).default(10),
   LEADER_ELECTION_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(2),
   CONTROLLER_TICK_MS: z.coerce.number().int().min(10).max(60_000).default(1000),
+  CONTROLLER_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(4),
   PROGRESS_DEADLINE_SECONDS: seconds(600),
   STOP_DEADLINE_SECONDS: seconds(300),
   REPLACEMENT_STEP_DEADLINE_SECONDS: seconds(900),
@@ -250,7 +251,7 @@ const configSchema = envSchema.transform((e, ctx) => {
                   },
           }
         : { kind: 'simulated' as const },
-    controller: { tickIntervalMs: e.CONTROLLER_TICK_MS },
+    controller: { tickIntervalMs: e.CONTROLLER_TICK_MS, concurrency: e.CONTROLLER_CONCURRENCY },
     // The one home of the lifecycle policy: the domain's rules take these values as arguments.
     policy: {
       draftTtlMs: e.DRAFT_TTL_SECONDS * 1000,

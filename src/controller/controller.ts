@@ -3,10 +3,14 @@
  * from the pods that come back. All intent lives in the database (`workload.lifecycle`); the
  * controller is level-triggered, so after a crash it resumes from what is stored.
  *
- * This file is the intake (Knative's shape): operations in, one serialized queue per workload,
- * pod events and published changes in, a resync of every workload at start and a tick for those
- * waiting on time. Each pass runs the phases of reconcile.ts (observe, decide, apply, record),
- * one small file each. Different workloads proceed in parallel.
+ * This file is the intake (Knative's shape): operations in, pod events and published changes in,
+ * a resync of every workload at start and a tick for those waiting on time. Passes go through a
+ * work queue (workqueue.ts, client-go's semantics): a workload waits there once however many
+ * events arrive, at most `concurrency` passes run at once, fairly across workloads, and a failed
+ * pass is retried with backoff. Operations never wait for a pass over other workloads: they run
+ * at once, serialized only with what runs on their own workload (KeyedQueue), and leave the
+ * converging to the queue. Each pass runs the phases of reconcile.ts (observe, decide, apply,
+ * record), one small file each.
  */
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -19,13 +23,14 @@ import { podWorkloadId } from '../runtime/conventions.js';
 import type { ProtonRuntime, Unsubscribe } from '../runtime/proton-runtime.js';
 import type { Clock } from '../domain/clock.js';
 import { WorkloadEntity, type Artifact, type Workload } from '../store/entities/index.js';
-import { appendRecordedEvent } from '../store/events.js';
+import { appendRecordedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { queryRows } from '../store/sql.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { applyRecordEffects, loadOrInitialize, operationEvents, transition, type WorkloadOperation } from './operation.js';
 import { Reconciler } from './reconcile.js';
 import { writeWorkload } from './record.js';
+import { WorkQueue } from './workqueue.js';
 
 export type { WorkloadOperation } from './operation.js';
 
@@ -46,9 +51,20 @@ export interface ControllerDeps {
   policy: LifecyclePolicy;
   /** How often workloads waiting on time (warm-up, keep-old, deadlines, TTL) are looked at. */
   tickIntervalMs: number;
+  /** Passes over different workloads that may run at once (each holds at most one database connection). */
+  concurrency?: number;
+  /** Backoff of a failed pass's retries: first delay and cap. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
   /** Told how long each pass over one workload took, and whether it failed (metrics). */
   onReconciled?: (seconds: number, outcome: 'ok' | 'error') => void;
 }
+
+/** Default of `ControllerDeps.concurrency`: few enough to leave most of a pool of 10 to requests. */
+export const DEFAULT_CONTROLLER_CONCURRENCY = 4;
+
+/** Ticks in a row that a busy queue may skip (see `tick`). */
+const TICK_DEFERRALS_MAX = 10;
 
 /** Workloads the tick looks at: not settled, or waiting on time, or with a proton still going. */
 const NEEDS_ATTENTION = `select id from workload where deleted_at is null and (
@@ -61,8 +77,10 @@ const NEEDS_ATTENTION = `select id from workload where deleted_at is null and (
 
 /** The controller of every workload in the database. */
 export class WorkloadController {
-  private readonly queue = new KeyedQueue();
-  private readonly pending = new Set<string>();
+  /** Serializes operations and passes on one workload. */
+  private readonly exclusive = new KeyedQueue();
+  /** Passes waiting or running, fair across workloads, bounded in number. */
+  private readonly queue: WorkQueue;
   /** The newest event sequence this controller recorded per workload: its own changes need no new pass. */
   private readonly recorded = new Map<string, number>();
   private readonly reconciler: Reconciler;
@@ -70,8 +88,16 @@ export class WorkloadController {
   private ticker: NodeJS.Timeout | undefined;
   private changes: AsyncIterator<unknown> | undefined;
   private running = false;
+  private resyncing = false;
+  private deferredTicks = 0;
 
   constructor(private readonly deps: ControllerDeps) {
+    this.queue = new WorkQueue((workloadId) => this.exclusive.run(workloadId, () => this.reconcile(workloadId)), {
+      concurrency: deps.concurrency ?? DEFAULT_CONTROLLER_CONCURRENCY,
+      baseDelayMs: deps.retryBaseDelayMs ?? 100,
+      maxDelayMs: deps.retryMaxDelayMs ?? 30_000,
+      onError: (workloadId, err, retryInMs) => deps.logger.error({ err, workloadId, retryInMs }, 'reconcile failed; retried with backoff'),
+    });
     this.reconciler = new Reconciler({
       orm: deps.orm,
       runtime: deps.runtime,
@@ -106,7 +132,27 @@ export class WorkloadController {
       }
     })();
     await this.resync('all');
-    this.ticker = setInterval(() => void this.resync('attention'), this.deps.tickIntervalMs);
+    this.ticker = setInterval(() => this.tick(), this.deps.tickIntervalMs);
+  }
+
+  /**
+   * The tick re-queues every workload that is not settled. While the queue already holds more
+   * than its workers can take (a burst), those workloads are queued or their pod events will
+   * queue them, so re-adding all of them each tick would only fill the workers with passes that
+   * find nothing new and push event-driven passes back. The tick then waits, but never more
+   * than `TICK_DEFERRALS_MAX` ticks in a row, so time-driven steps (warm-up, keep-old,
+   * deadlines) are at most that late under a sustained burst.
+   */
+  private tick(): void {
+    if (this.resyncing) return;
+    const busy = this.queue.depth > 2 * (this.deps.concurrency ?? DEFAULT_CONTROLLER_CONCURRENCY);
+    if (busy && this.deferredTicks < TICK_DEFERRALS_MAX) {
+      this.deferredTicks++;
+      return;
+    }
+    this.deferredTicks = 0;
+    this.resyncing = true;
+    void this.resync('attention').finally(() => (this.resyncing = false));
   }
 
   /** Stops watching and ticking, and waits for passes under way to finish. */
@@ -116,29 +162,26 @@ export class WorkloadController {
     if (this.ticker) clearInterval(this.ticker);
     this.unsubscribe?.();
     await this.changes?.return?.();
-    await this.queue.drain();
+    await this.queue.shutDown();
+    await this.exclusive.drain();
   }
 
-  /** Workloads with work queued or under way. */
+  /** Workloads with a pass queued or under way. */
   get queueDepth(): number {
     return this.queue.depth;
   }
 
-  /** Resolves once every pass queued so far has finished (tests use it to wait for quiet). */
-  idle(): Promise<void> {
-    return this.queue.drain();
+  /** Resolves once every pass and operation queued so far has finished (tests use it to wait for quiet). */
+  async idle(): Promise<void> {
+    while (this.queue.depth > 0 || this.exclusive.depth > 0) {
+      await this.queue.drain();
+      await this.exclusive.drain();
+    }
   }
 
   /** Queues a pass over one workload, unless one is already waiting. */
   schedule(workloadId: string): void {
-    if (!this.running || this.pending.has(workloadId)) return;
-    this.pending.add(workloadId);
-    void this.queue
-      .run(workloadId, async () => {
-        this.pending.delete(workloadId);
-        await this.reconcile(workloadId);
-      })
-      .catch((err: unknown) => this.deps.logger.error({ err, workloadId }, 'reconcile failed; retried on the next tick'));
+    if (this.running) this.queue.add(workloadId);
   }
 
   /**
@@ -153,7 +196,7 @@ export class WorkloadController {
     /** Runs in the operation's transaction once the rules allow it, before anything is written; may refuse by throwing. */
     admit?: (em: EntityManager, workload: Workload) => Promise<void>,
   ): Promise<OperationOutcome> {
-    return this.queue.run(workloadId, async () => {
+    return this.exclusive.run(workloadId, async () => {
       const now = this.deps.clock();
       const ctxAt = (at: Date) => this.reconciler.context(at);
       const outcome = await this.deps.orm.em.fork().transactional(async (em) => {
@@ -167,23 +210,16 @@ export class WorkloadController {
         const intended = { ...stored, state: retireDropped(stored.state, result.next) };
         const next = await applyRecordEffects(em, workload, intended, result.effects, op, now);
         writeWorkload(workload, next, undefined, now);
-        let sequence = 0;
-        for (const event of operationEvents(op, stored.state, next.state, result.message)) {
-          sequence = await appendRecordedEvent(em, workloadId, event, actor, now);
-        }
+        const sequence = (await appendRecordedEvents(em, workloadId, operationEvents(op, stored.state, next.state, result.message), actor, now)) ?? 0;
         return { workload, changed: true, message: result.message, sequence };
       });
       if (outcome.sequence !== null) this.publish(workloadId, outcome.sequence);
-      // The intent is recorded: if the runtime fails now, the operation still stands and the
-      // controller carries it out on a later pass. Only the running (leader) controller touches
-      // the runtime; on other replicas the publication above reaches the leader.
-      if (outcome.changed && this.running) {
-        await this.reconcile(workloadId).catch((err: unknown) =>
-          this.deps.logger.warn({ err, workloadId }, 'operation recorded; converging it failed and is retried'),
-        );
-      }
-      const workload = await this.deps.orm.em.fork().findOne(WorkloadEntity, { id: workloadId });
-      return { workload: workload ?? outcome.workload, changed: outcome.changed, message: outcome.message };
+      // The intent is recorded: a pass carries it out (queued behind no other workload's turn
+      // beyond the queue's fairness; if the runtime fails, the pass is retried with backoff). Only
+      // the running (leader) controller touches the runtime; on other replicas the publication
+      // above reaches the leader.
+      if (outcome.changed) this.schedule(workloadId);
+      return { workload: outcome.workload, changed: outcome.changed, message: outcome.message };
     });
   }
 

@@ -14,7 +14,7 @@ import { placeOf, ROLE_OF_SLOT } from '../domain/proton-identity.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
 import { ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, type Proton, type Workload } from '../store/entities/index.js';
-import { appendRecordedEvent } from '../store/events.js';
+import { appendRecordedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { explainStatus, type Decision } from './decide.js';
 import { canonicalJson, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
@@ -70,20 +70,14 @@ export async function recordPass(
     await recordReplacement(em, next, now);
     const activeId = next.state.active?.protonId;
     writeWorkload(workload, next, activeId ? reports.get(activeId) : undefined, now);
-    let sequence: number | null = null;
-    for (const e of [...protonEvents, ...events]) sequence = await appendRecordedEvent(em, workloadId, e, null, now);
+    const all: RecordedEvent[] = [...protonEvents, ...events];
     if (finishedDeleting) {
       workload.deletedAt = now;
       for (const row of rows) row.removedAt ??= now;
-      sequence = await appendRecordedEvent(
-        em,
-        workloadId,
-        { data: { type: 'deleted' }, message: 'workload deleted: its protons and routing are gone; the artifact stays' },
-        null,
-        now,
-      );
+      all.push({ data: { type: 'deleted' }, message: 'workload deleted: its protons and routing are gone; the artifact stays' });
     }
-    return sequence;
+    // One statement for all of the pass's events (they used to cost a flush and a round trip each).
+    return appendRecordedEvents(em, workloadId, all, null, now);
   });
 }
 

@@ -84,8 +84,12 @@ export class QuotaService {
    */
   async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
     if (QUOTA_RESOURCES.every((r) => added[r] <= 0)) return;
-    const subjects: QuotaSubject[] = [{ scope: 'owner', id: holder.ownerId }];
-    if (holder.organization) subjects.push({ scope: 'organization', id: holder.organization });
+    const all: QuotaSubject[] = [{ scope: 'owner', id: holder.ownerId }];
+    if (holder.organization) all.push({ scope: 'organization', id: holder.organization });
+    // A subject unlimited in every resource this adds cannot be breached: it is neither locked
+    // nor summed, so creates in one unlimited organization do not queue on its lock.
+    const subjects = all.filter((s) => QUOTA_RESOURCES.some((r) => added[r] > 0 && this.limitsOf(s)[r] !== null));
+    if (subjects.length === 0) return;
     await lockQuotaSubjects(em, subjects);
     for (const subject of subjects) {
       const { used, limits } = await this.report(em, subject);

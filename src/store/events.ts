@@ -39,3 +39,30 @@ export function appendRecordedEvent(
 ): Promise<number> {
   return appendWorkloadEvent(em, { workloadId, type: event.data.type, message: event.message, actor, data: { ...event.data }, occurredAt });
 }
+
+/**
+ * Appends a pass's or an operation's typed events in one statement, in order (the sequence
+ * trigger numbers the rows as they are inserted); returns the last sequence, or null for none.
+ */
+export async function appendRecordedEvents(
+  em: EntityManager,
+  workloadId: string,
+  events: readonly RecordedEvent[],
+  actor: string | null,
+  occurredAt: Date,
+): Promise<number | null> {
+  if (events.length === 0) return null;
+  await em.flush();
+  const values = events.map(() => '(?, 0, ?, ?, ?, ?::jsonb, ?)').join(', ');
+  const params = events.flatMap((e) => [workloadId, e.data.type, e.message, actor, JSON.stringify({ ...e.data }), occurredAt]);
+  const rows = await queryRows<{ sequence: number }>(
+    em,
+    `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at) values ${values} returning sequence`,
+    params,
+  );
+  const sequences = rows.map((r) => r.sequence);
+  if (sequences.length !== events.length || sequences.some((s) => typeof s !== 'number')) {
+    throw new Error(`no sequence returned for an event of workload ${workloadId}`);
+  }
+  return Math.max(...sequences);
+}

@@ -1,0 +1,349 @@
+/**
+ * Controller throughput benchmark: N concurrent `createWorkload` calls over several callers,
+ * against an API process of its own (GraphQL over HTTP, as a real client calls it), on the
+ * simulated runtime at SIMULATED_SPEED=10.
+ *
+ * For each database (PostgreSQL when DATABASE_URL is set, and the embedded PGlite) and each N:
+ *   floor:    one workload alone, create -> RUNNING (the simulated stage time plus one pass),
+ *             measured in the same API process just before the burst;
+ *   burst:    N creates at once, spread over CALLERS subjects; create latency p50/p99;
+ *   running:  burst start -> every workload RUNNING (polled with a count query);
+ *   reads:    a `workloads(first: 20)` read loop during the burst, latency p50/p99/max;
+ *   loop:     the API's event-loop delay p99 (prom-client's `nodejs_eventloop_lag_p99_seconds`,
+ *             from `perf_hooks.monitorEventLoopDelay`, reset at every scrape of /metrics, scraped
+ *             every 500 ms during the burst): the worst window's p99;
+ *   cpu:      the API process's CPU seconds over the burst, per workload brought up;
+ *   rss:      the API process's peak RSS (VmHWM).
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/run.ts \
+ *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--cpu-prof DIR]
+ *
+ * Writes bench/controller/results.md and results.json.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+
+const args = new Map<string, string>();
+for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+const SIZES = (args.get('n') ?? '200,1000').split(',').map(Number);
+const CALLERS = Number(args.get('callers') ?? 4);
+const adminUrl = process.env.DATABASE_URL;
+const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).split(',') as ('postgres' | 'pglite')[];
+const CPU_PROF = args.get('cpu-prof');
+const SPEED = 10;
+const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
+const root = path.resolve(import.meta.dirname, '../..');
+const GOALS = { runningWithinMs: 10_000, createP99Ms: 1000, readP99Ms: 100, loopP99Ms: 20 };
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+const summary = (values: number[]) => {
+  const s = [...values].sort((a, b) => a - b);
+  return { count: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? NaN };
+};
+
+interface Api {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function startApi(env: Record<string, string>, label: string): Promise<Api> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const nodeArgs = ['--import', 'tsx'];
+  if (CPU_PROF) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF, label));
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+    cwd: root,
+    env: {
+      PATH: process.env.PATH!,
+      HOME: process.env.HOME ?? os.tmpdir(),
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      AUTH_MODE: 'jwt',
+      AUTH_JWT_SECRET: SECRET,
+      SIMULATED_SPEED: String(SPEED),
+      // The bench creates far more than a tenant may by default (ADR 0013).
+      QUOTA_OWNER_WORKLOADS: 'unlimited',
+      QUOTA_OWNER_REPLICAS: 'unlimited',
+      QUOTA_OWNER_CPU: 'unlimited',
+      QUOTA_OWNER_MEMORY: 'unlimited',
+      QUOTA_ORGANIZATION_WORKLOADS: 'unlimited',
+      QUOTA_ORGANIZATION_REPLICAS: 'unlimited',
+      QUOTA_ORGANIZATION_CPU: 'unlimited',
+      QUOTA_ORGANIZATION_MEMORY: 'unlimited',
+      GRAPHQL_MUTATION_RATE_POINTS: '1000000',
+      GRAPHQL_QUERY_COST_RATE_POINTS: '100000000',
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const collect = (d: Buffer) => {
+    out += d.toString();
+    if (out.length > 200_000) out = out.slice(-100_000);
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`API exited ${child.exitCode}\n${out}`);
+    {
+      const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+      if (ready) {
+        return {
+          url,
+          pid: child.pid!,
+          stop: async () => {
+            if (child.exitCode !== null) return;
+            const exited = new Promise((r) => child.once('exit', r));
+            child.kill('SIGTERM');
+            await exited;
+          },
+        };
+      }
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`API not ready within 120 s\n${out}`);
+    }
+    await sleep(100);
+  }
+}
+
+/** User + system CPU seconds and peak RSS of a process, from /proc. */
+function processStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
+}
+
+const CREATE = `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) {
+  __typename ... on CreateWorkloadPayload { workload { id status } } ... on Error { code message } } }`;
+const RUNNING_COUNT = `query { workloads(first: 1, filter: { status: [RUNNING] }) { totalCount } }`;
+const READ = `query { workloads(first: 20, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount edges { node { id name status } } } }`;
+
+async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+  const res = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+const token = (subject: string) =>
+  new SignJWT({ org: 'bench' }).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setIssuedAt().setExpirationTime('2h').sign(new TextEncoder().encode(SECRET));
+
+const input = (name: string) => ({
+  name,
+  importance: 'LOW',
+  artifact: {
+    name,
+    spec: { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/hello:1.0', primary: true, port: 8080 }] }] },
+  },
+  runtime: { replicaCount: 1 },
+});
+
+async function runningCount(url: string, tokens: string[]): Promise<number> {
+  const counts = await Promise.all(tokens.map((t) => gql(url, t, RUNNING_COUNT).then((d) => d.workloads.totalCount as number)));
+  return counts.reduce((a, b) => a + b, 0);
+}
+
+async function scrapeLoopP99(url: string): Promise<number> {
+  const text = await fetch(`${url}/metrics`).then((r) => r.text());
+  const m = /^nodejs_eventloop_lag_p99_seconds\s+([0-9.e+-]+)/m.exec(text);
+  return m ? Number(m[1]) * 1000 : NaN;
+}
+
+async function scenario(db: 'postgres' | 'pglite', n: number) {
+  const label = `${db}-${n}`;
+  let env: Record<string, string>;
+  let cleanup = async () => {};
+  let commits = async (): Promise<number> => NaN;
+  if (db === 'postgres') {
+    const name = `bench_controller_${Date.now().toString(36)}`;
+    // Transactions the database committed (each statement outside a transaction counts as one).
+    commits = async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      try {
+        await c.query('select pg_stat_clear_snapshot()');
+        const r = await c.query('select xact_commit::int as n from pg_stat_database where datname = $1', [name]);
+        return r.rows[0]?.n ?? NaN;
+      } finally {
+        await c.end();
+      }
+    };
+    const admin = new pg.Client({ connectionString: adminUrl });
+    await admin.connect();
+    await admin.query(`create database ${name}`);
+    await admin.end();
+    const u = new URL(adminUrl!);
+    u.pathname = `/${name}`;
+    env = { DATABASE_URL: u.toString() };
+    cleanup = async () => {
+      const c = new pg.Client({ connectionString: adminUrl });
+      await c.connect();
+      await c.query(`drop database if exists ${name} with (force)`);
+      await c.end();
+    };
+  } else {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-controller-'));
+    env = { DATA_DIR: dir };
+    cleanup = async () => rmSync(dir, { recursive: true, force: true });
+  }
+  const api = await startApi(env, label);
+  try {
+    const tokens = await Promise.all(Array.from({ length: CALLERS }, (_, i) => token(`bench-caller-${i}`)));
+    // Floor: one workload alone, create -> RUNNING.
+    const floorStarted = performance.now();
+    await gql(api.url, tokens[0]!, CREATE, { input: input('floor') });
+    while ((await runningCount(api.url, [tokens[0]!])) < 1) await sleep(5);
+    const floorMs = performance.now() - floorStarted;
+    await scrapeLoopP99(api.url);
+
+    const commitsBefore = await commits();
+    const before = processStats(api.pid);
+    const started = performance.now();
+    const createLatencies: number[] = [];
+    let failures = 0;
+    let firstFailure = '';
+    const creates = Array.from({ length: n }, async (_, i) => {
+      const t0 = performance.now();
+      try {
+        const d = await gql(api.url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
+        if (d.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(d.createWorkload));
+        createLatencies.push(performance.now() - t0);
+      } catch (err) {
+        failures++;
+        firstFailure ||= String(err).slice(0, 300);
+      }
+    });
+    let done = false;
+    const readLatencies: number[] = [];
+    const loopP99: number[] = [];
+    let readTimeouts = 0;
+    const reader = (async () => {
+      let i = 0;
+      while (!done) {
+        const t0 = performance.now();
+        try {
+          await gql(api.url, tokens[i++ % CALLERS]!, READ);
+          readLatencies.push(performance.now() - t0);
+        } catch {
+          readTimeouts++;
+        }
+        await sleep(20);
+      }
+    })();
+    const scraper = (async () => {
+      while (!done) {
+        await sleep(500);
+        const v = await scrapeLoopP99(api.url).catch(() => NaN);
+        if (Number.isFinite(v)) loopP99.push(v);
+      }
+    })();
+    await Promise.all(creates);
+    let runningMs = NaN;
+    const deadline = started + 300_000;
+    while (performance.now() < deadline) {
+      if ((await runningCount(api.url, tokens)) >= n + 1 - failures) {
+        runningMs = performance.now() - started;
+        break;
+      }
+      await sleep(50);
+    }
+    done = true;
+    await Promise.all([reader, scraper]);
+    const after = processStats(api.pid);
+    const commitsPerWorkload = ((await commits()) - commitsBefore) / n;
+    const create = summary(createLatencies);
+    const reads = summary(readLatencies);
+    const loop = { windows: loopP99.length, p99Max: Math.max(...loopP99), p99Median: summary(loopP99).p50 };
+    const cpuSecondsPerWorkload = (after.cpuSeconds - before.cpuSeconds) / n;
+    const met = {
+      running: runningMs - floorMs <= GOALS.runningWithinMs,
+      createP99: create.p99 < GOALS.createP99Ms,
+      readP99: reads.p99 < GOALS.readP99Ms,
+      loopP99: loop.p99Max < GOALS.loopP99Ms,
+    };
+    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, failures, firstFailure, reads, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    console.log(
+      `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
+        `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}); ` +
+        `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); ` +
+        `loop p99 worst ${loop.p99Max.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+    );
+    return row;
+  } finally {
+    await api.stop();
+    await cleanup();
+  }
+}
+
+const loadStart = os.loadavg();
+const rows = [];
+for (const db of DATABASES) for (const n of SIZES) rows.push(await scenario(db, n));
+const loadEnd = os.loadavg();
+const loaded = loadStart[0]! > 1.5;
+const results = {
+  date: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model },
+  loadAverage: { start: loadStart, end: loadEnd },
+  loaded,
+  speed: SPEED,
+  goals: GOALS,
+  rows,
+  met: Object.fromEntries(rows.map((r) => [`${r.db}-${r.n}`, r.met])),
+};
+writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+const f = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : 'n/a');
+const yes = (b: boolean) => (b ? 'met' : '**not met**');
+writeFileSync(
+  path.join(import.meta.dirname, 'results.md'),
+  `# Controller throughput
+
+${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start,
+${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
+
+\`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
+API process of its own, simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each. Floor: one workload
+alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
+during the burst. Loop: the worst 500 ms window's event-loop delay p99 (prom-client, /metrics).
+
+Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
+
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | read p50 / p99 / max ms | loop p99 worst ms | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows
+  .map(
+    (r) =>
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${r.loop.p99Max.toFixed(1)} ${yes(r.met.loopP99)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+  )
+  .join('\n')}
+`,
+);
+console.log(`wrote bench/controller/results.md${loaded ? ' (loaded)' : ''}`);

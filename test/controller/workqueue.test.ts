@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { backoffDelay, WorkQueue } from '../../src/controller/workqueue.js';
+
+/** A handler whose passes finish only when the test releases them, recording what ran. */
+function gatedHandler() {
+  const started: string[] = [];
+  const running = new Map<string, number>();
+  let maxRunning = 0;
+  let overlapOnOneKey = false;
+  const gates: { key: string; release: (err?: Error) => void }[] = [];
+  const handle = (key: string) =>
+    new Promise<void>((resolve, reject) => {
+      started.push(key);
+      const n = (running.get(key) ?? 0) + 1;
+      if (n > 1) overlapOnOneKey = true;
+      running.set(key, n);
+      maxRunning = Math.max(maxRunning, [...running.values()].reduce((a, b) => a + b, 0));
+      gates.push({
+        key,
+        release: (err) => {
+          running.set(key, running.get(key)! - 1);
+          if (err) reject(err);
+          else resolve();
+        },
+      });
+    });
+  /** Releases the oldest pass still running (of `key`, if given) and lets the queue move on. */
+  const release = async (key?: string, err?: Error) => {
+    const i = key === undefined ? 0 : gates.findIndex((g) => g.key === key);
+    if (i < 0) throw new Error(`no pass of ${key} is running`);
+    const [gate] = gates.splice(i, 1);
+    gate!.release(err);
+    for (let k = 0; k < 5; k++) await Promise.resolve();
+    await new Promise((r) => setImmediate(r));
+  };
+  return { handle, started, release, gates, stats: () => ({ maxRunning, overlapOnOneKey }) };
+}
+
+const options = { concurrency: 2, baseDelayMs: 10, maxDelayMs: 80 };
+
+describe('WorkQueue', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('queues a key added while it waits once', async () => {
+    const h = gatedHandler();
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 1 });
+    q.add('busy');
+    q.add('a');
+    q.add('a');
+    q.add('a');
+    expect(q.depth).toBe(2);
+    await h.release('busy');
+    await h.release('a');
+    await q.drain();
+    expect(h.started).toEqual(['busy', 'a']);
+  });
+
+  it('never processes one key on two workers at once, and processes a key re-added during its pass again after it', async () => {
+    const h = gatedHandler();
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 4 });
+    q.add('a');
+    q.add('a'); // while waiting: deduplicated
+    expect(h.started).toEqual(['a']); // started at once: now processing
+    q.add('a'); // while processing: marked dirty, not started on a second worker
+    q.add('a');
+    expect(h.started).toEqual(['a']);
+    await h.release('a');
+    expect(h.started).toEqual(['a', 'a']);
+    await h.release('a');
+    await q.drain();
+    expect(h.started).toEqual(['a', 'a']);
+    expect(h.stats().overlapOnOneKey).toBe(false);
+  });
+
+  it('runs at most `concurrency` passes at once, however many keys wait', async () => {
+    const h = gatedHandler();
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 3 });
+    for (let i = 0; i < 20; i++) q.add(`w${i}`);
+    expect(q.active).toBe(3);
+    expect(q.depth).toBe(20);
+    while (h.gates.length > 0) await h.release();
+    await q.drain();
+    expect(h.started).toHaveLength(20);
+    expect(h.stats().maxRunning).toBe(3);
+  });
+
+  it('serves keys first in, first out, and sends a key re-added during its pass to the back so a busy workload does not starve others', async () => {
+    const h = gatedHandler();
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 1 });
+    q.add('busy');
+    for (const k of ['a', 'b', 'c']) q.add(k);
+    // The busy workload is re-added during each of its passes (pod events keep arriving).
+    for (let round = 0; round < 4; round++) {
+      q.add('busy');
+      await h.release();
+    }
+    while (h.gates.length > 0) await h.release();
+    await q.drain();
+    expect(h.started.slice(0, 5)).toEqual(['busy', 'a', 'b', 'c', 'busy']);
+    // Between two passes of the busy key, every key that was waiting before it got its turn.
+    expect(h.started.indexOf('c')).toBeLessThan(h.started.indexOf('busy', 1));
+  });
+
+  it.each([
+    { failures: 0, want: 0 },
+    { failures: 1, want: 10 },
+    { failures: 2, want: 20 },
+    { failures: 3, want: 40 },
+    { failures: 4, want: 80 },
+    { failures: 5, want: 80 },
+    { failures: 500, want: 80 },
+  ])('waits $want ms before the retry after $failures consecutive failures (base 10, cap 80)', ({ failures, want }) => {
+    expect(backoffDelay(failures, 10, 80)).toBe(want);
+  });
+
+  it('retries a failed pass after its backoff, growing to the cap, and forgets the failures after a success', async () => {
+    vi.useFakeTimers();
+    const errors: number[] = [];
+    let calls = 0;
+    const outcomes = [false, false, false, false, false, true];
+    const q = new WorkQueue(
+      async () => {
+        const ok = outcomes[calls++];
+        if (!ok) throw new Error('runtime unavailable');
+      },
+      { ...options, onError: (_key, _err, retryInMs) => errors.push(retryInMs) },
+    );
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(1);
+    await vi.advanceTimersByTimeAsync(9);
+    expect(calls).toBe(1); // not before its backoff
+    await vi.advanceTimersByTimeAsync(1);
+    expect(calls).toBe(2);
+    await vi.advanceTimersByTimeAsync(20 + 40 + 80 + 80);
+    expect(calls).toBe(6);
+    expect(errors).toEqual([10, 20, 40, 80, 80]);
+    expect(q.retries('a')).toBe(0);
+    await q.drain();
+  });
+
+  it('keeps one pending retry per key, and an add during the backoff runs the pass at once', async () => {
+    vi.useFakeTimers();
+    let calls = 0;
+    const q = new WorkQueue(
+      async () => {
+        calls++;
+        if (calls === 1) throw new Error('fails once');
+      },
+      options,
+    );
+    q.add('a');
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(1);
+    q.addRateLimited('a'); // a second retry request while one is pending: still one timer
+    q.add('a'); // a new event does not wait for the backoff
+    await vi.advanceTimersByTimeAsync(0);
+    expect(calls).toBe(2);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(calls).toBe(3); // the one pending retry, once
+  });
+
+  it('finishes passes under way on shut down, and accepts nothing after', async () => {
+    const h = gatedHandler();
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 1 });
+    q.add('a');
+    q.add('b');
+    const stopped = q.shutDown();
+    let done = false;
+    void stopped.then(() => (done = true));
+    await Promise.resolve();
+    expect(done).toBe(false); // waits for a's pass
+    await h.release('a');
+    await stopped;
+    q.add('c');
+    expect(h.started).toEqual(['a']);
+    expect(q.depth).toBe(0);
+  });
+});
