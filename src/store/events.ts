@@ -39,3 +39,31 @@ export function appendRecordedEvent(
 ): Promise<number> {
   return appendWorkloadEvent(em, { workloadId, type: event.data.type, message: event.message, actor, data: { ...event.data }, occurredAt });
 }
+
+/**
+ * Appends typed events in order with one statement inside the caller's transaction; returns the
+ * last one's sequence, or null for none. Pending entity changes are flushed first.
+ */
+export async function appendRecordedEvents(
+  em: EntityManager,
+  workloadId: string,
+  events: readonly RecordedEvent[],
+  actor: string | null,
+  occurredAt: Date,
+): Promise<number | null> {
+  await em.flush();
+  if (events.length === 0) return null;
+  const values = events.map(() => '(?, 0, ?, ?, ?, ?::jsonb, ?)').join(', ');
+  const params = events.flatMap((e) => [workloadId, e.data.type, e.message, actor, JSON.stringify({ ...e.data }), occurredAt]);
+  // The sequence trigger runs per row in the order of the values list.
+  const rows = await queryRows<{ sequence: number }>(
+    em,
+    `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at) values ${values} returning sequence`,
+    params,
+  );
+  const sequences = rows.map((r) => r.sequence);
+  if (sequences.length !== events.length || sequences.some((s) => typeof s !== 'number')) {
+    throw new Error(`no sequence returned for events of workload ${workloadId}`);
+  }
+  return Math.max(...sequences);
+}
