@@ -108,6 +108,7 @@ export async function recordRound(
         workload.runtime = row.runtime;
       }
     }
+    await em.flush();
     await recordReplacement(em, next, now);
     const activeId = next.state.active?.protonId;
     writeWorkload(workload, next, activeId ? reports.get(activeId) : undefined, now);
