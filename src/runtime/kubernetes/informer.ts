@@ -105,7 +105,7 @@ export class Informer<T extends KubernetesObject> {
   /** Bumped per watch, so callbacks of an abandoned watch are ignored. */
   #generation = 0;
   /** Counters for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, deadWatches: 0 };
+  readonly stats = { lists: 0, watches: 0, watchesConnected: 0, restarts: 0, gone: 0, deadWatches: 0 };
 
   constructor(kubeConfig: KubeConfig, kind: InformedKind<T>, options: InformerOptions) {
     this.#kind = kind;
@@ -359,8 +359,10 @@ export class Informer<T extends KubernetesObject> {
         },
       )
       .then((controller) => {
-        if (generation === this.#generation) this.#abort = controller;
-        else controller.abort();
+        if (generation === this.#generation) {
+          this.#abort = controller;
+          this.stats.watchesConnected += 1;
+        } else controller.abort();
       })
       .catch((error: unknown) => {
         if (generation !== this.#generation || this.#phase !== 'running') return;

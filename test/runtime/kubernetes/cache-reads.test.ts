@@ -56,7 +56,7 @@ describeOnKubernetes('reads from informer caches', () => {
    * A runtime whose watches run through a proxy; `freeze()` stops the watches open then (requests
    * made afterwards still pass: each opens its own connection) and empties the request log.
    */
-  async function freezableRuntime(): Promise<{ runtime: KubernetesProtonRuntime; requests: string[]; freeze: () => void }> {
+  async function freezableRuntime(): Promise<{ runtime: KubernetesProtonRuntime; requests: string[]; freeze: () => Promise<void> }> {
     const proxy = await BreakableProxy.start(apiServerAddress(kc()));
     cleanups.push(() => proxy.close());
     const through = counting(proxy.kubeConfigThrough(kc()));
@@ -65,7 +65,13 @@ describeOnKubernetes('reads from informer caches', () => {
     return {
       runtime,
       requests: through.requests,
-      freeze: () => {
+      freeze: async () => {
+        // Each request has a connection of its own that closes with it: once the three watches
+        // are connected, they are the three that stay.
+        await until(() => {
+          expect(Object.values(runtime.informers).map((i) => i.stats.watchesConnected)).toEqual([1, 1, 1]);
+          expect(proxy.openConnections).toBe(3);
+        }, 10_000);
         proxy.freeze();
         through.requests.length = 0;
       },
@@ -141,7 +147,7 @@ describeOnKubernetes('reads from informer caches', () => {
 
   it('reads its own writes at once, before its watches bring them, without a GET', async () => {
     const { runtime, requests, freeze } = await freezableRuntime();
-    freeze();
+    await freeze();
     const spec = protonSpec({ replicas: 1 });
     await runtime.applyProton(spec);
     await runtime.routeWorkload(spec.workloadId, spec.protonId);
@@ -170,7 +176,7 @@ describeOnKubernetes('reads from informer caches', () => {
     const writer = await otherWriter();
     await writer.applyProton(spec);
     await until(async () => expect((await runtime.getProton(spec.protonId))?.replicas).toBe(1));
-    freeze();
+    await freeze();
     // Another writer changes the Deployment: the frozen cache keeps the old resourceVersion.
     await writer.scaleProton(spec.protonId, 3);
     const changed = withEnv(spec, [{ name: 'GREETING', value: 'changed' }]);
@@ -186,7 +192,7 @@ describeOnKubernetes('reads from informer caches', () => {
 
   it('treats a create that meets an object its cache has not seen as a race: a fresh GET, then nothing to change', async () => {
     const { runtime, requests, freeze } = await freezableRuntime();
-    freeze();
+    await freeze();
     const spec = protonSpec({ replicas: 2 });
     const writer = await otherWriter();
     await writer.applyProton(spec);
@@ -205,7 +211,7 @@ describeOnKubernetes('reads from informer caches', () => {
 
   it('relists every cache when it becomes the leader, so the controller starts from what its frozen watches missed', async () => {
     const { runtime, freeze } = await freezableRuntime();
-    freeze();
+    await freeze();
     const writer = await otherWriter();
     const spec = protonSpec({ replicas: 1 });
     await writer.applyProton(spec);
