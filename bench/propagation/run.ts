@@ -290,6 +290,8 @@ ${frames.length ? `Top frames by self time during the flips (V8 CPU profile of t
 | --- | --- | --- |
 ${frames.map((f) => `| ${f.selfMs} | ${f.percent}% | \`${f.frame.replace(/\|/g, '\\|')}\` |`).join('\n')}
 ` : ''}
+The profile before and after the controller read from informer caches: \`bench/propagation/profile.md\` (ADR 0044).
+
 Reproduce: \`scripts/k8s-testenv.sh up && eval "$(scripts/k8s-testenv.sh env)" && npx tsx bench/propagation/run.ts\`.
 `,
 );
