@@ -349,12 +349,11 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       return review.status?.allowed ?? false;
     };
     const table: [verb: string, group: string, resource: string, allowed: boolean, name?: string][] = [
-      ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => [v, 'apps', 'deployments', true] as [string, string, string, boolean]),
-      ['watch', 'apps', 'deployments', false],
+      // list and watch: the informers the controller reads from (ADR 0044).
+      ...['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((v) => [v, 'apps', 'deployments', true] as [string, string, string, boolean]),
       ['deletecollection', 'apps', 'deployments', false],
-      ...['get', 'create', 'update', 'patch', 'delete'].map((v) => [v, '', 'services', true] as [string, string, string, boolean]),
-      ['list', '', 'services', false],
-      ['watch', '', 'services', false],
+      ...['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((v) => [v, '', 'services', true] as [string, string, string, boolean]),
+      ['deletecollection', '', 'services', false],
       ...['list', 'watch', 'patch'].map((v) => [v, '', 'pods', true] as [string, string, string, boolean]),
       ['get', '', 'pods', false],
       ['create', '', 'pods', false],
