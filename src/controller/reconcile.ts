@@ -1,8 +1,8 @@
 /**
  * One pass over one workload, in ordered phases (Knative's reconciler shape):
- *   decide the runtime the stored state wants -> apply it -> read the runtime's facts ->
- *   observe them -> decide the next state and its events -> record (one transaction, publish
- *   after commit).
+ *   decide the runtime the stored state wants -> apply it -> read the runtime's facts (from the
+ *   runtime's caches) -> observe them -> decide the next state and its events -> record (one
+ *   transaction that reads nothing back, publish after commit).
  * A pass repeats (up to `MAX_ROUNDS`) while it records a change, so one pass moves a workload as
  * far as the runtime lets it. Call only from the workload's queue (see controller.ts).
  */
@@ -10,7 +10,7 @@ import { LockMode } from '@mikro-orm/core';
 import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
-import { ProtonEntity, WorkloadEntity } from '../store/entities/index.js';
+import { WorkloadEntity } from '../store/entities/index.js';
 import { inUseViolation } from '../store/artifact-use.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import type { Orm } from '../store/orm.js';
@@ -19,7 +19,7 @@ import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from
 import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
 import { observe, type RuntimeFacts } from './observe.js';
 import { loadOrInitialize } from './operation.js';
-import { recordPass, writeWorkload } from './record.js';
+import { liveRows, readPassView, recordPass, recordRound, writeWorkload, type PassView } from './record.js';
 
 /** At most this many rounds per pass; each round moves at least one step. */
 const MAX_ROUNDS = 6;
@@ -37,12 +37,20 @@ export interface ReconcilerDeps {
 export class Reconciler {
   constructor(private readonly deps: ReconcilerDeps) {}
 
-  /** One pass over one workload; true once the workload is deleted for good. */
+  /**
+   * One pass over one workload; true once the workload is deleted for good. The workload and its
+   * protons are read once; each round that changes something records it in one transaction and
+   * publishes after the commit, then the next round goes on from what it wrote.
+   */
   async pass(workloadId: string): Promise<boolean> {
+    let view: PassView | undefined;
     for (let round = 0; round < MAX_ROUNDS; round++) {
-      const outcome = await this.round(workloadId);
+      view ??= await readPassView(this.deps.orm, workloadId);
+      if (!view) return false;
+      const outcome = await this.round(view);
       if (outcome === 'deleted') return true;
       if (outcome === 'quiet') break;
+      if (outcome === 'reread') view = undefined;
     }
     return false;
   }
@@ -52,23 +60,22 @@ export class Reconciler {
     return { ...this.deps.policy, now };
   }
 
-  private async round(workloadId: string): Promise<'changed' | 'quiet' | 'deleted'> {
+  private async round(view: PassView): Promise<'changed' | 'quiet' | 'deleted' | 'reread'> {
     const { orm, runtime } = this.deps;
     const now = this.deps.clock();
-    const em = orm.em.fork();
-    const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { populate: ['artifact'] });
-    if (!workload) return 'quiet';
-    if (!workload.lifecycle) {
+    const { workload } = view;
+    const workloadId = workload.id;
+    if (!view.lifecycle) {
       // First sight: record the initial lifecycle (and its active proton) before touching the runtime.
-      await em.transactional(async (tx) => {
+      await orm.em.fork().transactional(async (tx) => {
         const w = await tx.findOneOrFail(WorkloadEntity, { id: workloadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (w.lifecycle) return;
         writeWorkload(w, await loadOrInitialize(tx, w, (at) => this.context(at), now), undefined, now);
       });
-      return 'changed';
+      return 'reread';
     }
-    const stored = deserializeLifecycle(workload.lifecycle);
-    const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
+    const stored = deserializeLifecycle(view.lifecycle);
+    const rows = liveRows(view);
     const records = new Map<string, ProtonRecord>(
       rows.map((p) => [p.id, { id: p.id, spec: p.artifact.spec, runtime: p.runtime, ...(p.restartedAt && { restartedAt: p.restartedAt }) }]),
     );
@@ -86,21 +93,26 @@ export class Reconciler {
       return report && (report.status !== p.status || (report.reason ?? null) !== p.statusReason);
     });
     if (before === after && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
-    let sequence: number | null;
+    let sequence: number | null | 'stale';
     try {
-      sequence = await recordPass(orm, workloadId, stored, decision, observation.reports, now);
+      sequence = await recordRound(view, stored, decision, observation.reports, now);
     } catch (err) {
       // A rule across objects refused the step (the switch onto a draft another workload holds, an
       // artifact deleted meanwhile): fail the replacement with a typed reason and an event within
-      // this pass, rather than retry the same refused write forever.
+      // this pass, rather than retry the same refused write forever. The view holds what the
+      // refused transaction did not write: the refusal is recorded through a fresh one.
       const refused = refusedStepMessage(err);
       const failed = refused ? refuseReplacementStep(stored.state, this.context(now), refused) : undefined;
       if (!failed?.ok || failed.noop) throw err;
       const next = { ...stored, state: failed.next };
-      sequence = await recordPass(orm, workloadId, stored, { next, events: transitionEvents(stored.state, failed.next, {}), finishedDeleting: false }, new Map(), now);
+      const refusal = await recordPass(orm, workloadId, stored, { next, events: transitionEvents(stored.state, failed.next, {}), finishedDeleting: false }, new Map(), now);
+      if (refusal !== null) this.deps.published(workloadId, refusal);
+      return 'reread';
     }
+    // Something changed the workload since the view was read: go on from what is stored now.
+    if (sequence === 'stale') return 'reread';
     if (sequence !== null) this.deps.published(workloadId, sequence);
-    if (decision.finishedDeleting && sequence !== null) return 'deleted';
+    if (decision.finishedDeleting) return 'deleted';
     return before !== after ? 'changed' : 'quiet';
   }
 }

@@ -15,25 +15,67 @@ import type { ProtonStatusReport } from '../domain/proton-status.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
 import { ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, type Proton, type Workload } from '../store/entities/index.js';
 import { appendRecordedEvents } from '../store/events.js';
+import { queryRows } from '../store/sql.js';
 import type { Orm } from '../store/orm.js';
 import { explainStatus, type Decision } from './decide.js';
 import { canonicalJson, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
 
-/** Writes one pass's decision; returns the last event's sequence (to publish), or null if nothing was written. */
-export async function recordPass(
-  orm: Orm,
-  workloadId: string,
+/**
+ * One workload as a pass read it, once: its own EntityManager, the workload (artifact populated)
+ * and its proton rows. Every round of the pass records through it, so a round's transaction
+ * reads nothing back; `lifecycle` is the stored lifecycle as last read or written, which the
+ * transaction's first statement compares (and locks) to tell whether an operation got in between.
+ */
+export interface PassView {
+  readonly em: EntityManager;
+  readonly workload: Workload;
+  readonly rows: readonly Proton[];
+  lifecycle: Record<string, unknown> | null;
+}
+
+/** Reads what a pass needs of one workload (two statements), or undefined when it is gone. */
+export async function readPassView(orm: Orm, workloadId: string): Promise<PassView | undefined> {
+  const em = orm.em.fork();
+  const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { populate: ['artifact'] });
+  if (!workload) return undefined;
+  const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
+  return { em, workload, rows, lifecycle: workload.lifecycle ?? null };
+}
+
+/** The proton rows of a view that no round of the pass has removed. */
+export function liveRows(view: PassView): Proton[] {
+  return view.rows.filter((row) => row.removedAt === null);
+}
+
+/**
+ * Writes one round's decision in one transaction that reads nothing back: a lock on the workload
+ * row that also checks its lifecycle is still `view.lifecycle`, the changed rows, the events in
+ * one statement; returns the last event's sequence (to publish after the commit), null when
+ * nothing needed an event, or 'stale' when an operation changed the workload since the view was
+ * read (nothing is written; the next pass sees the operation's state). After a failure the view's
+ * entities may hold what was not written: read a new view.
+ */
+export async function recordRound(
+  view: PassView,
   before: StoredLifecycle,
   decision: Decision,
   reports: ReadonlyMap<string, ProtonStatusReport>,
   now: Date,
-): Promise<number | null> {
+): Promise<number | null | 'stale'> {
+  const { em, workload } = view;
   const { next, events, finishedDeleting } = decision;
-  return orm.em.fork().transactional(async (em) => {
-    const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    // An operation changed the workload since we read it: our view is stale, the next pass sees theirs.
-    if (!workload || canonicalJson(workload.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
-    const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
+  await em.begin();
+  try {
+    const locked = await queryRows<{ id: string }>(
+      em,
+      'select id from workload where id = ? and deleted_at is null and lifecycle is not distinct from ?::jsonb for update',
+      [workload.id, view.lifecycle === null ? null : JSON.stringify(view.lifecycle)],
+    );
+    if (locked.length === 0) {
+      await em.rollback();
+      return 'stale';
+    }
+    const rows = liveRows(view);
     const protonEvents: RecordedEvent[] = [];
     const setStatus = (row: Proton, status: Proton['status'], reason: string | null, message: string | null) => {
       if (row.status !== status) protonEvents.push(protonStatusChanged(row, row.status, status, reason ?? undefined));
@@ -70,15 +112,36 @@ export async function recordPass(
     await recordReplacement(em, next, now);
     const activeId = next.state.active?.protonId;
     writeWorkload(workload, next, activeId ? reports.get(activeId) : undefined, now);
-    const all: RecordedEvent[] = [...protonEvents, ...events];
+    const all = [...protonEvents, ...events];
     if (finishedDeleting) {
       workload.deletedAt = now;
       for (const row of rows) row.removedAt ??= now;
       all.push({ data: { type: 'deleted' }, message: 'workload deleted: its protons and routing are gone; the artifact stays' });
     }
-    // One statement for all of the pass's events (they used to cost a flush and a round trip each).
-    return appendRecordedEvents(em, workloadId, all, null, now);
-  });
+    const sequence = await appendRecordedEvents(em, workload.id, all, null, now);
+    await em.commit();
+    view.lifecycle = workload.lifecycle ?? null;
+    return sequence;
+  } catch (error) {
+    await em.rollback().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Writes one pass's decision through a view of its own (tests, and a pass whose view a failure spoiled). */
+export async function recordPass(
+  orm: Orm,
+  workloadId: string,
+  before: StoredLifecycle,
+  decision: Decision,
+  reports: ReadonlyMap<string, ProtonStatusReport>,
+  now: Date,
+): Promise<number | null> {
+  const view = await readPassView(orm, workloadId);
+  // An operation changed the workload since `before` was read: our view is stale, the next pass sees theirs.
+  if (!view || canonicalJson(view.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
+  const sequence = await recordRound(view, before, decision, reports, now);
+  return sequence === 'stale' ? null : sequence;
 }
 
 /** Mirrors the replacement's state onto its row. */

@@ -15,6 +15,7 @@
  * | route (`routeWorkload`)   | a Service `workload-{workloadId}` whose selector names the proton    |
  * | `deleteProton`            | delete with `propagationPolicy: Foreground`                          |
  * | `watchPods` / `listPods`  | a pod informer on the `app.kubernetes.io/managed-by` label           |
+ * | `getProton`, `getRoute`   | Deployment and Service informers on the same label (reads never reach the API server) |
  *
  * Every mutation is idempotent: the controller may repeat any call after a crash.
  */
@@ -123,6 +124,11 @@ export interface ProtonRuntime extends RouteResolver {
   start(): Promise<void>;
   /** Stops watching and releases every resource; handlers get no event afterwards. Idempotent. */
   stop(): Promise<void>;
+  /**
+   * Relists whatever the runtime caches, and resolves once its reads are no older than the call
+   * (a replica that becomes the leader calls it before its first pass; ADR 0044).
+   */
+  resync(): Promise<void>;
   /** Whether the pod cache is synced (`listPods` tells the truth): the readiness signal. */
   isSynced(): boolean;
   /** How often the pod watch had to be restarted (a metric; 0 for a runtime whose watch cannot fail). */

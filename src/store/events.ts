@@ -41,8 +41,8 @@ export function appendRecordedEvent(
 }
 
 /**
- * Appends a pass's or an operation's typed events in one statement, in order (the sequence
- * trigger numbers the rows as they are inserted); returns the last sequence, or null for none.
+ * Appends typed events in order with one statement inside the caller's transaction; returns the
+ * last one's sequence, or null for none. Pending entity changes are flushed first.
  */
 export async function appendRecordedEvents(
   em: EntityManager,
@@ -51,10 +51,11 @@ export async function appendRecordedEvents(
   actor: string | null,
   occurredAt: Date,
 ): Promise<number | null> {
-  if (events.length === 0) return null;
   await em.flush();
+  if (events.length === 0) return null;
   const values = events.map(() => '(?, 0, ?, ?, ?, ?::jsonb, ?)').join(', ');
   const params = events.flatMap((e) => [workloadId, e.data.type, e.message, actor, JSON.stringify({ ...e.data }), occurredAt]);
+  // The sequence trigger runs per row in the order of the values list.
   const rows = await queryRows<{ sequence: number }>(
     em,
     `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at) values ${values} returning sequence`,
@@ -62,7 +63,7 @@ export async function appendRecordedEvents(
   );
   const sequences = rows.map((r) => r.sequence);
   if (sequences.length !== events.length || sequences.some((s) => typeof s !== 'number')) {
-    throw new Error(`no sequence returned for an event of workload ${workloadId}`);
+    throw new Error(`no sequence returned for events of workload ${workloadId}`);
   }
   return Math.max(...sequences);
 }

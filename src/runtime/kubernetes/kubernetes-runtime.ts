@@ -9,6 +9,12 @@
  * rolls every pod, so an importance change relabels the Deployment, its pods and the Service at
  * once and reaches the template (label and `priorityClassName`) with the next change of
  * revision (update, restart, replace). Pods created from then on run at the new priority.
+ *
+ * Reads come from informer caches (pods, Deployments, Services; ADR 0044): a controller pass
+ * makes no request for an object the caches hold. Our own writes are read back at once (the
+ * informers remember them until the watch brings them), a read-modify-write that lost to a stale
+ * cache (409, or a create that met an object the cache did not have) retries from a fresh GET,
+ * and `resync()` relists every cache (a new leader does, before its first pass).
  */
 import {
   AppsV1Api,
@@ -38,16 +44,17 @@ import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../p
 import type { RouteResolution } from '../route-resolver.js';
 import { httpStatusOf, isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
 import { MANAGED_SELECTOR, ROUTE_PORT, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
-import { PodInformer, type PodInformerOptions } from './pod-informer.js';
+import type { Informer } from './informer.js';
+import { PodInformer, deploymentInformer, serviceInformer, type PodInformerOptions } from './informers.js';
 
 /** Options of the Kubernetes runtime. */
 export interface KubernetesRuntimeOptions {
   readonly kubeConfig: KubeConfig;
   /** Where protons and routes live. It must exist. */
   readonly namespace: string;
-  /** Tuning of the pod informer (back-off, watch timeout, dead-watch detection). */
+  /** Tuning of the informers (back-off, watch timeout, dead-watch detection). */
   readonly informer?: Omit<PodInformerOptions, 'namespace' | 'labelSelector'>;
-  /** How long `start()` waits for the first pod list. Default 60 s. */
+  /** How long `start()` (and `resync()`) waits for the lists. Default 60 s. */
   readonly syncTimeoutMs?: number;
   /** How many times a write that lost a race (409) is re-read and retried. Default 8. */
   readonly conflictRetries?: number;
@@ -65,6 +72,8 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
   readonly #core: CoreV1Api;
   readonly #scheduling: SchedulingV1Api;
   readonly #informer: PodInformer;
+  readonly #deployments: Informer<V1Deployment>;
+  readonly #services: Informer<V1Service>;
   readonly #options: KubernetesRuntimeOptions;
   #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
   #starting: Promise<void> | undefined;
@@ -75,12 +84,15 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     this.#apps = options.kubeConfig.makeApiClient(AppsV1Api);
     this.#core = options.kubeConfig.makeApiClient(CoreV1Api);
     this.#scheduling = options.kubeConfig.makeApiClient(SchedulingV1Api);
-    this.#informer = new PodInformer(options.kubeConfig, {
+    const informerOptions = {
       ...options.informer,
       namespace: options.namespace,
       labelSelector: MANAGED_SELECTOR,
       onError: options.informer?.onError ?? options.onError,
-    });
+    };
+    this.#informer = new PodInformer(options.kubeConfig, informerOptions);
+    this.#deployments = deploymentInformer(options.kubeConfig, informerOptions);
+    this.#services = serviceInformer(options.kubeConfig, informerOptions);
   }
 
   /** The pod informer behind `watchPods` and `listPods` (tests of recovery reach into it). */
@@ -88,14 +100,20 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     return this.#informer;
   }
 
-  /** Ensures the PriorityClasses, then fills the pod cache; resolves once synced. Idempotent. */
+  /** Every informer of the runtime (tests count their lists). */
+  get informers(): { readonly pods: PodInformer; readonly deployments: Informer<V1Deployment>; readonly services: Informer<V1Service> } {
+    return { pods: this.#informer, deployments: this.#deployments, services: this.#services };
+  }
+
+  /** Ensures the PriorityClasses, then fills the caches; resolves once all are synced. Idempotent. */
   async start(): Promise<void> {
     if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped; create a new one');
     if (this.#state === 'started') return;
     this.#starting ??= (async () => {
       this.#state = 'starting';
       await this.#ensurePriorityClasses();
-      await this.#informer.start(this.#options.syncTimeoutMs ?? 60_000);
+      const timeoutMs = this.#options.syncTimeoutMs ?? 60_000;
+      await Promise.all([this.#informer.start(timeoutMs), this.#deployments.start(timeoutMs), this.#services.start(timeoutMs)]);
       if (this.#state === 'starting') this.#state = 'started';
     })().finally(() => {
       this.#starting = undefined;
@@ -103,15 +121,24 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     await this.#starting;
   }
 
-  /** Stops the informer; handlers get no event afterwards. Idempotent. */
+  /** Stops the informers; handlers get no event afterwards. Idempotent. */
   async stop(): Promise<void> {
     this.#state = 'stopped';
     this.#informer.stop();
+    this.#deployments.stop();
+    this.#services.stop();
   }
 
-  /** Whether the pod cache holds the truth: the readiness signal. */
+  /** Relists every cache; resolves once each holds a list made after the call. */
+  async resync(): Promise<void> {
+    await this.start();
+    const timeoutMs = this.#options.syncTimeoutMs ?? 60_000;
+    await Promise.all([this.#informer.resync(timeoutMs), this.#deployments.resync(timeoutMs), this.#services.resync(timeoutMs)]);
+  }
+
+  /** Whether the caches hold the truth: the readiness signal. */
   isSynced(): boolean {
-    return this.#state === 'started' && this.#informer.isSynced();
+    return this.#state === 'started' && this.#informer.isSynced() && this.#deployments.isSynced() && this.#services.isSynced();
   }
 
   /** Restarts of the pod informer's watch. */
@@ -124,11 +151,12 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     assertValidProtonSpec(spec);
     const name = protonObjectName(spec.protonId);
     const context: ErrorContext = { objectKind: 'proton', objectId: spec.protonId, action: 'apply' };
-    return this.#retryingConflicts(context, async () => {
-      const existing = await this.#readDeployment(name, context);
+    return this.#retryingConflicts(context, async (fresh) => {
+      const existing = await this.#readDeployment(name, fresh);
       if (!existing) {
         try {
           const created = await this.#apps.createNamespacedDeployment({ namespace: this.namespace, body: protonDeployment(spec, this.namespace) });
+          this.#deployments.noteWritten(created);
           return this.#observe(created);
         } catch (error) {
           if (isAlreadyExists(error)) throw new RetryableRace();
@@ -163,6 +191,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
         },
       };
       const replaced = await this.#apps.replaceNamespacedDeployment({ name, namespace: this.namespace, body: updated });
+      this.#deployments.noteWritten(replaced);
       if (importanceChanged) await this.#relabelPods({ protonId: spec.protonId }, spec.importance);
       return this.#observe(replaced);
     });
@@ -174,8 +203,8 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     const name = protonObjectName(protonId);
     const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'scale' };
     // The deployment controller writes the object too (status, annotations): a 409 is re-read and retried.
-    return this.#retryingConflicts(context, async () => {
-      const existing = await this.#readDeployment(name, context);
+    return this.#retryingConflicts(context, async (fresh) => {
+      const existing = await this.#readDeployment(name, fresh);
       if (!existing) throw new RuntimeNotFoundError('proton', protonId);
       if (existing.metadata?.deletionTimestamp) throw new RuntimeConflictError(`proton ${protonId} is being deleted`);
       const patched = await this.#apps.patchNamespacedDeployment(
@@ -187,6 +216,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
         },
         MERGE_PATCH,
       );
+      this.#deployments.noteWritten(patched);
       return this.#observe(patched);
     });
   }
@@ -194,15 +224,19 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
   /** Deletes a proton in the foreground: its pods terminate gracefully, then the Deployment is gone. */
   async deleteProton(protonId: string): Promise<void> {
     const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'delete' };
+    const name = protonObjectName(protonId);
     await this.#call(context, async () => {
       try {
-        await this.#apps.deleteNamespacedDeployment({
-          name: protonObjectName(protonId),
-          namespace: this.namespace,
-          propagationPolicy: 'Foreground',
-        });
+        await this.#apps.deleteNamespacedDeployment({ name, namespace: this.namespace, propagationPolicy: 'Foreground' });
       } catch (error) {
         if (!isNotFound(error)) throw error;
+        this.#deployments.noteDeleted(name);
+        return;
+      }
+      // Foreground: the Deployment stays (being deleted) until its pods are gone.
+      const cached = this.#deployments.get(name);
+      if (cached) {
+        this.#deployments.noteDeleted(name, { ...cached, metadata: { ...cached.metadata, deletionTimestamp: cached.metadata?.deletionTimestamp ?? new Date() } });
       }
     });
   }
@@ -211,40 +245,43 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
   async setImportance(workloadId: string, importance: Importance): Promise<void> {
     const context: ErrorContext = { objectKind: 'proton', objectId: `of workload ${workloadId}`, action: 'set importance of' };
     await this.#call(context, async () => {
-      const deployments = await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf({ workloadId }) });
-      for (const d of deployments.items) {
+      for (const d of await this.#deploymentsOf({ workloadId })) {
         if (d.metadata?.labels?.[LABELS.importance] === importance) continue;
-        await this.#ignoringNotFound(() =>
-          this.#apps.patchNamespacedDeployment(
-            { name: d.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
-            MERGE_PATCH,
+        await this.#ignoringNotFound(async () =>
+          this.#deployments.noteWritten(
+            await this.#apps.patchNamespacedDeployment(
+              { name: d.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
+              MERGE_PATCH,
+            ),
           ),
         );
       }
       await this.#relabelPods({ workloadId }, importance);
-      await this.#ignoringNotFound(() =>
-        this.#core.patchNamespacedService(
-          { name: routeObjectName(workloadId), namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
-          MERGE_PATCH,
+      await this.#ignoringNotFound(async () =>
+        this.#services.noteWritten(
+          await this.#core.patchNamespacedService(
+            { name: routeObjectName(workloadId), namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
+            MERGE_PATCH,
+          ),
         ),
       );
     });
   }
 
-  /** The protons that exist, being deleted included. */
+  /** The protons that exist, being deleted included (from the cache once synced). */
   async listProtons(filter: RuntimeFilter = {}): Promise<readonly ObservedProton[]> {
     const context: ErrorContext = { objectKind: 'proton', objectId: JSON.stringify(filter), action: 'list' };
     return this.#call(context, async () => {
-      const list = await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf(filter) });
-      return list.items.filter((d) => !this.#goneButForTheGarbageCollector(d)).map((d) => this.#observe(d));
+      const deployments = await this.#deploymentsOf(filter);
+      return deployments.filter((d) => !this.#goneButForTheGarbageCollector(d)).map((d) => this.#observe(d));
     });
   }
 
-  /** One proton, or undefined. */
+  /** One proton, or undefined (from the cache once synced). */
   async getProton(protonId: string): Promise<ObservedProton | undefined> {
     const context: ErrorContext = { objectKind: 'proton', objectId: protonId, action: 'read' };
     return this.#call(context, async () => {
-      const d = await this.#readDeployment(protonObjectName(protonId), context);
+      const d = await this.#readDeployment(protonObjectName(protonId), false);
       return d && !this.#goneButForTheGarbageCollector(d) ? this.#observe(d) : undefined;
     });
   }
@@ -254,11 +291,13 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     if (workloadId.trim() === '' || protonId?.trim() === '') throw new RuntimeInvalidError('route ids must not be empty');
     const name = routeObjectName(workloadId);
     const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'route' };
-    return this.#retryingConflicts(context, async () => {
-      const existing = await this.#readService(name);
+    return this.#retryingConflicts(context, async (fresh) => {
+      const existing = await this.#readService(name, fresh);
       if (!existing) {
         try {
-          return routeOf(await this.#core.createNamespacedService({ namespace: this.namespace, body: routeService(workloadId, protonId, this.namespace) }));
+          const created = await this.#core.createNamespacedService({ namespace: this.namespace, body: routeService(workloadId, protonId, this.namespace) });
+          this.#services.noteWritten(created);
+          return routeOf(created);
         } catch (error) {
           if (isAlreadyExists(error)) throw new RetryableRace();
           throw error;
@@ -272,6 +311,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
         namespace: this.namespace,
         body: { ...existing, spec: { ...existing.spec, selector } },
       });
+      this.#services.noteWritten(replaced);
       return routeOf(replaced);
     });
   }
@@ -279,14 +319,18 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
   /** Removes the workload's Service; a missing one is a no-op. */
   async deleteRoute(workloadId: string): Promise<void> {
     const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'delete' };
-    await this.#call(context, () => this.#ignoringNotFound(() => this.#core.deleteNamespacedService({ name: routeObjectName(workloadId), namespace: this.namespace })));
+    const name = routeObjectName(workloadId);
+    await this.#call(context, async () => {
+      await this.#ignoringNotFound(() => this.#core.deleteNamespacedService({ name, namespace: this.namespace }));
+      this.#services.noteDeleted(name);
+    });
   }
 
-  /** The workload's route, or undefined. */
+  /** The workload's route, or undefined (from the cache once synced). */
   async getRoute(workloadId: string): Promise<WorkloadRoute | undefined> {
     const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'read' };
     return this.#call(context, async () => {
-      const service = await this.#readService(routeObjectName(workloadId));
+      const service = await this.#readService(routeObjectName(workloadId), false);
       return service && routeOf(service);
     });
   }
@@ -311,7 +355,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
   /** Subscribes to pod events from the informer. */
   watchPods(handler: PodEventHandler, options: WatchPodsOptions = {}): Unsubscribe {
     if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped');
-    return this.#informer.subscribe(handler, options.replay ?? false);
+    return this.#informer.subscribePods(handler, options.replay ?? false);
   }
 
   /** The cached pods (frozen), filtered by workload or proton. */
@@ -356,7 +400,9 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     }
   }
 
-  async #readDeployment(name: string, _context: ErrorContext): Promise<V1Deployment | undefined> {
+  /** A Deployment from the cache, or (`fresh`, or no synced cache) from the API server. */
+  async #readDeployment(name: string, fresh: boolean): Promise<V1Deployment | undefined> {
+    if (!fresh && this.#deployments.isSynced()) return this.#deployments.get(name);
     try {
       return await this.#apps.readNamespacedDeployment({ name, namespace: this.namespace });
     } catch (error) {
@@ -365,13 +411,21 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     }
   }
 
-  async #readService(name: string): Promise<V1Service | undefined> {
+  /** A Service from the cache, or (`fresh`, or no synced cache) from the API server. */
+  async #readService(name: string, fresh: boolean): Promise<V1Service | undefined> {
+    if (!fresh && this.#services.isSynced()) return this.#services.get(name);
     try {
       return await this.#core.readNamespacedService({ name, namespace: this.namespace });
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
     }
+  }
+
+  /** The Deployments matching the filter, from the cache once synced. */
+  async #deploymentsOf(filter: RuntimeFilter): Promise<readonly V1Deployment[]> {
+    if (this.#deployments.isSynced()) return this.#deployments.list().filter((d) => matchesLabels(d.metadata?.labels, filter));
+    return (await this.#apps.listNamespacedDeployment({ namespace: this.namespace, labelSelector: selectorOf(filter) })).items;
   }
 
   /** Sets the importance label on live pods matching the filter, read fresh from the API server. */
@@ -423,18 +477,23 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     }
   }
 
-  /** Runs a read-modify-write, again from the read whenever it lost a race (409, or a create that met an existing object). */
-  async #retryingConflicts<T>(context: ErrorContext, attempt: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a read-modify-write, again from the read whenever it lost a race (409, or a create that
+   * met an existing object). The first attempt reads the cache; a retry reads the API server,
+   * since the race may have been with a cache that had not seen the other writer yet.
+   */
+  async #retryingConflicts<T>(context: ErrorContext, attempt: (fresh: boolean) => Promise<T>): Promise<T> {
     const retries = this.#options.conflictRetries ?? 8;
     return this.#call(context, async () => {
       for (let i = 0; ; i++) {
         try {
-          return await attempt();
+          return await attempt(i > 0);
         } catch (error) {
           const race = error instanceof RetryableRace || isResourceVersionConflict(error);
           if (!race) throw error;
           if (i >= retries) throw new RuntimeConflictError(`${context.action} ${context.objectKind} ${context.objectId}: still conflicting after ${retries} retries`, { cause: error });
-          await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * (i + 1)));
+          // The first retry reads fresh at once; later ones back off (another writer is busy).
+          if (i > 0) await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * i));
         }
       }
     });
@@ -453,7 +512,10 @@ function selectorOf(filter: RuntimeFilter): string {
 }
 
 function matches(pod: V1Pod, filter: RuntimeFilter): boolean {
-  const labels = pod.metadata?.labels ?? {};
+  return matchesLabels(pod.metadata?.labels, filter);
+}
+
+function matchesLabels(labels: Record<string, string> = {}, filter: RuntimeFilter): boolean {
   if (filter.workloadId !== undefined && labels[LABELS.workloadId] !== filter.workloadId) return false;
   if (filter.protonId !== undefined && labels[LABELS.protonId] !== filter.protonId) return false;
   return true;

@@ -2,7 +2,8 @@
  * Who runs the controller. In the embedded default the single process always does; on
  * Kubernetes every replica serves the API and keeps its pod cache warm, but only the holder of
  * the Lease runs the controller. When the leader dies, another replica takes the lease once it
- * expires and starts its controller, which resumes every workload from the database.
+ * expires, relists its caches and starts its controller, which resumes every workload from the
+ * database.
  */
 import type { Leadership, LeaderWork } from '../leadership.js';
 import type { ProtonRuntime } from '../proton-runtime.js';
@@ -18,7 +19,16 @@ export function leaseLeadership(
 ): Leadership {
   const elector = new LeaseLeaderElector({
     ...options,
-    onStartedLeading: () => work.start(),
+    onStartedLeading: async () => {
+      // A follower's watches may have gone quiet unnoticed (the dead-watch timer takes its time):
+      // the first pass of a new leader reads a list no older than its lease (ADR 0044).
+      try {
+        await runtime.resync();
+      } catch (error) {
+        options.onError?.(error, 're-priming the caches; the controller starts on the caches as they are');
+      }
+      await work.start();
+    },
     onStoppedLeading: () => work.stop(),
   });
   return {

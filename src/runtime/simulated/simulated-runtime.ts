@@ -64,6 +64,11 @@ export class SimulatedProtonRuntime implements ProtonRuntime {
     if (this.#ownsCluster) this.#cluster.shutdown();
   }
 
+  /** The simulated cluster is read in-process: every read is current already. */
+  async resync(): Promise<void> {
+    this.#assertUsable();
+  }
+
   /** Whether `start()` completed and `stop()` was not called. */
   isSynced(): boolean {
     return this.#state === 'started' && !this.#cluster.isShutDown;

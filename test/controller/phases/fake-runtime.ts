@@ -48,6 +48,7 @@ export class FakeRuntime implements ProtonRuntime {
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
+  async resync(): Promise<void> {}
   isSynced(): boolean {
     return true;
   }

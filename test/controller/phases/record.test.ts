@@ -2,13 +2,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../../src/controller/decide.js';
 import { deserializeLifecycle, type StoredLifecycle } from '../../../src/controller/lifecycle-store.js';
 import { Reconciler } from '../../../src/controller/reconcile.js';
-import { recordPass } from '../../../src/controller/record.js';
+import { readPassView, recordPass, recordRound } from '../../../src/controller/record.js';
 import { workloadStatusChanged, type WorkloadEventData } from '../../../src/domain/events.js';
 import type { ProtonStatusReport } from '../../../src/domain/proton-status.js';
 import { ProtonEntity, WorkloadEntity } from '../../../src/store/entities/index.js';
 import { CreateWorkloadDocument } from '../../graphql/generated/graphql.js';
 import { containerInput, specInput } from '../../support/fixtures.js';
 import { TEST_POLICY } from '../../support/policy.js';
+import { recordSql } from '../../support/sql-log.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 import { FakeRuntime } from './fake-runtime.js';
 
@@ -93,5 +94,39 @@ describe('phase record', () => {
     expect((await em.findOneOrFail(WorkloadEntity, { id })).deletedAt).not.toBeNull();
     const last = await em.getConnection().execute<{ type: string; sequence: number }[]>('select type, sequence from workload_event where workload_id = ? order by sequence desc limit 1', [id]);
     expect(last[0]).toEqual({ type: 'deleted', sequence });
+  });
+
+  it('records a round in one transaction that reads nothing back: a lock that checks the lifecycle, the writes, the events in one insert', async () => {
+    const { id, stored, protonId } = await workload();
+    const view = (await readPassView(t.app.orm, id))!;
+    const decision: Decision = {
+      next: { ...stored, state: { ...stored.state, status: 'running', active: { ...stored.state.active!, status: 'running' } } },
+      events: [workloadStatusChanged('submitted', 'running')],
+      finishedDeleting: false,
+    };
+    const log = recordSql(t.app.orm);
+    const sequence = await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read());
+    log.stop();
+    const statements = log.statements;
+    expect(statements[0]).toBe('begin');
+    expect(statements.at(-1)).toBe('commit');
+    expect(statements[1]).toMatch(/^select id from workload where id = .* for update$/);
+    expect(statements.slice(2).filter((q) => q.startsWith('select'))).toEqual([]);
+    expect(statements.filter((q) => q.startsWith('insert into workload_event'))).toHaveLength(1);
+    expect(await events(id)).toHaveLength(2);
+    expect(sequence).toBe((await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).lastEventSequence);
+    // The view goes on from what it wrote: a second round on it is not stale.
+    const again: Decision = { next: { ...decision.next, state: { ...decision.next.state, status: 'launching' } }, events: [workloadStatusChanged('running', 'launching')], finishedDeleting: false };
+    expect(await recordRound(view, decision.next, again, new Map(), t.clock.read())).toBe((sequence as number) + 1);
+  });
+
+  it('finds a view stale once an operation wrote the workload after it was read, and writes nothing', async () => {
+    const { id, stored, protonId } = await workload();
+    const view = (await readPassView(t.app.orm, id))!;
+    await t.app.orm.em.fork().getConnection().execute(`update workload set lifecycle = jsonb_set(lifecycle, '{state,desiredState}', '"stopped"') where id = ?`, [id]);
+    const decision: Decision = { next: { ...stored, state: { ...stored.state, status: 'running' } }, events: [workloadStatusChanged('submitted', 'running')], finishedDeleting: false };
+    expect(await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read())).toBe('stale');
+    expect(await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'submitted' });
+    expect(await events(id)).toEqual([]);
   });
 });

@@ -210,7 +210,8 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       for (const pc of Object.values(PRIORITY_CLASSES)) await sa.makeApiClient(SchedulingV1Api).readPriorityClass({ name: pc.name });
 
       await until(() => expect(leadership.isLeader()).toBe(true), 30_000);
-      expect(work.started).toBe(1);
+      // The new leader relists its caches (list on pods, Deployments, Services), then starts the work.
+      await until(() => expect(work.started).toBe(1), 30_000);
       const lease = await coordination.readNamespacedLease({ name: leaseName, namespace: protonsNamespace });
       expect(lease.spec?.holderIdentity).toBe(leadership.elector!.identity);
       // Renewal: read it, patch it.
@@ -264,11 +265,12 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       }, 60_000, 100);
       unsubscribe();
 
-      // Every pod change reached the informer by its watch: one list, no failure, no relist.
+      // Every pod change reached the informer by its watch: the first list and the new leader's
+      // relist (ADR 0044), no failure, no other relist.
       const kinds = new Set(events.filter((e) => e.type !== 'error' && e.pod.metadata?.labels?.[LABELS.protonId] === protonId).map((e) => e.type));
       expect([...kinds].sort()).toEqual(['added', 'deleted', 'modified']);
       expect(events.filter((e) => e.type === 'error')).toEqual([]);
-      expect(runtime.informer.stats.lists).toBe(1);
+      expect(runtime.informer.stats.lists).toBe(2);
 
       // Stop: the controller stops, the Lease is released (read, patch).
       await leadership.stop();
@@ -306,7 +308,8 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       ['create a Deployment in its own namespace', () => apps.createNamespacedDeployment({ namespace: apiNamespace, body: aDeployment(apiNamespace), dryRun: 'All' })],
       ['create a Deployment in default', () => apps.createNamespacedDeployment({ namespace: 'default', body: aDeployment('default'), dryRun: 'All' })],
       ['list Deployments in another namespace', () => apps.listNamespacedDeployment({ namespace: 'default' })],
-      ['watch Deployments', () => apps.listNamespacedDeployment({ namespace: protonsNamespace, watch: true, timeoutSeconds: 1 })],
+      ['watch Deployments in another namespace', () => apps.listNamespacedDeployment({ namespace: 'default', watch: true, timeoutSeconds: 1 })],
+      ['watch Services in another namespace', () => core.listNamespacedService({ namespace: 'default', watch: true, timeoutSeconds: 1 })],
       ['delete a PriorityClass', () => scheduling.deletePriorityClass({ name: PRIORITY_CLASSES.low.name, dryRun: 'All' })],
       ['create a PriorityClass', () => scheduling.createPriorityClass({ body: { metadata: { name: 'intruder' }, value: 1_000_000_000, globalDefault: true }, dryRun: 'All' })],
       ['read a PriorityClass not of workloads', () => scheduling.readPriorityClass({ name: 'system-cluster-critical' })],
@@ -346,12 +349,11 @@ describeOnKubernetes('the deployment manifests on a cluster', () => {
       return review.status?.allowed ?? false;
     };
     const table: [verb: string, group: string, resource: string, allowed: boolean, name?: string][] = [
-      ...['get', 'list', 'create', 'update', 'patch', 'delete'].map((v) => [v, 'apps', 'deployments', true] as [string, string, string, boolean]),
-      ['watch', 'apps', 'deployments', false],
+      // list and watch: the informers the controller reads from (ADR 0044).
+      ...['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((v) => [v, 'apps', 'deployments', true] as [string, string, string, boolean]),
       ['deletecollection', 'apps', 'deployments', false],
-      ...['get', 'create', 'update', 'patch', 'delete'].map((v) => [v, '', 'services', true] as [string, string, string, boolean]),
-      ['list', '', 'services', false],
-      ['watch', '', 'services', false],
+      ...['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'].map((v) => [v, '', 'services', true] as [string, string, string, boolean]),
+      ['deletecollection', '', 'services', false],
       ...['list', 'watch', 'patch'].map((v) => [v, '', 'pods', true] as [string, string, string, boolean]),
       ['get', '', 'pods', false],
       ['create', '', 'pods', false],

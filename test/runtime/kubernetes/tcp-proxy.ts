@@ -31,6 +31,11 @@ export class BreakableProxy {
     return this.#port;
   }
 
+  /** How many client connections are open through the proxy now. */
+  get openConnections(): number {
+    return this.#pairs.size;
+  }
+
   /** A copy of `kc` whose cluster server is this proxy (TLS still verifies: the certificate names 127.0.0.1). */
   kubeConfigThrough(kc: KubeConfig): KubeConfig {
     const copy = new KubeConfigClass();

@@ -1,6 +1,7 @@
 /**
- * A pod informer that keeps itself alive: list, then watch from the list's resourceVersion, by
- * label selector, with a cache of frozen pods and ordered events to its handlers.
+ * An informer that keeps itself alive: list, then watch from the list's resourceVersion, by
+ * label selector, with a cache of frozen objects and ordered events to its handlers. One class
+ * for every kind the runtime caches (pods, Deployments, Services; ADR 0041).
  *
  * @kubernetes/client-node's own informer does not restart after most errors and reports its own
  * `stop()` as an error (STACK.md, pitfall 5), so this one is built on the client's `Watch`:
@@ -11,15 +12,39 @@
  *  - a watch that delivers nothing (no event, no bookmark, no server-side close) for longer than
  *    `deadWatchMs` is taken for dead, aborted and restarted;
  *  - cached objects are deep-frozen and replaced, never mutated;
- *  - `isSynced()` is true only once the first list has been applied.
+ *  - `isSynced()` is true only once the first list has been applied;
+ *  - `resync()` relists on demand and resolves once a list no older than the call is applied
+ *    (a new leader re-primes its caches with it, ADR 0044);
+ *  - the results of the runtime's own writes are remembered (`WrittenObjects`) until the watch
+ *    brings them or something newer, so a pass reads its own writes (ADR 0044).
  */
-import { CoreV1Api, Watch, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import type { PodEvent, PodEventHandler, Unsubscribe } from '../proton-runtime.js';
+import { Watch, type KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import type { RuntimeError, Unsubscribe } from '../proton-runtime.js';
 import { RuntimeUnavailableError } from '../proton-runtime.js';
 import { httpStatusOf, toRuntimeError } from './errors.js';
+import { WrittenObjects, resourceVersionOf } from './written-objects.js';
 
-/** Tuning of a pod informer; the defaults suit production. */
-export interface PodInformerOptions {
+/** One change of a cached object; objects are frozen: never mutate them. */
+export type InformerEvent<T> =
+  | { readonly type: 'added'; readonly object: T }
+  | { readonly type: 'modified'; readonly object: T; readonly previous: T }
+  | { readonly type: 'deleted'; readonly object: T }
+  /** The watch failed and is being restarted; events may have been missed. */
+  | { readonly type: 'error'; readonly error: RuntimeError };
+
+/** What an informer lists and watches: one kind of object in one namespace. */
+export interface InformedKind<T extends KubernetesObject> {
+  /** `apiVersion` and `kind` of the objects (a list's items come without them). */
+  readonly apiVersion: string;
+  readonly kind: string;
+  /** The collection's path, e.g. `/api/v1/namespaces/{ns}/pods`. */
+  readonly path: string;
+  /** Lists the collection with the label selector. */
+  list(labelSelector: string): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+}
+
+/** Tuning of an informer; the defaults suit production. */
+export interface InformerOptions {
   readonly namespace: string;
   readonly labelSelector: string;
   /** First retry delay after a failure; doubles per consecutive failure. Default 250 ms. */
@@ -55,14 +80,19 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
   return Math.round(ceiling / 2 + (random() * ceiling) / 2);
 }
 
-/** A self-healing list+watch of pods; see the module comment. */
-export class PodInformer {
-  readonly #core: CoreV1Api;
+/** A self-healing list+watch of one kind of object; see the module comment. */
+export class Informer<T extends KubernetesObject> {
+  readonly #kind: InformedKind<T>;
   readonly #watch: Watch;
-  readonly #options: Required<Omit<PodInformerOptions, 'onError'>> & Pick<PodInformerOptions, 'onError'>;
-  /** Pods by name, as last seen. */
-  readonly #cache = new Map<string, V1Pod>();
-  readonly #handlers = new Set<PodEventHandler>();
+  readonly #options: Required<Omit<InformerOptions, 'onError'>> & Pick<InformerOptions, 'onError'>;
+  /** Objects by name, as last seen. */
+  readonly #cache = new Map<string, T>();
+  /** The results of our own writes that the watch has not brought yet. */
+  readonly #written = new WrittenObjects<T>();
+  readonly #handlers = new Set<(event: InformerEvent<T>) => void>();
+  /** Number of the latest list started, and callers of `resync()` waiting for a list after theirs. */
+  #listsStarted = 0;
+  #resyncWaiters: { after: number; resolve: () => void }[] = [];
   #phase: Phase = 'new';
   #synced = false;
   #resourceVersion: string | undefined;
@@ -75,10 +105,10 @@ export class PodInformer {
   /** Bumped per watch, so callbacks of an abandoned watch are ignored. */
   #generation = 0;
   /** Counters for tests and metrics. */
-  readonly stats = { lists: 0, watches: 0, restarts: 0, gone: 0, deadWatches: 0 };
+  readonly stats = { lists: 0, watches: 0, watchesConnected: 0, restarts: 0, gone: 0, deadWatches: 0 };
 
-  constructor(kubeConfig: KubeConfig, options: PodInformerOptions) {
-    this.#core = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(kubeConfig: KubeConfig, kind: InformedKind<T>, options: InformerOptions) {
+    this.#kind = kind;
     this.#watch = new Watch(kubeConfig);
     const watchTimeoutSeconds = options.watchTimeoutSeconds ?? 60;
     this.#options = {
@@ -97,7 +127,7 @@ export class PodInformer {
 
   /** Starts listing and watching; resolves once the first list is in the cache, or rejects after `timeoutMs` (it keeps trying). */
   async start(timeoutMs = 60_000): Promise<void> {
-    if (this.#phase === 'stopped') throw new RuntimeUnavailableError('the pod informer was stopped');
+    if (this.#phase === 'stopped') throw new RuntimeUnavailableError(`the ${this.#kind.kind} informer was stopped`);
     if (this.#phase === 'new') {
       this.#phase = 'running';
       void this.#relist();
@@ -105,7 +135,7 @@ export class PodInformer {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new RuntimeUnavailableError(`the pod cache did not sync within ${timeoutMs} ms; still trying`)),
+        () => reject(new RuntimeUnavailableError(`the ${this.#kind.kind} cache did not sync within ${timeoutMs} ms; still trying`)),
         timeoutMs,
       );
     });
@@ -126,6 +156,7 @@ export class PodInformer {
     this.#abort?.abort();
     this.#abort = undefined;
     this.#handlers.clear();
+    for (const waiter of this.#resyncWaiters.splice(0)) waiter.resolve();
   }
 
   /** Whether the first list has been applied (and the informer is not stopped). */
@@ -133,17 +164,60 @@ export class PodInformer {
     return this.#synced && this.#phase === 'running';
   }
 
-  /** The cached pods (frozen). */
-  list(): V1Pod[] {
-    return [...this.#cache.values()];
+  /** The cached objects (frozen), our own writes the watch has not brought yet included. */
+  list(): T[] {
+    if (this.#written.size === 0) return [...this.#cache.values()];
+    const names = new Set([...this.#cache.keys(), ...this.#written.names()]);
+    const objects: T[] = [];
+    for (const name of names) {
+      const object = this.get(name);
+      if (object) objects.push(object);
+    }
+    return objects;
   }
 
-  /** Subscribes a handler; with `replay`, it first gets an `added` event per cached pod. */
-  subscribe(handler: PodEventHandler, replay = false): Unsubscribe {
+  /** One cached object by name (or our own newer write of it), or undefined. */
+  get(name: string): T | undefined {
+    return this.#written.newer(name, this.#cache.get(name));
+  }
+
+  /** Remembers the result of our own write until the watch brings it (or something newer). */
+  noteWritten(object: T): void {
+    this.#written.wrote(deepFreeze(object), this.#cache.get(object.metadata?.name ?? ''));
+  }
+
+  /** Remembers that we deleted an object (or started its deletion, with the object as it is now being deleted). */
+  noteDeleted(name: string, deleting?: T): void {
+    this.#written.deleted(name, this.#cache.get(name), deleting && deepFreeze(deleting));
+  }
+
+  /**
+   * Relists now, and resolves once a list started after this call has been applied (or the
+   * informer stopped). Rejects after `timeoutMs`; the informer keeps trying.
+   */
+  async resync(timeoutMs = 60_000): Promise<void> {
+    if (this.#phase !== 'running') throw new RuntimeUnavailableError(`the ${this.#kind.kind} informer is not running`);
+    const after = this.#listsStarted;
+    const done = new Promise<void>((resolve) => this.#resyncWaiters.push({ after, resolve }));
+    clearTimeout(this.#retryTimer);
+    void this.#relist();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RuntimeUnavailableError(`the ${this.#kind.kind} cache did not relist within ${timeoutMs} ms; still trying`)), timeoutMs);
+    });
+    try {
+      await Promise.race([done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Subscribes a handler; with `replay`, it first gets an `added` event per cached object. */
+  subscribe(handler: (event: InformerEvent<T>) => void, replay = false): Unsubscribe {
     if (this.#phase === 'stopped') return () => {};
     this.#handlers.add(handler);
     if (replay) {
-      for (const pod of this.#cache.values()) this.#deliver(handler, { type: 'added', pod });
+      for (const object of this.#cache.values()) this.#deliver(handler, { type: 'added', object });
     }
     return () => {
       this.#handlers.delete(handler);
@@ -162,62 +236,69 @@ export class PodInformer {
     const generation = ++this.#generation;
     this.#abort?.abort();
     clearTimeout(this.#deadTimer);
+    const listNumber = ++this.#listsStarted;
     let list;
     try {
       this.stats.lists += 1;
-      list = await withTimeout(
-        this.#core.listNamespacedPod({ namespace: this.#options.namespace, labelSelector: this.#options.labelSelector }),
-        this.#options.listTimeoutMs,
-        'listing pods',
-      );
+      list = await withTimeout(this.#kind.list(this.#options.labelSelector), this.#options.listTimeoutMs, `listing ${this.#kind.kind}s`);
     } catch (error) {
       if (generation !== this.#generation) return;
-      this.#fail(toRuntimeError(error, { objectKind: 'pod', objectId: this.#options.labelSelector, action: 'list' }), 'list');
+      this.#fail(toRuntimeError(error, this.#errorContext('list')), 'list');
       return;
     }
     if (generation !== this.#generation || this.#phase !== 'running') return;
     this.#failures = 0;
     this.#applyList(list.items);
     this.#resourceVersion = list.metadata?.resourceVersion;
+    // The list holds everything up to its resourceVersion: our older writes are in it.
+    this.#written.forgetUpTo(resourceVersionOf(list.metadata?.resourceVersion));
     if (!this.#synced) {
       this.#synced = true;
       this.#firstSync.resolve();
     }
+    const waiting = this.#resyncWaiters;
+    this.#resyncWaiters = waiting.filter((w) => w.after >= listNumber);
+    for (const waiter of waiting) if (waiter.after < listNumber) waiter.resolve();
     this.#startWatch();
   }
 
   /** Replaces the cache with a fresh list, emitting what changed since the cache was last right. */
-  #applyList(items: readonly V1Pod[]): void {
+  #applyList(items: readonly T[]): void {
     const seen = new Set<string>();
     for (const raw of items) {
       // The list's items come without kind/apiVersion; the watch's carry them. Make them alike.
-      const pod = deepFreeze({ apiVersion: 'v1', kind: 'Pod', ...raw } as V1Pod);
-      const name = pod.metadata?.name ?? '';
+      const object = deepFreeze({ apiVersion: this.#kind.apiVersion, kind: this.#kind.kind, ...raw } as T);
+      const name = object.metadata?.name ?? '';
       seen.add(name);
-      this.#upsert(pod);
+      this.#upsert(object);
     }
-    for (const [name, pod] of [...this.#cache]) {
+    for (const [name, object] of [...this.#cache]) {
       if (!seen.has(name)) {
         this.#cache.delete(name);
-        this.#emit({ type: 'deleted', pod });
+        this.#emit({ type: 'deleted', object });
       }
     }
   }
 
-  #upsert(pod: V1Pod): void {
-    const name = pod.metadata?.name ?? '';
+  #upsert(object: T): void {
+    const name = object.metadata?.name ?? '';
     const previous = this.#cache.get(name);
-    if (previous && previous.metadata?.uid !== pod.metadata?.uid) {
-      // Same name, another pod: the old one is gone.
+    this.#written.seen(name, object);
+    if (previous && previous.metadata?.uid !== object.metadata?.uid) {
+      // Same name, another object: the old one is gone.
       this.#cache.delete(name);
-      this.#emit({ type: 'deleted', pod: previous });
-      this.#cache.set(name, pod);
-      this.#emit({ type: 'added', pod });
+      this.#emit({ type: 'deleted', object: previous });
+      this.#cache.set(name, object);
+      this.#emit({ type: 'added', object });
       return;
     }
-    if (previous && previous.metadata?.resourceVersion === pod.metadata?.resourceVersion) return;
-    this.#cache.set(name, pod);
-    this.#emit(previous ? { type: 'modified', pod, previous } : { type: 'added', pod });
+    if (previous && previous.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
+    this.#cache.set(name, object);
+    this.#emit(previous ? { type: 'modified', object, previous } : { type: 'added', object });
+  }
+
+  #errorContext(action: string) {
+    return { objectKind: this.#kind.kind === 'Pod' ? 'pod' : this.#kind.kind === 'Service' ? 'route' : 'proton', objectId: `${this.#kind.kind}s ${this.#options.labelSelector}`, action } as const;
   }
 
   #startWatch(): void {
@@ -225,7 +306,7 @@ export class PodInformer {
     const generation = ++this.#generation;
     this.stats.watches += 1;
     this.#armDeadTimer(generation);
-    const path = `/api/v1/namespaces/${encodeURIComponent(this.#options.namespace)}/pods`;
+    const path = this.#kind.path;
     const query = {
       labelSelector: this.#options.labelSelector,
       resourceVersion: this.#resourceVersion,
@@ -248,18 +329,19 @@ export class PodInformer {
             this.#abort?.abort();
             return;
           }
-          const pod = deepFreeze(object as V1Pod);
-          const rv = pod.metadata?.resourceVersion;
+          const changed = deepFreeze(object as T);
+          const rv = changed.metadata?.resourceVersion;
           if (rv) this.#resourceVersion = rv;
           if (type === 'BOOKMARK') return;
           if (type === 'DELETED') {
-            const name = pod.metadata?.name ?? '';
+            const name = changed.metadata?.name ?? '';
             const previous = this.#cache.get(name);
             this.#cache.delete(name);
-            this.#emit({ type: 'deleted', pod: previous && previous.metadata?.uid !== pod.metadata?.uid ? previous : pod });
+            this.#written.gone(name, changed);
+            this.#emit({ type: 'deleted', object: previous && previous.metadata?.uid !== changed.metadata?.uid ? previous : changed });
             return;
           }
-          this.#upsert(pod);
+          this.#upsert(changed);
         },
         (error: unknown) => {
           if (generation !== this.#generation || this.#phase !== 'running') return;
@@ -272,17 +354,19 @@ export class PodInformer {
             // The server ended the watch (its timeout): carry on from where it stopped.
             this.#startWatch();
           } else {
-            this.#fail(toRuntimeError(error, { objectKind: 'pod', objectId: this.#options.labelSelector, action: 'watch' }), 'watch');
+            this.#fail(toRuntimeError(error, this.#errorContext('watch')), 'watch');
           }
         },
       )
       .then((controller) => {
-        if (generation === this.#generation) this.#abort = controller;
-        else controller.abort();
+        if (generation === this.#generation) {
+          this.#abort = controller;
+          this.stats.watchesConnected += 1;
+        } else controller.abort();
       })
       .catch((error: unknown) => {
         if (generation !== this.#generation || this.#phase !== 'running') return;
-        this.#fail(toRuntimeError(error, { objectKind: 'pod', objectId: this.#options.labelSelector, action: 'watch' }), 'watch');
+        this.#fail(toRuntimeError(error, this.#errorContext('watch')), 'watch');
       });
   }
 
@@ -292,13 +376,13 @@ export class PodInformer {
       if (generation !== this.#generation || this.#phase !== 'running') return;
       this.stats.deadWatches += 1;
       this.#options.onError?.(new Error(`no watch event for ${this.#options.deadWatchMs} ms`), 'dead watch');
-      this.#fail(new RuntimeUnavailableError(`the pod watch was silent for ${this.#options.deadWatchMs} ms`), 'dead watch');
+      this.#fail(new RuntimeUnavailableError(`the ${this.#kind.kind} watch was silent for ${this.#options.deadWatchMs} ms`), 'dead watch');
     }, this.#options.deadWatchMs);
     this.#deadTimer.unref?.();
   }
 
   /** Reports a failure to handlers (they may have missed events) and retries after a back-off, relisting. */
-  #fail(error: RuntimeUnavailableError | ReturnType<typeof toRuntimeError>, context: string): void {
+  #fail(error: RuntimeError, context: string): void {
     if (this.#phase !== 'running') return;
     const generation = ++this.#generation;
     this.#abort?.abort();
@@ -316,15 +400,15 @@ export class PodInformer {
     }, delay);
   }
 
-  #emit(event: PodEvent): void {
+  #emit(event: InformerEvent<T>): void {
     for (const handler of [...this.#handlers]) this.#deliver(handler, event);
   }
 
-  #deliver(handler: PodEventHandler, event: PodEvent): void {
+  #deliver(handler: (event: InformerEvent<T>) => void, event: InformerEvent<T>): void {
     try {
       handler(event);
     } catch (error) {
-      this.#options.onError?.(error, 'pod event handler');
+      this.#options.onError?.(error, `${this.#kind.kind} event handler`);
     }
   }
 }
