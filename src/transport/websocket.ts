@@ -179,7 +179,11 @@ export function attachWebSocketTransport(options: {
         state.operations.delete(id);
         throw err;
       }
-      const connection: ConnectionControls = { close: (_code, reason) => closeSlowConsumer(state.socket, reason) };
+      const connection: ConnectionControls = {
+        close: (_code, reason) => closeSlowConsumer(state.socket, reason),
+        // A grouped subscription's payloads are written here, around JSON serialized once for the group (ADR 0033).
+        sendNext: (payloadJson) => sendFrame(state.socket, nextFrame(id, payloadJson)),
+      };
       Object.assign(contextValue, { connection });
       envelopes.set(contextValue, enveloped);
       return {
