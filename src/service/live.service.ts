@@ -152,6 +152,8 @@ export class LiveService {
   private sweeper: NodeJS.Timeout | undefined;
   /** The payload of `workloadChanged` for one read of a workload, shared by every stream that sends it. */
   private readonly changes = new WeakMap<Workload, WorkloadChange>();
+  /** Role reads under way, by caller, workload and sequence (see roleOf). */
+  private readonly roleReads = new Map<string, Promise<SharingRole | null>>();
 
   private readonly readReuseMs: number;
 
@@ -326,7 +328,7 @@ export class LiveService {
    * change is sent; it re-reads each member's role, removes those who lost it, and answers
    * whether anyone is left. The stream ends with NOT_FOUND when the workload is deleted.
    */
-  groupEvents(id: string, after: number, admit: (workloadId: string) => Promise<boolean>, hooks: Pick<StreamHooks, 'onSlowConsumer'> = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
+  groupEvents(id: string, after: number, admit: (workloadId: string, atSequence: number) => Promise<boolean>, hooks: Pick<StreamHooks, 'onSlowConsumer'> = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
     const auth = { checkedAt: -1 };
     return this.eventStream(id, after, null, hooks, {
       start: async () => {
@@ -339,20 +341,49 @@ export class LiveService {
           const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
           if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
         }
-        const admitted = await admit(w.id);
+        const admitted = await admit(w.id, w.lastEventSequence);
         if (!reread) auth.checkedAt = w.lastEventSequence;
         return admitted;
       },
     });
   }
 
-  /** The viewer's role on a workload that is not deleted, or null (one query, no sharing). */
-  async roleOf(viewer: Viewer, id: string): Promise<SharingRole | null> {
-    const em = this.deps.orm.em.fork();
-    const [role] = await workloadRoles(em, viewer, [id]);
-    if (role == null) return null;
-    const w = await this.sharedWorkload(id, 0);
-    return w && !w.deletedAt ? role : null;
+  /**
+   * The viewer's role on a workload that is not deleted, or null. Callers asking at once for the
+   * same caller, workload and `atSequence` share one read, and only while it runs: such a read
+   * started after sequence N was committed (each caller read N first), so it sees every sharing
+   * change up to N. A read for no sequence (`null`: a subscriber joining) is its own: one started
+   * earlier might predate a change the joiner already knows of. Transient failures are tried
+   * again (ReadRetryPolicy) unless `stopped`.
+   */
+  roleOf(viewer: Viewer, id: string, atSequence: number | null, stopped: () => boolean = () => false): Promise<SharingRole | null> {
+    const key = atSequence === null ? null : `${callerKey(viewer)}:${id}:${atSequence}`;
+    const running = key === null ? undefined : this.roleReads.get(key);
+    if (running) return running;
+    const read = this.retrying(async () => {
+      const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [id]);
+      if (role == null) return null;
+      const w = await this.sharedWorkload(id, 0);
+      return w && !w.deletedAt ? role : null;
+    }, stopped);
+    if (key === null) return read;
+    this.roleReads.set(key, read);
+    const forget = () => {
+      if (this.roleReads.get(key) === read) this.roleReads.delete(key);
+    };
+    read.then(forget, forget);
+    return read;
+  }
+
+  /**
+   * Runs a read, again after each transient failure (see ReadRetryPolicy), until it succeeds,
+   * `stopped` says so (then undefined is thrown away by the caller), or the outage outlasts the
+   * budget: then it throws SubscriptionEnded (SERVICE_UNAVAILABLE).
+   */
+  async retrying<T>(read: () => Promise<T>, stopped: () => boolean): Promise<T> {
+    const outcome = await this.ride(read, stopped, new Promise<never>(() => {}));
+    if (outcome === STOPPED || outcome instanceof SubscriptionEnded) throw outcome === STOPPED ? new SubscriptionEnded('SERVICE_UNAVAILABLE', 'stopped') : outcome;
+    return outcome;
   }
 
   /**
@@ -360,10 +391,10 @@ export class LiveService {
    * the group streams that read the same page, so a subscriber catching up with its group mostly
    * reads nothing of its own.
    */
-  eventsBetween(id: string, from: number, upTo: number): Promise<WorkloadEvent[]> {
+  eventsBetween(id: string, from: number, upTo: number, stopped: () => boolean = () => false): Promise<WorkloadEvent[]> {
     const limit = Math.min(EVENT_PAGE, upTo - from);
     if (limit <= 0) return Promise.resolve([]);
-    return this.shared(`events:${id}:${from}:${limit}`, () => this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }));
+    return this.retrying(() => this.shared(`events:${id}:${from}:${limit}`, () => this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false })), stopped);
   }
 
   /** Whether a failed read may succeed if tried again (the database cannot be reached now). */
@@ -661,6 +692,11 @@ export class LiveService {
     const all = await em.find(WorkloadEntity, { $and: [{ deletedAt: null }, visibleWorkloads(viewer)] } as FilterQuery<Workload>);
     return all.filter((w) => matches(w, filter));
   }
+}
+
+/** Everything about a caller that its roles depend on. */
+function callerKey(viewer: Viewer): string {
+  return JSON.stringify([viewer.userId, [...viewer.groups].sort(), viewer.organization, [...viewer.roles].sort(), viewer.isPlatformAdmin]);
 }
 
 function matches(w: Workload, filter: WorkloadListFilter): boolean {

@@ -1,7 +1,7 @@
 import type { SharingRole } from '../../domain/model.js';
 import { SubscriptionEnded } from '../../service/live.service.js';
 import type { WorkloadEvent } from '../../store/entities/index.js';
-import { principalKey, type GroupKeys } from './group-key.js';
+import type { GroupKeys } from './group-key.js';
 import { SubscriberGroup } from './group.js';
 import type { SharedExecutions } from './shared-execution.js';
 import type { GroupSubscriber } from './subscriber.js';
@@ -30,11 +30,18 @@ export class EventGroups {
     return this.#groups.size;
   }
 
+  /** Subscribers in open groups (for tests and the benchmark). */
+  get members(): number {
+    let n = 0;
+    for (const group of this.#groups.values()) n += group.members.size;
+    return n;
+  }
+
   /** Starts a subscriber on the event log of a workload after `after`. */
   async join(member: GroupSubscriber, workloadId: string, after: number): Promise<void> {
     const ctx = member.context;
     try {
-      const role = await ctx.live.roleOf(ctx.viewer, workloadId);
+      const role = await ctx.live.roleOf(ctx.viewer, workloadId, null, () => member.closed);
       if (member.closed) return;
       if (role === null) return this.#endAlone(member, new SubscriptionEnded('NOT_FOUND', `no workload with id "${workloadId}"`));
       await this.#attach(member, workloadId, role, after);
@@ -56,13 +63,13 @@ export class EventGroups {
         return;
       }
       while (at < group.cursor && !group.closed) {
-        const page = await live.eventsBetween(workloadId, at, group.cursor);
+        const page = await live.eventsBetween(workloadId, at, group.cursor, () => member.closed);
         if (member.closed) return;
         if (page.length === 0) break;
         for (const event of page) {
           if (event.sequence <= at) continue;
           if (event.type === 'sharingChanged') {
-            const now = await live.roleOf(member.context.viewer, workloadId);
+            const now = await live.roleOf(member.context.viewer, workloadId, event.sequence, () => member.closed);
             if (member.closed) return;
             if (now === null) return this.#endAlone(member, await live.ended(workloadId));
             if (now !== role) return this.#attach(member, workloadId, now, at);
@@ -94,7 +101,7 @@ export class EventGroups {
 
   /** Starts a group's stream once it has its first member (the stream's reads use its context). */
   #start(group: EventGroup, first: GroupSubscriber): void {
-    group.stream = first.context.live.groupEvents(group.workloadId!, group.cursor, () => this.#admit(group));
+    group.stream = first.context.live.groupEvents(group.workloadId!, group.cursor, (_id, atSequence) => this.#admit(group, atSequence));
     void group.run((event) => event.sequence);
   }
 
@@ -103,23 +110,15 @@ export class EventGroups {
    * it reads; takes out those who lost it (ACCESS_REVOKED) and moves those whose role changed.
    * Answers whether anyone is left.
    */
-  async #admit(group: EventGroup): Promise<boolean> {
+  async #admit(group: EventGroup, atSequence: number): Promise<boolean> {
     const workloadId = group.workloadId!;
     const roles = new Map<GroupSubscriber, SharingRole | null>();
-    const byCaller = new Map<string, Promise<SharingRole | null>>();
     for (;;) {
       const pending = [...group.members].filter((m) => !roles.has(m));
       if (pending.length === 0) break;
       const read = await Promise.all(
-        pending.map((m) => {
-          const caller = principalKey(m.context.viewer);
-          let role = byCaller.get(caller);
-          if (!role) {
-            role = m.context.live.roleOf(m.context.viewer, workloadId);
-            byCaller.set(caller, role);
-          }
-          return role;
-        }),
+        // One read per distinct caller: LiveService shares reads for the same caller and sequence.
+        pending.map((m) => m.context.live.roleOf(m.context.viewer, workloadId, atSequence)),
       );
       pending.forEach((m, i) => roles.set(m, read[i]!));
     }

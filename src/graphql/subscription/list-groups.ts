@@ -29,6 +29,13 @@ export class ListGroups {
     return this.#groups.size;
   }
 
+  /** Subscribers in open groups (for tests and the benchmark). */
+  get members(): number {
+    let n = 0;
+    for (const group of this.#groups.values()) n += group.members.size;
+    return n;
+  }
+
   /** Starts a subscriber on the changes of the list its filter selects. */
   join(member: GroupSubscriber, filter: WorkloadListFilter): void {
     const key = `list|${this.keys.of(member.args, true)}`;
