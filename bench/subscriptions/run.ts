@@ -98,6 +98,10 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
       GRAPHQL_MUTATION_RATE_POINTS: '10000000',
       // The simulated cluster brings the bench's workloads up fast, then stays quiet.
       SIMULATED_SPEED: '100',
+      // One caller owns the bench's thousands of workloads (5 000 for 50 000 subscribers, 10 each).
+      ...Object.fromEntries(
+        ['OWNER', 'ORGANIZATION'].flatMap((scope) => ['WORKLOADS', 'REPLICAS', 'CPU', 'MEMORY'].map((what) => [`QUOTA_${scope}_${what}`, 'unlimited'])),
+      ),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -430,7 +434,8 @@ try {
   const auth = `Bearer ${await token()}`;
   const ensureWorkloads = async (count: number) => {
     while (workloadIds.length < count) {
-      const created = await gql(api.url, auth, `mutation { createWorkload(input: { name: "bench-${workloadIds.length}", artifact: { name: "bench", spec: { containerGroups: [{ name: "default", containers: [{ name: "app", imageUri: "nginx:1.25", primary: true, port: 8080 }] }] } } }) { ... on CreateWorkloadPayload { workload { id } } } }`);
+      const created = await gql(api.url, auth, `mutation { createWorkload(input: { name: "bench-${workloadIds.length}", artifact: { name: "bench", spec: { containerGroups: [{ name: "default", containers: [{ name: "app", imageUri: "nginx:1.25", primary: true, port: 8080 }] }] } } }) { __typename ... on CreateWorkloadPayload { workload { id } } } }`);
+      if (!created.createWorkload.workload) throw new Error(`createWorkload failed: ${JSON.stringify(created.createWorkload)}`);
       workloadIds.push(created.createWorkload.workload.id);
     }
   };

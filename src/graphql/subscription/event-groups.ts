@@ -19,6 +19,16 @@ type EventGroup = SubscriberGroup<WorkloadEvent>;
  */
 export class EventGroups {
   readonly #groups = new Map<string, EventGroup>();
+  /**
+   * Orders role reads: each join's read and each group's re-read takes the next number as it
+   * starts. A member may join a group only if the group started no re-read after the member's own
+   * read started (that re-read might have seen a change the member's read missed).
+   */
+  #clock = 0;
+  /** When each member's role was last read (the clock as the read started). */
+  readonly #roleReadAt = new WeakMap<GroupSubscriber, number>();
+  /** When each group last started re-reading its members' roles. */
+  readonly #admittedAt = new WeakMap<EventGroup, number>();
 
   constructor(
     private readonly executions: SharedExecutions,
@@ -41,6 +51,7 @@ export class EventGroups {
   async join(member: GroupSubscriber, workloadId: string, after: number): Promise<void> {
     const ctx = member.context;
     try {
+      this.#roleReadAt.set(member, ++this.#clock);
       const role = await ctx.live.roleOf(ctx.viewer, workloadId, null, () => member.closed);
       if (member.closed) return;
       if (role === null) return this.#endAlone(member, new SubscriptionEnded('NOT_FOUND', `no workload with id "${workloadId}"`));
@@ -69,6 +80,8 @@ export class EventGroups {
         for (const event of page) {
           if (event.sequence <= at) continue;
           if (event.type === 'sharingChanged') {
+            // A read shared with others may have started before any stamp this member could take:
+            // it keeps its older stamp (a re-read before joining costs one read, a stale role a leak).
             const now = await live.roleOf(member.context.viewer, workloadId, event.sequence, () => member.closed);
             if (member.closed) return;
             if (now === null) return this.#endAlone(member, await live.ended(workloadId));
@@ -83,11 +96,19 @@ export class EventGroups {
         }
       }
       if (member.closed) return;
-      // No await since the loop's test: the group has written nothing past `at` that this member lacks.
-      if (!group.closed) {
-        group.add(member, at);
-        return;
+      if (group.closed) continue;
+      if ((this.#admittedAt.get(group) ?? 0) > (this.#roleReadAt.get(member) ?? 0)) {
+        // The group re-read its members' roles after this member's role was read: read it again.
+        this.#roleReadAt.set(member, ++this.#clock);
+        const now = await live.roleOf(member.context.viewer, workloadId, null, () => member.closed);
+        if (member.closed) return;
+        if (now === null) return this.#endAlone(member, await live.ended(workloadId));
+        if (now !== role) return this.#attach(member, workloadId, now, at);
+        continue;
       }
+      // No await since the loop's test: the group has written nothing past `at` that this member lacks.
+      group.add(member, at);
+      return;
     }
   }
 
@@ -112,6 +133,7 @@ export class EventGroups {
    */
   async #admit(group: EventGroup, atSequence: number): Promise<boolean> {
     const workloadId = group.workloadId!;
+    this.#admittedAt.set(group, ++this.#clock);
     const roles = new Map<GroupSubscriber, SharingRole | null>();
     for (;;) {
       const pending = [...group.members].filter((m) => !roles.has(m));
@@ -130,6 +152,8 @@ export class EventGroups {
       if (role === null || role === undefined) {
         revoked.push(member);
       } else {
+        // Read through a shared read that may predate this pass: it reads again before it joins.
+        this.#roleReadAt.delete(member);
         void this.#attach(member, workloadId, role, group.cursor).catch((err: unknown) => this.#endAlone(member, err));
       }
     }
