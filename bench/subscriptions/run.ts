@@ -432,11 +432,16 @@ const workloadIds: string[] = [];
 let baseline: { cpuPercent: number } | undefined;
 try {
   const auth = `Bearer ${await token()}`;
+  const createOne = async (n: number) => {
+    const created = await gql(api.url, auth, `mutation { createWorkload(input: { name: "bench-${n}", artifact: { name: "bench", spec: { containerGroups: [{ name: "default", containers: [{ name: "app", imageUri: "nginx:1.25", primary: true, port: 8080 }] }] } } }) { __typename ... on CreateWorkloadPayload { workload { id } } } }`);
+    if (!created.createWorkload.workload) throw new Error(`createWorkload failed: ${JSON.stringify(created.createWorkload)}`);
+    return created.createWorkload.workload.id as string;
+  };
+  // Several at a time: 5 000 workloads one by one would take most of the run.
   const ensureWorkloads = async (count: number) => {
     while (workloadIds.length < count) {
-      const created = await gql(api.url, auth, `mutation { createWorkload(input: { name: "bench-${workloadIds.length}", artifact: { name: "bench", spec: { containerGroups: [{ name: "default", containers: [{ name: "app", imageUri: "nginx:1.25", primary: true, port: 8080 }] }] } } }) { __typename ... on CreateWorkloadPayload { workload { id } } } }`);
-      if (!created.createWorkload.workload) throw new Error(`createWorkload failed: ${JSON.stringify(created.createWorkload)}`);
-      workloadIds.push(created.createWorkload.workload.id);
+      const batch = Array.from({ length: Math.min(16, count - workloadIds.length) }, (_, i) => workloadIds.length + i);
+      workloadIds.push(...(await Promise.all(batch.map(createOne))));
     }
   };
   await ensureWorkloads(Math.max(...COUNTS.flatMap((n) => PER_WORKLOAD.map((p) => Math.round(n / p)))));
