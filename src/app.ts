@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // After each payload of a subscription, its request scope is released (an idle subscription holds no EntityManager).
   const streams = new LiveStreams(releaseRequestScope);
   // Subscribers with the same document, variables and role share each payload's execution (ADR 0033).
-  const fanOut = new SubscriptionFanOut();
+  const fanOut = new SubscriptionFanOut({ maxQueuedPerSubscriber: config.subscriptions.maxPendingEvents });
   metrics.watch({
     orm,
     clock,

@@ -9,6 +9,12 @@ import type { LiveService } from '../service/live.service.js';
 export interface ConnectionControls {
   /** Closes the connection with a WebSocket close code (see src/domain/close-codes.ts). */
   close(code: number, reason: string): void;
+  /**
+   * Writes a `next` frame of this operation around a payload that is already JSON, now (nothing
+   * when the connection is closed; a connection with too much unsent is closed as a slow
+   * consumer). Subscribers of a group get their frames this way (ADR 0033).
+   */
+  sendNext?(payloadJson: string): void;
 }
 
 /** What every resolver sees: who is calling, a request-scoped EntityManager, and the services. */

@@ -116,6 +116,12 @@ class Wakeup {
 
 type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
 
+/**
+ * Whether a stream's subscribers may still see the workload as read; `reread` asks again even
+ * if no sharing change was seen since the last answer (a sharing change is about to be sent).
+ */
+type Visibility = (w: Workload, reread: boolean) => Promise<boolean>;
+
 /** Resolves after `ms`, or at once when `halted` settles. */
 function pause(ms: number, halted: Promise<unknown>): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -146,6 +152,8 @@ export class LiveService {
   private sweeper: NodeJS.Timeout | undefined;
   /** The payload of `workloadChanged` for one read of a workload, shared by every stream that sends it. */
   private readonly changes = new WeakMap<Workload, WorkloadChange>();
+  /** Role reads under way, by caller, workload and sequence (see roleOf). */
+  private readonly roleReads = new Map<string, Promise<SharingRole | null>>();
 
   private readonly readReuseMs: number;
 
@@ -305,13 +313,114 @@ export class LiveService {
    * no gap and no duplicate across the seam, a lost notification or a reconnect.
    */
   workloadEvents(viewer: Viewer, id: string, after: number, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
+    // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
+    const auth = { checkedAt: -1 };
+    return this.eventStream(id, after, hooks.endAtTokenExpiry ? viewer : null, hooks, {
+      start: () => this.visibleSequence(viewer, id),
+      visible: (w, reread) => this.stillVisible(viewer, w, reread ? { checkedAt: -1 } : auth, hooks),
+    });
+  }
+
+  /**
+   * The event log of a workload after `after` for a group of subscribers (ADR 0033): the same
+   * stream as {@link workloadEvents}, but whether the workload may still be seen is the group's
+   * question. `admit` is asked at the first pass and before anything that follows a sharing
+   * change is sent; it re-reads each member's role, removes those who lost it, and answers
+   * whether anyone is left. The stream ends with NOT_FOUND when the workload is deleted.
+   */
+  groupEvents(id: string, after: number, admit: (workloadId: string, atSequence: number) => Promise<boolean>, hooks: Pick<StreamHooks, 'onSlowConsumer'> = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
+    const auth = { checkedAt: -1 };
+    return this.eventStream(id, after, null, hooks, {
+      start: async () => {
+        const w = await this.deps.orm.em.fork().findOne(WorkloadEntity, { id }, { fields: ['id', 'lastEventSequence', 'deletedAt'] });
+        return w && !w.deletedAt ? w.lastEventSequence : null;
+      },
+      visible: async (w, reread) => {
+        if (w.deletedAt) return false;
+        if (!reread) {
+          const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
+          if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
+        }
+        const admitted = await admit(w.id, w.lastEventSequence);
+        if (!reread) auth.checkedAt = w.lastEventSequence;
+        return admitted;
+      },
+    });
+  }
+
+  /**
+   * The viewer's role on a workload that is not deleted, or null. Callers asking at once for the
+   * same caller, workload and `atSequence` share one read, and only while it runs: such a read
+   * started after sequence N was committed (each caller read N first), so it sees every sharing
+   * change up to N. A read for no sequence (`null`: a subscriber joining) is its own: one started
+   * earlier might predate a change the joiner already knows of. Transient failures are tried
+   * again (ReadRetryPolicy) unless `stopped`.
+   */
+  roleOf(viewer: Viewer, id: string, atSequence: number | null, stopped: () => boolean = () => false): Promise<SharingRole | null> {
+    const key = atSequence === null ? null : `${callerKey(viewer)}:${id}:${atSequence}`;
+    const running = key === null ? undefined : this.roleReads.get(key);
+    if (running) return running;
+    const read = this.retrying(async () => {
+      const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [id]);
+      if (role == null) return null;
+      const w = await this.sharedWorkload(id, 0);
+      return w && !w.deletedAt ? role : null;
+    }, stopped);
+    if (key === null) return read;
+    this.roleReads.set(key, read);
+    const forget = () => {
+      if (this.roleReads.get(key) === read) this.roleReads.delete(key);
+    };
+    read.then(forget, forget);
+    return read;
+  }
+
+  /**
+   * Runs a read, again after each transient failure (see ReadRetryPolicy), until it succeeds,
+   * `stopped` says so (then undefined is thrown away by the caller), or the outage outlasts the
+   * budget: then it throws SubscriptionEnded (SERVICE_UNAVAILABLE).
+   */
+  async retrying<T>(read: () => Promise<T>, stopped: () => boolean): Promise<T> {
+    const outcome = await this.ride(read, stopped, new Promise<never>(() => {}));
+    if (outcome === STOPPED || outcome instanceof SubscriptionEnded) throw outcome === STOPPED ? new SubscriptionEnded('SERVICE_UNAVAILABLE', 'stopped') : outcome;
+    return outcome;
+  }
+
+  /**
+   * The events of a workload after `from` up to `upTo`, in order (at most one page): shared with
+   * the group streams that read the same page, so a subscriber catching up with its group mostly
+   * reads nothing of its own.
+   */
+  eventsBetween(id: string, from: number, upTo: number, stopped: () => boolean = () => false): Promise<WorkloadEvent[]> {
+    const limit = Math.min(EVENT_PAGE, upTo - from);
+    if (limit <= 0) return Promise.resolve([]);
+    return this.retrying(() => this.shared(`events:${id}:${from}:${limit}`, () => this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false })), stopped);
+  }
+
+  /** Whether a failed read may succeed if tried again (the database cannot be reached now). */
+  isTransient(err: unknown): boolean {
+    return this.deps.isTransient?.(err) ?? false;
+  }
+
+  /** Why a subscriber who could see a workload no longer can (ACCESS_REVOKED or NOT_FOUND). */
+  ended(id: string): Promise<SubscriptionEnded> {
+    return this.whyGone(id);
+  }
+
+  private eventStream(
+    id: string,
+    after: number,
+    expiring: Viewer | null,
+    hooks: StreamHooks,
+    access: { start: () => Promise<number | null>; visible: Visibility },
+  ): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
     let delivered = after;
     let newestKnown = 0;
     let backlogEnd = Number.MAX_SAFE_INTEGER;
     let slow = false;
     return this.stream<WorkloadEvent>(
       id,
-      hooks.endAtTokenExpiry ? viewer : null,
+      expiring,
       (wake) => ({
         changed: (_id, sequence) => {
           if (sequence > newestKnown) newestKnown = sequence;
@@ -329,12 +438,10 @@ export class LiveService {
       }),
       async (push, wake, stopped, halted) => {
         // Only the sequence outlives this read (see workloadChanges).
-        const start = await this.ride(() => this.visibleSequence(viewer, id), stopped, halted);
+        const start = await this.ride(access.start, stopped, halted);
         if (start === STOPPED) return;
         if (start instanceof SubscriptionEnded) return push(start);
         if (start === null) return push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
-        // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
-        const auth = { checkedAt: -1 };
         backlogEnd = start;
         wake.notify();
         for (;;) {
@@ -344,7 +451,7 @@ export class LiveService {
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
           const outcome = await this.ride(
             () =>
-              this.pushNewEvents(viewer, id, auth, push, hooks, {
+              this.pushNewEvents(id, access.visible, push, {
                 known: () => Math.max(newestKnown, backlogEnd, delivered),
                 delivered: () => delivered,
                 sent: (sequence) => (delivered = sequence),
@@ -513,15 +620,13 @@ export class LiveService {
    * read the same rows: one query each for the workload and the page, whatever their number.
    */
   private async pushNewEvents(
-    viewer: Viewer,
     id: string,
-    auth: { checkedAt: number },
+    visible: Visibility,
     push: Push<WorkloadEvent>,
-    hooks: StreamHooks,
     cursor: { known: () => number; delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
   ): Promise<'ended' | 'caught-up'> {
     const w = await this.sharedWorkload(id, cursor.known());
-    if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
+    if (!w || !(await visible(w, false))) {
       await push(await this.whyGone(id));
       return 'ended';
     }
@@ -536,7 +641,7 @@ export class LiveService {
       for (const event of page) {
         if (event.sequence <= cursor.delivered() || event.sequence > newest) continue;
         // A sharing change may have revoked this viewer: ask before sending anything after it.
-        if (event.type === 'sharingChanged' && !(await this.stillVisible(viewer, w, { checkedAt: -1 }, hooks))) {
+        if (event.type === 'sharingChanged' && !(await visible(w, true))) {
           await push(await this.whyGone(id));
           return 'ended';
         }
@@ -587,6 +692,11 @@ export class LiveService {
     const all = await em.find(WorkloadEntity, { $and: [{ deletedAt: null }, visibleWorkloads(viewer)] } as FilterQuery<Workload>);
     return all.filter((w) => matches(w, filter));
   }
+}
+
+/** Everything about a caller that its roles depend on. */
+function callerKey(viewer: Viewer): string {
+  return JSON.stringify([viewer.userId, [...viewer.groups].sort(), viewer.organization, [...viewer.roles].sort(), viewer.isPlatformAdmin]);
 }
 
 function matches(w: Workload, filter: WorkloadListFilter): boolean {

@@ -1,87 +1,51 @@
-import {
-  createSourceEventStream,
-  execute,
-  GraphQLError,
-  TypeInfo,
-  visit,
-  visitWithTypeInfo,
-  type DocumentNode,
-  type ExecutionArgs,
-  type ExecutionResult,
-  type GraphQLSchema,
-} from 'graphql';
+import { createSourceEventStream, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, mapAsyncIterator, type Plugin } from 'graphql-yoga';
-import type { Principal } from '../../domain/sharing.js';
+import { whenCredentialsExpire } from '../../auth/viewer.js';
+import { SubscriptionEnded } from '../../service/live.service.js';
 import type { GraphQLContext } from '../context.js';
-import { knownRolesKey } from './workload.subscription.js';
+import { EventGroups } from './event-groups.js';
+import { GroupKeys, principalKey } from './group-key.js';
+import { knownRolesKey } from './known-roles.js';
+import { ListGroups } from './list-groups.js';
+import { SharedExecutions, type FanOutStats } from './shared-execution.js';
+import { GroupSubscriber } from './subscriber.js';
 
-/**
- * Types whose every field, for a caller who may see the workload, has a value that depends only on
- * the workload and the caller's role on it (ADR 0033). A document that selects a field of any
- * other type (an `Artifact`: its `viewerRole` and grants are the caller's own) is executed per
- * caller, never shared between callers. A type added to the schema is outside this list until
- * someone decides it belongs here: the safe default.
- */
-const WORKLOAD_SCOPED_TYPES: ReadonlySet<string> = new Set([
-  'Subscription',
-  'WorkloadChange',
-  'WorkloadEvent',
-  'Workload',
-  'WorkloadRuntime',
-  'ContainerResourceOverride',
-  'Resources',
-  'WorkloadEventConnection',
-  'WorkloadEventEdge',
-  'PageInfo',
-  'Proton',
-  'Replica',
-  'ReplicaContainer',
-  'RequestStatistics',
-  'RequestStatisticsPoint',
-  'RequestStatisticsSummary',
-  'SharedRole',
-]);
+export type { FanOutStats };
+export { preSerialized } from './subscriber.js';
 
-/** What is written for a payload shared by a group: its JSON, computed once (Yoga's SSE uses `stringify`). */
-type SharedResult = ExecutionResult & { stringify?: (result: unknown) => string };
+/** Where the plugin leaves the fan-out and the operation's arguments for the subscription's resolver. */
+const scope = Symbol('fanOut');
+type Scoped = { [scope]?: { fanOut: SubscriptionFanOut; args: ExecutionArgs } };
 
-const serialized = new WeakMap<object, string>();
-
-/** The JSON of a result executed for a group of subscribers, if it was serialized once for all of them. */
-export function preSerialized(result: object): string | undefined {
-  return serialized.get(result);
-}
-
-/** Counters for tests and the benchmark. */
-export interface FanOutStats {
-  /** Payloads delivered to subscribers (one per subscriber and payload). */
-  deliveries: number;
-  /** GraphQL executions of payloads: one per group and payload. */
-  executions: number;
+export interface FanOutOptions {
+  /** Results a subscriber whose transport reads them one by one (SSE) may let wait before it is ended as a slow consumer. */
+  maxQueuedPerSubscriber: number;
 }
 
 /**
- * One execution per group of subscribers, not per subscriber (ADR 0033). Every subscription keeps
- * its own stream (its own cursor, authorization and end), and streams of one workload hand the
- * same payload objects to their subscribers (LiveService shares its reads). A payload is executed
- * once per group, that is per distinct document, operation name, variables and the caller's
- * roles as the stream last read them (and the caller, for documents that select anything whose
- * value is the caller's own), and the result, serialized once, goes to every subscriber of the
- * group, over graphql-ws and SSE alike.
+ * One execution per group of subscribers, not per subscriber (ADR 0033).
+ *
+ * `workloadEvents` and `workloadsChanged` subscriptions are *grouped*: one source stream per group
+ * (EventGroups, ListGroups) reads each payload once, executes it once, serializes it once and
+ * writes it to every member, over graphql-ws straight onto the connection as a `next` frame with
+ * the member's operation id; a member has no stream, iterator step or async work of its own per
+ * payload. Other subscriptions (`workloadChanged`) keep a stream each, whose payloads are shared
+ * objects: the plugin maps them through an execution remembered per payload and group key.
  *
  * An envelop plugin, so both transports get it: it replaces the subscribe function with graphql's
- * own source stream, mapped through the shared execution.
+ * own source stream.
  */
 export class SubscriptionFanOut {
-  /** Results by payload object, then by group key: they live as long as the payload does. */
-  readonly #results = new WeakMap<object, Map<string, ExecutionResult | Promise<ExecutionResult>>>();
-  readonly #documentIds = new WeakMap<DocumentNode, number>();
-  readonly #workloadScoped = new WeakMap<DocumentNode, boolean>();
-  #nextDocumentId = 1;
-  readonly #stats: FanOutStats = { deliveries: 0, executions: 0 };
+  readonly #executions = new SharedExecutions();
+  readonly #keys = new GroupKeys();
+  readonly events = new EventGroups(this.#executions, this.#keys);
+  readonly lists = new ListGroups(this.#executions, this.#keys);
 
-  stats(): FanOutStats {
-    return { ...this.#stats };
+  constructor(private readonly options: FanOutOptions = { maxQueuedPerSubscriber: 1000 }) {}
+
+  /** Counters, and the groups open now with their members (for tests and the benchmark). */
+  stats(): FanOutStats & { groups: number; members: number } {
+    return { ...this.#executions.stats, groups: this.events.size + this.lists.size, members: this.events.members + this.lists.members };
   }
 
   plugin(): Plugin {
@@ -92,31 +56,44 @@ export class SubscriptionFanOut {
     };
   }
 
+  /**
+   * A subscriber for the operation being subscribed (called from a subscription field's
+   * `subscribe`), or undefined when the operation did not come through this plugin.
+   */
+  subscriber(ctx: GraphQLContext): GroupSubscriber | undefined {
+    const args = (ctx as Scoped)[scope]?.args;
+    if (!args) return undefined;
+    const member = new GroupSubscriber(args, this.options.maxQueuedPerSubscriber);
+    // A WebSocket connection ends its operations itself when its token expires (close 4403).
+    if (!ctx.connection) {
+      member.untilLeft(
+        whenCredentialsExpire(ctx.viewer, () => {
+          member.onLeave?.();
+          const expired = new SubscriptionEnded('TOKEN_EXPIRED', 'the bearer token this subscription was opened with has expired; subscribe again with a fresh token');
+          void this.#executions.finalResult(args, expired, ctx.live).then((final) => member.end(final));
+        }),
+      );
+    }
+    return member;
+  }
+
   private async subscribe(args: ExecutionArgs): Promise<AsyncIterableIterator<ExecutionResult> | ExecutionResult> {
+    const context = args.contextValue as GraphQLContext & Scoped;
+    Object.defineProperty(context, scope, { value: { fanOut: this, args }, configurable: true });
     const source = await createSourceEventStream(args);
+    if (source instanceof GroupSubscriber) return source;
     if (!isAsyncIterable(source)) return source as ExecutionResult;
-    const group = this.groupOf(args);
-    const context = args.contextValue as GraphQLContext;
+    const group = this.#keys.of(args);
+    const stats = this.#executions.stats;
     return mapAsyncIterator(
       source,
       (payload: unknown) => {
-        this.#stats.deliveries += 1;
-        if (typeof payload !== 'object' || payload === null) return this.execute(args, payload);
+        stats.deliveries += 1;
+        if (typeof payload !== 'object' || payload === null) return this.#executions.run(args, payload);
         // The roles as the subscriber's stream read them for this payload (they change the group);
         // a stream that has read none shares with no other caller.
         const roles = knownRolesKey(context);
-        const key = `${group}|${roles || principalKey(context.viewer)}`;
-        let byGroup = this.#results.get(payload);
-        if (!byGroup) {
-          byGroup = new Map();
-          this.#results.set(payload, byGroup);
-        }
-        const known = byGroup.get(key);
-        if (known) return known;
-        const running = this.execute(args, payload);
-        byGroup.set(key, running);
-        if (running instanceof Promise) void running.then((result) => byGroup.set(key, result), () => byGroup.delete(key));
-        return running;
+        return this.#executions.resultFor(args, payload, `${group}|${roles || principalKey(context.viewer)}`);
       },
       // As graphql's own subscribe does: an error of the stream itself ends it with that error.
       (error: unknown) => {
@@ -124,75 +101,17 @@ export class SubscriptionFanOut {
       },
     );
   }
-
-  /** Executes one payload for a group and serializes the result once, when it has no errors. */
-  private execute(args: ExecutionArgs, payload: unknown): ExecutionResult | Promise<ExecutionResult> {
-    this.#stats.executions += 1;
-    const result = execute({ ...args, rootValue: payload });
-    if (result instanceof Promise) return result.then(serializeOnce);
-    return serializeOnce(result);
-  }
-
-  /**
-   * The part of the group key fixed for the whole subscription: document, operation, variables,
-   * and the caller, unless the document selects only workload-scoped types.
-   */
-  private groupOf(args: ExecutionArgs): string {
-    let id = this.#documentIds.get(args.document);
-    if (id === undefined) {
-      id = this.#nextDocumentId++;
-      this.#documentIds.set(args.document, id);
-    }
-    let scoped = this.#workloadScoped.get(args.document);
-    if (scoped === undefined) {
-      scoped = selectsOnlyWorkloadScoped(args.schema, args.document);
-      this.#workloadScoped.set(args.document, scoped);
-    }
-    const caller = scoped ? '' : principalKey((args.contextValue as GraphQLContext).viewer);
-    return `${id}|${args.operationName ?? ''}|${stableJson(args.variableValues ?? {})}|${caller}`;
-  }
 }
 
-function serializeOnce(result: ExecutionResult): ExecutionResult {
-  if (result.errors?.length) return result;
-  const json = JSON.stringify(result);
-  serialized.set(result, json);
-  // Yoga's SSE writer calls `result.stringify` when there is one.
-  Object.defineProperty(result as SharedResult, 'stringify', { value: () => json, enumerable: false });
-  return result;
+/**
+ * A grouped subscriber as the field's source stream. Its items are results, not payloads: the
+ * plugin returns it as the operation's stream before anything would map them (see `subscribe`).
+ */
+export function asSourceStream<T>(member: GroupSubscriber): AsyncIterable<T> {
+  return member as AsyncIterable<unknown> as AsyncIterable<T>;
 }
 
-/** Whether every field the document selects belongs to a workload-scoped type. */
-export function selectsOnlyWorkloadScoped(schema: GraphQLSchema, document: DocumentNode): boolean {
-  const info = new TypeInfo(schema);
-  let scoped = true;
-  visit(
-    document,
-    visitWithTypeInfo(info, {
-      Field() {
-        const parent = info.getParentType();
-        if (!parent || !WORKLOAD_SCOPED_TYPES.has(parent.name)) scoped = false;
-      },
-    }),
-  );
-  return scoped;
-}
-
-/** Everything about a caller that authorization looks at. */
-function principalKey(viewer: Principal | undefined): string {
-  if (!viewer) return 'anonymous';
-  return JSON.stringify([viewer.userId, [...viewer.groups].sort(), viewer.organization, [...viewer.roles].sort(), viewer.isPlatformAdmin]);
-}
-
-/** JSON with object keys sorted, so that equal variables give equal keys. */
-function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.keys(value)
-      .sort()
-      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${stableJson((value as Record<string, unknown>)[k])}`);
-    return `{${entries.join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
+/** The fan-out that subscribes the operation of this context, if any. */
+export function fanOutOf(ctx: GraphQLContext): SubscriptionFanOut | undefined {
+  return (ctx as Scoped)[scope]?.fanOut;
 }

@@ -1,14 +1,16 @@
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { GraphQLError } from 'graphql';
 import { SubscriptionEnded, type StreamHooks, type WorkloadChange, type WorkloadListChange } from '../../service/live.service.js';
+import type { WorkloadEvent } from '../../store/entities/index.js';
 import { CLOSE_CODES } from '../../domain/close-codes.js';
-import type { SharingRole } from '../../domain/model.js';
 import { builder } from '../builder.js';
 import { rawId } from '../common/errors.type.js';
 import { checkSearch } from '../common/text.js';
 import { releaseRequestScope, type GraphQLContext } from '../context.js';
 import { WorkloadEventRef } from '../event/event.type.js';
 import { WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
+import { asSourceStream, fanOutOf } from './fan-out.js';
+import { primeKnownRoles, rememberRole } from './known-roles.js';
 
 const WorkloadChangeRef = builder.objectRef<WorkloadChange>('WorkloadChange').implement({
   description: 'A workload as it is after a change.',
@@ -32,44 +34,24 @@ const WorkloadListChangeRef = builder.objectRef<WorkloadListChange>('WorkloadLis
   }),
 });
 
-/** The caller's roles on workloads as the subscription's stream last read them (ADR 0031). */
-const knownRoles = Symbol('knownRoles');
-type WithKnownRoles = GraphQLContext & { [knownRoles]?: Map<string, SharingRole> };
-
-/**
- * The caller's roles as the subscription's stream last read them, as a key ('' before it read
- * any): subscribers with equal keys are authorized alike on the payloads of their streams.
- */
-export function knownRolesKey(ctx: object): string {
-  const roles = (ctx as WithKnownRoles)[knownRoles];
-  if (!roles || roles.size === 0) return '';
-  let key = '';
-  for (const [workloadId, role] of roles) key += `${workloadId}=${role};`;
-  return key;
-}
-
 /** Turns the server's end of a stream into its final GraphQL error, or renews the scope for a payload. */
-function deliver<T>(item: T | SubscriptionEnded, ctx: WithKnownRoles): T {
+function deliver<T>(item: T | SubscriptionEnded, ctx: GraphQLContext): T {
   if (item instanceof SubscriptionEnded) throw new GraphQLError(item.message, { extensions: { code: item.code } });
   // Each payload reads the database as it is now. The caller's role on the workload is the one
   // the stream read (it reads it again after every sharing change, and ends the stream when the
   // role is gone), so the payload's authorization checks need no query of their own.
   releaseRequestScope(ctx);
-  const roles = ctx[knownRoles];
-  if (roles) for (const [workloadId, role] of roles) ctx.access.workloadRole.prime(workloadId, role);
+  primeKnownRoles(ctx);
   return item;
 }
 
-function hooksFor(ctx: WithKnownRoles): StreamHooks {
+function hooksFor(ctx: GraphQLContext): StreamHooks {
   return {
     // A WebSocket connection ends its operations itself when its token expires (close 4403).
     endAtTokenExpiry: !ctx.connection,
     onSlowConsumer: () =>
       ctx.connection?.close(CLOSE_CODES.slowConsumer, 'Slow consumer: resume with "after"'),
-    onRole: (workloadId, role) => {
-      ctx[knownRoles] ??= new Map();
-      ctx[knownRoles].set(workloadId, role);
-    },
+    onRole: (workloadId, role) => rememberRole(ctx, workloadId, role),
   };
 }
 
@@ -95,7 +77,14 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, args, ctx) => {
       const after = args.after ?? 0;
       if (after < 0) throw new GraphQLError('"after" must be 0 or an event sequence number', { extensions: { code: 'VALIDATION', argument: 'after' } });
-      return ctx.live.workloadEvents(ctx.viewer, rawId(args.workloadId, 'Workload'), after, hooksFor(ctx));
+      const workloadId = rawId(args.workloadId, 'Workload');
+      // In a group (ADR 0033): the group's stream reads, executes and writes each event once.
+      const member = fanOutOf(ctx)?.subscriber(ctx);
+      if (member) {
+        void fanOutOf(ctx)!.events.join(member, workloadId, after);
+        return asSourceStream<WorkloadEvent | SubscriptionEnded>(member);
+      }
+      return ctx.live.workloadEvents(ctx.viewer, workloadId, after, hooksFor(ctx));
     },
     resolve: (item, _args, ctx) => deliver(item, ctx),
   }),
@@ -108,17 +97,20 @@ builder.subscriptionFields((t) => ({
     subscribe: (_root, args, ctx) => {
       checkSearch(args.filter);
       const f = args.filter;
-      return ctx.live.workloadListChanges(
-        ctx.viewer,
-        {
-          status: f?.status ?? null,
-          importance: f?.importance ?? null,
-          artifactStatus: f?.artifactStatus ?? null,
-          artifactId: f?.artifactId ? rawId(f.artifactId, 'Artifact') : null,
-          search: f?.search ?? null,
-        },
-        hooksFor(ctx),
-      );
+      const filter = {
+        status: f?.status ?? null,
+        importance: f?.importance ?? null,
+        artifactStatus: f?.artifactStatus ?? null,
+        artifactId: f?.artifactId ? rawId(f.artifactId, 'Artifact') : null,
+        search: f?.search ?? null,
+      };
+      // In a group of the same caller, document and filter (ADR 0033).
+      const member = fanOutOf(ctx)?.subscriber(ctx);
+      if (member) {
+        fanOutOf(ctx)!.lists.join(member, filter);
+        return asSourceStream<WorkloadListChange | SubscriptionEnded>(member);
+      }
+      return ctx.live.workloadListChanges(ctx.viewer, filter, hooksFor(ctx));
     },
     resolve: (item, _args, ctx) => deliver(item, ctx),
   }),
