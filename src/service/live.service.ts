@@ -10,6 +10,7 @@ import { visibleWorkloads, workloadRoles } from '../store/access.js';
 import { queryRows } from '../store/sql.js';
 import { WorkloadEntity, type Workload, type WorkloadEvent } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
+import { JoinerRoles } from './joiner-roles.js';
 import type { WorkloadService } from './workload.service.js';
 
 /** Why a live subscription ended on the server's initiative; clients see it as the error `code`. */
@@ -154,11 +155,14 @@ export class LiveService {
   private readonly changes = new WeakMap<Workload, WorkloadChange>();
   /** Role reads under way, by caller, workload and sequence (see roleOf). */
   private readonly roleReads = new Map<string, Promise<SharingRole | null>>();
+  /** Joining subscribers' role reads, batched per caller. */
+  private readonly joiners: JoinerRoles;
 
   private readonly readReuseMs: number;
 
   constructor(private readonly deps: LiveServiceDeps) {
     this.readReuseMs = deps.readReuseMs ?? READ_REUSE_MS;
+    this.joiners = new JoinerRoles({ fork: () => deps.orm.em.fork(), retrying: (read, stopped) => this.retrying(read, stopped), callerKey });
   }
 
   /**
@@ -352,13 +356,15 @@ export class LiveService {
    * The viewer's role on a workload that is not deleted, or null. Callers asking at once for the
    * same caller, workload and `atSequence` share one read, and only while it runs: such a read
    * started after sequence N was committed (each caller read N first), so it sees every sharing
-   * change up to N. A read for no sequence (`null`: a subscriber joining) is its own: one started
-   * earlier might predate a change the joiner already knows of. Transient failures are tried
-   * again (ReadRetryPolicy) unless `stopped`.
+   * change up to N. A read for no sequence (`null`: a subscriber joining) shares only a batched
+   * read that starts after it was asked for (JoinerRoles): one started earlier might predate a
+   * change the joiner already knows of. Transient failures are tried again (ReadRetryPolicy)
+   * unless `stopped`.
    */
   roleOf(viewer: Viewer, id: string, atSequence: number | null, stopped: () => boolean = () => false): Promise<SharingRole | null> {
-    const key = atSequence === null ? null : `${callerKey(viewer)}:${id}:${atSequence}`;
-    const running = key === null ? undefined : this.roleReads.get(key);
+    if (atSequence === null) return this.joiners.roleOf(viewer, id, stopped);
+    const key = `${callerKey(viewer)}:${id}:${atSequence}`;
+    const running = this.roleReads.get(key);
     if (running) return running;
     const read = this.retrying(async () => {
       const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [id]);
@@ -366,7 +372,6 @@ export class LiveService {
       const w = await this.sharedWorkload(id, 0);
       return w && !w.deletedAt ? role : null;
     }, stopped);
-    if (key === null) return read;
     this.roleReads.set(key, read);
     const forget = () => {
       if (this.roleReads.get(key) === read) this.roleReads.delete(key);

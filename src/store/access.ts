@@ -106,3 +106,11 @@ async function rolesOf(
   }
   return ids.map((id) => effectiveRole(byResource.get(id) ?? [], who));
 }
+
+/** Which of the given workloads exist and are not deleted, in one statement. */
+export async function liveWorkloadIds(em: EntityManager, ids: readonly string[]): Promise<Set<string>> {
+  const valid = [...new Set(ids.filter(isUuid))];
+  if (valid.length === 0) return new Set();
+  const rows = await queryRows<{ id: string }>(em, `select id from workload where id in (${valid.map(() => '?').join(', ')}) and deleted_at is null`, valid);
+  return new Set(rows.map((r) => r.id));
+}
