@@ -179,10 +179,18 @@ describeOnKubernetes('reads from informer caches', () => {
     await freeze();
     // Another writer changes the Deployment: the frozen cache keeps the old resourceVersion.
     await writer.scaleProton(spec.protonId, 3);
+    // The cluster's Deployment controller writes the status after a scale, which changes the
+    // resourceVersion too: wait until it has nothing left to write, so that the only writer the
+    // runtime races is the one this test made.
+    const name = protonObjectName(spec.protonId);
+    await until(async () => {
+      const { metadata, status } = await apps.readNamespacedDeployment({ name, namespace: namespace.name });
+      expect(status?.observedGeneration).toBe(metadata?.generation);
+      expect([status?.replicas, status?.updatedReplicas, status?.readyReplicas, status?.availableReplicas]).toEqual([3, 3, 3, 3]);
+    }, 60_000);
     const changed = withEnv(spec, [{ name: 'GREETING', value: 'changed' }]);
     const applied: ObservedProton = await runtime.applyProton({ ...changed, replicas: 2 });
     expect(applied).toMatchObject({ replicas: 2, revision: protonRevision(changed) });
-    const name = protonObjectName(spec.protonId);
     const path = `/apis/apps/v1/namespaces/${namespace.name}/deployments/${name}`;
     expect(requests).toEqual([`PUT ${path}`, `GET ${path}`, `PUT ${path}`]);
     const stored = await apps.readNamespacedDeployment({ name, namespace: namespace.name });
