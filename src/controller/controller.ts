@@ -126,8 +126,10 @@ export class WorkloadController {
       for (;;) {
         const next = await iterator.next();
         if (next.done) return;
-        const { workloadId, sequence } = next.value as { workloadId: string; sequence: number };
-        if ((this.recorded.get(workloadId) ?? 0) >= sequence) continue;
+        const { workloadId, sequence, reconcile } = next.value;
+        // A change that cannot alter what the workload wants (a rename, sharing), or one this
+        // controller recorded itself, needs no pass.
+        if (reconcile === false || (this.recorded.get(workloadId) ?? 0) >= sequence) continue;
         this.schedule(workloadId);
       }
     })();

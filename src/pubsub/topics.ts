@@ -6,8 +6,13 @@ import { z } from 'zod';
  * subscribers re-read what they are allowed to see.
  */
 export type Topics = {
-  /** A workload, its protons or its replacement changed; `sequence` is its newest event. */
-  'workload:changed': [{ workloadId: string; sequence: number }];
+  /**
+   * A workload, its protons or its replacement changed; `sequence` is its newest event.
+   * `reconcile: false` says the change cannot alter what the workload wants of the cluster (a
+   * rename, a new description, sharing): the controller makes no pass for it. Absent means true,
+   * which is what a replica that predates the field sends (ADR 0005, decision 20).
+   */
+  'workload:changed': [{ workloadId: string; sequence: number; reconcile?: boolean }];
 };
 
 export type TopicName = keyof Topics;
@@ -23,9 +28,14 @@ export const TOPICS: {
   };
 } = {
   'workload:changed': {
-    schema: z.object({ workloadId: z.string().min(1).max(64), sequence: z.number().int().nonnegative() }),
+    schema: z.object({ workloadId: z.string().min(1).max(64), sequence: z.number().int().nonnegative(), reconcile: z.boolean().optional() }),
     key: (p) => p.workloadId,
-    newest: (a, b) => (b.sequence >= a.sequence ? b : a),
+    // The newest sequence; a pass if either of the two asked for one.
+    newest: (a, b) => {
+      const newer = b.sequence >= a.sequence ? b : a;
+      const { reconcile: _, ...rest } = newer;
+      return a.reconcile === false && b.reconcile === false ? { ...rest, reconcile: false } : rest;
+    },
   },
 };
 

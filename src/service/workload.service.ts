@@ -170,7 +170,7 @@ export class WorkloadService {
   /** Changes name, description or importance; never restarts anything. */
   async update(viewer: Viewer, id: string, raw: unknown): Promise<Workload> {
     const patch = parseOrThrow(workloadPatchSchema, raw);
-    let result: { workload: Workload; sequence: number | null };
+    let result: { workload: Workload; sequence: number | null; importanceChanged?: boolean };
     let ownerId = viewer.userId;
     try {
       result = await this.deps.orm.em.fork().transactional(async (em) => {
@@ -199,7 +199,7 @@ export class WorkloadService {
           data: { changes },
           occurredAt: now,
         });
-        return { workload, sequence };
+        return { workload, sequence, importanceChanged: changes.importance !== undefined };
       });
     } catch (err) {
       if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner' && patch.name) {
@@ -207,7 +207,8 @@ export class WorkloadService {
       }
       throw err;
     }
-    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence);
+    // Only a new importance changes what the cluster runs (its pods' labels); a name or description does not.
+    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence, result.importanceChanged);
     return result.workload;
   }
 
@@ -417,12 +418,14 @@ export class WorkloadService {
       });
       return { workload, sequence };
     });
-    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence);
+    // Sharing changes who may see the workload, never what it runs.
+    if (result.sequence !== null) this.publishChanged(result.workload.id, result.sequence, false);
     return result.workload;
   }
 
-  private publishChanged(workloadId: string, sequence: number): void {
-    this.deps.pubsub.publish('workload:changed', { workloadId, sequence });
+  /** Announces a committed change; `reconcile` false when the controller has nothing to do for it. */
+  private publishChanged(workloadId: string, sequence: number, reconcile = true): void {
+    this.deps.pubsub.publish('workload:changed', reconcile ? { workloadId, sequence } : { workloadId, sequence, reconcile });
   }
 
   /** Turns a violation of createWorkload's database rules into a Conflict that names what is in the way. */

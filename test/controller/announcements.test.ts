@@ -1,0 +1,93 @@
+/**
+ * Which announced changes make the controller pass over a workload (ADR 0005, decision 20): a
+ * change to what the workload wants of the cluster does; a rename, a description or sharing
+ * does not; an announcement without the `reconcile` field (from a replica that predates it) does.
+ */
+import { afterEach, expect, it, vi } from 'vitest';
+import { TOPICS } from '../../src/pubsub/topics.js';
+import { CreateWorkloadDocument, UpdateWorkloadDocument, UpdateWorkloadSharedRolesDocument } from '../graphql/generated/graphql.js';
+import { describeEachDatabase } from '../support/backends.js';
+import { artifactInput } from '../support/fixtures.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+
+describeEachDatabase('announced changes and controller passes', (backend) => {
+  let t: TestApp | undefined;
+  afterEach(async () => {
+    await t?.stop();
+    t = undefined;
+  });
+
+  it('passes for a new importance and for an announcement that does not say, never for a rename, a description or sharing', async () => {
+    // No tick: only announcements and pod events queue passes.
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true });
+    const app = t.app;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: 'announced', artifact: artifactInput({ name: 'announced' }) as never, runtime: { replicaCount: 1 } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+    const globalId = createWorkload.workload.id;
+    const id = rawId(globalId);
+    const scheduled = vi.spyOn(app.controller, 'schedule');
+    // A marker workload's announcement, published after each step: the controller reads
+    // announcements in order, so once the marker is scheduled, the step's announcement was read.
+    const marker = '00000000-0000-4000-8000-000000000000';
+    let markers = 0;
+    const settle = async () => {
+      markers++;
+      app.pubsub.publish('workload:changed', { workloadId: marker, sequence: 1_000_000 + markers });
+      await vi.waitFor(() => expect(scheduled.mock.calls.filter(([w]) => w === marker)).toHaveLength(markers));
+    };
+    const passesFor = () => scheduled.mock.calls.filter(([w]) => w === id).length;
+    // Up and quiet first: its pods' events queue passes while it comes up.
+    await vi.waitFor(async () => {
+      const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
+      expect(data).toEqual({ workload: { status: 'RUNNING' } });
+    }, { timeout: 30_000, interval: 50 });
+    await settle();
+    scheduled.mockClear();
+    markers = 0;
+
+    expect((await t.exec(UpdateWorkloadDocument, { input: { id: globalId, name: 'renamed', description: 'now described' } })).updateWorkload.__typename).toBe(
+      'UpdateWorkloadPayload',
+    );
+    const shared = await t.exec(UpdateWorkloadSharedRolesDocument, {
+      input: {
+        id: globalId,
+        roles: [
+          { subjectType: 'USER' as never, subjectId: 'developer', role: 'OWNER' as never },
+          { subjectType: 'USER' as never, subjectId: 'someone', role: 'OBSERVER' as never },
+        ],
+      },
+    });
+    expect(shared.updateWorkloadSharedRoles.__typename).toBe('UpdateWorkloadSharedRolesPayload');
+    await settle();
+    expect(passesFor()).toBe(0);
+
+    // A new importance: only the announcement can queue the pass that labels the pods (their
+    // own events follow the labelling), and the pods carry the new importance.
+    expect((await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance: 'HIGH' as never } })).updateWorkload.__typename).toBe('UpdateWorkloadPayload');
+    await vi.waitFor(async () => expect((await app.runtime.listProtons({ workloadId: id })).map((p) => p.importance)).toEqual(['high']), {
+      timeout: 30_000,
+      interval: 50,
+    });
+    expect(passesFor()).toBeGreaterThanOrEqual(1);
+    await settle();
+    scheduled.mockClear();
+    markers = 0;
+
+    app.pubsub.publish('workload:changed', { workloadId: id, sequence: 1_000_000 });
+    await settle();
+    expect(passesFor()).toBe(1);
+  }, 90_000);
+});
+
+it('coalesces two announcements of one workload into one that passes if either asked for a pass', () => {
+  const { newest } = TOPICS['workload:changed'];
+  const quiet = (sequence: number) => ({ workloadId: 'w', sequence, reconcile: false });
+  expect(newest(quiet(1), quiet(2))).toEqual(quiet(2));
+  expect(newest({ workloadId: 'w', sequence: 1 }, quiet(2))).toEqual({ workloadId: 'w', sequence: 2 });
+  expect(newest(quiet(2), { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 2 });
+  expect(newest({ workloadId: 'w', sequence: 3 }, { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 3 });
+});
