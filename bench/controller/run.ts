@@ -21,7 +21,7 @@
  * Writes bench/controller/results.md and results.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +39,8 @@ const CPU_PROF = args.get('cpu-prof');
 const SPEED = 10;
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = path.resolve(import.meta.dirname, '../..');
+const COMPILED_MAIN = path.join(root, 'dist/src/main.js');
+if (!existsSync(COMPILED_MAIN)) throw new Error('run "npm run build" first: the bench runs the compiled API');
 const GOALS = { runningWithinMs: 10_000, createP99Ms: 1000, readP99Ms: 100, loopP99Ms: 20 };
 
 function percentile(sorted: number[], p: number): number {
@@ -66,14 +68,16 @@ async function freePort(): Promise<number> {
 async function startApi(env: Record<string, string>, label: string): Promise<Api> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const nodeArgs = ['--import', 'tsx'];
+  // The compiled API, as production runs it (`npm install` builds dist/; `npm run build` too).
+  // With the Node flags `npm start` runs it with.
+  const nodeArgs = /^node ((?:--\S+ )*)/.exec(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start)![1]!.trim().split(' ').filter(Boolean);
   if (CPU_PROF) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF, label));
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'src/main.ts'], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, COMPILED_MAIN], {
     cwd: root,
     env: {
       PATH: process.env.PATH!,
       HOME: process.env.HOME ?? os.tmpdir(),
-      NODE_ENV: 'test',
+      NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: 'warn',
@@ -330,7 +334,7 @@ ${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load 
 ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
 
 \`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
-API process of its own, simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each. Floor: one workload
+API process of its own (the compiled JavaScript, with \`npm start\`'s Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
 during the burst. Loop: the worst 500 ms window's event-loop delay p99 (prom-client, /metrics).
 
