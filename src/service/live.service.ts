@@ -121,7 +121,10 @@ type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
  * Whether a stream's subscribers may still see the workload as read; `reread` asks again even
  * if no sharing change was seen since the last answer (a sharing change is about to be sent).
  */
-type Visibility = (w: Workload, reread: boolean) => Promise<boolean>;
+/** What a stream needs of a workload to decide what to send: its newest event and whether it is deleted. */
+type WorkloadHead = Pick<Workload, 'id' | 'lastEventSequence' | 'deletedAt'>;
+
+type Visibility = (w: WorkloadHead, reread: boolean) => Promise<boolean>;
 
 /** Resolves after `ms`, or at once when `halted` settles. */
 function pause(ms: number, halted: Promise<unknown>): Promise<void> {
@@ -232,6 +235,21 @@ export class LiveService {
     return this.shared(`workload:${id}:${atLeast}`, () => this.deps.orm.em.fork().findOne(WorkloadEntity, { id }));
   }
 
+  /**
+   * The workload's newest event and deletion, read after every change up to `atLeast` was
+   * committed: one plain query (no entity) for all event streams that know of nothing newer.
+   */
+  private sharedHead(id: string, atLeast: number): Promise<WorkloadHead | null> {
+    return this.shared(`head:${id}:${atLeast}`, async () => {
+      const [row] = await queryRows<{ last_event_sequence: number | string; deleted_at: Date | null }>(
+        this.deps.orm.em.fork(),
+        'select last_event_sequence, deleted_at from workload where id = ?',
+        [id],
+      );
+      return row ? { id, lastEventSequence: Number(row.last_event_sequence), deletedAt: row.deleted_at } : null;
+    });
+  }
+
   /** The `workloadChanged` payload of one read of a workload: the same object for every stream. */
   private changeOf(w: Workload): WorkloadChange {
     let change = this.changes.get(w);
@@ -259,7 +277,7 @@ export class LiveService {
    * sharing changed since it was last read (sharing changes are events), so ten thousand streams
    * on one workload do not run ten thousand role queries per event.
    */
-  private async stillVisible(viewer: Viewer, w: Workload, auth: { checkedAt: number }, hooks: StreamHooks): Promise<boolean> {
+  private async stillVisible(viewer: Viewer, w: WorkloadHead, auth: { checkedAt: number }, hooks: StreamHooks): Promise<boolean> {
     if (w.deletedAt) return false;
     const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
     if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
@@ -341,10 +359,10 @@ export class LiveService {
       },
       visible: async (w, reread) => {
         if (w.deletedAt) return false;
-        if (!reread) {
-          const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
-          if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
-        }
+        // Once admitted at sequence N, every sharing change after N is in the pages this stream
+        // reads next (they start at the last event sent, and the first pass sends up to N), and
+        // each one re-admits before anything after it is sent: nothing to read before a page.
+        if (!reread && auth.checkedAt >= 0) return true;
         const admitted = await admit(w.id, w.lastEventSequence);
         if (!reread) auth.checkedAt = w.lastEventSequence;
         return admitted;
@@ -630,7 +648,7 @@ export class LiveService {
     push: Push<WorkloadEvent>,
     cursor: { known: () => number; delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
   ): Promise<'ended' | 'caught-up'> {
-    const w = await this.sharedWorkload(id, cursor.known());
+    const w = await this.sharedHead(id, cursor.known());
     if (!w || !(await visible(w, false))) {
       await push(await this.whyGone(id));
       return 'ended';

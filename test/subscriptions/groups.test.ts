@@ -9,6 +9,7 @@ import {
 import { createDatabase, describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { eventually, startLiveApp, subscribeSse, subscribeWs, wsClient, type LiveApp, type Received } from '../support/live.js';
+import { recordSql } from '../support/sql-log.js';
 import type { TestSubject } from '../support/test-app.js';
 
 const owner: TestSubject = { sub: 'developer' };
@@ -144,6 +145,34 @@ describeEachDatabase('subscription groups: one source stream per group, frames w
     expect(sse.data).toHaveLength(1);
     await client.dispose();
     await eventually(() => stats().groups === before.groups, 'the group to close');
+  });
+
+  it('reads two statements for an event, however many members its group has: the workload\'s newest sequence and the page of events', async () => {
+    const w = await createWorkload();
+    const id = Buffer.from(w.id, 'base64').toString().split(':')[1] ?? '';
+    const after = await lastSequence(w.id);
+    const client = await wsClient(t.wsUrl, owner);
+    const members = Array.from({ length: 5 }, () => subscribeWs(client, WorkloadEventsLiveDocument, { workloadId: w.id, after: after - 1 }));
+    await Promise.all(members.map((m) => m.count(1)));
+    // An event appended and announced as a commit does, with no controller pass to make.
+    const em = t.app.orm.em.fork();
+    const [row] = await em.getConnection().execute<{ sequence: number }[]>(
+      `insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, 0, 'updated', 'described', now()) returning sequence`,
+      [id],
+    );
+    const sql = recordSql(t.app.orm);
+    try {
+      t.app.pubsub.publish('workload:changed', { workloadId: id, sequence: Number(row!.sequence), reconcile: false });
+      await Promise.all(members.map((m) => m.count(2)));
+      const stream = sql.statements.filter((q) => q.includes('workload_event') || q.includes('from workload where'));
+      expect(stream.filter((q) => q.startsWith('select last_event_sequence, deleted_at from workload where'))).toHaveLength(1);
+      expect(stream.filter((q) => q.startsWith('select') && q.includes('from workload_event'))).toHaveLength(1);
+      // Admitted once, the group reads no sharing history before a page: sharing changes are in the pages.
+      expect(stream.filter((q) => q.includes('sharingchanged'))).toEqual([]);
+    } finally {
+      sql.stop();
+      await client.dispose();
+    }
   });
 
   it('catches a late subscriber up from its own cursor before it joins the group', async () => {
