@@ -35,7 +35,7 @@ import {
   type WorkloadSharedRole,
 } from '../store/entities/index.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
-import { appendWorkloadEvent } from '../store/events.js';
+import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
@@ -251,13 +251,7 @@ export class WorkloadService {
 
   /** A page of a workload's events in sequence order, after sequence `after`. */
   async events(em: EntityManager, workloadId: string, window: { after: number; limit: number; inverted: boolean; before?: number }): Promise<WorkloadEvent[]> {
-    const sequence: Record<string, number> = { $gt: window.after };
-    if (window.before !== undefined) sequence.$lt = window.before;
-    return em.find(
-      WorkloadEventEntity,
-      { workloadId, sequence },
-      { orderBy: { sequence: window.inverted ? 'desc' : 'asc' }, limit: window.limit },
-    );
+    return readWorkloadEvents(em, workloadId, window);
   }
 
   private where(viewer: Viewer, filter: WorkloadFilter): FilterQuery<Workload> {

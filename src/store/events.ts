@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { RecordedEvent } from '../domain/events.js';
+import type { WorkloadEvent } from './entities/index.js';
 import { queryRows } from './sql.js';
 
 /** What an event says; the database assigns its gap-free sequence number. */
@@ -66,4 +67,35 @@ export async function appendRecordedEvents(
     throw new Error(`no sequence returned for events of workload ${workloadId}`);
   }
   return Math.max(...sequences);
+}
+
+type EventRow = { workload_id: string; sequence: number; type: string; message: string; actor: string | null; data: Record<string, unknown> | string; occurred_at: Date | string };
+
+/**
+ * A window of a workload's event log, in sequence order (`inverted`: newest first), as plain
+ * objects of the entity's shape: events are never changed once written, so nothing needs managing,
+ * and a live stream reads one page per event it sends (an entity read cost several times the
+ * statement; issue 16).
+ */
+export async function readWorkloadEvents(
+  em: EntityManager,
+  workloadId: string,
+  window: { after: number; limit: number; inverted: boolean; before?: number },
+): Promise<WorkloadEvent[]> {
+  const rows = await queryRows<EventRow>(
+    em,
+    `select workload_id, sequence, type, message, actor, data, occurred_at from workload_event
+     where workload_id = ? and sequence > ?${window.before !== undefined ? ' and sequence < ?' : ''}
+     order by sequence ${window.inverted ? 'desc' : 'asc'} limit ?`,
+    window.before !== undefined ? [workloadId, window.after, window.before, window.limit] : [workloadId, window.after, window.limit],
+  );
+  return rows.map((r) => ({
+    workloadId: r.workload_id,
+    sequence: Number(r.sequence),
+    type: r.type,
+    message: r.message,
+    actor: r.actor,
+    data: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : r.data,
+    occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
+  })) as WorkloadEvent[];
 }
