@@ -243,7 +243,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
         createLatencies.push(performance.now() - t0);
       } catch (err) {
         failures++;
-        firstFailure ||= String(err).slice(0, 300);
+        // fetch's own message is "fetch failed"; what failed is its cause.
+        const cause = (err as { cause?: unknown }).cause;
+        firstFailure ||= `${String(err)}${cause ? ` (${String(cause)}; after ${Math.round(performance.now() - t0)} ms)` : ''}`.slice(0, 300);
       }
     });
     let done = false;

@@ -319,6 +319,8 @@ function markdown(r: {
     '| --- | --- | --- | --- | --- |',
     ...r.calibration.map((c) => `| ${c.name} | ${f(c.cpuMsPerRequest)} | ${c.statements} | ${c.modelCost} | ${f((c.cpuMsPerRequest * 1000) / c.modelCost)} |`),
     '',
+    'What the profile shows, earlier runs side by side, and what would close the gap: `notes.md` (kept by hand).',
+    '',
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -2,7 +2,8 @@
  * Propagation benchmark: how long a pod's status change takes from the API server to a GraphQL
  * subscriber, against a bare watch on the same pod in the same run.
  *
- * One API process (in-process, embedded database, the Kubernetes runtime on the kwok cluster of
+ * One API process (in-process; PostgreSQL when DATABASE_URL is set, as production pairs it with a
+ * cluster, else the embedded database; the Kubernetes runtime on the kwok cluster of
  * `scripts/k8s-testenv.sh up`) runs a one-replica workload whose pod is `never-ready` (no kwok
  * Stage touches it once running). The benchmark flips the pod's Ready condition through the
  * status subresource, so the workload goes RUNNING <-> LAUNCHING. For each flip it records
@@ -11,7 +12,7 @@
  *          (informer -> controller pass -> committed transaction -> pub/sub -> graphql-ws);
  *   added: ours - bare, per flip.
  *
- *   K8S_TESTENV_KUBECONFIG=... npx tsx bench/propagation/run.ts [--flips 200] [--gap-ms 150] [--profile true]
+ *   K8S_TESTENV_KUBECONFIG=... [DATABASE_URL=postgres://...] npx tsx bench/propagation/run.ts [--flips 200] [--gap-ms 150] [--profile true]
  *
  * The flips run under the V8 CPU profiler (the same profile `node --cpu-prof` writes, taken with
  * `node:inspector` so that only the flips are in it): the top frames by self time go into the
@@ -30,6 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { createClient } from 'graphql-ws';
 import { SignJWT } from 'jose';
+import pg from 'pg';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { buildApp } from '../../src/app.js';
@@ -82,9 +84,23 @@ class CountingKubeConfig extends KubeConfig {
 const runtimeKc = new CountingKubeConfig();
 runtimeKc.loadFromFile(kubeconfigPath);
 const runtime = new KubernetesProtonRuntime({ kubeConfig: runtimeKc, namespace, onError: () => {} });
+// A database of the bench's own on the PostgreSQL server, dropped at the end.
+const adminUrl = process.env.DATABASE_URL;
+const dbName = `workload_propagation_${process.pid}`;
+let databaseUrl: string | undefined;
+if (adminUrl) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  await admin.end();
+  const u = new URL(adminUrl);
+  u.pathname = `/${dbName}`;
+  databaseUrl = u.toString();
+}
+const databaseLabel = databaseUrl ? 'PostgreSQL' : 'embedded database (PGlite)';
 const app = await buildApp({
   config: loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, CONTROLLER_TICK_MS: '1000' }),
-  database: { kind: 'pglite-memory' },
+  database: databaseUrl ? { kind: 'postgres', url: databaseUrl } : { kind: 'pglite-memory' },
   runtime,
   logger: pino({ level: 'silent' }),
 });
@@ -204,6 +220,12 @@ watch.abort();
 await client.dispose();
 await app.stop();
 await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+if (adminUrl) {
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`drop database if exists ${dbName} with (force)`);
+  await admin.end();
+}
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];
@@ -252,6 +274,7 @@ const result = {
   flips: FLIPS,
   measured: samples.length,
   gapMs: GAP_MS,
+  database: databaseLabel,
   floor: 'bare watch on the pod (same run)',
   bareMs: bare,
   oursMs: ours,
@@ -270,7 +293,7 @@ writeFileSync(
   path.join(dir, 'results.md'),
   `# Propagation: pod status change -> GraphQL subscriber, against a bare watch
 
-Run ${result.date} on ${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}; kube-apiserver v1.36.3 with kwok (scripts/k8s-testenv.sh), embedded database, in-process pub/sub.
+Run ${result.date} on ${result.machine.cpus} cores (${result.machine.model}), Node ${result.machine.node}; kube-apiserver v1.36.3 with kwok (scripts/k8s-testenv.sh), ${databaseLabel}, in-process pub/sub.
 Load average ${result.loadAverage.start.join(' / ')} at the start, ${result.loadAverage.end.join(' / ')} at the end${loaded ? ' — **a loaded machine**: the figures are not the product\'s; the goal must be measured on an idle one' : ''}.
 ${samples.length} of ${FLIPS} Ready flips measured, ${GAP_MS} ms apart. Times from the status patch being sent.
 

@@ -20,7 +20,7 @@
  * bench/subscriptions/results.md and results.json.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,7 +107,11 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
   });
   return new Promise((resolve, reject) => {
     let out = '';
+    // The API's log, whole, for what went wrong in a run (errors are logged with their cause).
+    const log = createWriteStream(path.join(os.tmpdir(), `workload-bench-api-${process.pid}.log`));
     const onData = (chunk: Buffer) => {
+      log.write(chunk);
+      if (out.length > 100_000) return;
       out += chunk.toString();
       const match = /"url":"([^"]+)\/graphql"/.exec(out);
       const inspector = /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1];
@@ -331,6 +335,21 @@ async function measureBaseline(api: { pid: number }, ids: string[], rate: number
   return { cpuPercent: Math.round((cpuSeconds / ((Date.now() - started) / 1000)) * 100) };
 }
 
+/** Waits until `count` workloads are RUNNING and the controller has nothing queued for them. */
+async function waitUntilRunning(count: number): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const { rows } = await events.query<{ running: string }>(`select count(*) as running from workload where deleted_at is null and status = 'running'`);
+    const running = Number(rows[0]!.running);
+    if (running >= count) break;
+    if (Date.now() - started > 30 * 60_000) throw new Error(`only ${running} of ${count} workloads RUNNING after 30 minutes`);
+    await sleep(1000);
+  }
+  process.stdout.write(`${JSON.stringify({ workloadsRunning: count, afterMs: Date.now() - started })}\n`);
+  // Their last pod events' passes.
+  await sleep(2000);
+}
+
 /** Appends an event to a workload's log and announces it, as the API does after a commit. */
 async function publishEvent(globalId: string): Promise<void> {
   const id = rawId(globalId);
@@ -446,7 +465,10 @@ try {
     }
   };
   await ensureWorkloads(Math.max(...COUNTS.flatMap((n) => PER_WORKLOAD.map((p) => Math.round(n / p)))));
-  // Warm-up (not recorded): JIT, connection pools, and the controller's first passes.
+  // The controller brings every workload up before anything is measured: thousands of workloads
+  // coming up would otherwise take the API's CPU through the whole run.
+  await waitUntilRunning(workloadIds.length);
+  // Warm-up (not recorded): JIT, connection pools.
   await sleep(3000);
   await measureApi(apiRef, auth, COUNTS[0]!, PER_WORKLOAD[0]!, workloadIds, RATE, Math.min(SECONDS, 3));
   // The API's CPU for the same events with no subscriber: what each event costs it anyway (the
@@ -560,6 +582,8 @@ ${goals.map((g) => `- ${g.goal}: ${g.met === null ? 'not measured' : g.met ? 'me
 
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres REDIS_URL=redis://127.0.0.1:6379 npm run bench:subscriptions\`
 (this run: \`${process.argv.slice(2).join(' ') || 'defaults'}\`).
+
+How to read these figures, the profiles before and after the groups, and earlier runs: \`notes.md\` (kept by hand).
 `;
 const out = args.get('out') ?? import.meta.dirname;
 writeFileSync(path.join(out, 'results.md'), md);
