@@ -7,6 +7,7 @@ import { NotFoundError } from '../domain/errors.js';
 import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
 import type { ChangeFeed, ChangeListener } from '../pubsub/change-feed.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
+import { readHeadAndEvents, type WorkloadHeadAndEvents } from '../store/events.js';
 import { queryRows } from '../store/sql.js';
 import { WorkloadEntity, type Workload, type WorkloadEvent } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
@@ -236,18 +237,12 @@ export class LiveService {
   }
 
   /**
-   * The workload's newest event and deletion, read after every change up to `atLeast` was
-   * committed: one plain query (no entity) for all event streams that know of nothing newer.
+   * The workload's newest event and deletion with the first page of events after `from`, read
+   * after every change up to `atLeast` was committed: one plain statement (no entities) for all
+   * event streams in step (a group is one stream).
    */
-  private sharedHead(id: string, atLeast: number): Promise<WorkloadHead | null> {
-    return this.shared(`head:${id}:${atLeast}`, async () => {
-      const [row] = await queryRows<{ last_event_sequence: number | string; deleted_at: Date | null }>(
-        this.deps.orm.em.fork(),
-        'select last_event_sequence, deleted_at from workload where id = ?',
-        [id],
-      );
-      return row ? { id, lastEventSequence: Number(row.last_event_sequence), deletedAt: row.deleted_at } : null;
-    });
+  private sharedHeadAndEvents(id: string, atLeast: number, from: number): Promise<WorkloadHeadAndEvents> {
+    return this.shared(`head:${id}:${atLeast}:${from}`, () => readHeadAndEvents(this.deps.orm.em.fork(), id, from, EVENT_PAGE));
   }
 
   /** The `workloadChanged` payload of one read of a workload: the same object for every stream. */
@@ -648,18 +643,24 @@ export class LiveService {
     push: Push<WorkloadEvent>,
     cursor: { known: () => number; delivered: () => number; sent: (sequence: number) => void; stopped: () => boolean; slow: () => boolean },
   ): Promise<'ended' | 'caught-up'> {
-    const w = await this.sharedHead(id, cursor.known());
+    // The head and the first page in one statement; further pages (a long backlog) one each.
+    const read = await this.sharedHeadAndEvents(id, cursor.known(), cursor.delivered());
+    const w = read.head && { id, ...read.head };
     if (!w || !(await visible(w, false))) {
       await push(await this.whyGone(id));
       return 'ended';
     }
     const newest = w.lastEventSequence;
+    let next: WorkloadEvent[] | undefined = read.events;
     while (cursor.delivered() < newest && !cursor.stopped() && !cursor.slow()) {
       const from = cursor.delivered();
       const limit = Math.min(EVENT_PAGE, newest - from);
-      const page = await this.shared(`events:${id}:${from}:${limit}`, () =>
-        this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }),
-      );
+      const page =
+        next ??
+        (await this.shared(`events:${id}:${from}:${limit}`, () =>
+          this.deps.workloads.events(this.deps.orm.em.fork(), id, { after: from, limit, inverted: false }),
+        ));
+      next = undefined;
       if (page.length === 0) break;
       for (const event of page) {
         if (event.sequence <= cursor.delivered() || event.sequence > newest) continue;

@@ -89,7 +89,11 @@ export async function readWorkloadEvents(
      order by sequence ${window.inverted ? 'desc' : 'asc'} limit ?`,
     window.before !== undefined ? [workloadId, window.after, window.before, window.limit] : [workloadId, window.after, window.limit],
   );
-  return rows.map((r) => ({
+  return rows.map(eventOf);
+}
+
+function eventOf(r: EventRow): WorkloadEvent {
+  return {
     workloadId: r.workload_id,
     sequence: Number(r.sequence),
     type: r.type,
@@ -97,5 +101,33 @@ export async function readWorkloadEvents(
     actor: r.actor,
     data: typeof r.data === 'string' ? (JSON.parse(r.data) as Record<string, unknown>) : r.data,
     occurredAt: r.occurred_at instanceof Date ? r.occurred_at : new Date(r.occurred_at),
-  })) as WorkloadEvent[];
+  } as WorkloadEvent;
+}
+
+/** A workload's newest event sequence and whether it is deleted, with the first page of events after `after` up to that sequence. */
+export interface WorkloadHeadAndEvents {
+  readonly head: { readonly lastEventSequence: number; readonly deletedAt: Date | null } | null;
+  /** In sequence order, at most `limit`, none past `head.lastEventSequence` (read in the same statement). */
+  readonly events: WorkloadEvent[];
+}
+
+/**
+ * What a live event stream reads for each change, in one statement: the workload's head (its
+ * newest sequence, its deletion) and the first page of events after `after` that the head covers.
+ */
+export async function readHeadAndEvents(em: EntityManager, workloadId: string, after: number, limit: number): Promise<WorkloadHeadAndEvents> {
+  const [row] = await queryRows<{ last_event_sequence: number | string; deleted_at: Date | string | null; events: EventRow[] | string }>(
+    em,
+    `select w.last_event_sequence, w.deleted_at, (
+       select coalesce(json_agg(e order by e.sequence), '[]'::json) from (
+         select workload_id, sequence, type, message, actor, data, occurred_at from workload_event
+         where workload_id = w.id and sequence > ? and sequence <= w.last_event_sequence order by sequence limit ?) e
+     ) as events
+     from workload w where w.id = ?`,
+    [after, limit, workloadId],
+  );
+  if (!row) return { head: null, events: [] };
+  const events = typeof row.events === 'string' ? (JSON.parse(row.events) as EventRow[]) : row.events;
+  const deletedAt = row.deleted_at === null ? null : row.deleted_at instanceof Date ? row.deleted_at : new Date(row.deleted_at);
+  return { head: { lastEventSequence: Number(row.last_event_sequence), deletedAt }, events: events.map(eventOf) };
 }

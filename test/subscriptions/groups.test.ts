@@ -147,7 +147,7 @@ describeEachDatabase('subscription groups: one source stream per group, frames w
     await eventually(() => stats().groups === before.groups, 'the group to close');
   });
 
-  it('reads two statements for an event, however many members its group has: the workload\'s newest sequence and the page of events', async () => {
+  it('reads one statement for an event, however many members its group has: the workload\'s newest sequence with the page of events', async () => {
     const w = await createWorkload();
     const id = Buffer.from(w.id, 'base64').toString().split(':')[1] ?? '';
     const after = await lastSequence(w.id);
@@ -164,9 +164,9 @@ describeEachDatabase('subscription groups: one source stream per group, frames w
     try {
       t.app.pubsub.publish('workload:changed', { workloadId: id, sequence: Number(row!.sequence), reconcile: false });
       await Promise.all(members.map((m) => m.count(2)));
-      const stream = sql.statements.filter((q) => q.includes('workload_event') || q.includes('from workload where'));
-      expect(stream.filter((q) => q.startsWith('select last_event_sequence, deleted_at from workload where'))).toHaveLength(1);
-      expect(stream.filter((q) => q.startsWith('select') && q.includes('from workload_event'))).toHaveLength(1);
+      const stream = sql.statements.filter((q) => q.includes('workload_event') || q.includes('from workload w where'));
+      expect(stream).toHaveLength(1);
+      expect(stream[0]).toMatch(/^select w\.last_event_sequence, w\.deleted_at, \(/);
       // Admitted once, the group reads no sharing history before a page: sharing changes are in the pages.
       expect(stream.filter((q) => q.includes('sharingchanged'))).toEqual([]);
     } finally {
