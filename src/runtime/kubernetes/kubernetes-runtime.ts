@@ -28,7 +28,7 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import type { Importance } from '../../domain/model.js';
-import { LABELS, MANAGED_BY, PRIORITY_CLASSES, protonObjectName, routeObjectName } from '../conventions.js';
+import { LABELS, protonObjectName, routeObjectName } from '../conventions.js';
 import type {
   ObservedProton,
   PodEventHandler,
@@ -42,10 +42,25 @@ import type {
 import { RuntimeConflictError, RuntimeInvalidError, RuntimeNotFoundError, RuntimeUnavailableError } from '../proton-runtime.js';
 import { assertValidProtonSpec, assertValidReplicas, protonRevision } from '../proton-spec.js';
 import type { RouteResolution } from '../route-resolver.js';
-import { httpStatusOf, isAlreadyExists, isNotFound, isResourceVersionConflict, toRuntimeError, type ErrorContext } from './errors.js';
-import { MANAGED_SELECTOR, ROUTE_PORT, isImportance, observeDeployment, protonDeployment, routeOf, routeSelector, routeService } from './objects.js';
+import { isAlreadyExists, isNotFound, type ErrorContext } from './errors.js';
+import { RetryableRace, ignoringNotFound, mappedCall, retryingConflicts } from './guarded-calls.js';
+import {
+  MANAGED_SELECTOR,
+  ROUTE_PORT,
+  isImportance,
+  matches,
+  matchesLabels,
+  observeDeployment,
+  protonDeployment,
+  routeOf,
+  routeSelector,
+  routeService,
+  sameMap,
+  selectorOf,
+} from './objects.js';
 import type { Informer } from './informer.js';
 import { PodInformer, deploymentInformer, serviceInformer, type PodInformerOptions } from './informers.js';
+import { ensurePriorityClasses } from './priority-classes.js';
 
 /** Options of the Kubernetes runtime. */
 export interface KubernetesRuntimeOptions {
@@ -111,7 +126,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     if (this.#state === 'started') return;
     this.#starting ??= (async () => {
       this.#state = 'starting';
-      await this.#ensurePriorityClasses();
+      await ensurePriorityClasses(this.#scheduling);
       const timeoutMs = this.#options.syncTimeoutMs ?? 60_000;
       await Promise.all([this.#informer.start(timeoutMs), this.#deployments.start(timeoutMs), this.#services.start(timeoutMs)]);
       if (this.#state === 'starting') this.#state = 'started';
@@ -247,7 +262,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     await this.#call(context, async () => {
       for (const d of await this.#deploymentsOf({ workloadId })) {
         if (d.metadata?.labels?.[LABELS.importance] === importance) continue;
-        await this.#ignoringNotFound(async () =>
+        await ignoringNotFound(async () =>
           this.#deployments.noteWritten(
             await this.#apps.patchNamespacedDeployment(
               { name: d.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
@@ -257,7 +272,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
         );
       }
       await this.#relabelPods({ workloadId }, importance);
-      await this.#ignoringNotFound(async () =>
+      await ignoringNotFound(async () =>
         this.#services.noteWritten(
           await this.#core.patchNamespacedService(
             { name: routeObjectName(workloadId), namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
@@ -321,7 +336,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     const context: ErrorContext = { objectKind: 'route', objectId: workloadId, action: 'delete' };
     const name = routeObjectName(workloadId);
     await this.#call(context, async () => {
-      await this.#ignoringNotFound(() => this.#core.deleteNamespacedService({ name, namespace: this.namespace }));
+      await ignoringNotFound(() => this.#core.deleteNamespacedService({ name, namespace: this.namespace }));
       this.#services.noteDeleted(name);
     });
   }
@@ -366,40 +381,6 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
 
   // ------------------------------------------------------------------ internals
 
-  /**
-   * Makes sure the four PriorityClasses exist. Each is read first: where an operator applied them
-   * (deploy/15-priorityclasses.yaml) the service account needs only `get` on those names, not
-   * `create` on every PriorityClass of the cluster. A missing one is created, which needs `create`.
-   */
-  async #ensurePriorityClasses(): Promise<void> {
-    for (const [importance, pc] of Object.entries(PRIORITY_CLASSES)) {
-      const context: ErrorContext = { objectKind: 'proton', objectId: `PriorityClass ${pc.name}`, action: 'ensure' };
-      await this.#call(context, async () => {
-        try {
-          await this.#scheduling.readPriorityClass({ name: pc.name });
-          return;
-        } catch (error) {
-          // Not there, or not ours to read (an older grant of create only): create it.
-          if (!isNotFound(error) && httpStatusOf(error) !== 403) throw error;
-        }
-        try {
-          await this.#scheduling.createPriorityClass({
-            body: {
-              apiVersion: 'scheduling.k8s.io/v1',
-              kind: 'PriorityClass',
-              metadata: { name: pc.name, labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.importance]: importance } },
-              value: pc.value,
-              globalDefault: false,
-              description: `Workload API: pods of workloads of ${importance} importance.`,
-            },
-          });
-        } catch (error) {
-          if (!isAlreadyExists(error)) throw error;
-        }
-      });
-    }
-  }
-
   /** A Deployment from the cache, or (`fresh`, or no synced cache) from the API server. */
   async #readDeployment(name: string, fresh: boolean): Promise<V1Deployment | undefined> {
     if (!fresh && this.#deployments.isSynced()) return this.#deployments.get(name);
@@ -433,7 +414,7 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     const pods = await this.#core.listNamespacedPod({ namespace: this.namespace, labelSelector: selectorOf(filter) });
     for (const pod of pods.items) {
       if (pod.metadata?.labels?.[LABELS.importance] === importance || pod.metadata?.deletionTimestamp) continue;
-      await this.#ignoringNotFound(() =>
+      await ignoringNotFound(() =>
         this.#core.patchNamespacedPod(
           { name: pod.metadata!.name!, namespace: this.namespace, body: { metadata: { labels: { [LABELS.importance]: importance } } } },
           MERGE_PATCH,
@@ -459,69 +440,15 @@ export class KubernetesProtonRuntime implements ProtonRuntime {
     return observeDeployment(deployment, pods);
   }
 
-  async #ignoringNotFound(call: () => Promise<unknown>): Promise<void> {
-    try {
-      await call();
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-    }
-  }
-
   /** Runs one call, mapping any failure onto the typed set. */
   async #call<T>(context: ErrorContext, call: () => Promise<T>): Promise<T> {
     if (this.#state === 'stopped') throw new RuntimeUnavailableError('this runtime was stopped');
-    try {
-      return await call();
-    } catch (error) {
-      throw toRuntimeError(error, context);
-    }
+    return mappedCall(context, call);
   }
 
-  /**
-   * Runs a read-modify-write, again from the read whenever it lost a race (409, or a create that
-   * met an existing object). The first attempt reads the cache; a retry reads the API server,
-   * since the race may have been with a cache that had not seen the other writer yet.
-   */
+  /** A read-modify-write, again from a fresh read whenever it lost a race (see `retryingConflicts`). */
   async #retryingConflicts<T>(context: ErrorContext, attempt: (fresh: boolean) => Promise<T>): Promise<T> {
-    const retries = this.#options.conflictRetries ?? 8;
-    return this.#call(context, async () => {
-      for (let i = 0; ; i++) {
-        try {
-          return await attempt(i > 0);
-        } catch (error) {
-          const race = error instanceof RetryableRace || isResourceVersionConflict(error);
-          if (!race) throw error;
-          if (i >= retries) throw new RuntimeConflictError(`${context.action} ${context.objectKind} ${context.objectId}: still conflicting after ${retries} retries`, { cause: error });
-          // The first retry reads fresh at once; later ones back off (another writer is busy).
-          if (i > 0) await new Promise((r) => setTimeout(r, 10 + Math.random() * 40 * i));
-        }
-      }
-    });
+    return this.#call(context, () => retryingConflicts(context, this.#options.conflictRetries ?? 8, attempt));
   }
 }
 
-/** A create met an object that another writer made meanwhile: read again. */
-class RetryableRace extends Error {}
-
-function selectorOf(filter: RuntimeFilter): string {
-  return [
-    MANAGED_SELECTOR,
-    ...(filter.workloadId !== undefined ? [`${LABELS.workloadId}=${filter.workloadId}`] : []),
-    ...(filter.protonId !== undefined ? [`${LABELS.protonId}=${filter.protonId}`] : []),
-  ].join(',');
-}
-
-function matches(pod: V1Pod, filter: RuntimeFilter): boolean {
-  return matchesLabels(pod.metadata?.labels, filter);
-}
-
-function matchesLabels(labels: Record<string, string> = {}, filter: RuntimeFilter): boolean {
-  if (filter.workloadId !== undefined && labels[LABELS.workloadId] !== filter.workloadId) return false;
-  if (filter.protonId !== undefined && labels[LABELS.protonId] !== filter.protonId) return false;
-  return true;
-}
-
-function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}

@@ -7,7 +7,7 @@ import type { V1Deployment, V1Pod, V1Service } from '@kubernetes/client-node';
 import { IMPORTANCES, type Importance } from '../../domain/model.js';
 import { ANNOTATIONS, LABELS, MANAGED_BY, protonObjectName, routeObjectName } from '../conventions.js';
 import { PRIMARY_PORT_NAME, podTemplate, protonLabels } from '../pod-template.js';
-import type { ObservedProton, ProtonSpec, WorkloadRoute } from '../proton-runtime.js';
+import type { ObservedProton, ProtonSpec, RuntimeFilter, WorkloadRoute } from '../proton-runtime.js';
 import { protonRevision } from '../proton-spec.js';
 
 /** The label a Service selector carries when it routes nowhere: no pod has it, so nothing is selected. */
@@ -121,4 +121,31 @@ export function observeDeployment(deployment: V1Deployment, pods: readonly V1Pod
     ...(deployment.metadata?.deletionTimestamp && { deletionTimestamp: new Date(deployment.metadata.deletionTimestamp) }),
     status: Object.freeze(podCounts(pods, revision)),
   });
+}
+
+/** The label selector of a filter, within what this API manages. */
+export function selectorOf(filter: RuntimeFilter): string {
+  return [
+    MANAGED_SELECTOR,
+    ...(filter.workloadId !== undefined ? [`${LABELS.workloadId}=${filter.workloadId}`] : []),
+    ...(filter.protonId !== undefined ? [`${LABELS.protonId}=${filter.protonId}`] : []),
+  ].join(',');
+}
+
+/** Whether a pod matches a filter. */
+export function matches(pod: V1Pod, filter: RuntimeFilter): boolean {
+  return matchesLabels(pod.metadata?.labels, filter);
+}
+
+/** Whether an object's labels match a filter. */
+export function matchesLabels(labels: Record<string, string> = {}, filter: RuntimeFilter): boolean {
+  if (filter.workloadId !== undefined && labels[LABELS.workloadId] !== filter.workloadId) return false;
+  if (filter.protonId !== undefined && labels[LABELS.protonId] !== filter.protonId) return false;
+  return true;
+}
+
+/** Whether two label maps are equal. */
+export function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
