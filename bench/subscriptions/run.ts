@@ -71,6 +71,7 @@ const TICKS_PER_SECOND = 100;
 const compiledMain = path.join(root, 'dist/src/main.js');
 if (!existsSync(compiledMain)) throw new Error('run "npm run build" first (npm run bench:subscriptions does)');
 const CHANNEL_PREFIX = `bench-${process.pid}:`;
+let apiStarts = 0;
 
 /**
  * Starts the API as production runs it: the compiled JavaScript (`npm run build`), not through
@@ -108,7 +109,7 @@ async function startApi(databaseUrl: string): Promise<{ child: ChildProcess; url
   return new Promise((resolve, reject) => {
     let out = '';
     // The API's log, whole, for what went wrong in a run (errors are logged with their cause).
-    const log = createWriteStream(path.join(os.tmpdir(), `workload-bench-api-${process.pid}.log`));
+    const log = createWriteStream(path.join(os.tmpdir(), `workload-bench-api-${process.pid}-${++apiStarts}.log`));
     const onData = (chunk: Buffer) => {
       log.write(chunk);
       if (out.length > 100_000) return;

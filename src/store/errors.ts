@@ -21,8 +21,11 @@ const UNAVAILABLE_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN',
   '57P01', '57P02', '57P03', '53300',
 ]);
-// What node-postgres and knex say, without a code, when a connection dies or none can be had.
-const UNAVAILABLE_MESSAGES = /Connection terminated|connection error|Timeout acquiring a connection|timeout exceeded when trying to connect|Connection ended unexpectedly|the database system is (?:starting up|shutting down)/i;
+// What node-postgres and knex say, without a code, when a connection dies or none can be had
+// ("timeout expired": a new connection not established within the connect timeout, as when
+// thousands of live subscriptions join at once and the event loop is busy).
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connection error|Timeout acquiring a connection|timeout exceeded when trying to connect|^timeout expired$|Connection ended unexpectedly|the database system is (?:starting up|shutting down)/i;
 
 /**
  * Whether `err` says the database cannot be reached now (refused, reset, shutting down, pool
