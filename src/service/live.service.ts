@@ -118,13 +118,13 @@ class Wakeup {
 
 type Push<T> = (value: T | SubscriptionEnded) => Promise<unknown>;
 
+/** What a stream needs of a workload to decide what to send: its newest event and whether it is deleted. */
+type WorkloadHead = Pick<Workload, 'id' | 'lastEventSequence' | 'deletedAt'>;
+
 /**
  * Whether a stream's subscribers may still see the workload as read; `reread` asks again even
  * if no sharing change was seen since the last answer (a sharing change is about to be sent).
  */
-/** What a stream needs of a workload to decide what to send: its newest event and whether it is deleted. */
-type WorkloadHead = Pick<Workload, 'id' | 'lastEventSequence' | 'deletedAt'>;
-
 type Visibility = (w: WorkloadHead, reread: boolean) => Promise<boolean>;
 
 /** Resolves after `ms`, or at once when `halted` settles. */
