@@ -88,11 +88,18 @@ const runtime = new KubernetesProtonRuntime({ kubeConfig: runtimeKc, namespace, 
 const adminUrl = process.env.DATABASE_URL;
 const dbName = `workload_propagation_${process.pid}`;
 let databaseUrl: string | undefined;
+/** Runs one statement on the server's admin database. */
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
 if (adminUrl) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  await admin.end();
+  await admin(`create database ${dbName}`);
   const u = new URL(adminUrl);
   u.pathname = `/${dbName}`;
   databaseUrl = u.toString();
@@ -220,12 +227,7 @@ watch.abort();
 await client.dispose();
 await app.stop();
 await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-if (adminUrl) {
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`drop database if exists ${dbName} with (force)`);
-  await admin.end();
-}
+if (adminUrl) await admin(`drop database if exists ${dbName} with (force)`);
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];

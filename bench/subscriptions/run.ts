@@ -336,7 +336,7 @@ async function measureBaseline(api: { pid: number }, ids: string[], rate: number
   return { cpuPercent: Math.round((cpuSeconds / ((Date.now() - started) / 1000)) * 100) };
 }
 
-/** Waits until `count` workloads are RUNNING and the controller has nothing queued for them. */
+/** Waits until `count` workloads are RUNNING, then a little for the passes their last pod events queued. */
 async function waitUntilRunning(count: number): Promise<void> {
   const started = Date.now();
   for (;;) {

@@ -31,11 +31,11 @@ export const TOPICS: {
     schema: z.object({ workloadId: z.string().min(1).max(64), sequence: z.number().int().nonnegative(), reconcile: z.boolean().optional() }),
     key: (p) => p.workloadId,
     // The newest sequence; a pass if either of the two asked for one.
-    newest: (a, b) => {
-      const newer = b.sequence >= a.sequence ? b : a;
-      const { reconcile: _, ...rest } = newer;
-      return a.reconcile === false && b.reconcile === false ? { ...rest, reconcile: false } : rest;
-    },
+    newest: (a, b) => ({
+      workloadId: b.workloadId,
+      sequence: Math.max(a.sequence, b.sequence),
+      ...(a.reconcile === false && b.reconcile === false && { reconcile: false }),
+    }),
   },
 };
 

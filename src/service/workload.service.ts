@@ -26,7 +26,6 @@ import {
   ProtonEntity,
   ReplacementEntity,
   WorkloadEntity,
-  WorkloadEventEntity,
   WorkloadSharedRoleEntity,
   type Proton,
   type Replacement,
