@@ -8,6 +8,7 @@ import { Migration20261126010000_controller_state } from './Migration20261126010
 import { Migration20261126030000_request_statistics } from './Migration20261126030000_request_statistics.js';
 import { Migration20261202000000_workload_organization } from './Migration20261202000000_workload_organization.js';
 import { Migration20261202000000_artifact_in_use } from './Migration20261202000000_artifact_in_use.js';
+import { Migration20261203000000_record_round } from './Migration20261203000000_record_round.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -15,4 +16,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126030000_request_statistics', class: Migration20261126030000_request_statistics },
   { name: 'Migration20261202000000_artifact_in_use', class: Migration20261202000000_artifact_in_use },
   { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
+  { name: 'Migration20261203000000_record_round', class: Migration20261203000000_record_round },
 ];

@@ -73,11 +73,11 @@ export async function compileIfStale() {
   return stale.length;
 }
 
-/** Creates the database template unless a current one exists; needs the compiled output. */
+/** Creates the database template unless one with every migration exists; needs the compiled output. */
 export async function buildTemplateIfStale() {
   const load = (file) => import(pathToFileURL(path.join(outdir, 'src', 'store', file)).href);
   const [{ templateIsCurrent, buildTemplate }, { openOrm }] = await Promise.all([load('pglite-template.js'), load('orm.js')]);
-  if (await templateIsCurrent(templateDir)) return false;
+  if (await templateIsCurrent(templateDir, true)) return false;
   await buildTemplate(templateDir, async (dataDir) => (await openOrm({ kind: 'pglite', dataDir })).close(true));
   return true;
 }

@@ -104,6 +104,8 @@ export class WorkloadController {
       clock: deps.clock,
       policy: deps.policy,
       published: (workloadId, sequence) => this.publish(workloadId, sequence),
+      // A change nobody announced (a lost announcement, a draft's spec edited) is seen within a tick.
+      viewMaxAgeMs: deps.tickIntervalMs,
     });
   }
 
@@ -111,6 +113,7 @@ export class WorkloadController {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    this.reconciler.forgetAll();
     await this.deps.runtime.start();
     this.unsubscribe = this.deps.runtime.watchPods((event) => {
       if (event.type === 'error') {
@@ -127,10 +130,13 @@ export class WorkloadController {
         const next = await iterator.next();
         if (next.done) return;
         const { workloadId, sequence, reconcile } = next.value;
-        // A change that cannot alter what the workload wants (a rename, sharing), or one this
-        // controller recorded itself, needs no pass.
-        if (reconcile === false || (this.recorded.get(workloadId) ?? 0) >= sequence) continue;
-        this.schedule(workloadId);
+        // A change this controller recorded itself needs no pass; one that cannot alter what the
+        // workload wants (a rename, sharing) needs none either, but the workload is read afresh.
+        // (A change whose announcement comes after a later round of ours made that round stale:
+        // the round's write checks the last event sequence it read.)
+        if ((this.recorded.get(workloadId) ?? 0) >= sequence) continue;
+        this.reconciler.forget(workloadId);
+        if (reconcile !== false) this.schedule(workloadId);
       }
     })();
     await this.resync('all');
@@ -153,6 +159,7 @@ export class WorkloadController {
       return;
     }
     this.deferredTicks = 0;
+    this.reconciler.forgetAll(true);
     this.resyncing = true;
     void this.resync('attention').finally(() => (this.resyncing = false));
   }
@@ -215,6 +222,7 @@ export class WorkloadController {
         const sequence = (await appendRecordedEvents(em, workloadId, operationEvents(op, stored.state, next.state, result.message), actor, now)) ?? 0;
         return { workload, changed: true, message: result.message, sequence };
       });
+      if (outcome.changed) this.reconciler.forget(workloadId);
       if (outcome.sequence !== null) this.publish(workloadId, outcome.sequence);
       // The intent is recorded: a pass carries it out (queued behind no other workload's turn
       // beyond the queue's fairness; if the runtime fails, the pass is retried with backoff). Only

@@ -31,28 +31,84 @@ export interface ReconcilerDeps {
   policy: LifecyclePolicy;
   /** Told the sequence of the last event a round recorded (after its commit). */
   published: (workloadId: string, sequence: number) => void;
+  /**
+   * How long a pass may go on from the view the previous pass over the same workload left, instead
+   * of reading the workload again (0: always read). Within it, only the controller's own rounds and
+   * the changes it is told of (`forget`) change what the view holds.
+   */
+  viewMaxAgeMs?: number;
 }
 
-/** Runs passes over workloads; remembers nothing between them (all state is stored). */
+/** A view kept between passes, and when it was read from the database. */
+interface KeptView {
+  readonly view: PassView;
+  readonly readAt: number;
+}
+
+/**
+ * Runs passes over workloads. All state is stored; what it remembers between passes is the view
+ * each left (the workload row and its protons as last read or written), for a pass that follows
+ * within `viewMaxAgeMs` and after no change it was told of: most passes are woken by pod events
+ * and find nothing to record, and they then cost no database read (ADR 0005, decision 21).
+ */
 export class Reconciler {
+  private readonly kept = new Map<string, KeptView>();
+  /** The pass under way per workload; a `forget` during it keeps it from leaving its view behind. */
+  private readonly reading = new Map<string, object>();
+
   constructor(private readonly deps: ReconcilerDeps) {}
 
   /**
+   * Drops what is kept of a workload: something other than this controller's passes changed it
+   * (an operation, a change announced by another replica), so its next pass reads it again.
+   */
+  forget(workloadId: string): void {
+    this.kept.delete(workloadId);
+    this.reading.delete(workloadId);
+  }
+
+  /** Drops every kept view (leadership lost or regained), or only those past their age. */
+  forgetAll(onlyExpired = false): void {
+    const oldest = performance.now() - (this.deps.viewMaxAgeMs ?? 0);
+    for (const [id, kept] of this.kept) if (!onlyExpired || kept.readAt < oldest) this.kept.delete(id);
+  }
+
+  /**
    * One pass over one workload; true once the workload is deleted for good. The workload and its
-   * protons are read once; each round that changes something records it in one transaction and
-   * publishes after the commit, then the next round goes on from what it wrote.
+   * protons are read once (or taken from the previous pass's view); each round that changes
+   * something records it in one statement and publishes after it, then the next round goes on
+   * from what it wrote.
    */
   async pass(workloadId: string): Promise<boolean> {
-    let view: PassView | undefined;
-    for (let round = 0; round < MAX_ROUNDS; round++) {
-      view ??= await readPassView(this.deps.orm, workloadId);
-      if (!view) return false;
-      const outcome = await this.round(view);
-      if (outcome === 'deleted') return true;
-      if (outcome === 'quiet') break;
-      if (outcome === 'reread') view = undefined;
+    const token = {};
+    this.reading.set(workloadId, token);
+    let kept = this.fresh(workloadId);
+    this.kept.delete(workloadId);
+    try {
+      for (let round = 0; round < MAX_ROUNDS; round++) {
+        if (!kept) {
+          const readAt = performance.now();
+          const view = await readPassView(this.deps.orm, workloadId);
+          if (!view) return false;
+          kept = { view, readAt };
+        }
+        const outcome = await this.round(kept.view);
+        if (outcome === 'deleted') return true;
+        if (outcome === 'quiet') break;
+        if (outcome === 'reread') kept = undefined;
+      }
+      // Left for the next pass unless a change arrived meanwhile (it may be older than the view).
+      if (kept && this.reading.get(workloadId) === token && this.deps.viewMaxAgeMs) this.kept.set(workloadId, kept);
+      return false;
+    } finally {
+      if (this.reading.get(workloadId) === token) this.reading.delete(workloadId);
     }
-    return false;
+  }
+
+  /** The view the previous pass left, if it is young enough. */
+  private fresh(workloadId: string): KeptView | undefined {
+    const kept = this.kept.get(workloadId);
+    return kept && performance.now() - kept.readAt < (this.deps.viewMaxAgeMs ?? 0) ? kept : undefined;
   }
 
   /** The clock and policy a rule runs with. */
@@ -65,7 +121,7 @@ export class Reconciler {
     const now = this.deps.clock();
     const { workload } = view;
     const workloadId = workload.id;
-    if (!view.lifecycle) {
+    if (!workload.lifecycle) {
       // First sight: record the initial lifecycle (and its active proton) before touching the runtime.
       await orm.em.fork().transactional(async (tx) => {
         const w = await tx.findOneOrFail(WorkloadEntity, { id: workloadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
@@ -74,10 +130,10 @@ export class Reconciler {
       });
       return 'reread';
     }
-    const stored = deserializeLifecycle(view.lifecycle);
+    const stored = deserializeLifecycle(workload.lifecycle);
     const rows = liveRows(view);
     const records = new Map<string, ProtonRecord>(
-      rows.map((p) => [p.id, { id: p.id, spec: p.artifact.spec, runtime: p.runtime, ...(p.restartedAt && { restartedAt: p.restartedAt }) }]),
+      rows.map((p) => [p.id, { id: p.id, spec: p.spec, runtime: p.runtime, ...(p.restartedAt && { restartedAt: p.restartedAt }) }]),
     );
 
     await applyDesired(runtime, workload, desiredRuntime(workload, stored.state, records, now));

@@ -1,59 +1,55 @@
 /**
- * Phase "record": writes what a pass decided in one transaction (the lifecycle, the workload's
- * status columns, proton statuses and roles, the replacement row, typed events) and publishes
- * after the commit. A pass whose view went stale (an operation changed the workload meanwhile)
+ * Phase "record": writes what a pass decided in one statement, its own transaction (the
+ * lifecycle, the workload's status columns, proton statuses and roles, the replacement row, typed
+ * events); the caller publishes after it. A pass whose view went stale (an operation changed the workload meanwhile)
  * writes nothing; the next pass sees the operation's state.
  */
 import { randomUUID } from 'node:crypto';
-import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkloadRuntime } from '../domain/artifact-spec.js';
 import { protonStatusChanged, type RecordedEvent } from '../domain/events.js';
-import type { DesiredState } from '../domain/model.js';
+import type { DesiredState, ProtonStatus } from '../domain/model.js';
 import { placeOf, ROLE_OF_SLOT } from '../domain/proton-identity.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
-import { ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, type Proton, type Workload } from '../store/entities/index.js';
-import { appendRecordedEvents } from '../store/events.js';
-import { queryRows } from '../store/sql.js';
+import { ArtifactEntity, ProtonEntity, type Proton, type Workload } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
+import { readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
 import { explainStatus, type Decision } from './decide.js';
 import { canonicalJson, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
 
 /**
- * One workload as a pass read it, once: its own EntityManager, the workload (artifact populated)
- * and its proton rows. Every round of the pass records through it, so a round's transaction
- * reads nothing back; `lifecycle` is the stored lifecycle as last read or written, which the
- * transaction's first statement compares (and locks) to tell whether an operation got in between.
+ * One workload as a pass read it, once: the workload's columns and its live proton rows, plain
+ * values read in one statement. Every round of the pass records through it and then updates it
+ * to what it wrote, so a round reads nothing back; `workload.lifecycle` is the stored lifecycle as
+ * last read or written, which the round's write compares (and locks) to tell whether an operation
+ * got in between.
  */
 export interface PassView {
-  readonly em: EntityManager;
-  readonly workload: Workload;
-  readonly rows: readonly Proton[];
-  lifecycle: Record<string, unknown> | null;
+  readonly orm: Orm;
+  readonly workload: RoundWorkload;
+  readonly rows: RoundProton[];
 }
 
-/** Reads what a pass needs of one workload (two statements), or undefined when it is gone. */
+/** Reads what a pass needs of one workload (one statement), or undefined when it is gone. */
 export async function readPassView(orm: Orm, workloadId: string): Promise<PassView | undefined> {
-  const em = orm.em.fork();
-  const workload = await em.findOne(WorkloadEntity, { id: workloadId, deletedAt: null }, { populate: ['artifact'] });
-  if (!workload) return undefined;
-  const rows = await em.find(ProtonEntity, { workload: workloadId, removedAt: null }, { populate: ['artifact'] });
-  return { em, workload, rows, lifecycle: workload.lifecycle ?? null };
+  const read = await readRoundRows(orm.em, workloadId);
+  return read && { orm, workload: read.workload, rows: read.protons };
 }
 
 /** The proton rows of a view that no round of the pass has removed. */
-export function liveRows(view: PassView): Proton[] {
-  return view.rows.filter((row) => row.removedAt === null);
+export function liveRows(view: PassView): RoundProton[] {
+  return view.rows.filter((row) => !row.removed);
 }
 
 /**
- * Writes one round's decision in one transaction that reads nothing back: a lock on the workload
- * row that also checks its lifecycle is still `view.lifecycle`, the changed rows, the events in
- * one statement; returns the last event's sequence (to publish after the commit), null when
- * nothing needed an event, or 'stale' when an operation changed the workload since the view was
- * read (nothing is written; the next pass sees the operation's state). After a failure the view's
- * entities may hold what was not written: read a new view.
+ * Writes one round's decision in one statement (`workload_record_round`): the workload row is
+ * locked and written only while it still holds the view's lifecycle and last event sequence (no
+ * operation, update or sharing change got in between); the changed proton rows,
+ * the replacement's step and the events go with it. Returns the last event's sequence (to publish
+ * after the commit), null when nothing needed an event, or 'stale' when an operation changed the
+ * workload since the view was read (nothing is written; the next pass sees the operation's
+ * state). The view is brought up to what was written only when the write succeeded.
  */
 export async function recordRound(
   view: PassView,
@@ -62,70 +58,71 @@ export async function recordRound(
   reports: ReadonlyMap<string, ProtonStatusReport>,
   now: Date,
 ): Promise<number | null | 'stale'> {
-  const { em, workload } = view;
+  const { workload } = view;
   const { next, events, finishedDeleting } = decision;
-  await em.begin();
-  try {
-    const locked = await queryRows<{ id: string }>(
-      em,
-      'select id from workload where id = ? and deleted_at is null and lifecycle is not distinct from ?::jsonb for update',
-      [workload.id, view.lifecycle === null ? null : JSON.stringify(view.lifecycle)],
-    );
-    if (locked.length === 0) {
-      await em.rollback();
-      return 'stale';
-    }
-    const rows = liveRows(view);
-    const protonEvents: RecordedEvent[] = [];
-    const setStatus = (row: Proton, status: Proton['status'], reason: string | null, message: string | null) => {
-      if (row.status !== status) protonEvents.push(protonStatusChanged(row, row.status, status, reason ?? undefined));
-      if (row.status === status && row.statusReason === reason && row.statusMessage === message) return;
-      row.status = status;
-      row.statusReason = reason;
-      row.statusMessage = message;
-      row.updatedAt = now;
-    };
-    for (const row of rows) {
-      const r = reports.get(row.id);
-      if (r) setStatus(row, r.status, r.reason ?? null, r.message ?? null);
-    }
-    // Roles follow the lifecycle state; the old active steps aside first (one active at a time).
-    for (const row of rows) {
-      const place = placeOf(next.state, row.id);
-      if (place === undefined) {
-        row.removedAt = now;
-        setStatus(row, 'terminated', null, null);
-      } else if (place === 'oldActive' && row.role !== 'previous') row.role = 'previous';
-    }
-    await em.flush();
-    for (const row of rows) {
-      const place = placeOf(next.state, row.id);
-      if (place === undefined || place === 'retiring' || row.role === ROLE_OF_SLOT[place]) continue;
-      row.role = ROLE_OF_SLOT[place];
+  const rows = liveRows(view);
+  const protonEvents: RecordedEvent[] = [];
+  const writes = new Map<string, ProtonWrite>();
+  const change = (row: RoundProton, patch: Partial<Omit<ProtonWrite, 'id'>>) => {
+    const current = writes.get(row.id) ?? { id: row.id, status: row.status, statusReason: row.statusReason, statusMessage: row.statusMessage, role: row.role, removed: row.removed };
+    writes.set(row.id, { ...current, ...patch });
+  };
+  const setStatus = (row: RoundProton, status: ProtonStatus, reason: string | null, message: string | null) => {
+    if (row.status !== status) protonEvents.push(protonStatusChanged(row, row.status, status, reason ?? undefined));
+    if (row.status === status && row.statusReason === reason && row.statusMessage === message) return;
+    change(row, { status, statusReason: reason, statusMessage: message });
+  };
+  for (const row of rows) {
+    const r = reports.get(row.id);
+    if (r) setStatus(row, r.status, r.reason ?? null, r.message ?? null);
+  }
+  // Roles follow the lifecycle state; the old active steps aside before another takes its role.
+  let artifactId = workload.artifactId;
+  let runtime = workload.runtime;
+  for (const row of rows) {
+    const place = placeOf(next.state, row.id);
+    if (place === undefined || finishedDeleting) {
+      if (place === undefined) setStatus(row, 'terminated', null, null);
+      change(row, { removed: true });
+    } else if (place !== 'retiring' && row.role !== ROLE_OF_SLOT[place]) {
+      change(row, { role: ROLE_OF_SLOT[place] });
       // The switch: the workload now runs what its new active proton runs.
       if (place === 'active') {
-        workload.artifact = row.artifact;
-        workload.runtime = row.runtime;
+        artifactId = row.artifactId;
+        runtime = row.runtime;
       }
     }
-    await em.flush();
-    await recordReplacement(em, next, now);
-    const activeId = next.state.active?.protonId;
-    writeWorkload(workload, next, activeId ? reports.get(activeId) : undefined, now);
-    const all = [...protonEvents, ...events];
-    if (finishedDeleting) {
-      workload.deletedAt = now;
-      for (const row of rows) row.removedAt ??= now;
-      all.push({ data: { type: 'deleted' }, message: 'workload deleted: its protons and routing are gone; the artifact stays' });
-    }
-    const sequence = await appendRecordedEvents(em, workload.id, all, null, now);
-    await em.commit();
-    view.lifecycle = workload.lifecycle ?? null;
-    return sequence;
-  } catch (error) {
-    await em.rollback().catch(() => undefined);
-    throw error;
   }
+  const replacement = next.state.replacement;
+  const columns = workloadColumns(next, next.state.active?.protonId ? reports.get(next.state.active.protonId) : undefined);
+  const all = [...protonEvents, ...events];
+  if (finishedDeleting) all.push({ data: { type: 'deleted' }, message: 'workload deleted: its protons and routing are gone; the artifact stays' });
+  const nextLifecycle = serializeLifecycle(next);
+  const sequence = await recordWorkloadRound(view.orm.em, {
+    workloadId: workload.id,
+    expected: { lifecycle: workload.lifecycle, sequence: workload.lastEventSequence },
+    workload: { ...columns, lifecycle: nextLifecycle, artifactId, runtime, deletedAt: finishedDeleting ? now : null },
+    protons: [...writes.values()],
+    ...(next.replacementId &&
+      replacement && {
+        replacement: {
+          id: next.replacementId,
+          status: replacement.status,
+          statusReason: replacement.reason ?? null,
+          statusMessage: replacement.message ?? null,
+          finished: !isReplacementInProgress(replacement),
+        },
+      }),
+    events: all.map((e) => ({ type: e.data.type, message: e.message, data: { ...e.data } })),
+    now,
+  });
+  if (sequence === 'stale') return sequence;
+  Object.assign(workload, columns, { lifecycle: nextLifecycle, artifactId, runtime, lastEventSequence: sequence ?? workload.lastEventSequence });
+  for (const row of rows) {
+    const written = writes.get(row.id);
+    if (written) Object.assign(row, { status: written.status, statusReason: written.statusReason, statusMessage: written.statusMessage, role: written.role, removed: written.removed });
+  }
+  return sequence;
 }
 
 /** Writes one pass's decision through a view of its own (tests, and a pass whose view a failure spoiled). */
@@ -139,40 +136,34 @@ export async function recordPass(
 ): Promise<number | null> {
   const view = await readPassView(orm, workloadId);
   // An operation changed the workload since `before` was read: our view is stale, the next pass sees theirs.
-  if (!view || canonicalJson(view.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
+  if (!view || canonicalJson(view.workload.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
   const sequence = await recordRound(view, before, decision, reports, now);
   return sequence === 'stale' ? null : sequence;
 }
 
-/** Mirrors the replacement's state onto its row. */
-async function recordReplacement(em: EntityManager, next: StoredLifecycle, now: Date): Promise<void> {
-  const r = next.state.replacement;
-  if (!next.replacementId || !r) return;
-  const record = await em.findOne(ReplacementEntity, { id: next.replacementId });
-  if (!record || record.status === r.status) return;
-  record.status = r.status;
-  record.statusReason = r.reason ?? null;
-  record.statusMessage = r.message ?? null;
-  record.updatedAt = now;
-  if (!isReplacementInProgress(r)) record.finishedAt = now;
+/** The workload's queryable columns that mirror a lifecycle state (its status explained by the active proton's report). */
+function workloadColumns(
+  stored: StoredLifecycle,
+  active: ProtonStatusReport | undefined,
+): Pick<RoundWorkload, 'desiredState' | 'expiresAt' | 'status' | 'statusReason' | 'statusMessage'> {
+  const s = stored.state;
+  const explained = explainStatus(s, active);
+  return {
+    desiredState: s.desiredState as DesiredState,
+    expiresAt: s.expiresAt ?? null,
+    status: s.status,
+    statusReason: explained.reason ?? null,
+    statusMessage: explained.message ?? null,
+  };
 }
 
-/** Mirrors the lifecycle state onto the workload's queryable columns. */
+/** Mirrors the lifecycle state onto a workload entity's queryable columns (an operation's or a first pass's write). */
 export function writeWorkload(workload: Workload, stored: StoredLifecycle, active: ProtonStatusReport | undefined, now: Date): void {
-  const s = stored.state;
+  const { status, statusReason, statusMessage, ...rest } = workloadColumns(stored, active);
   workload.lifecycle = serializeLifecycle(stored);
-  workload.desiredState = s.desiredState as DesiredState;
-  workload.expiresAt = s.expiresAt ?? null;
-  const explained = explainStatus(s, active);
-  if (
-    workload.status !== s.status ||
-    workload.statusReason !== (explained.reason ?? null) ||
-    workload.statusMessage !== (explained.message ?? null)
-  ) {
-    workload.status = s.status;
-    workload.statusReason = explained.reason ?? null;
-    workload.statusMessage = explained.message ?? null;
-    workload.updatedAt = now;
+  Object.assign(workload, rest);
+  if (workload.status !== status || workload.statusReason !== statusReason || workload.statusMessage !== statusMessage) {
+    Object.assign(workload, { status, statusReason, statusMessage, updatedAt: now });
   }
 }
 

@@ -85,7 +85,17 @@ export interface WorkloadServiceDeps {
 
 /** Creating, changing and reading workloads. Lifecycle operations drive the controller. */
 export class WorkloadService {
-  constructor(private readonly deps: WorkloadServiceDeps) {}
+  /** The input schemas, built once for this service's limits (building one costs more than a parse). */
+  private readonly schemas: {
+    readonly newWorkload: ReturnType<typeof newWorkloadSchema>;
+    readonly runtime: ReturnType<typeof workloadRuntimeSchema>;
+    readonly replaceOptions: ReturnType<typeof replaceOptionsSchema>;
+  };
+
+  constructor(private readonly deps: WorkloadServiceDeps) {
+    const limits = { maxReplicas: deps.maxReplicas };
+    this.schemas = { newWorkload: newWorkloadSchema(limits), runtime: workloadRuntimeSchema(limits), replaceOptions: replaceOptionsSchema(limits) };
+  }
 
   /** Loads a live workload or throws NotFound. */
   async get(em: EntityManager, viewer: Viewer, id: string): Promise<Workload> {
@@ -101,7 +111,7 @@ export class WorkloadService {
    * It starts `submitted` with no proton; a draft workload expires after the draft TTL.
    */
   async create(viewer: Viewer, raw: unknown): Promise<Workload> {
-    const input = parseOrThrow(newWorkloadSchema({ maxReplicas: this.deps.maxReplicas }), raw);
+    const input = parseOrThrow(this.schemas.newWorkload, raw);
     if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance, 'OWNER');
     let created: { workload: Workload; sequence: number };
     try {
@@ -275,20 +285,19 @@ export class WorkloadService {
     const mutation = OPERATION_MUTATIONS[op.kind];
     await this.authorize(em, viewer, id, mutation);
     const workload = await this.get(em, viewer, id);
-    const limits = { maxReplicas: this.deps.maxReplicas };
     if (op.kind === 'promote') {
       // Promote locks the artifact: the rulebook asks for a role on it too.
       await this.deps.artifacts.authorize(em, viewer, workload.artifact.id, 'promoteWorkload');
     }
     if (op.kind === 'updateRuntime') {
-      const runtime = parseOrThrow(workloadRuntimeSchema(limits), op.runtime, ['runtime']);
+      const runtime = parseOrThrow(this.schemas.runtime, op.runtime, ['runtime']);
       const artifact = await em.findOneOrFail(ArtifactEntity, { id: workload.artifact.id });
       throwIfIssues(runtimeIssuesAgainstSpec(runtime, artifact.spec).map((i) => ({ ...i, path: ['runtime', ...i.path] })));
       const update = { kind: 'updateRuntime', runtime } as const;
       return this.deps.controller.operate(id, update, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, update));
     }
     if (op.kind === 'replace') {
-      const input = parseOrThrow(replaceOptionsSchema(limits), op);
+      const input = parseOrThrow(this.schemas.replaceOptions, op);
       const { artifact } = await this.deps.artifacts.authorize(em, viewer, input.artifactId, 'replaceWorkloadArtifact', {
         alreadyRunByThisWorkload: input.artifactId === workload.artifact.id,
       });

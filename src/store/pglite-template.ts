@@ -52,10 +52,14 @@ async function readKey(templateDir: string): Promise<TemplateKey | null> {
   }
 }
 
-/** Whether `templateDir` holds a template that fits this code (missing or unreadable: false). */
-export async function templateIsCurrent(templateDir: string): Promise<boolean> {
+/**
+ * Whether `templateDir` holds a template that fits this code (missing or unreadable: false);
+ * `exactly`: one with every migration applied, not only an earlier prefix of them.
+ */
+export async function templateIsCurrent(templateDir: string, exactly = false): Promise<boolean> {
   const key = await readKey(templateDir);
-  return key !== null && templateFits(key, await currentTemplateKey());
+  const current = await currentTemplateKey();
+  return key !== null && templateFits(key, current) && (!exactly || key.migrations.length === current.migrations.length);
 }
 
 async function isEmptyOrMissing(dir: string): Promise<boolean> {

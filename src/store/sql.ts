@@ -8,7 +8,13 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 export async function queryRows<T>(em: EntityManager, sql: string, params: readonly unknown[] = []): Promise<T[]> {
   const knex = em.getTransactionContext() ?? em.getKnex();
   const started = performance.now();
-  const result = (await knex.raw(sql, params as unknown[])) as { rows: T[] };
+  let result: { rows: T[] };
+  try {
+    result = (await knex.raw(sql, params as unknown[])) as { rows: T[] };
+  } catch (err) {
+    // Typed as the ORM's own statements' errors are (a unique or guard violation, a lost connection).
+    throw err instanceof Error ? em.getDriver().convertException(err) : err;
+  }
   // Logged like the ORM's own statements (its query log, and the tests' statement counts).
   em.config.getLogger().logQuery({ query: sql, took: Math.round(performance.now() - started), results: result.rows.length });
   return result.rows;

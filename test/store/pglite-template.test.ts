@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrationsList } from '../../migrations/index.js';
 import { openOrm } from '../../src/store/orm.js';
-import { buildTemplate, currentTemplateKey, seedFromTemplate, templateFits, type TemplateKey } from '../../src/store/pglite-template.js';
+import { buildTemplate, currentTemplateKey, seedFromTemplate, templateFits, templateIsCurrent, type TemplateKey } from '../../src/store/pglite-template.js';
 
 describe('templateFits', () => {
   const current: TemplateKey = { pglite: '0.3.16', migrations: ['a', 'b', 'c'] };
@@ -82,6 +82,16 @@ describe('the embedded database template', () => {
     } finally {
       await orm.close(true);
     }
+  });
+
+  it('counts as current for seeding with a prefix of the migrations, but is rebuilt by install only with all of them', async () => {
+    const earlier = path.join(dir, 'earlier');
+    await buildTemplate(earlier, async (dataDir) => (await openOrm({ kind: 'pglite', dataDir })).close(true));
+    expect(await templateIsCurrent(earlier, true)).toBe(true);
+    const key = JSON.parse(await readFile(path.join(earlier, 'template.json'), 'utf8')) as TemplateKey;
+    await writeFile(path.join(earlier, 'template.json'), JSON.stringify({ ...key, migrations: key.migrations.slice(0, -1) }));
+    expect(await templateIsCurrent(earlier)).toBe(true);
+    expect(await templateIsCurrent(earlier, true)).toBe(false);
   });
 
   it('is not used when missing', async () => {

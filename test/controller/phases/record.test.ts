@@ -6,12 +6,21 @@ import { readPassView, recordPass, recordRound } from '../../../src/controller/r
 import { workloadStatusChanged, type WorkloadEventData } from '../../../src/domain/events.js';
 import type { ProtonStatusReport } from '../../../src/domain/proton-status.js';
 import { ProtonEntity, WorkloadEntity } from '../../../src/store/entities/index.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { LABELS } from '../../../src/runtime/conventions.js';
+import { loadPod } from '../../fixtures/pods/index.js';
 import { CreateWorkloadDocument } from '../../graphql/generated/graphql.js';
 import { containerInput, specInput } from '../../support/fixtures.js';
 import { TEST_POLICY } from '../../support/policy.js';
 import { recordSql } from '../../support/sql-log.js';
 import { startTestApp, type TestApp } from '../../support/test-app.js';
 import { FakeRuntime } from './fake-runtime.js';
+
+/** A running, ready pod of the proton's current template. */
+function runningPod(workloadId: string, protonId: string, revision: string): V1Pod {
+  const p = loadPod('running-ready');
+  return { ...p, metadata: { ...p.metadata, name: `${protonId}-0`, uid: `${protonId}-0`, labels: { ...p.metadata?.labels, [LABELS.workloadId]: workloadId, [LABELS.protonId]: protonId, [LABELS.revision]: revision } } };
+}
 
 const report = (status: ProtonStatusReport['status']): ProtonStatusReport => ({ status, affected: 1, total: 1, ready: 1, desiredReplicas: 1 });
 
@@ -96,23 +105,22 @@ describe('phase record', () => {
     expect(last[0]).toEqual({ type: 'deleted', sequence });
   });
 
-  it('records a round in one transaction that reads nothing back: a lock that checks the lifecycle, the writes, the events in one insert', async () => {
+  it('reads a pass in one statement and records a round in one: the lock that checks the lifecycle, the writes and the events in one call', async () => {
     const { id, stored, protonId } = await workload();
+    const log = recordSql(t.app.orm);
     const view = (await readPassView(t.app.orm, id))!;
+    expect(log.statements).toHaveLength(1);
+    expect(view.rows.map((r) => ({ id: r.id, role: r.role, status: r.status }))).toEqual([{ id: protonId, role: 'active', status: 'submitted' }]);
+    log.statements.length = 0;
     const decision: Decision = {
       next: { ...stored, state: { ...stored.state, status: 'running', active: { ...stored.state.active!, status: 'running' } } },
       events: [workloadStatusChanged('submitted', 'running')],
       finishedDeleting: false,
     };
-    const log = recordSql(t.app.orm);
     const sequence = await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read());
     log.stop();
-    const statements = log.statements;
-    expect(statements[0]).toBe('begin');
-    expect(statements.at(-1)).toBe('commit');
-    expect(statements[1]).toMatch(/^select id from workload where id = .* for update$/);
-    expect(statements.slice(2).filter((q) => q.startsWith('select'))).toEqual([]);
-    expect(statements.filter((q) => q.startsWith('insert into workload_event'))).toHaveLength(1);
+    expect(log.statements).toEqual([expect.stringMatching(/^select workload_record_round\(/)]);
+    expect(view.rows[0]).toMatchObject({ status: 'running' });
     expect(await events(id)).toHaveLength(2);
     expect(sequence).toBe((await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).lastEventSequence);
     // The view goes on from what it wrote: a second round on it is not stale.
@@ -129,4 +137,79 @@ describe('phase record', () => {
     expect(await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'submitted' });
     expect(await events(id)).toEqual([]);
   });
+
+  it('finds a view stale once the workload got an event after it was read (a rename, a new importance), and writes nothing', async () => {
+    const { id, stored, protonId } = await workload();
+    const view = (await readPassView(t.app.orm, id))!;
+    await t.app.orm.em.fork().getConnection().execute(
+      `insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at) values (?, 0, 'updated', 'renamed', 'someone', '{}'::jsonb, now())`,
+      [id],
+    );
+    const decision: Decision = { next: { ...stored, state: { ...stored.state, status: 'running' } }, events: [workloadStatusChanged('submitted', 'running')], finishedDeleting: false };
+    expect(await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read())).toBe('stale');
+    expect(await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'submitted' });
+    expect(await events(id)).toEqual([]);
+  });
+
+  describe('views kept between passes', () => {
+    const reconciler = (runtime: FakeRuntime, viewMaxAgeMs: number) =>
+      new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined, viewMaxAgeMs });
+
+    /** A workload whose first passes ran on `r`, and the proton it runs. */
+    async function settled(r: Reconciler, runtime: FakeRuntime): Promise<string> {
+      n += 1;
+      const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+        input: { name: `kept-${n}`, artifact: { name: `kept-${n}`, spec: specInput([containerInput()]) as never } },
+      });
+      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+      const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+      await r.pass(id);
+      expect(runtime.actions).toHaveLength(2);
+      return id;
+    }
+
+    it('a pass that follows within the age and finds nothing new reads nothing; a forgotten or aged view is read again', async () => {
+      const runtime = new FakeRuntime();
+      const r = reconciler(runtime, 60_000);
+      const id = await settled(r, runtime);
+      const log = recordSql(t.app.orm);
+      await r.pass(id);
+      expect(log.statements).toEqual([]);
+      r.forget(id);
+      await r.pass(id);
+      expect(log.statements).toHaveLength(1);
+      log.statements.length = 0;
+      await r.pass(id);
+      expect(log.statements).toEqual([]);
+      log.stop();
+
+      const aged = reconciler(runtime, 0);
+      const again = recordSql(t.app.orm);
+      await aged.pass(id);
+      await aged.pass(id);
+      again.stop();
+      expect(again.statements).toHaveLength(2);
+    });
+
+    it('a round on a kept view that a change made stale reads the workload again and goes on from there', async () => {
+      const runtime = new FakeRuntime();
+      const r = reconciler(runtime, 60_000);
+      const id = await settled(r, runtime);
+      // Another writer (an operation on another replica, unannounced yet) stops the workload.
+      await t.app.orm.em.fork().getConnection().execute(
+        `update workload set lifecycle = jsonb_set(lifecycle, '{state,desiredState}', '"stopped"'), desired_state = 'stopped' where id = ?`,
+        [id],
+      );
+      const [protonId, proton] = [...runtime.protons.entries()][0]!;
+      runtime.pods = [runningPod(id, protonId, proton.revision)];
+      const log = recordSql(t.app.orm);
+      await r.pass(id);
+      log.stop();
+      // The kept view's round was refused as stale, the workload read again, and the stop carried out.
+      expect(log.statements.slice(0, 2)).toEqual([expect.stringMatching(/^select workload_record_round\(/), expect.stringMatching(/^select w\.id/)]);
+      expect(log.statements.filter((q) => q.startsWith('select w.id'))).toHaveLength(1);
+      expect(runtime.actions.at(-1)).toEqual({ update: protonId, replicas: 0, revision: expect.any(String) });
+    });
+  });
 });
+

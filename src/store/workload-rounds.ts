@@ -1,0 +1,179 @@
+/**
+ * What a reconcile pass reads of one workload and how a round writes, in plain statements: a
+ * pass reads the workload and its live protons (with their artifacts' specs) in one statement,
+ * and a round writes in one call of `workload_record_round` (migration
+ * Migration20261203000000_record_round), so neither goes through the ORM's unit of work: a round
+ * is one round trip, and the rows are plain values the controller owns (ADR 0005, decision 21).
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
+import type { DesiredState, Importance, ProtonRole, ProtonStatus, ReplacementStatus, WorkloadStatus } from '../domain/model.js';
+import { queryRows } from './sql.js';
+
+/** A workload's columns as a pass reads and writes them. */
+export interface RoundWorkload {
+  readonly id: string;
+  readonly importance: Importance;
+  artifactId: string;
+  runtime: WorkloadRuntime;
+  lifecycle: Record<string, unknown> | null;
+  /** The sequence of the workload's last event: every writer of a workload appends one. */
+  lastEventSequence: number;
+  desiredState: DesiredState;
+  expiresAt: Date | null;
+  status: WorkloadStatus;
+  statusReason: string | null;
+  statusMessage: string | null;
+}
+
+/** A live proton row as a pass reads it, with the spec of the artifact it runs. */
+export interface RoundProton {
+  readonly id: string;
+  readonly artifactId: string;
+  readonly spec: ArtifactSpec;
+  readonly runtime: WorkloadRuntime;
+  readonly restartedAt: Date | null;
+  role: ProtonRole;
+  status: ProtonStatus;
+  statusReason: string | null;
+  statusMessage: string | null;
+  removed: boolean;
+}
+
+/** The workload and its live protons (oldest first), or undefined when it is gone. */
+export async function readRoundRows(em: EntityManager, workloadId: string): Promise<{ workload: RoundWorkload; protons: RoundProton[] } | undefined> {
+  const [row] = await queryRows<{
+    id: string;
+    importance: Importance;
+    artifact_id: string;
+    runtime: WorkloadRuntime | string;
+    lifecycle: Record<string, unknown> | string | null;
+    last_event_sequence: number;
+    desired_state: DesiredState;
+    expires_at: Date | string | null;
+    status: WorkloadStatus;
+    status_reason: string | null;
+    status_message: string | null;
+    protons: ProtonJson[] | string;
+  }>(
+    em,
+    `select w.id, w.importance, w.artifact_id, w.runtime, w.lifecycle, w.last_event_sequence, w.desired_state, w.expires_at, w.status, w.status_reason, w.status_message,
+       coalesce((select json_agg(json_build_object(
+           'id', p.id, 'artifact_id', p.artifact_id, 'spec', a.spec, 'runtime', p.runtime, 'restarted_at', p.restarted_at,
+           'role', p.role, 'status', p.status, 'status_reason', p.status_reason, 'status_message', p.status_message)
+         order by p.created_at, p.id)
+         from proton p join artifact a on a.id = p.artifact_id
+         where p.workload_id = w.id and p.removed_at is null), '[]'::json) as protons
+     from workload w where w.id = ? and w.deleted_at is null`,
+    [workloadId],
+  );
+  if (!row) return undefined;
+  const workload: RoundWorkload = {
+    id: row.id,
+    importance: row.importance,
+    artifactId: row.artifact_id,
+    runtime: json(row.runtime),
+    lifecycle: row.lifecycle === null ? null : json(row.lifecycle),
+    lastEventSequence: row.last_event_sequence,
+    desiredState: row.desired_state,
+    expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
+    status: row.status,
+    statusReason: row.status_reason,
+    statusMessage: row.status_message,
+  };
+  const protons = json(row.protons).map((p) => ({
+    id: p.id,
+    artifactId: p.artifact_id,
+    spec: p.spec,
+    runtime: p.runtime,
+    restartedAt: p.restarted_at === null ? null : new Date(p.restarted_at),
+    role: p.role,
+    status: p.status,
+    statusReason: p.status_reason,
+    statusMessage: p.status_message,
+    removed: false,
+  }));
+  return { workload, protons };
+}
+
+type ProtonJson = {
+  id: string;
+  artifact_id: string;
+  spec: ArtifactSpec;
+  runtime: WorkloadRuntime;
+  restarted_at: string | null;
+  role: ProtonRole;
+  status: ProtonStatus;
+  status_reason: string | null;
+  status_message: string | null;
+};
+
+/** A JSON column as the driver hands it over: parsed by node-postgres, text from some embedded paths. */
+function json<T>(value: T | string): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}
+
+/** A proton row a round changes: its final status and role, and whether the round removes it. */
+export interface ProtonWrite {
+  readonly id: string;
+  readonly status: ProtonStatus;
+  readonly statusReason: string | null;
+  readonly statusMessage: string | null;
+  readonly role: ProtonRole;
+  readonly removed: boolean;
+}
+
+/** What one round writes. */
+export interface RoundWrite {
+  readonly workloadId: string;
+  /** The lifecycle and last event sequence the pass read: nothing is written unless the row still holds both. */
+  readonly expected: { readonly lifecycle: Record<string, unknown> | null; readonly sequence: number };
+  readonly workload: Omit<RoundWorkload, 'id' | 'importance' | 'lastEventSequence'> & { readonly deletedAt: Date | null };
+  readonly protons: readonly ProtonWrite[];
+  readonly replacement?: { readonly id: string; readonly status: ReplacementStatus; readonly statusReason: string | null; readonly statusMessage: string | null; readonly finished: boolean };
+  readonly events: readonly { readonly type: string; readonly message: string; readonly data: Record<string, unknown> }[];
+  readonly now: Date;
+}
+
+/** Writes a round in one statement: the last event's sequence, null when it recorded no event, 'stale' when the workload changed since it was read. */
+export async function recordWorkloadRound(em: EntityManager, write: RoundWrite): Promise<number | null | 'stale'> {
+  const w = write.workload;
+  const [row] = await queryRows<{ sequence: number }>(
+    em,
+    'select workload_record_round(?::uuid, ?::jsonb, ?::integer, ?::jsonb, ?::jsonb, ?::jsonb, ?::jsonb, ?::timestamptz) as sequence',
+    [
+      write.workloadId,
+      write.expected.lifecycle === null ? null : JSON.stringify(write.expected.lifecycle),
+      write.expected.sequence,
+      JSON.stringify({
+        lifecycle: w.lifecycle,
+        desired_state: w.desiredState,
+        expires_at: w.expiresAt,
+        status: w.status,
+        status_reason: w.statusReason,
+        status_message: w.statusMessage,
+        artifact_id: w.artifactId,
+        runtime: w.runtime,
+        deleted_at: w.deletedAt,
+      }),
+      JSON.stringify(
+        write.protons.map((p) => ({ id: p.id, status: p.status, status_reason: p.statusReason, status_message: p.statusMessage, role: p.role, removed: p.removed })),
+      ),
+      write.replacement
+        ? JSON.stringify({
+            id: write.replacement.id,
+            status: write.replacement.status,
+            status_reason: write.replacement.statusReason,
+            status_message: write.replacement.statusMessage,
+            finished: write.replacement.finished,
+          })
+        : null,
+      JSON.stringify(write.events),
+      write.now,
+    ],
+  );
+  const sequence = row?.sequence;
+  if (typeof sequence !== 'number') throw new Error(`workload_record_round returned no sequence for workload ${write.workloadId}`);
+  if (sequence < 0) return 'stale';
+  return sequence === 0 ? null : sequence;
+}
