@@ -37,7 +37,8 @@ import WebSocket from 'ws';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { LABELS } from '../../src/runtime/conventions.js';
-import { KubernetesProtonRuntime } from '../../src/runtime/kubernetes/index.js';
+import { KubernetesProtonRuntime, loadKubeConfig } from '../../src/runtime/kubernetes/index.js';
+import { reusingConnections } from '../../src/runtime/kubernetes/kube-config.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -59,8 +60,8 @@ const summary = (values: number[]) => {
 };
 const ms = (n: number) => `${n.toFixed(1)} ms`;
 
-const kc = new KubeConfig();
-kc.loadFromFile(kubeconfigPath);
+// Loaded as the product loads its own (one keep-alive connection per cluster and credentials).
+const kc = loadKubeConfig({ kubeconfigPath });
 const core = kc.makeApiClient(CoreV1Api);
 const namespace = `wl-bench-${Date.now().toString(36)}`;
 await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -83,6 +84,7 @@ class CountingKubeConfig extends KubeConfig {
 }
 const runtimeKc = new CountingKubeConfig();
 runtimeKc.loadFromFile(kubeconfigPath);
+reusingConnections(runtimeKc);
 const runtime = new KubernetesProtonRuntime({ kubeConfig: runtimeKc, namespace, onError: () => {} });
 // A database of the bench's own on the PostgreSQL server, dropped at the end.
 const adminUrl = process.env.DATABASE_URL;

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { AppsV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { describe, test } from 'vitest';
-import { KubernetesProtonRuntime, type KubernetesRuntimeOptions } from '../../../src/runtime/kubernetes/index.js';
+import { KubernetesProtonRuntime, loadKubeConfig, type KubernetesRuntimeOptions } from '../../../src/runtime/kubernetes/index.js';
 
 const kubeconfigPath = process.env.K8S_TESTENV_KUBECONFIG;
 const requireAll = process.env.REQUIRE_ALL_BACKENDS === '1';
@@ -35,11 +35,9 @@ export function describeOnKubernetes(title: string, body: () => void): void {
   }
 }
 
-/** A client configuration for the test cluster (or another kubeconfig). */
+/** A client configuration for the test cluster (or another kubeconfig), loaded as the product loads one. */
 export function testKubeConfig(path = testKubeconfigPath()): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromFile(path);
-  return kc;
+  return loadKubeConfig({ kubeconfigPath: path });
 }
 
 /** A fresh namespace, ready for pods (its default ServiceAccount exists); `remove` deletes it. */
