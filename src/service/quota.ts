@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
 import type { WorkloadOperation } from '../controller/controller.js';
+import { KeyedQueue } from '../controller/keyed-queue.js';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import { ForbiddenError, NotFoundError, QuotaExceededError } from '../domain/errors.js';
 import type { Importance, SharingRole } from '../domain/model.js';
@@ -49,7 +50,26 @@ export interface QuotaHolder {
  * exceed a limit are decided one after the other.
  */
 export class QuotaService {
+  /** Creates of this process waiting for their turn on a limited subject, without a connection. */
+  private readonly turns = new KeyedQueue();
+
   constructor(private readonly deps: { importance: ImportancePolicy; quotas: QuotaSettings }) {}
+
+  /**
+   * Runs `write` (a transaction that will `admit` a new workload of `holder`) after the writes of
+   * this process queued before it on the same limited subjects, owner's turn first, then the
+   * organization's. The database's quota lock decides between replicas all the same; this only
+   * keeps a burst of one owner's creates from each holding a pooled connection while it waits on
+   * that lock, which left none for reads and the controller (ADR 0013, decision 11).
+   */
+  inTurn<T>(holder: QuotaHolder, write: () => Promise<T>): Promise<T> {
+    const limited = this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
+    return limited.reduceRight<() => Promise<T>>((next, s) => () => this.turns.run(`${s.scope}:${s.id}`, next), write)();
+  }
+
+  private subjectsOf(holder: QuotaHolder): QuotaSubject[] {
+    return [{ scope: 'owner', id: holder.ownerId }, ...(holder.organization ? [{ scope: 'organization' as const, id: holder.organization }] : [])];
+  }
 
   /**
    * Refuses an importance the caller may not set, naming the platform roles that may.
@@ -84,8 +104,7 @@ export class QuotaService {
    */
   async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
     if (QUOTA_RESOURCES.every((r) => added[r] <= 0)) return;
-    const all: QuotaSubject[] = [{ scope: 'owner', id: holder.ownerId }];
-    if (holder.organization) all.push({ scope: 'organization', id: holder.organization });
+    const all = this.subjectsOf(holder);
     // A subject unlimited in every resource this adds cannot be breached: it is neither locked
     // nor summed, so creates in one unlimited organization do not queue on its lock.
     const subjects = all.filter((s) => QUOTA_RESOURCES.some((r) => added[r] > 0 && this.limitsOf(s)[r] !== null));

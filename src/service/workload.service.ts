@@ -115,7 +115,8 @@ export class WorkloadService {
     if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance, 'OWNER');
     let created: { workload: Workload; sequence: number };
     try {
-      created = await this.deps.orm.em.fork().transactional(async (em) => {
+      const holder = { ownerId: viewer.userId, organization: viewer.organization };
+      created = await this.deps.quotas.inTurn(holder, () => this.deps.orm.em.fork().transactional(async (em) => {
         const artifact = input.artifactId
           ? (await this.deps.artifacts.authorize(em, viewer, input.artifactId, 'createWorkload')).artifact
           : await this.deps.artifacts.createIn(em, viewer, input.artifact as NewArtifact);
@@ -128,7 +129,7 @@ export class WorkloadService {
         if (issues.length > 0) {
           throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
         }
-        await this.deps.quotas.admit(em, { ownerId: viewer.userId, organization: viewer.organization }, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
+        await this.deps.quotas.admit(em, holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
         const now = this.deps.clock();
         const workload = em.create(WorkloadEntity, {
           id: randomUUID(),
@@ -168,7 +169,7 @@ export class WorkloadService {
           occurredAt: now,
         });
         return { workload, sequence };
-      });
+      }));
     } catch (err) {
       throw await this.explainCreateConflict(err, viewer, input);
     }

@@ -265,6 +265,42 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect((await quota(racer)).quota.workloads.used).toBe(3);
   });
 
+  it('decides concurrent creates of one owner across two API replicas by the database\'s lock: of ten at once, five through each, exactly three win', async () => {
+    if (backend.name !== 'postgres') return; // the embedded database has one process and one connection
+    const replica = await t.replica();
+    try {
+      const subject = { sub: 'q-two-replicas' };
+      const here = t.as(subject);
+      const there = replica.as(subject);
+      const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? create(here) : create(there))));
+      expect(results.filter((r) => r.__typename === 'CreateWorkloadPayload')).toHaveLength(3);
+      expect(results.filter((r) => r.__typename === 'QuotaExceededError')).toHaveLength(7);
+      expect((await quota(here)).quota.workloads.used).toBe(3);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('keeps a burst of one owner\'s creates waiting for their turn in the process, not on the database\'s lock each holding a connection', async () => {
+    const racer = user('q-turns');
+    let waiting = 0;
+    let done = false;
+    const watcher = (async () => {
+      while (!done) {
+        const [row] = await t.app.orm.em.fork().getConnection().execute<{ n: string }[]>(
+          `select count(*) as n from pg_locks where locktype = 'advisory' and not granted`,
+        );
+        waiting = Math.max(waiting, Number(row?.n ?? 0));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+    const results = await Promise.all(Array.from({ length: 10 }, () => create(racer)));
+    done = true;
+    await watcher;
+    expect(results.filter((r) => r.__typename === 'CreateWorkloadPayload')).toHaveLength(3);
+    expect(waiting).toBe(0);
+  });
+
   it('decides concurrent creates across an organization one at a time: of twelve by four members, exactly five win', async () => {
     const members = ['q-race-1', 'q-race-2', 'q-race-3', 'q-race-4'].map((sub) => user(sub, { org: 'q-race' }));
     const results = await Promise.all(members.flatMap((m) => [create(m), create(m), create(m)]));

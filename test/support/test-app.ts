@@ -63,6 +63,8 @@ export interface TestApp {
   execRaw(query: string, variables?: Record<string, unknown>): Promise<ExecutionResult>;
   /** The same, as another caller; `null` sends no credentials, a string sends that Authorization header. */
   as(who: TestSubject | string | null): TestCaller;
+  /** Another API replica on the same database (no controller): what one process keeps to itself, the other does not see. */
+  replica(): Promise<{ as(who: TestSubject): TestCaller; stop(): Promise<void> }>;
   stop(): Promise<void>;
 }
 
@@ -76,18 +78,20 @@ export async function startTestApp(
   const clock = new TestClock();
   const queries: string[] = [];
   const config = loadConfig(testEnvironment(env));
-  const app = await buildApp({
-    config,
-    database,
-    clock: options.clock ?? clock.read,
-    ...(options.runtime && { runtime: options.runtime }),
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
-    orm: { onQuery: (message) => {
-      if (message.startsWith('[query]')) queries.push(message);
-    } },
-  });
+  const build = (runtime?: ProtonRuntime) =>
+    buildApp({
+      config,
+      database,
+      clock: options.clock ?? clock.read,
+      ...(runtime && { runtime }),
+      logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+      orm: { onQuery: (message) => {
+        if (message.startsWith('[query]')) queries.push(message);
+      } },
+    });
+  const app = await build(options.runtime);
   if (options.controller) await app.controller.start();
-  const caller = (authorization: Promise<string | null>): TestCaller => {
+  const callerOf = (app: App) => (authorization: Promise<string | null>): TestCaller => {
     const execRaw = async (query: string, variables?: Record<string, unknown>): Promise<ExecutionResult> => {
       const auth = await authorization;
       const response = await app.yoga.fetch('http://localhost/graphql', {
@@ -106,6 +110,7 @@ export async function startTestApp(
       },
     };
   };
+  const caller = callerOf(app);
   const bearer = async (subject: TestSubject) => `Bearer ${await tokenFor(subject)}`;
   const developer = caller(bearer({ sub: 'developer' }));
   return {
@@ -115,6 +120,10 @@ export async function startTestApp(
     execRaw: developer.execRaw,
     exec: developer.exec,
     as: (who) => caller(Promise.resolve(who === null ? null : typeof who === 'string' ? who : bearer(who)).then((x) => x)),
+    async replica() {
+      const other = await build();
+      return { as: (who: TestSubject) => callerOf(other)(bearer(who)), stop: () => other.stop() };
+    },
     async stop() {
       await app.stop();
       await drop();
