@@ -175,6 +175,40 @@ describeEachDatabase('subscription groups: one source stream per group, frames w
     }
   });
 
+  it('delivers a backlog longer than a page, in order with no gap or duplicate: a live burst of 250 events, then a new subscriber from the start', async () => {
+    const w = await createWorkload();
+    const id = Buffer.from(w.id, 'base64').toString().split(':')[1] ?? '';
+    const start = await lastSequence(w.id);
+    const client = await wsClient(t.wsUrl, owner);
+    const live = subscribeWs(client, WorkloadEventsLiveDocument, { workloadId: w.id, after: start - 1 });
+    await live.count(1);
+    // 250 events in one commit and one announcement: the stream reads the head with the first
+    // page (100), then two further pages (100, 50).
+    const [row] = await t.app.orm.em.fork().getConnection().execute<{ sequence: number }[]>(
+      `insert into workload_event (workload_id, sequence, type, message, occurred_at)
+         select ?, 0, 'updated', 'burst ' || n, now() from generate_series(1, 250) as n order by n
+       returning sequence`,
+      [id],
+    );
+    expect(row).toBeDefined();
+    const newest = await lastSequence(w.id);
+    expect(newest).toBe(start + 250);
+    t.app.pubsub.publish('workload:changed', { workloadId: id, sequence: newest, reconcile: false });
+    await live.count(251);
+    const all = Array.from({ length: 251 }, (_, i) => start + i);
+    expect(sequences(live)).toEqual(all);
+    // A subscriber from before the first event reads the whole log, page by page, then goes live.
+    const fresh = subscribeWs(client, WorkloadEventsLiveDocument, { workloadId: w.id, after: 0 });
+    await fresh.count(newest);
+    expect(sequences(fresh)).toEqual(Array.from({ length: newest }, (_, i) => i + 1));
+    await update(w.id, { description: 'after the backlog' });
+    await Promise.all([live, fresh].map((s) => eventually(() => s.data.at(-1)?.workloadEvents.sequence === newest + 1, 'the next live event')));
+    expect(sequences(live)).toEqual([...all, newest + 1]);
+    expect(sequences(fresh).at(-1)).toBe(newest + 1);
+    expect(new Set(sequences(fresh)).size).toBe(sequences(fresh).length);
+    await client.dispose();
+  });
+
   it('catches a late subscriber up from its own cursor before it joins the group', async () => {
     const w = await createWorkload();
     const start = await lastSequence(w.id);
