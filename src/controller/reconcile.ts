@@ -6,11 +6,9 @@
  * A pass repeats (up to `MAX_ROUNDS`) while it records a change, so one pass moves a workload as
  * far as the runtime lets it. Call only from the workload's queue (see controller.ts).
  */
-import { LockMode } from '@mikro-orm/core';
 import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
-import { WorkloadEntity } from '../store/entities/index.js';
 import { inUseViolation } from '../store/artifact-use.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import type { Orm } from '../store/orm.js';
@@ -18,8 +16,7 @@ import { applyDesired } from './apply.js';
 import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from './decide.js';
 import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
 import { observe, type RuntimeFacts } from './observe.js';
-import { loadOrInitialize } from './operation.js';
-import { liveRows, readPassView, recordPass, recordRound, writeWorkload, type PassView } from './record.js';
+import { liveRows, readPassView, recordFirstLifecycle, recordPass, recordRound, type PassView } from './record.js';
 
 /** At most this many rounds per pass; each round moves at least one step. */
 const MAX_ROUNDS = 6;
@@ -123,11 +120,7 @@ export class Reconciler {
     const workloadId = workload.id;
     if (!workload.lifecycle) {
       // First sight: record the initial lifecycle (and its active proton) before touching the runtime.
-      await orm.em.fork().transactional(async (tx) => {
-        const w = await tx.findOneOrFail(WorkloadEntity, { id: workloadId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-        if (w.lifecycle) return;
-        writeWorkload(w, await loadOrInitialize(tx, w, (at) => this.context(at), now), undefined, now);
-      });
+      await recordFirstLifecycle(view, (at) => this.context(at), now);
       return 'reread';
     }
     const stored = deserializeLifecycle(workload.lifecycle);

@@ -8,13 +8,14 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkloadRuntime } from '../domain/artifact-spec.js';
 import { protonStatusChanged, type RecordedEvent } from '../domain/events.js';
+import { createWorkload, type OperationContext } from '../domain/lifecycle.js';
 import type { DesiredState, ProtonStatus } from '../domain/model.js';
 import { placeOf, ROLE_OF_SLOT } from '../domain/proton-identity.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
 import { ArtifactEntity, ProtonEntity, type Proton, type Workload } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
-import { readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
+import { initializeWorkload, readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
 import { explainStatus, type Decision } from './decide.js';
 import { canonicalJson, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
 
@@ -123,6 +124,21 @@ export async function recordRound(
     if (written) Object.assign(row, { status: written.status, statusReason: written.statusReason, statusMessage: written.statusMessage, role: written.role, removed: written.removed });
   }
   return sequence;
+}
+
+/**
+ * A workload's first pass: records its first lifecycle (the create rule's state as of its
+ * creation, with the expiry its row holds) and inserts the active proton that state names, in one
+ * statement, before anything touches the runtime (an operation's `loadOrInitialize` does the same
+ * through the ORM). False when an operation initialized it first: read it again.
+ */
+export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => OperationContext, now: Date): Promise<boolean> {
+  const w = view.workload;
+  const created = createWorkload({ artifact: { id: w.artifactId, status: w.artifactStatus } }, ctxAt(w.createdAt));
+  const protonId = randomUUID();
+  const state = { ...created.next, ...(w.expiresAt && { expiresAt: w.expiresAt }) };
+  const stored: StoredLifecycle = { state: { ...state, active: { artifactId: w.artifactId, status: 'submitted', ...state.active, protonId } } };
+  return initializeWorkload(view.orm.em, { workloadId: w.id, lifecycle: serializeLifecycle(stored), columns: workloadColumns(stored, undefined), protonId, now });
 }
 
 /** Writes one pass's decision through a view of its own (tests, and a pass whose view a failure spoiled). */

@@ -7,14 +7,17 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
-import type { DesiredState, Importance, ProtonRole, ProtonStatus, ReplacementStatus, WorkloadStatus } from '../domain/model.js';
+import type { ArtifactStatus, DesiredState, Importance, ProtonRole, ProtonStatus, ReplacementStatus, WorkloadStatus } from '../domain/model.js';
 import { queryRows } from './sql.js';
 
 /** A workload's columns as a pass reads and writes them. */
 export interface RoundWorkload {
   readonly id: string;
   readonly importance: Importance;
+  readonly createdAt: Date;
   artifactId: string;
+  /** The status of the artifact the workload runs (mirrored on its row). */
+  artifactStatus: ArtifactStatus;
   runtime: WorkloadRuntime;
   lifecycle: Record<string, unknown> | null;
   /** The sequence of the workload's last event: every writer of a workload appends one. */
@@ -45,7 +48,9 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
   const [row] = await queryRows<{
     id: string;
     importance: Importance;
+    created_at: Date | string;
     artifact_id: string;
+    artifact_status: ArtifactStatus;
     runtime: WorkloadRuntime | string;
     lifecycle: Record<string, unknown> | string | null;
     last_event_sequence: number;
@@ -57,7 +62,7 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
     protons: ProtonJson[] | string;
   }>(
     em,
-    `select w.id, w.importance, w.artifact_id, w.runtime, w.lifecycle, w.last_event_sequence, w.desired_state, w.expires_at, w.status, w.status_reason, w.status_message,
+    `select w.id, w.importance, w.created_at, w.artifact_id, w.artifact_status, w.runtime, w.lifecycle, w.last_event_sequence, w.desired_state, w.expires_at, w.status, w.status_reason, w.status_message,
        coalesce((select json_agg(json_build_object(
            'id', p.id, 'artifact_id', p.artifact_id, 'spec', a.spec, 'runtime', p.runtime, 'restarted_at', p.restarted_at,
            'role', p.role, 'status', p.status, 'status_reason', p.status_reason, 'status_message', p.status_message)
@@ -71,7 +76,9 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
   const workload: RoundWorkload = {
     id: row.id,
     importance: row.importance,
+    createdAt: new Date(row.created_at),
     artifactId: row.artifact_id,
+    artifactStatus: row.artifact_status,
     runtime: json(row.runtime),
     lifecycle: row.lifecycle === null ? null : json(row.lifecycle),
     lastEventSequence: row.last_event_sequence,
@@ -128,7 +135,7 @@ export interface RoundWrite {
   readonly workloadId: string;
   /** The lifecycle and last event sequence the pass read: nothing is written unless the row still holds both. */
   readonly expected: { readonly lifecycle: Record<string, unknown> | null; readonly sequence: number };
-  readonly workload: Omit<RoundWorkload, 'id' | 'importance' | 'lastEventSequence'> & { readonly deletedAt: Date | null };
+  readonly workload: Omit<RoundWorkload, 'id' | 'importance' | 'createdAt' | 'artifactStatus' | 'lastEventSequence'> & { readonly deletedAt: Date | null };
   readonly protons: readonly ProtonWrite[];
   readonly replacement?: { readonly id: string; readonly status: ReplacementStatus; readonly statusReason: string | null; readonly statusMessage: string | null; readonly finished: boolean };
   readonly events: readonly { readonly type: string; readonly message: string; readonly data: Record<string, unknown> }[];
@@ -176,4 +183,35 @@ export async function recordWorkloadRound(em: EntityManager, write: RoundWrite):
   if (typeof sequence !== 'number') throw new Error(`workload_record_round returned no sequence for workload ${write.workloadId}`);
   if (sequence < 0) return 'stale';
   return sequence === 0 ? null : sequence;
+}
+
+/** A workload's first lifecycle, and the active proton row it names. */
+export interface InitialWrite {
+  readonly workloadId: string;
+  readonly lifecycle: Record<string, unknown>;
+  readonly columns: Pick<RoundWorkload, 'desiredState' | 'expiresAt' | 'status' | 'statusReason' | 'statusMessage'>;
+  /** The active proton's id: it runs the workload's artifact with the workload's runtime. */
+  readonly protonId: string;
+  readonly now: Date;
+}
+
+/**
+ * Records a workload's first lifecycle and inserts its active proton, in one statement, unless
+ * the workload has a lifecycle already (an operation initialized it first) or is deleted: whether
+ * this write did it.
+ */
+export async function initializeWorkload(em: EntityManager, write: InitialWrite): Promise<boolean> {
+  const c = write.columns;
+  const rows = await queryRows<{ id: string }>(
+    em,
+    `with w as (
+       update workload set lifecycle = ?::jsonb, desired_state = ?, expires_at = ?::timestamptz, status = ?, status_reason = ?, status_message = ?
+        where id = ? and lifecycle is null and deleted_at is null
+        returning id, artifact_id, runtime)
+     insert into proton (id, workload_id, artifact_id, role, status, runtime, created_at, updated_at)
+       select ?::uuid, w.id, w.artifact_id, 'active', 'submitted', w.runtime, ?::timestamptz, ?::timestamptz from w
+     returning id`,
+    [JSON.stringify(write.lifecycle), c.desiredState, c.expiresAt, c.status, c.statusReason, c.statusMessage, write.workloadId, write.protonId, write.now, write.now],
+  );
+  return rows.length === 1;
 }

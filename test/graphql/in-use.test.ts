@@ -212,7 +212,7 @@ describeEachDatabase('artifacts in use', (backend) => {
     const failed = await until(w1, (w) => w.replacement?.status === 'ERRORED' && w.protons.length === 1);
     expect(failed).toMatchObject({ status: 'RUNNING', replacement: { statusReason: 'StepRefused' } });
     expect(failed.artifact.id).not.toBe(d);
-    expect(failed.events.edges.map((e: any) => e.node.message)).toContain('replacement switching -> errored: the target draft artifact is taken by another workload');
+    expect(failed.events.edges.map((e: any) => e.node.message), JSON.stringify(failed.events.edges.map((e: any) => e.node.message))).toContain('replacement switching -> errored: the target draft artifact is taken by another workload');
   });
 
   it('lets exactly one of createWorkload on D and a replacement onto D win when they race', async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Decision } from '../../../src/controller/decide.js';
 import { deserializeLifecycle, type StoredLifecycle } from '../../../src/controller/lifecycle-store.js';
 import { Reconciler } from '../../../src/controller/reconcile.js';
-import { readPassView, recordPass, recordRound } from '../../../src/controller/record.js';
+import { readPassView, recordFirstLifecycle, recordPass, recordRound } from '../../../src/controller/record.js';
 import { workloadStatusChanged, type WorkloadEventData } from '../../../src/domain/events.js';
 import type { ProtonStatusReport } from '../../../src/domain/proton-status.js';
 import { ProtonEntity, WorkloadEntity } from '../../../src/store/entities/index.js';
@@ -149,6 +149,34 @@ describe('phase record', () => {
     expect(await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read())).toBe('stale');
     expect(await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id })).toMatchObject({ status: 'submitted' });
     expect(await events(id)).toEqual([]);
+  });
+
+  it('records a workload\'s first lifecycle and its active proton in one statement, once', async () => {
+    n += 1;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: `first-${n}`, artifact: { name: `first-${n}`, spec: specInput([containerInput()]) as never } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const view = (await readPassView(t.app.orm, id))!;
+    expect(view.workload.lifecycle).toBeNull();
+    const log = recordSql(t.app.orm);
+    const context = (at: Date) => ({ ...TEST_POLICY, now: at });
+    expect(await recordFirstLifecycle(view, context, t.clock.read())).toBe(true);
+    log.stop();
+    expect(log.statements).toEqual([expect.stringMatching(/^with w as \(\s*update workload set lifecycle/)]);
+    const em = t.app.orm.em.fork();
+    const row = await em.findOneOrFail(WorkloadEntity, { id });
+    const stored = deserializeLifecycle(row.lifecycle!);
+    expect(stored.state).toMatchObject({ status: 'submitted', desiredState: 'running', active: { status: 'submitted' } });
+    expect(stored.state.expiresAt?.getTime()).toBe(row.expiresAt?.getTime());
+    const protons = await em.find(ProtonEntity, { workload: id });
+    expect(protons.map((p) => ({ id: p.id, role: p.role, status: p.status, artifact: p.artifact.id, runtime: p.runtime }))).toEqual([
+      { id: stored.state.active!.protonId, role: 'active', status: 'submitted', artifact: row.artifact.id, runtime: row.runtime },
+    ]);
+    // A second pass over the same (now stale) view leaves what the first wrote alone.
+    expect(await recordFirstLifecycle(view, context, t.clock.read())).toBe(false);
+    expect(await em.fork().count(ProtonEntity, { workload: id })).toBe(1);
   });
 
   describe('views kept between passes', () => {
