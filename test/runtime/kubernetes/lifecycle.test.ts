@@ -133,6 +133,8 @@ describeOnKubernetes('workload lifecycle on Kubernetes', () => {
     expect((await routeOf(workloadId))?.spec?.selector?.[LABELS.protonId]).toBe(oldProton);
 
     // Watch the switch from outside: whenever the Service names a proton, its pods must be ready.
+    // A sample counts only when the Service still names the same proton after its pods were read:
+    // the switch and the old pods' removal may both happen between the sampler's two reads.
     const violations: string[] = [];
     const seen = new Set<string>();
     let sampling = true;
@@ -144,7 +146,8 @@ describeOnKubernetes('workload lifecycle on Kubernetes', () => {
           const ready = (await podsOf(workloadId)).filter(
             (p) => p.metadata?.labels?.[LABELS.protonId] === target && !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
           );
-          if (ready.length === 0) violations.push(`the Service selected ${target} with no ready pod`);
+          const still = (await routeOf(workloadId))?.spec?.selector?.[LABELS.protonId] === target;
+          if (ready.length === 0 && still) violations.push(`the Service selected ${target === oldProton ? 'the old proton' : 'the candidate'} ${target} with no ready pod`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
