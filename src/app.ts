@@ -37,6 +37,14 @@ import { isDatabaseUnavailable } from './store/errors.js';
 import { serviceUnavailableError } from './graphql/outage.js';
 import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
 
+/**
+ * Connections the kernel holds for the server while its event loop is busy (capped by
+ * net.core.somaxconn). Node's 511 is too few for a burst: at 1,000 creates at once on the embedded
+ * database, connections past it were never accepted, and their clients saw ECONNRESET after the
+ * kernel's handshake retries ran out (about 15 s; bench/controller).
+ */
+export const LISTEN_BACKLOG = 4096;
+
 export interface AppDeps {
   config: Config;
   /** Overrides the configured database (tests pass their own). */
@@ -328,7 +336,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       });
       await new Promise<void>((resolve, reject) => {
         server?.once('error', reject);
-        server?.listen(config.port, config.host, () => resolve());
+        server?.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
       });
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;

@@ -1,5 +1,6 @@
 import { request } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
+import { LISTEN_BACKLOG } from '../src/app.js';
 import { startTestApp, tokenFor, type TestApp } from './support/test-app.js';
 
 let t: TestApp | undefined;
@@ -51,4 +52,17 @@ it('lets an in-flight request finish on stop, refuses new connections, and close
   expect(JSON.parse(body)).toEqual({ data: { createArtifact: { __typename: 'CreateArtifactPayload' } } });
   await stopped;
   expect(await t.app.orm.isConnected()).toBe(false);
+});
+
+it('listens with a backlog that holds a burst of connections while the event loop is busy', async () => {
+  t = await startTestApp({ name: 'pglite' });
+  const url = new URL(await t.app.start());
+  // `ss` reports a listening socket's backlog as its Send-Q: the kernel caps it at somaxconn.
+  const { execFileSync } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const line = execFileSync('ss', ['-ltnH', `sport = :${url.port}`], { encoding: 'utf8' }).trim().split('\n')[0]!;
+  const backlog = Number(line.split(/\s+/)[2]);
+  const somaxconn = Number(readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+  expect(backlog).toBe(Math.min(LISTEN_BACKLOG, somaxconn));
+  expect(backlog).toBeGreaterThan(511);
 });
