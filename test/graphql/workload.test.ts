@@ -12,6 +12,7 @@ import {
 } from './generated/graphql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
+import { recordSql } from '../support/sql-log.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const HOUR = 3600_000;
@@ -31,6 +32,18 @@ describeEachDatabase('workloads', (backend) => {
     if (lockArtifact.__typename !== 'LockArtifactPayload') throw new Error(lockArtifact.__typename);
     return lockArtifact.artifact;
   }
+
+  it('answers a create from what it wrote: no statement after its commit for the workload\'s fields', async () => {
+    const sql = recordSql(t.app.orm);
+    const result = await t.execRaw(
+      `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on CreateWorkloadPayload { workload { id name status importance } } } }`,
+      { input: workloadInput({ artifact: artifactInput() }) },
+    );
+    sql.stop();
+    expect(result.errors).toBeUndefined();
+    expect((result.data as any).createWorkload).toMatchObject({ __typename: 'CreateWorkloadPayload', workload: { status: 'SUBMITTED', importance: 'LOW' } });
+    expect(sql.statements.slice(sql.statements.lastIndexOf('commit') + 1)).toEqual([]);
+  });
 
   async function create(input: Record<string, unknown>) {
     const { createWorkload } = await t.exec(CreateWorkloadDocument, { input: input as never });

@@ -207,11 +207,15 @@ builder.mutationFields((t) => ({
     description: RULEBOOK.createWorkload.description,
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, QuotaExceededError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.services.workloads.create(ctx.viewer, {
+    resolve: async (_root, { input }, ctx) => {
+      const workload = await ctx.services.workloads.create(ctx.viewer, {
         ...input,
         artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact'),
-      }),
+      });
+      // The creator holds the OWNER grant written with the workload: answering needs no role read.
+      ctx.access.workloadRole.prime(workload.id, 'OWNER');
+      return workload;
+    },
   }),
   updateWorkload: t.field({
     type: WorkloadNode,
