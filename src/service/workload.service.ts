@@ -10,11 +10,6 @@ import {
   workloadPatchSchema,
   workloadRuntimeSchema,
 } from '../domain/artifact-spec.js';
-import type { V1Pod } from '@kubernetes/client-node';
-import { observePod, type PodObservation } from '../domain/pod-observation.js';
-import { deriveReplicaState, type ReplicaContext, type ReplicaState } from '../domain/replica-state.js';
-import { replicaContextFor } from '../domain/lifecycle.js';
-import { deserializeLifecycle } from '../controller/lifecycle-store.js';
 import { isUuid } from '../domain/ids.js';
 import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
@@ -55,6 +50,7 @@ import type { OperationOutcome, WorkloadController, WorkloadOperation } from '..
 export type { OperationOutcome, WorkloadOperation };
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { QuotaService } from './quota.js';
+import { replicasOf, type ReplicaView } from './replicas.js';
 
 export interface WorkloadFilter {
   status?: WorkloadStatus[] | null;
@@ -365,22 +361,9 @@ export class WorkloadService {
       : new ConflictError('the draft artifact was taken by another workload at the same moment; try again', [], 'DraftTaken');
   }
 
-  /**
-   * The replicas of a proton as the runtime sees them right now (the proton's workload must be
-   * visible), each with its state derived exactly as the controller derives the proton's status:
-   * from the pod and the proton's place in the workload's stored lifecycle (candidate warming up,
-   * old active draining, active updating in place), never from anything a process remembers.
-   */
-  async replicasOf(em: EntityManager, proton: Proton): Promise<readonly ReplicaView[]> {
-    const [pods, workload] = await Promise.all([
-      this.deps.runtime.listPods({ protonId: proton.id }),
-      em.findOne(WorkloadEntity, { id: proton.workload.id }),
-    ]);
-    const context = replicaContextOf(workload?.lifecycle ?? null, proton.id);
-    return pods.map((pod) => {
-      const observation = observePod(pod);
-      return { pod, observation, state: deriveReplicaState(observation, context) };
-    });
+  /** The replicas of a proton as the runtime sees them right now (see replicas.ts). */
+  replicasOf(em: EntityManager, proton: Proton): Promise<readonly ReplicaView[]> {
+    return replicasOf(this.deps.runtime, em, proton);
   }
 
   /** Every replacement of a workload, newest first. */
@@ -457,22 +440,6 @@ export class WorkloadService {
       'NameTaken',
     );
   }
-}
-
-/** One replica of a proton: the pod, what status derivation reads of it, and its state. */
-export interface ReplicaView {
-  readonly pod: V1Pod;
-  readonly observation: PodObservation;
-  readonly state: ReplicaState;
-}
-
-/** The replica context of a proton from its workload's stored lifecycle; none for a proton in no slot. */
-function replicaContextOf(lifecycle: Record<string, unknown> | null, protonId: string): ReplicaContext {
-  if (lifecycle === null) return {};
-  const stored = deserializeLifecycle(lifecycle);
-  const slots = ['active', 'candidate', 'oldActive'] as const;
-  const slot = slots.find((name) => stored.state[name]?.protonId === protonId);
-  return slot === undefined ? {} : replicaContextFor(stored.state, slot);
 }
 
 const OPERATION_MUTATIONS = {

@@ -1,5 +1,5 @@
 import type { ContainerObservation } from '../../domain/pod-observation.js';
-import type { ReplicaView } from '../../service/workload.service.js';
+import type { ReplicaView } from '../../service/replicas.js';
 import { builder } from '../builder.js';
 import { REPLICAS_COMPLEXITY } from '../cost.js';
 import { ProtonStatusEnum } from '../common/enums.type.js';
