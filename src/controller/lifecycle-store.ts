@@ -3,7 +3,8 @@
  * `WorkloadState` (which names its protons, see domain/proton-identity.ts) and the replacement
  * row being driven. Dates travel as ISO strings.
  */
-import type { WorkloadState } from '../domain/lifecycle.js';
+import { createWorkload, type LifecycleEffect, type OperationContext, type WorkloadState } from '../domain/lifecycle.js';
+import type { ArtifactStatus } from '../domain/model.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
 
 /** Everything the controller needs to resume a workload after a crash. */
@@ -14,6 +15,19 @@ export interface StoredLifecycle {
 }
 
 const DATE_KEYS = new Set(['statusEnteredAt', 'expiresAt', 'stepEnteredAt']);
+
+/**
+ * The lifecycle a workload starts with: the create rule's state as of its creation, with the
+ * expiry its row holds, and the effects that start it (its active proton). The controller's first
+ * pass and an operation that reaches a workload first both start from it.
+ */
+export function firstLifecycle(
+  workload: { readonly artifactId: string; readonly artifactStatus: ArtifactStatus; readonly createdAt: Date; readonly expiresAt: Date | null },
+  ctxAt: (at: Date) => OperationContext,
+): { stored: StoredLifecycle; effects: readonly LifecycleEffect[] } {
+  const created = createWorkload({ artifact: { id: workload.artifactId, status: workload.artifactStatus } }, ctxAt(workload.createdAt));
+  return { stored: { state: { ...created.next, ...(workload.expiresAt && { expiresAt: workload.expiresAt }) } }, effects: created.effects };
+}
 
 /** The JSON form of a stored lifecycle. */
 export function serializeLifecycle(value: StoredLifecycle): Record<string, unknown> {

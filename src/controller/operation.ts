@@ -11,7 +11,6 @@ import { NotFoundError } from '../domain/errors.js';
 import { OPERATION_EVENT_TYPES, type RecordedEvent } from '../domain/events.js';
 import {
   cancelReplacement,
-  createWorkload,
   deleteWorkload,
   promoteWorkload,
   replaceWorkload,
@@ -28,7 +27,7 @@ import { lockArtifactIn } from '../store/artifacts.js';
 import { ArtifactEntity, ProtonEntity, ReplacementEntity, type Workload } from '../store/entities/index.js';
 import { transitionEvents } from './decide.js';
 import type { StoredLifecycle } from './lifecycle-store.js';
-import { deserializeLifecycle } from './lifecycle-store.js';
+import { deserializeLifecycle, firstLifecycle } from './lifecycle-store.js';
 import { createProtonRow } from './record.js';
 
 /** A lifecycle operation a user asked for. */
@@ -92,11 +91,11 @@ export function operationEvents(op: WorkloadOperation, before: WorkloadState, af
 /** The stored lifecycle, or the one a workload starts with (created before the controller saw it). */
 export async function loadOrInitialize(em: EntityManager, workload: Workload, ctxAt: (at: Date) => OperationContext, now: Date): Promise<StoredLifecycle> {
   if (workload.lifecycle) return deserializeLifecycle(workload.lifecycle);
-  const created = createWorkload({ artifact: { id: workload.artifact.id, status: workload.artifactStatus } }, ctxAt(workload.createdAt));
-  const stored: StoredLifecycle = {
-    state: { ...created.next, ...(workload.expiresAt ? { expiresAt: workload.expiresAt } : {}) },
-  };
-  return applyRecordEffects(em, workload, stored, created.effects, undefined, now);
+  const { stored, effects } = firstLifecycle(
+    { artifactId: workload.artifact.id, artifactStatus: workload.artifactStatus, createdAt: workload.createdAt, expiresAt: workload.expiresAt ?? null },
+    ctxAt,
+  );
+  return applyRecordEffects(em, workload, stored, effects, undefined, now);
 }
 
 /** Carries out the effects that change records (proton rows, the replacement row, the artifact); returns the state naming new protons. */

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { WorkloadRuntime } from '../domain/artifact-spec.js';
 import { protonStatusChanged, type RecordedEvent } from '../domain/events.js';
-import { createWorkload, type OperationContext } from '../domain/lifecycle.js';
+import type { OperationContext } from '../domain/lifecycle.js';
 import type { DesiredState, ProtonStatus } from '../domain/model.js';
 import { placeOf, ROLE_OF_SLOT } from '../domain/proton-identity.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
@@ -17,7 +17,7 @@ import { ArtifactEntity, ProtonEntity, type Proton, type Workload } from '../sto
 import type { Orm } from '../store/orm.js';
 import { initializeWorkload, readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
 import { explainStatus, type Decision } from './decide.js';
-import { canonicalJson, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
+import { canonicalJson, firstLifecycle, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
 
 /**
  * One workload as a pass read it, once: the workload's columns and its live proton rows, plain
@@ -134,9 +134,9 @@ export async function recordRound(
  */
 export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => OperationContext, now: Date): Promise<boolean> {
   const w = view.workload;
-  const created = createWorkload({ artifact: { id: w.artifactId, status: w.artifactStatus } }, ctxAt(w.createdAt));
+  const { state } = firstLifecycle(w, ctxAt).stored;
   const protonId = randomUUID();
-  const state = { ...created.next, ...(w.expiresAt && { expiresAt: w.expiresAt }) };
+  // As the create rule's `startActiveProton` effect does through the ORM (applyRecordEffects).
   const stored: StoredLifecycle = { state: { ...state, active: { artifactId: w.artifactId, status: 'submitted', ...state.active, protonId } } };
   return initializeWorkload(view.orm.em, { workloadId: w.id, lifecycle: serializeLifecycle(stored), columns: workloadColumns(stored, undefined), protonId, now });
 }

@@ -60,7 +60,7 @@ export class QuotaService {
    * this process queued before it on the same limited subjects, owner's turn first, then the
    * organization's. The database's quota lock decides between replicas all the same; this only
    * keeps a burst of one owner's creates from each holding a pooled connection while it waits on
-   * that lock, which left none for reads and the controller (ADR 0013, decision 11).
+   * that lock, which left none for reads and the controller (ADR 0013, decision 9).
    */
   inTurn<T>(holder: QuotaHolder, write: () => Promise<T>): Promise<T> {
     const limited = this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
