@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
- * One reconcile round's writes as one statement (docs/adr/0005-controller-and-reconcile.md,
+ * One reconcile round's writes as one statement (docs/adr/0005-controller.md,
  * decision 21): the controller decides in TypeScript and hands the whole write set to
  * `workload_record_round`, which applies it in the order the database's rules need, inside the
  * statement's own transaction. A round costs one round trip instead of six (begin, lock, proton

@@ -9,6 +9,7 @@ import { Migration20261126030000_request_statistics } from './Migration202611260
 import { Migration20261202000000_workload_organization } from './Migration20261202000000_workload_organization.js';
 import { Migration20261202000000_artifact_in_use } from './Migration20261202000000_artifact_in_use.js';
 import { Migration20261203000000_record_round } from './Migration20261203000000_record_round.js';
+import { Migration20261203010000_create_workload } from './Migration20261203010000_create_workload.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -17,4 +18,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202000000_artifact_in_use', class: Migration20261202000000_artifact_in_use },
   { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
   { name: 'Migration20261203000000_record_round', class: Migration20261203000000_record_round },
+  { name: 'Migration20261203010000_create_workload', class: Migration20261203010000_create_workload },
 ];

@@ -119,9 +119,9 @@ export class Reconciler {
     const { workload } = view;
     const workloadId = workload.id;
     if (!workload.lifecycle) {
-      // First sight: record the initial lifecycle (and its active proton) before touching the runtime.
-      await recordFirstLifecycle(view, (at) => this.context(at), now);
-      return 'reread';
+      // First sight: record the initial lifecycle (and its active proton) before touching the
+      // runtime, and go on from what it wrote (or read again: an operation got there first).
+      return (await recordFirstLifecycle(view, (at) => this.context(at), now)) ? 'changed' : 'reread';
     }
     const stored = deserializeLifecycle(workload.lifecycle);
     const rows = liveRows(view);

@@ -130,7 +130,8 @@ export async function recordRound(
  * A workload's first pass: records its first lifecycle (the create rule's state as of its
  * creation, with the expiry its row holds) and inserts the active proton that state names, in one
  * statement, before anything touches the runtime (an operation's `loadOrInitialize` does the same
- * through the ORM). False when an operation initialized it first: read it again.
+ * through the ORM), and brings the view up to what it wrote: the pass goes on without reading the
+ * workload again. False when an operation initialized it first: read it again.
  */
 export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => OperationContext, now: Date): Promise<boolean> {
   const w = view.workload;
@@ -138,7 +139,13 @@ export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => 
   const protonId = randomUUID();
   // As the create rule's `startActiveProton` effect does through the ORM (applyRecordEffects).
   const stored: StoredLifecycle = { state: { ...state, active: { artifactId: w.artifactId, status: 'submitted', ...state.active, protonId } } };
-  return initializeWorkload(view.orm.em, { workloadId: w.id, lifecycle: serializeLifecycle(stored), columns: workloadColumns(stored, undefined), protonId, now });
+  const lifecycle = serializeLifecycle(stored);
+  const columns = workloadColumns(stored, undefined);
+  const proton = await initializeWorkload(view.orm.em, { workloadId: w.id, lifecycle, columns, protonId, now });
+  if (!proton) return false;
+  Object.assign(w, columns, { lifecycle });
+  view.rows.push(proton);
+  return true;
 }
 
 /** Writes one pass's decision through a view of its own (tests, and a pass whose view a failure spoiled). */

@@ -14,6 +14,7 @@ import {
   ArtifactSharedRoleEntity,
   WorkloadEntity,
   type Artifact,
+  type ArtifactRepository,
   type ArtifactSharedRole,
 } from '../store/entities/index.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
@@ -88,15 +89,24 @@ export class ArtifactService {
 
   /** Creates a draft artifact (and a new repository for its lineage) inside `em`'s transaction. */
   async createIn(em: EntityManager, viewer: Viewer, input: NewArtifact): Promise<Artifact> {
+    const rows = this.newInline(em, viewer, input);
+    em.persist([rows.repository, rows.artifact, ...rows.grants]);
+    return rows.artifact;
+  }
+
+  /**
+   * The rows of a new draft in a repository of its own, owned by the caller, built in `em` but not
+   * persisted: the caller writes them (a workload's create, in its one statement).
+   */
+  newInline(em: EntityManager, viewer: Viewer, input: NewArtifact): { repository: ArtifactRepository; artifact: Artifact; grants: ArtifactSharedRole[] } {
     const now = this.deps.clock();
-    const repository = em.create(ArtifactRepositoryEntity, {
-      id: randomUUID(),
-      name: input.name,
-      ownerId: viewer.userId,
-      lastVersion: 0,
-      createdAt: now,
-    });
-    return this.newDraft(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
+    const repository = em.create(
+      ArtifactRepositoryEntity,
+      { id: randomUUID(), name: input.name, ownerId: viewer.userId, lastVersion: 0, createdAt: now },
+      { persist: false },
+    );
+    const artifact = this.draftRow(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
+    return { repository, artifact, grants: [this.ownerGrant(em, viewer, artifact, now)] };
   }
 
   /** Creates a draft artifact. */
@@ -284,32 +294,33 @@ export class ArtifactService {
     fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
     now: Date,
   ): Artifact {
-    const artifact = em.create(ArtifactEntity, {
-      id: randomUUID(),
-      repository,
-      ...fields,
-      status: 'draft',
-      version: null,
-      ownerId: viewer.userId,
-      createdAt: now,
-      updatedAt: now,
-      lockedAt: null,
-      deletedAt: null,
-    });
-    this.grantOwner(em, viewer, artifact, now);
+    const artifact = this.draftRow(em, viewer, repository, fields, now);
+    em.persist([artifact, this.ownerGrant(em, viewer, artifact, now)]);
     return artifact;
   }
 
-  private grantOwner(em: EntityManager, viewer: Viewer, artifact: Artifact, now: Date): void {
-    em.create(ArtifactSharedRoleEntity, {
-      id: randomUUID(),
-      artifact,
-      subjectType: 'user',
-      subjectId: viewer.userId,
-      role: 'OWNER',
-      grantedBy: viewer.userId,
-      grantedAt: now,
-    });
+  /** A draft's row, not persisted. */
+  private draftRow(
+    em: EntityManager,
+    viewer: Viewer,
+    repository: Artifact['repository'],
+    fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
+    now: Date,
+  ): Artifact {
+    return em.create(
+      ArtifactEntity,
+      { id: randomUUID(), repository, ...fields, status: 'draft', version: null, ownerId: viewer.userId, createdAt: now, updatedAt: now, lockedAt: null, deletedAt: null },
+      { persist: false },
+    );
+  }
+
+  /** The caller's OWNER grant on a new artifact, not persisted. */
+  private ownerGrant(em: EntityManager, viewer: Viewer, artifact: Artifact, now: Date): ArtifactSharedRole {
+    return em.create(
+      ArtifactSharedRoleEntity,
+      { id: randomUUID(), artifact, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
+      { persist: false },
+    );
   }
 }
 

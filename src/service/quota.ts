@@ -103,11 +103,7 @@ export class QuotaService {
    * QuotaExceededError if `added` would take either past a limit. Call it before writing.
    */
   async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
-    if (QUOTA_RESOURCES.every((r) => added[r] <= 0)) return;
-    const all = this.subjectsOf(holder);
-    // A subject unlimited in every resource this adds cannot be breached: it is neither locked
-    // nor summed, so creates in one unlimited organization do not queue on its lock.
-    const subjects = all.filter((s) => QUOTA_RESOURCES.some((r) => added[r] > 0 && this.limitsOf(s)[r] !== null));
+    const subjects = this.boundingSubjects(holder, added);
     if (subjects.length === 0) return;
     await lockQuotaSubjects(em, subjects);
     for (const subject of subjects) {
@@ -127,6 +123,24 @@ export class QuotaService {
         );
       }
     }
+  }
+
+  /**
+   * Whether `admit` of `added` for `holder` would read usage under a lock (and so must run in the
+   * writer's transaction): false when every subject is unlimited in every resource it adds.
+   */
+  bounds(holder: QuotaHolder, added: ResourceAmounts): boolean {
+    return this.boundingSubjects(holder, added).length > 0;
+  }
+
+  /**
+   * The subjects a limit of which `added` could breach. A subject unlimited in every resource
+   * this adds cannot be: it is neither locked nor summed, so creates in one unlimited
+   * organization do not queue on its lock.
+   */
+  private boundingSubjects(holder: QuotaHolder, added: ResourceAmounts): QuotaSubject[] {
+    if (QUOTA_RESOURCES.every((r) => added[r] <= 0)) return [];
+    return this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => added[r] > 0 && this.limitsOf(s)[r] !== null));
   }
 
   /** What a new workload running `runtime` of `spec` adds: itself and its replicas. */

@@ -30,6 +30,7 @@ import {
 } from '../store/entities/index.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
+import { insertNewWorkload } from '../store/workload-create.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
@@ -104,30 +105,32 @@ export class WorkloadService {
 
   /**
    * Creates a workload on an existing artifact or on an inline spec (which becomes a draft).
-   * It starts `submitted` with no proton; a draft workload expires after the draft TTL.
+   * It starts `submitted` with no proton; a draft workload expires after the draft TTL. Its rows
+   * are written in one statement (ADR 0005, decision 22); a transaction wraps it only when reads
+   * must hold until the write: the existing artifact's checks, or a quota that bounds the owner
+   * or the organization.
    */
   async create(viewer: Viewer, raw: unknown): Promise<Workload> {
     const input = parseOrThrow(this.schemas.newWorkload, raw);
     if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance, 'OWNER');
-    let created: { workload: Workload; sequence: number };
-    try {
-      const holder = { ownerId: viewer.userId, organization: viewer.organization };
-      created = await this.deps.quotas.inTurn(holder, () => this.deps.orm.em.fork().transactional(async (em) => {
-        const artifact = input.artifactId
-          ? (await this.deps.artifacts.authorize(em, viewer, input.artifactId, 'createWorkload')).artifact
-          : await this.deps.artifacts.createIn(em, viewer, input.artifact as NewArtifact);
-        if (artifact.status === 'draft' && input.artifactId) {
-          const holder = await draftHolder(em, artifact.id);
-          if (holder) throw await this.draftTaken(em, viewer, holder);
-        }
-        const runtime = input.runtime ?? DEFAULT_RUNTIME;
-        const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
-        if (issues.length > 0) {
-          throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
-        }
-        await this.deps.quotas.admit(em, holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
-        const now = this.deps.clock();
-        const workload = em.create(WorkloadEntity, {
+    const runtime = input.runtime ?? DEFAULT_RUNTIME;
+    const holder = { ownerId: viewer.userId, organization: viewer.organization };
+    const inline = input.artifactId ? undefined : (input.artifact as NewArtifact);
+    const alone = inline !== undefined && !this.deps.quotas.bounds(holder, this.deps.quotas.newWorkloadDemand(inline.spec, runtime));
+    const write = async (em: EntityManager) => {
+      const rows = inline ? this.deps.artifacts.newInline(em, viewer, inline) : undefined;
+      const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
+      if (artifact.status === 'draft' && !rows) {
+        const taken = await draftHolder(em, artifact.id);
+        if (taken) throw await this.draftTaken(em, viewer, taken);
+      }
+      const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
+      if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
+      await this.deps.quotas.admit(em, holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
+      const now = this.deps.clock();
+      const workload = em.create(
+        WorkloadEntity,
+        {
           id: randomUUID(),
           name: input.name,
           description: input.description ?? '',
@@ -142,30 +145,39 @@ export class WorkloadService {
           statusMessage: null,
           runtime,
           expiresAt: draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null,
+          lifecycle: null,
+          promotedAt: null,
           lastEventSequence: 0,
           createdAt: now,
           updatedAt: now,
           deletedAt: null,
-        });
-        em.create(WorkloadSharedRoleEntity, {
-          id: randomUUID(),
-          workload,
-          subjectType: 'user',
-          subjectId: viewer.userId,
-          role: 'OWNER',
-          grantedBy: viewer.userId,
-          grantedAt: now,
-        });
-        const sequence = await appendWorkloadEvent(em, {
+        },
+        { persist: false },
+      );
+      const grant = em.create(
+        WorkloadSharedRoleEntity,
+        { id: randomUUID(), workload, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
+        { persist: false },
+      );
+      const sequence = await insertNewWorkload(em, {
+        ...(rows && { inline: rows }),
+        workload,
+        grants: [grant],
+        event: {
           workloadId: workload.id,
           type: 'created',
           message: `workload created on ${artifact.status} artifact "${artifact.name}"${artifact.version ? ` version ${artifact.version}` : ''}`,
           actor: viewer.userId,
           data: { artifactId: artifact.id, importance: workload.importance, runtime },
           occurredAt: now,
-        });
-        return { workload, sequence };
-      }));
+        },
+      });
+      return { workload, sequence };
+    };
+    let created: { workload: Workload; sequence: number };
+    try {
+      const em = this.deps.orm.em.fork();
+      created = await this.deps.quotas.inTurn(holder, () => (alone ? write(em) : em.transactional(write)));
     } catch (err) {
       throw await this.explainCreateConflict(err, viewer, input);
     }

@@ -197,21 +197,36 @@ export interface InitialWrite {
 
 /**
  * Records a workload's first lifecycle and inserts its active proton, in one statement, unless
- * the workload has a lifecycle already (an operation initialized it first) or is deleted: whether
- * this write did it.
+ * the workload has a lifecycle already (an operation initialized it first) or is deleted: the
+ * new proton's row as a pass reads it (with its artifact's spec), or undefined when this write did
+ * not do it.
  */
-export async function initializeWorkload(em: EntityManager, write: InitialWrite): Promise<boolean> {
+export async function initializeWorkload(em: EntityManager, write: InitialWrite): Promise<RoundProton | undefined> {
   const c = write.columns;
-  const rows = await queryRows<{ id: string }>(
+  const [row] = await queryRows<{ id: string; artifact_id: string; runtime: WorkloadRuntime | string; spec: ArtifactSpec | string }>(
     em,
     `with w as (
        update workload set lifecycle = ?::jsonb, desired_state = ?, expires_at = ?::timestamptz, status = ?, status_reason = ?, status_message = ?
         where id = ? and lifecycle is null and deleted_at is null
-        returning id, artifact_id, runtime)
-     insert into proton (id, workload_id, artifact_id, role, status, runtime, created_at, updated_at)
-       select ?::uuid, w.id, w.artifact_id, 'active', 'submitted', w.runtime, ?::timestamptz, ?::timestamptz from w
-     returning id`,
+        returning id, artifact_id, runtime),
+     p as (
+       insert into proton (id, workload_id, artifact_id, role, status, runtime, created_at, updated_at)
+         select ?::uuid, w.id, w.artifact_id, 'active', 'submitted', w.runtime, ?::timestamptz, ?::timestamptz from w
+       returning id, artifact_id, runtime)
+     select p.id, p.artifact_id, p.runtime, a.spec from p join artifact a on a.id = p.artifact_id`,
     [JSON.stringify(write.lifecycle), c.desiredState, c.expiresAt, c.status, c.statusReason, c.statusMessage, write.workloadId, write.protonId, write.now, write.now],
   );
-  return rows.length === 1;
+  if (!row) return undefined;
+  return {
+    id: row.id,
+    artifactId: row.artifact_id,
+    spec: json(row.spec),
+    runtime: json(row.runtime),
+    restartedAt: null,
+    role: 'active',
+    status: 'submitted',
+    statusReason: null,
+    statusMessage: null,
+    removed: false,
+  };
 }

@@ -212,8 +212,13 @@ builder.mutationFields((t) => ({
         ...input,
         artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact'),
       });
-      // The creator holds the OWNER grant written with the workload: answering needs no role read.
+      // The creator holds the OWNER grant written with the workload, and with an inline spec the
+      // one on its new draft as well: answering needs no role or artifact read.
       ctx.access.workloadRole.prime(workload.id, 'OWNER');
+      if (input.artifactId == null) {
+        ArtifactNode.getDataloader(ctx).prime(workload.artifact.id, workload.artifact);
+        ctx.access.artifactRole.prime(workload.artifact.id, 'OWNER');
+      }
       return workload;
     },
   }),

@@ -174,9 +174,29 @@ describe('phase record', () => {
     expect(protons.map((p) => ({ id: p.id, role: p.role, status: p.status, artifact: p.artifact.id, runtime: p.runtime }))).toEqual([
       { id: stored.state.active!.protonId, role: 'active', status: 'submitted', artifact: row.artifact.id, runtime: row.runtime },
     ]);
+    // The view holds what was written, as a read of it now would: the pass goes on without one.
+    expect(view).toEqual(await readPassView(t.app.orm, id));
     // A second pass over the same (now stale) view leaves what the first wrote alone.
-    expect(await recordFirstLifecycle(view, context, t.clock.read())).toBe(false);
+    expect(await recordFirstLifecycle({ ...view, workload: { ...view.workload, lifecycle: null }, rows: [] }, context, t.clock.read())).toBe(false);
     expect(await em.fork().count(ProtonEntity, { workload: id })).toBe(1);
+  });
+
+  it('reads a new workload once in its first pass: the view, its first lifecycle, then its rounds', async () => {
+    n += 1;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: `first-pass-${n}`, artifact: { name: `first-pass-${n}`, spec: specInput([containerInput()]) as never } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const runtime = new FakeRuntime();
+    const log = recordSql(t.app.orm);
+    await new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(id);
+    log.stop();
+    expect(runtime.actions).toEqual([{ create: expect.any(String), replicas: 1 }, { route: id, to: expect.any(String) }]);
+    expect(log.statements[0]).toMatch(/^select w\.id/);
+    expect(log.statements[1]).toMatch(/^with w as \(\s*update workload set lifecycle/);
+    expect(log.statements.slice(2).length).toBeGreaterThan(0);
+    for (const q of log.statements.slice(2)) expect(q).toMatch(/^select workload_record_round\(/);
   });
 
   describe('views kept between passes', () => {

@@ -1,0 +1,120 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeEachDatabase } from '../support/backends.js';
+import { artifactInput, workloadInput } from '../support/fixtures.js';
+import { recordSql } from '../support/sql-log.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/** A create and what it answers with: the workload's fields, its artifact, the caller's roles. */
+const CREATE = `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) {
+  __typename
+  ... on CreateWorkloadPayload { workload { id name status importance viewerRole artifact { id name status viewerRole } } }
+  ... on Error { code message }
+} }`;
+
+const UNLIMITED = Object.fromEntries(
+  ['OWNER', 'ORGANIZATION'].flatMap((scope) => ['WORKLOADS', 'REPLICAS', 'CPU', 'MEMORY'].map((r) => [`QUOTA_${scope}_${r}`, 'unlimited'])),
+);
+
+/** The rows a create leaves in the database, counted directly. */
+async function rowCounts(t: TestApp): Promise<Record<string, number>> {
+  const sql = t.app.orm.em.fork().getConnection();
+  const counts: Record<string, number> = {};
+  for (const table of ['artifact_repository', 'artifact', 'artifact_shared_role', 'workload', 'workload_shared_role', 'workload_event']) {
+    const [row] = await sql.execute<{ n: number }[]>(`select count(*)::int as n from ${table}`);
+    counts[table] = row!.n;
+  }
+  return counts;
+}
+
+describeEachDatabase('a workload created in one statement', (backend) => {
+  describe('when no quota bounds its owner or organization', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend, UNLIMITED);
+    });
+    afterAll(() => t?.stop());
+
+    it('writes its inline artifact, grants and created event with one statement and no transaction around it, and answers from what it wrote', async () => {
+      const before = await rowCounts(t);
+      const sql = recordSql(t.app.orm);
+      const result = await t.execRaw(CREATE, { input: workloadInput({ name: 'one-statement', artifact: artifactInput({ name: 'its-spec' }) }) });
+      sql.stop();
+      expect(result.errors).toBeUndefined();
+      expect((result.data as any).createWorkload).toMatchObject({
+        __typename: 'CreateWorkloadPayload',
+        workload: { name: 'one-statement', status: 'SUBMITTED', importance: 'LOW', viewerRole: 'OWNER', artifact: { name: 'its-spec', status: 'DRAFT', viewerRole: 'OWNER' } },
+      });
+      expect(sql.statements).toHaveLength(1);
+      expect(sql.statements[0]).toMatch(/^select workload_create\(/);
+      const after = await rowCounts(t);
+      for (const [table, n] of Object.entries(after)) expect({ table, added: n - before[table]! }).toEqual({ table, added: 1 });
+      const id = (result.data as any).createWorkload.workload.id;
+      const read = await t.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { name events(first: 5) { edges { node { sequence type actor } } } } } }`, { id });
+      expect((read.data as any).workload).toEqual({ name: 'one-statement', events: { edges: [{ node: { sequence: 1, type: 'created', actor: 'developer' } }] } });
+    });
+
+    it('writes nothing of a create the database refuses: a taken name leaves no artifact behind', async () => {
+      const first = await t.execRaw(CREATE, { input: workloadInput({ name: 'taken-once', artifact: artifactInput() }) });
+      expect((first.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      const before = await rowCounts(t);
+      const again = await t.execRaw(CREATE, { input: workloadInput({ name: 'taken-once', artifact: artifactInput() }) });
+      expect((again.data as any).createWorkload).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+      expect((again.data as any).createWorkload.message).toContain('"taken-once" is taken');
+      expect(await rowCounts(t)).toEqual(before);
+    });
+
+    it('lets one of many racing creates of one name win, and leaves nothing of the others', async () => {
+      const before = await rowCounts(t);
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => t.execRaw(CREATE, { input: workloadInput({ name: 'raced', artifact: artifactInput() }) })),
+      );
+      const kinds = results.map((r) => (r.data as any).createWorkload.__typename).sort();
+      expect(kinds).toEqual(['ConflictError', 'ConflictError', 'ConflictError', 'ConflictError', 'ConflictError', 'ConflictError', 'ConflictError', 'CreateWorkloadPayload']);
+      const after = await rowCounts(t);
+      for (const [table, n] of Object.entries(after)) expect({ table, added: n - before[table]! }).toEqual({ table, added: 1 });
+    });
+
+    it('still checks an existing artifact in a transaction: its draft holder, under the artifact lock', async () => {
+      const created = await t.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
+        input: artifactInput(),
+      });
+      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const sql = recordSql(t.app.orm);
+      const first = await t.execRaw(CREATE, { input: workloadInput({ name: 'on-draft', artifactId }) });
+      sql.stop();
+      expect((first.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      expect(sql.statements[0]).toBe('begin');
+      expect(sql.statements.filter((s) => s.startsWith('select workload_create('))).toHaveLength(1);
+      expect(sql.statements[sql.statements.findIndex((s) => s.startsWith('select workload_create(')) + 1]).toBe('commit');
+      const second = await t.execRaw(CREATE, { input: workloadInput({ name: 'on-draft-too', artifactId }) });
+      expect((second.data as any).createWorkload).toMatchObject({ __typename: 'ConflictError' });
+    });
+  });
+
+  describe('when a quota bounds its owner', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend, { ...UNLIMITED, QUOTA_OWNER_WORKLOADS: '2' });
+    });
+    afterAll(() => t?.stop());
+
+    it('writes in the transaction that holds the quota lock, and refuses past the limit writing nothing', async () => {
+      const sql = recordSql(t.app.orm);
+      for (const name of ['q1', 'q2']) {
+        const r = await t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
+        expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      }
+      sql.stop();
+      const lock = sql.statements.findIndex((s) => s.includes('pg_advisory_xact_lock'));
+      const write = sql.statements.findIndex((s) => s.startsWith('select workload_create('));
+      expect(sql.statements[0]).toBe('begin');
+      expect(lock).toBeGreaterThan(0);
+      expect(write).toBeGreaterThan(lock);
+      expect(sql.statements[write + 1]).toBe('commit');
+      const before = await rowCounts(t);
+      const refused = await t.execRaw(CREATE, { input: workloadInput({ name: 'q3', artifact: artifactInput() }) });
+      expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError' });
+      expect(await rowCounts(t)).toEqual(before);
+    });
+  });
+});
