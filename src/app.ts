@@ -5,6 +5,7 @@ import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
+import { cachedAuthenticator } from './auth/cached-authenticator.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
 import { WorkloadController } from './controller/controller.js';
@@ -176,6 +177,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   } else {
     authenticator = createJwtAuthenticator(config.auth);
   }
+  // A verified token is remembered (never past its exp): a client repeating its token is not
+  // verified again on every request (ADR 0004, decision 11).
+  authenticator = cachedAuthenticator(authenticator, config.auth.tokenCacheMs);
 
   const developmentTokensFor = (remoteAddress: string | undefined): Record<string, string> | null =>
     mayReceiveDevelopmentTokens({ authMode: config.auth.mode, env: config.env, remoteAddress }) ? developmentTokens : null;

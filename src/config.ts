@@ -107,6 +107,7 @@ const envSchema = z.object({
   AUTH_JWKS_URL: z.url().optional(),
   AUTH_ISSUER: z.string().min(1).optional(),
   AUTH_AUDIENCE: z.string().min(1).optional(),
+  AUTH_TOKEN_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(60_000),
   AUTH_CLAIM_GROUPS: z.string().min(1).default('groups'),
   AUTH_CLAIM_ORGANIZATION: z.string().min(1).default('org'),
   AUTH_CLAIM_ROLES: z.string().min(1).default('roles'),
@@ -301,6 +302,7 @@ const configSchema = envSchema.transform((e, ctx) => {
       audience: e.AUTH_AUDIENCE,
       claims: { groups: e.AUTH_CLAIM_GROUPS, organization: e.AUTH_CLAIM_ORGANIZATION, roles: e.AUTH_CLAIM_ROLES },
       platformAdminRole: e.PLATFORM_ADMIN_ROLE,
+      tokenCacheMs: e.AUTH_TOKEN_CACHE_MS,
     },
     importance,
     quotas: {

@@ -9,7 +9,7 @@ import type { RouteResolver } from '../runtime/route-resolver.js';
 import type { Clock } from '../domain/clock.js';
 import type { Orm } from '../store/orm.js';
 import type { ChangeFeed } from '../pubsub/change-feed.js';
-import { cachedAuthenticator } from './cached-authenticator.js';
+import { cachedAuthenticator } from '../auth/cached-authenticator.js';
 import { InvokeAccess } from './invoke-access.js';
 import { InvokeEndpoint } from './invoke-endpoint.js';
 import { StatisticsCollector } from './statistics-collector.js';

@@ -1,11 +1,11 @@
 /**
- * Remembers verified bearer tokens for a short while, so a caller invoking a workload many times a
- * second pays for the signature check (WebCrypto through jose, tens of microseconds) once per
- * `ttlMs` rather than per request. A token is never remembered past its own `exp`, and failures
+ * Remembers verified bearer tokens for a short while, so a client sending many requests a second
+ * (GraphQL, invoke) pays for the signature check (WebCrypto through jose, tens of microseconds
+ * and a trip through the thread pool) once per `ttlMs` rather than per request. A token is never remembered past its own `exp`, and failures
  * are not cached. Keyed by the whole Authorization header value.
  */
-import type { Authenticator } from '../auth/authenticator.js';
-import type { Viewer } from '../auth/viewer.js';
+import type { Authenticator } from './authenticator.js';
+import type { Viewer } from './viewer.js';
 
 const MAX_ENTRIES = 10_000;
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AuthenticationError, type Authenticator } from '../../src/auth/authenticator.js';
 import { userViewer } from '../../src/auth/viewer.js';
-import { cachedAuthenticator } from '../../src/invoke/cached-authenticator.js';
+import { cachedAuthenticator } from '../../src/auth/cached-authenticator.js';
 
 /** A JWT-shaped header whose payload carries `exp` (the signature is the inner authenticator's business). */
 const header = (sub: string, expSeconds: number) =>
@@ -19,7 +19,7 @@ function counting(): Authenticator & { calls: number } {
   return inner;
 }
 
-describe('remembering verified tokens for the invoke endpoint', () => {
+describe('remembering verified tokens', () => {
   it('verifies a token once per time-to-live', async () => {
     let now = 1_000_000;
     const inner = counting();
