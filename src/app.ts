@@ -6,6 +6,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { cachedAuthenticator } from './auth/cached-authenticator.js';
+import { mutationAdmission } from './graphql/admission.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
 import { WorkloadController } from './controller/controller.js';
@@ -236,6 +237,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ...queryLimitsPlugins(config.graphql.limits),
       mutationRateLimitPlugin(mutationRateLimiter),
       queryCostRateLimitPlugin(queryCostRateLimiter),
+      // Last: only what every limit and budget let through waits for its turn.
+      mutationAdmission(config.graphql.mutationConcurrency).plugin,
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),

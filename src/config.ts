@@ -166,6 +166,7 @@ const envSchema = z.object({
   GRAPHQL_MAX_BODY_BYTES: z.coerce.number().int().min(1024).default(1024 * 1024),
   GRAPHQL_INTROSPECTION: bool.optional(),
   GRAPHQL_MUTATION_RATE_POINTS: z.coerce.number().int().min(1).default(300),
+  GRAPHQL_MUTATION_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(500_000),
   GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
@@ -292,6 +293,7 @@ const configSchema = envSchema.transform((e, ctx) => {
       maxBodyBytes: e.GRAPHQL_MAX_BODY_BYTES,
       introspection: e.GRAPHQL_INTROSPECTION ?? true,
       mutationRateLimit: { points: e.GRAPHQL_MUTATION_RATE_POINTS, durationSeconds: e.GRAPHQL_MUTATION_RATE_DURATION_SECONDS },
+      mutationConcurrency: e.GRAPHQL_MUTATION_CONCURRENCY,
       queryCostRateLimit: { points: e.GRAPHQL_QUERY_COST_RATE_POINTS, durationSeconds: e.GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS },
     },
     auth: {

@@ -84,6 +84,7 @@ describe('loadConfig', () => {
       maxBodyBytes: 1024 * 1024,
       introspection: true,
       mutationRateLimit: { points: 300, durationSeconds: 60 },
+      mutationConcurrency: 4,
       queryCostRateLimit: { points: 500_000, durationSeconds: 60 },
     });
     const env = {
@@ -99,12 +100,14 @@ describe('loadConfig', () => {
       GRAPHQL_MUTATION_RATE_DURATION_SECONDS: '1',
       GRAPHQL_QUERY_COST_RATE_POINTS: '5000',
       GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '10',
+      GRAPHQL_MUTATION_CONCURRENCY: '16',
     };
     expect(loadConfig(env).graphql).toEqual({
       limits: { maxDepth: 8, maxComplexity: 1000, maxAliases: 0, maxTokens: 500, maxDirectives: 5, maxDocumentBytes: 4096 },
       maxBodyBytes: 65_536,
       introspection: false,
       mutationRateLimit: { points: 10, durationSeconds: 1 },
+      mutationConcurrency: 16,
       queryCostRateLimit: { points: 5000, durationSeconds: 10 },
     });
     // Introspection stays on in production: only authenticated callers get as far as a document.

@@ -7,8 +7,16 @@
  *   floor:    one workload alone, create -> RUNNING (the simulated stage time plus one pass),
  *             measured in the same API process just before the burst;
  *   burst:    N creates at once, spread over CALLERS subjects; create latency p50/p99;
+ *   transport floor: the same N requests, from the same client, to a bare Node.js HTTP server (its
+ *             own process, the API's listen backlog) that answers each at once: what N requests
+ *             on new connections cost before any work, the bound below create latency;
  *   running:  burst start -> every workload RUNNING (polled with a count query);
- *   reads:    a `workloads(first: 20)` read loop during the burst, latency p50/p99/max;
+ *   reads:    a `workloads(first: 20)` read loop during the burst, latency p50/p99/max, from a
+ *             client of its own that is already connected (one keep-alive connection, opened by a
+ *             read before the burst: a dashboard's), and the slowest read with when it was sent;
+ *   cold read: one read on a new connection, sent as the burst starts: it waits for the server to
+ *             accept its connection, which a busy Node.js server does between the burst's
+ *             requests (see profile.md), so it is reported apart;
  *   loop:     the API's event-loop delay p99 (prom-client's `nodejs_eventloop_lag_p99_seconds`,
  *             from `perf_hooks.monitorEventLoopDelay`, reset at every scrape of /metrics, scraped
  *             every 500 ms during the burst): the worst window's p99;
@@ -25,9 +33,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import pg from 'pg';
+import { Agent, fetch as clientFetch, type Dispatcher } from 'undici';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -147,9 +157,10 @@ const CREATE = `mutation($input: CreateWorkloadInput!) { createWorkload(input: $
 const RUNNING_COUNT = `query { workloads(first: 1, filter: { status: [RUNNING] }) { totalCount } }`;
 const READ = `query { workloads(first: 20, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount edges { node { id name status } } } }`;
 
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}): Promise<any> {
-  const res = await fetch(`${url}/graphql`, {
+async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}, dispatcher?: Dispatcher): Promise<any> {
+  const res = await (dispatcher ? clientFetch : fetch)(`${url}/graphql`, {
     method: 'POST',
+    ...(dispatcher && { dispatcher }),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
   });
@@ -180,6 +191,33 @@ async function scrapeLoopP99(url: string): Promise<number> {
   const text = await fetch(`${url}/metrics`).then((r) => r.text());
   const m = /^nodejs_eventloop_lag_p99_seconds\s+([0-9.e+-]+)/m.exec(text);
   return m ? Number(m[1]) * 1000 : NaN;
+}
+
+/** N requests at once on new connections to a bare HTTP server that answers each at once. */
+async function transportFloor(n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
+  const port = await freePort();
+  const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
+  const server = spawn(
+    process.execPath,
+    ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.setHeader('content-type', 'application/json'); s.end(${JSON.stringify(answer)}); }); })
+      .listen({ port: ${port}, host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));`],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  try {
+    await once(server.stdout!, 'data');
+    const url = `http://127.0.0.1:${port}`;
+    const latencies: number[] = [];
+    await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const t0 = performance.now();
+        await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
+        latencies.push(performance.now() - t0);
+      }),
+    );
+    return summary(latencies);
+  } finally {
+    server.kill();
+  }
 }
 
 async function scenario(db: 'postgres' | 'pglite', n: number) {
@@ -222,6 +260,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
   const api = await startApi(env, label);
   try {
     const tokens = await Promise.all(Array.from({ length: CALLERS }, (_, i) => token(`bench-caller-${i}`)));
+    const floorOfTransport = await transportFloor(n, tokens);
     // Floor: one workload alone, create -> RUNNING.
     const floorStarted = performance.now();
     await gql(api.url, tokens[0]!, CREATE, { input: input('floor') });
@@ -229,6 +268,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const floorMs = performance.now() - floorStarted;
     await scrapeLoopP99(api.url);
 
+    // The reading client: its own connection, opened before the burst.
+    const readClient = new Agent({ connections: 1 });
+    await gql(api.url, tokens[0]!, READ, {}, readClient);
     const commitsBefore = await commits();
     const before = processStats(api.pid);
     const started = performance.now();
@@ -250,6 +292,18 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     });
     let done = false;
     const readLatencies: number[] = [];
+    // The slowest read, and when it was sent (ms after the burst began).
+    let slowestRead = { sentAtMs: NaN, ms: -1 };
+    const coldRead = (async () => {
+      const t0 = performance.now();
+      const client = new Agent({ connections: 1 });
+      try {
+        await gql(api.url, tokens[0]!, READ, {}, client);
+        return { sentAtMs: Math.round(t0 - started), ms: Math.round(performance.now() - t0) };
+      } finally {
+        await client.close();
+      }
+    })();
     const loopP99: number[] = [];
     let readTimeouts = 0;
     const reader = (async () => {
@@ -257,8 +311,10 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       while (!done) {
         const t0 = performance.now();
         try {
-          await gql(api.url, tokens[i++ % CALLERS]!, READ);
-          readLatencies.push(performance.now() - t0);
+          await gql(api.url, tokens[i++ % CALLERS]!, READ, {}, readClient);
+          const ms = performance.now() - t0;
+          readLatencies.push(ms);
+          if (ms > slowestRead.ms) slowestRead = { sentAtMs: Math.round(t0 - started), ms: Math.round(ms) };
         } catch {
           readTimeouts++;
         }
@@ -284,6 +340,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     }
     done = true;
     await Promise.all([reader, scraper]);
+    await readClient.close();
+    const cold = await coldRead.catch((err: unknown) => ({ sentAtMs: NaN, ms: NaN, error: String(err) }));
     const after = processStats(api.pid);
     const commitsPerWorkload = ((await commits()) - commitsBefore) / n;
     const create = summary(createLatencies);
@@ -296,11 +354,11 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, failures, firstFailure, reads, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, failures, firstFailure, reads, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
-        `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}); ` +
-        `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); ` +
+        `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms); ` +
+        `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
         `loop p99 worst ${loop.p99Max.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     return row;
@@ -338,16 +396,18 @@ ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loade
 \`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
 API process of its own (the compiled JavaScript, with \`npm start\`'s Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
-during the burst. Loop: the worst 500 ms window's event-loop delay p99 (prom-client, /metrics).
+during the burst from a client already connected (one keep-alive connection opened before the burst). Cold
+read: one read on a new connection sent as the burst starts (the server accepts it between the burst's requests). Transport
+floor: the same N requests to a bare Node.js server that answers each at once. Loop: the worst 500 ms window's event-loop delay p99 (prom-client, /metrics).
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | read p50 / p99 / max ms | loop p99 worst ms | CPU ms per workload | commits per workload | peak RSS MB | failures |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | read p50 / p99 / max ms | cold read ms | loop p99 worst ms | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${r.loop.p99Max.toFixed(1)} ${yes(r.met.loopP99)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} ${yes(r.met.loopP99)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,

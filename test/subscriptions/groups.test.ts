@@ -123,6 +123,8 @@ describeEachDatabase('subscription groups: one source stream per group, frames w
     expect(stats().members - before.members).toBe(2);
     await oliviaClient.dispose();
     await oscarClient.dispose();
+    // Gone before the next test counts members: a disposed client's members leave asynchronously.
+    await eventually(() => stats().members === before.members && stats().groups === before.groups, 'the groups to close with their members');
   });
 
   it('takes out a member that completes or disconnects, and the others of its group keep receiving', async () => {

@@ -1,0 +1,78 @@
+import { createSchema, createYoga } from 'graphql-yoga';
+import { describe, expect, it } from 'vitest';
+import { mutationAdmission } from '../../src/graphql/admission.js';
+
+/** A server whose `write` mutation waits until the test releases it, counting how many run at once. */
+function server(concurrency: number) {
+  const admission = mutationAdmission(concurrency);
+  let running = 0;
+  let most = 0;
+  const started: string[] = [];
+  const releases: (() => void)[] = [];
+  const yoga = createYoga({
+    schema: createSchema({
+      typeDefs: 'type Query { ping: String! } type Mutation { write(name: String!): String! }',
+      resolvers: {
+        Query: { ping: () => 'pong' },
+        Mutation: {
+          write: async (_: unknown, { name }: { name: string }) => {
+            running++;
+            most = Math.max(most, running);
+            started.push(name);
+            await new Promise<void>((resolve) => releases.push(resolve));
+            running--;
+            return name;
+          },
+        },
+      },
+    }),
+    plugins: [admission.plugin],
+    logging: false,
+  });
+  const send = (query: string) =>
+    Promise.resolve(yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) })).then((r) => r.json() as Promise<any>);
+  return { admission, send, started, releases, most: () => most };
+}
+
+const until = async (check: () => boolean) => {
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(check()).toBe(true);
+};
+
+describe('mutation admission', () => {
+  it('runs at most its concurrency of mutations at once, the rest in arrival order, and never holds a query back', async () => {
+    const s = server(2);
+    const writes: Promise<any>[] = ['a', 'b', 'c', 'd', 'e'].map((name) => s.send(`mutation { write(name: "${name}") }`));
+    await until(() => s.started.length === 2 && s.admission.waiting() === 3);
+    expect(s.admission.active()).toBe(2);
+    // A query arriving behind the burst is answered at once.
+    expect(await s.send('{ ping }')).toEqual({ data: { ping: 'pong' } });
+    // Each finished mutation lets the next one in, first come first served.
+    while (s.started.length < 5 || s.releases.length > 0) {
+      await until(() => s.releases.length > 0);
+      s.releases.shift()!();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect((await Promise.all(writes)).map((r) => r.data.write)).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(s.started).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(s.most()).toBe(2);
+    expect([s.admission.active(), s.admission.waiting()]).toEqual([0, 0]);
+  });
+
+  it('lets the next mutation in when one fails', async () => {
+    const admission = mutationAdmission(1);
+    const yoga = createYoga({
+      schema: createSchema({
+        typeDefs: 'type Query { ping: String! } type Mutation { fail: String! ok: String! }',
+        resolvers: { Mutation: { fail: () => Promise.reject(new Error('refused')), ok: () => 'ok' } },
+      }),
+      plugins: [admission.plugin],
+      logging: false,
+    });
+    const send = (query: string) =>
+      Promise.resolve(yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) })).then((r) => r.json() as Promise<any>);
+    const [failed, ok] = await Promise.all([send('mutation { fail }'), send('mutation { ok }')]);
+    expect(failed.errors).toHaveLength(1);
+    expect(ok).toEqual({ data: { ok: 'ok' } });
+  });
+});
