@@ -105,8 +105,8 @@ export class ArtifactService {
       { id: randomUUID(), name: input.name, ownerId: viewer.userId, lastVersion: 0, createdAt: now },
       { persist: false },
     );
-    const artifact = this.draftRow(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
-    return { repository, artifact, grants: [this.ownerGrant(em, viewer, artifact, now)] };
+    const { artifact, grant } = this.draftRows(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
+    return { repository, artifact, grants: [grant] };
   }
 
   /** Creates a draft artifact. */
@@ -173,7 +173,9 @@ export class ArtifactService {
           ? source.repository
           : em.create(ArtifactRepositoryEntity, { id: randomUUID(), name, ownerId: viewer.userId, lastVersion: 0, createdAt: now });
       const fields = { name, description: input.description ?? source.description, spec: structuredClone(source.spec) };
-      return this.newDraft(em, viewer, repository, fields, now);
+      const { artifact, grant } = this.draftRows(em, viewer, repository, fields, now);
+      em.persist([artifact, grant]);
+      return artifact;
     });
   }
 
@@ -286,41 +288,25 @@ export class ArtifactService {
     });
   }
 
-  /** A new draft in `repository`, owned by the caller. */
-  private newDraft(
+  /** A new draft in `repository` and the caller's OWNER grant on it: built, not persisted. */
+  private draftRows(
     em: EntityManager,
     viewer: Viewer,
     repository: Artifact['repository'],
     fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
     now: Date,
-  ): Artifact {
-    const artifact = this.draftRow(em, viewer, repository, fields, now);
-    em.persist([artifact, this.ownerGrant(em, viewer, artifact, now)]);
-    return artifact;
-  }
-
-  /** A draft's row, not persisted. */
-  private draftRow(
-    em: EntityManager,
-    viewer: Viewer,
-    repository: Artifact['repository'],
-    fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
-    now: Date,
-  ): Artifact {
-    return em.create(
+  ): { artifact: Artifact; grant: ArtifactSharedRole } {
+    const artifact = em.create(
       ArtifactEntity,
       { id: randomUUID(), repository, ...fields, status: 'draft', version: null, ownerId: viewer.userId, createdAt: now, updatedAt: now, lockedAt: null, deletedAt: null },
       { persist: false },
     );
-  }
-
-  /** The caller's OWNER grant on a new artifact, not persisted. */
-  private ownerGrant(em: EntityManager, viewer: Viewer, artifact: Artifact, now: Date): ArtifactSharedRole {
-    return em.create(
+    const grant = em.create(
       ArtifactSharedRoleEntity,
       { id: randomUUID(), artifact, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
       { persist: false },
     );
+    return { artifact, grant };
   }
 }
 
