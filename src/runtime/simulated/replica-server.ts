@@ -6,7 +6,8 @@
  * Its life follows the container, like a real process's: it starts when the container runs, is
  * killed (connections cut) when the container crashes or the pod is evicted, and shuts down
  * gracefully when the pod is removed: no new connections, requests in flight finish (up to the
- * grace period), then it exits. Between the pod's deletion and its removal it still serves, like
+ * grace period), idle keep-alive connections linger a moment and answer what still arrives on
+ * them with `Connection: close`, then it exits. Between the pod's deletion and its removal it still serves, like
  * an app behind a `preStop` sleep, so a request routed just before a switch still lands.
  *
  * Request headers steer it, for tests and demos (the path and query stay free to echo):
@@ -25,7 +26,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { SimPod } from './sim-pod.js';
 
@@ -39,6 +40,12 @@ export interface ReplicaServerOptions {
 
 /** The most of a request body echoed back as text. */
 const ECHO_TEXT_LIMIT = 64 * 1024;
+/**
+ * How long a shutting-down server keeps its idle keep-alive connections (at most its grace
+ * period). A proxy may have picked one of them for a request an instant before: closing it at
+ * once resets that request, and a request with a body is not retried (ADR 0051, decision 3).
+ */
+const IDLE_LINGER_MS = 1000;
 const CHUNK = Buffer.alloc(64 * 1024, 'x');
 
 /** The identity a replica answers with. */
@@ -100,11 +107,15 @@ class ReplicaServer {
     this.#draining = true;
     // Like an app on SIGTERM: its WebSockets are told it is going away.
     for (const ws of this.#websockets.clients) ws.close(1001, 'replica shutting down');
-    this.#server.close(() => {
+    // Stops accepting without http.Server#close, which also closes idle connections at once;
+    // what arrives on them meanwhile is answered with `Connection: close` (#handle).
+    NetServer.prototype.close.call(this.#server, () => {
       this.#finish();
       onClosed();
     });
-    this.#server.closeIdleConnections();
+    const linger = setTimeout(() => this.#server.closeIdleConnections(), Math.min(IDLE_LINGER_MS, graceMs));
+    linger.unref();
+    this.#timers.add(linger);
     const cut = setTimeout(() => this.kill(), graceMs);
     cut.unref();
     this.#timers.add(cut);

@@ -1,3 +1,4 @@
+import { Agent, request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { RouteResolution } from '../../../src/runtime/route-resolver.js';
 import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../../src/runtime/simulated/index.js';
@@ -81,6 +82,39 @@ describe('simulated replicas serving HTTP', () => {
     const res = await inFlight;
     expect(res.status).toBe(200);
     expect(res.headers.get('connection')).toBe('close');
+    await vi.waitFor(() => expect(fetch(new URL('/after', route.target))).rejects.toThrow(), { timeout: 5000, interval: 10 });
+  });
+
+  it('answers a request that arrives on an idle keep-alive connection as its pod is removed, and lets the connection go', async () => {
+    const spec = protonSpec();
+    await runtime.applyProton(spec);
+    await runtime.routeWorkload(spec.workloadId, spec.protonId);
+    const route = await routed(spec.workloadId);
+    // One pooled connection, as the invoke endpoint's forwarder keeps one per replica.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const post = (path: string) =>
+      new Promise<{ status: number; connection: string | undefined; body: string }>((resolve, reject) => {
+        const req = request(new URL(path, route.target), { method: 'POST', agent, headers: { 'content-type': 'text/plain' } }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, body }));
+        });
+        req.on('error', reject);
+        req.end('a body: never retried');
+      });
+    try {
+      expect((await post('/first')).status).toBe(200);
+      // The connection is idle in the pool; the pod goes, and a request the proxy routed an
+      // instant before uses that connection now.
+      await runtime.deleteProton(spec.protonId);
+      await vi.waitFor(async () => expect(await runtime.listPods({ protonId: spec.protonId })).toHaveLength(0), { timeout: 5000, interval: 1 });
+      const late = await post('/late');
+      expect(late).toMatchObject({ status: 200, connection: 'close' });
+      expect(JSON.parse(late.body)).toMatchObject({ path: '/late', body: 'a body: never retried' });
+    } finally {
+      agent.destroy();
+    }
     await vi.waitFor(() => expect(fetch(new URL('/after', route.target))).rejects.toThrow(), { timeout: 5000, interval: 10 });
   });
 
