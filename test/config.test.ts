@@ -70,6 +70,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ NODE_ENV: 'production', AUTH_JWT_SECRET: 'short' })).toThrow(/AUTH_JWT_SECRET/);
   });
 
+  it('remembers a verified token for a minute by default, not at all with 0, and refuses a negative time', () => {
+    expect(loadConfig({}).auth.tokenCacheMs).toBe(60_000);
+    expect(loadConfig({ AUTH_TOKEN_CACHE_MS: '0' }).auth.tokenCacheMs).toBe(0);
+    expect(() => loadConfig({ AUTH_TOKEN_CACHE_MS: '-1' })).toThrow(/AUTH_TOKEN_CACHE_MS/);
+  });
+
   it('drains for 5 s before closing the listener in production and not at all elsewhere, always within the shutdown timeout', () => {
     expect(loadConfig(production)).toMatchObject({ shutdownDrainSeconds: 5, shutdownTimeoutSeconds: 25 });
     expect(loadConfig({}).shutdownDrainSeconds).toBe(0);

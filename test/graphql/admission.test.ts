@@ -1,6 +1,12 @@
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { mutationAdmission } from '../../src/graphql/admission.js';
+import { describeEachDatabase } from '../support/backends.js';
+import { artifactInput, workloadInput } from '../support/fixtures.js';
+import { startTestApp } from '../support/test-app.js';
+
+const CREATE = `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) {
+  __typename ... on CreateWorkloadPayload { workload { id } } ... on Error { code message } } }`;
 
 /** A server whose `write` mutation waits until the test releases it, counting how many run at once. */
 function server(concurrency: number) {
@@ -74,5 +80,37 @@ describe('mutation admission', () => {
     const [failed, ok] = await Promise.all([send('mutation { fail }'), send('mutation { ok }')]);
     expect(failed.errors).toHaveLength(1);
     expect(ok).toEqual({ data: { ok: 'ok' } });
+  });
+});
+
+describeEachDatabase('mutations admitted by the API', (backend) => {
+  it('holds a mutation past GRAPHQL_MUTATION_CONCURRENCY until the one running finishes, and answers a query meanwhile', async () => {
+    if (backend.name !== 'postgres') return; // a row lock held from a second connection: the embedded database has one
+    const t = await startTestApp(backend, { GRAPHQL_MUTATION_CONCURRENCY: '1' });
+    const lock = t.app.orm.em.fork();
+    try {
+      const created = await t.execRaw(CREATE, { input: workloadInput({ name: 'held', artifact: artifactInput() }) });
+      const id = (created.data as any).createWorkload.workload.id as string;
+      // The one admitted mutation waits on the workload's row, locked from another connection.
+      await lock.begin();
+      await lock.execute('select id from workload where id = ? for update', [Buffer.from(id, 'base64').toString().split(':')[1]]);
+      const first = t.execRaw(`mutation($input: UpdateWorkloadInput!) { updateWorkload(input: $input) { __typename } }`, { input: { id, description: 'after the lock' } });
+      await new Promise((r) => setTimeout(r, 200));
+      let secondDone = false;
+      const second = t.execRaw(CREATE, { input: workloadInput({ name: 'waits-its-turn', artifact: artifactInput() }) }).then((r) => {
+        secondDone = true;
+        return r;
+      });
+      // A query is answered at once; the second mutation waits for its turn, not for the lock.
+      expect(await t.execRaw('{ workloads(first: 5) { totalCount } }')).toEqual({ data: { workloads: { totalCount: 1 } } });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(secondDone).toBe(false);
+      await lock.commit();
+      expect(((await first).data as any).updateWorkload.__typename).toBe('UpdateWorkloadPayload');
+      expect(((await second).data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+    } finally {
+      if (lock.isInTransaction()) await lock.rollback();
+      await t.stop();
+    }
   });
 });
