@@ -29,7 +29,7 @@
  *   rss:      the API process's peak RSS (VmHWM).
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/run.ts \
- *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--cpu-prof DIR]
+ *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--cpu-prof DIR]
  *
  * Writes bench/controller/results.md and results.json.
  */
@@ -51,6 +51,8 @@ const CALLERS = Number(args.get('callers') ?? 4);
 const adminUrl = process.env.DATABASE_URL;
 const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).split(',') as ('postgres' | 'pglite')[];
 const CPU_PROF = args.get('cpu-prof');
+/** `--quotas default`: the API's default quotas (each create then reads its owner's and organization's usage under their locks); else none. */
+const QUOTAS = args.get('quotas') === 'default' ? 'default' : 'unlimited';
 const SPEED = 10;
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -99,15 +101,10 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
       AUTH_MODE: 'jwt',
       AUTH_JWT_SECRET: SECRET,
       SIMULATED_SPEED: String(SPEED),
-      // The bench creates far more than a tenant may by default (ADR 0013).
-      QUOTA_OWNER_WORKLOADS: 'unlimited',
-      QUOTA_OWNER_REPLICAS: 'unlimited',
-      QUOTA_OWNER_CPU: 'unlimited',
-      QUOTA_OWNER_MEMORY: 'unlimited',
-      QUOTA_ORGANIZATION_WORKLOADS: 'unlimited',
-      QUOTA_ORGANIZATION_REPLICAS: 'unlimited',
-      QUOTA_ORGANIZATION_CPU: 'unlimited',
-      QUOTA_ORGANIZATION_MEMORY: 'unlimited',
+      // Without limits unless asked (`--quotas default`): the defaults hold 1,000 over 4 callers,
+      // but every create then sums its owner's and organization's usage (ADR 0013).
+      ...(QUOTAS === 'unlimited' &&
+        Object.fromEntries(['OWNER', 'ORGANIZATION'].flatMap((s) => ['WORKLOADS', 'REPLICAS', 'CPU', 'MEMORY'].map((r) => [`QUOTA_${s}_${r}`, 'unlimited'])))),
       GRAPHQL_MUTATION_RATE_POINTS: '1000000',
       GRAPHQL_QUERY_COST_RATE_POINTS: '100000000',
       ...env,
@@ -389,6 +386,7 @@ const results = {
   loadAverage: { start: loadStart, end: loadEnd },
   loaded,
   speed: SPEED,
+  quotas: QUOTAS,
   goals: GOALS,
   rows,
   met: Object.fromEntries(rows.map((r) => [`${r.db}-${r.n}`, r.met])),
@@ -404,7 +402,7 @@ ${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load 
 ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
 
 \`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
-API process of its own (the compiled JavaScript, with \`npm start\`'s Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each. Floor: one workload
+API process of its own (the compiled JavaScript, with \`npm start\`'s Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
 during the burst from a client already connected (one keep-alive connection opened before the burst). Cold
 read: one read on a new connection sent as the burst starts (the server accepts it between the burst's requests). Transport
