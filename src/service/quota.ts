@@ -22,7 +22,7 @@ import {
   type ResourceAmounts,
 } from '../domain/quota.js';
 import { ArtifactEntity, type Workload } from '../store/entities/index.js';
-import { lockQuotaSubjects, usageFacts, type QuotaSubject } from '../store/usage.js';
+import { lockQuotaSubjects, usageFacts, usageFactsOf, type QuotaSubject } from '../store/usage.js';
 
 /** The configured limits: a default per owner and per organization, and per-organization overrides. */
 export interface QuotaSettings {
@@ -106,8 +106,12 @@ export class QuotaService {
     const subjects = this.boundingSubjects(holder, added);
     if (subjects.length === 0) return;
     await lockQuotaSubjects(em, subjects);
-    for (const subject of subjects) {
-      const { used, limits } = await this.report(em, subject);
+    // Every locked subject's usage in one statement, read after the locks (READ COMMITTED: what
+    // earlier holders committed is seen).
+    const usages = await usageFactsOf(em, subjects);
+    for (const [i, subject] of subjects.entries()) {
+      const used = sumAmounts(usages[i]!.map(workloadUsage));
+      const limits = this.limitsOf(subject);
       const breach = firstBreach(limits, used, added);
       if (breach) {
         const whose = subject.scope === 'owner' ? `owner "${subject.id}"` : `organization "${subject.id}"`;

@@ -117,4 +117,34 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       expect(await rowCounts(t)).toEqual(before);
     });
   });
+
+  describe('when quotas bound both its owner and its organization', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend, { ...UNLIMITED, QUOTA_OWNER_WORKLOADS: '10', QUOTA_ORGANIZATION_WORKLOADS: '3' });
+    });
+    afterAll(() => t?.stop());
+
+    it('locks both and reads both usages in one statement, then writes; the organization counts every member', async () => {
+      const member = (sub: string) => t.as({ sub, org: 'acme' });
+      const sql = recordSql(t.app.orm);
+      const r = await member('m1').execRaw(CREATE, { input: workloadInput({ name: 'o1', artifact: artifactInput() }) });
+      sql.stop();
+      expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      expect(sql.statements.map((q) => q.split(/\s+/).slice(0, 2).join(' '))).toEqual([
+        'begin',
+        'select pg_advisory_xact_lock(hashtextextended($1,',
+        'select pg_advisory_xact_lock(hashtextextended($1,',
+        'select w.owner_id,',
+        'select workload_create($1::jsonb)',
+        'commit',
+      ]);
+      for (const [sub, name] of [['m2', 'o2'], ['m3', 'o3']] as const) {
+        expect(((await member(sub).execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) })).data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      }
+      const refused = await member('m4').execRaw(CREATE, { input: workloadInput({ name: 'o4', artifact: artifactInput() }) });
+      expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError' });
+      expect((refused.data as any).createWorkload.message).toContain('organization "acme" is 3 workloads: 3 workloads in use');
+    });
+  });
 });
