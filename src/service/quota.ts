@@ -22,7 +22,7 @@ import {
   type ResourceAmounts,
 } from '../domain/quota.js';
 import { ArtifactEntity, type Workload } from '../store/entities/index.js';
-import { lockQuotaSubjects, usageFacts, usageFactsOf, type QuotaSubject } from '../store/usage.js';
+import { lockQuotaSubjects, usageFactsOf, type QuotaSubject } from '../store/usage.js';
 
 /** The configured limits: a default per owner and per organization, and per-organization overrides. */
 export interface QuotaSettings {
@@ -94,8 +94,13 @@ export class QuotaService {
 
   /** The current usage and limits of a subject (a plain read; nothing is locked). */
   async report(em: EntityManager, subject: QuotaSubject): Promise<QuotaReport> {
-    const used = sumAmounts((await usageFacts(em, subject)).map(workloadUsage));
-    return { subject, used, limits: this.limitsOf(subject) };
+    return (await this.reports(em, [subject]))[0]!;
+  }
+
+  /** The usage and limits of each subject, read in one statement. */
+  private async reports(em: EntityManager, subjects: readonly QuotaSubject[]): Promise<QuotaReport[]> {
+    const usages = await usageFactsOf(em, subjects);
+    return subjects.map((subject, i) => ({ subject, used: sumAmounts(usages[i]!.map(workloadUsage)), limits: this.limitsOf(subject) }));
   }
 
   /**
@@ -108,10 +113,7 @@ export class QuotaService {
     await lockQuotaSubjects(em, subjects);
     // Every locked subject's usage in one statement, read after the locks (READ COMMITTED: what
     // earlier holders committed is seen).
-    const usages = await usageFactsOf(em, subjects);
-    for (const [i, subject] of subjects.entries()) {
-      const used = sumAmounts(usages[i]!.map(workloadUsage));
-      const limits = this.limitsOf(subject);
+    for (const { subject, used, limits } of await this.reports(em, subjects)) {
       const breach = firstBreach(limits, used, added);
       if (breach) {
         const whose = subject.scope === 'owner' ? `owner "${subject.id}"` : `organization "${subject.id}"`;

@@ -19,3 +19,8 @@ export async function queryRows<T>(em: EntityManager, sql: string, params: reado
   em.config.getLogger().logQuery({ query: sql, took: Math.round(performance.now() - started), results: result.rows.length });
   return result.rows;
 }
+
+/** A JSON column as the driver hands it over: parsed by node-postgres, text from some embedded paths. */
+export function jsonColumn<T>(value: T | string): T {
+  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
+}

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { DesiredState } from '../domain/model.js';
 import type { QuotaScope, WorkloadUsageFacts } from '../domain/quota.js';
-import { queryRows } from './sql.js';
+import { jsonColumn, queryRows } from './sql.js';
 
 /** One subject whose usage a quota bounds. */
 export interface QuotaSubject {
@@ -34,10 +34,6 @@ interface UsageRow {
   others: { runtime: WorkloadRuntime; spec: ArtifactSpec }[] | string;
 }
 
-/** A JSON column as the driver hands it over: parsed by node-postgres, text from some embedded paths. */
-function json<T>(value: T | string): T {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
 
 /**
  * The usage facts of every live workload (not deleted, not terminated, not being deleted) of each
@@ -63,12 +59,7 @@ export async function usageFactsOf(em: EntityManager, subjects: readonly QuotaSu
   const facts = rows.map((r) => ({
     owner: r.owner_id,
     organization: r.organization,
-    facts: { desiredState: r.desired_state, spec: json(r.spec), runtime: json(r.runtime), otherProtons: json(r.others) } satisfies WorkloadUsageFacts,
+    facts: { desiredState: r.desired_state, spec: jsonColumn(r.spec), runtime: jsonColumn(r.runtime), otherProtons: jsonColumn(r.others) } satisfies WorkloadUsageFacts,
   }));
   return subjects.map((s) => facts.filter((f) => (s.scope === 'owner' ? f.owner === s.id : f.organization === s.id)).map((f) => f.facts));
-}
-
-/** The usage facts of every live workload of one subject. */
-export async function usageFacts(em: EntityManager, subject: QuotaSubject): Promise<WorkloadUsageFacts[]> {
-  return (await usageFactsOf(em, [subject]))[0]!;
 }

@@ -8,7 +8,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { ArtifactStatus, DesiredState, Importance, ProtonRole, ProtonStatus, ReplacementStatus, WorkloadStatus } from '../domain/model.js';
-import { queryRows } from './sql.js';
+import { jsonColumn, queryRows } from './sql.js';
 
 /** A workload's columns as a pass reads and writes them. */
 export interface RoundWorkload {
@@ -79,8 +79,8 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
     createdAt: new Date(row.created_at),
     artifactId: row.artifact_id,
     artifactStatus: row.artifact_status,
-    runtime: json(row.runtime),
-    lifecycle: row.lifecycle === null ? null : json(row.lifecycle),
+    runtime: jsonColumn(row.runtime),
+    lifecycle: row.lifecycle === null ? null : jsonColumn(row.lifecycle),
     lastEventSequence: row.last_event_sequence,
     desiredState: row.desired_state,
     expiresAt: row.expires_at === null ? null : new Date(row.expires_at),
@@ -88,7 +88,7 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
     statusReason: row.status_reason,
     statusMessage: row.status_message,
   };
-  const protons = json(row.protons).map((p) => ({
+  const protons = jsonColumn(row.protons).map((p) => ({
     id: p.id,
     artifactId: p.artifact_id,
     spec: p.spec,
@@ -115,10 +115,6 @@ type ProtonJson = {
   status_message: string | null;
 };
 
-/** A JSON column as the driver hands it over: parsed by node-postgres, text from some embedded paths. */
-function json<T>(value: T | string): T {
-  return typeof value === 'string' ? (JSON.parse(value) as T) : value;
-}
 
 /** A proton row a round changes: its final status and role, and whether the round removes it. */
 export interface ProtonWrite {
@@ -220,8 +216,8 @@ export async function initializeWorkload(em: EntityManager, write: InitialWrite)
   return {
     id: row.id,
     artifactId: row.artifact_id,
-    spec: json(row.spec),
-    runtime: json(row.runtime),
+    spec: jsonColumn(row.spec),
+    runtime: jsonColumn(row.runtime),
     restartedAt: null,
     role: 'active',
     status: 'submitted',

@@ -61,6 +61,9 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       expect((again.data as any).createWorkload).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
       expect((again.data as any).createWorkload.message).toContain('"taken-once" is taken');
       expect(await rowCounts(t)).toEqual(before);
+      // Names are unique per owner: another user, in another organization, may take it.
+      const other = await t.as({ sub: 'someone-else', org: 'elsewhere' }).execRaw(CREATE, { input: workloadInput({ name: 'taken-once', artifact: artifactInput() }) });
+      expect((other.data as any).createWorkload).toMatchObject({ __typename: 'CreateWorkloadPayload', workload: { name: 'taken-once', viewerRole: 'OWNER' } });
     });
 
     it('lets one of many racing creates of one name win, and leaves nothing of the others', async () => {

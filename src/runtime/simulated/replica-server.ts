@@ -7,8 +7,9 @@
  * killed (connections cut) when the container crashes or the pod is evicted, and shuts down
  * gracefully when the pod is removed: no new connections, requests in flight finish (up to the
  * grace period), idle keep-alive connections linger a moment and answer what still arrives on
- * them with `Connection: close`, then it exits. Between the pod's deletion and its removal it still serves, like
- * an app behind a `preStop` sleep, so a request routed just before a switch still lands.
+ * them with `Connection: close`, then it exits. Between the pod's deletion and its removal it
+ * still serves, like an app behind a `preStop` sleep, so a request routed just before a switch
+ * still lands.
  *
  * Request headers steer it, for tests and demos (the path and query stay free to echo):
  * | Header | Effect |
