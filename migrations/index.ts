@@ -10,6 +10,7 @@ import { Migration20261202000000_workload_organization } from './Migration202612
 import { Migration20261202000000_artifact_in_use } from './Migration20261202000000_artifact_in_use.js';
 import { Migration20261203000000_record_round } from './Migration20261203000000_record_round.js';
 import { Migration20261203010000_create_workload } from './Migration20261203010000_create_workload.js';
+import { Migration20261204000000_quota_usage } from './Migration20261204000000_quota_usage.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -19,4 +20,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261202000000_workload_organization', class: Migration20261202000000_workload_organization },
   { name: 'Migration20261203000000_record_round', class: Migration20261203000000_record_round },
   { name: 'Migration20261203010000_create_workload', class: Migration20261203010000_create_workload },
+  { name: 'Migration20261204000000_quota_usage', class: Migration20261204000000_quota_usage },
 ];

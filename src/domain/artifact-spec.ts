@@ -39,7 +39,8 @@ export function parseQuantity(quantity: string): number | undefined {
   if (!match) return undefined;
   const base = Number(match[1]);
   const suffix = match[2] ?? '';
-  if (/^[eE]/.test(suffix)) return base * 10 ** Number(suffix.slice(1));
+  // An exponent (`1e3`, `5E-1`), not the suffix exa (`1E` is 10^18).
+  if (/^[eE][-+]?[0-9]/.test(suffix)) return Number(match[1] + suffix);
   const factor = SUFFIX_FACTORS[suffix];
   return factor === undefined ? undefined : base * factor;
 }
@@ -48,10 +49,19 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 // Kubernetes' IsEnvVarName: letters, digits, '_', '-', '.'; not starting with a digit.
 const ENV_VAR_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 
-const positiveQuantity = (what: string) =>
-  textSchema('line', TEXT_LIMITS.quantity).refine((q) => (parseQuantity(q) ?? 0) > 0, {
-    message: `must be a positive Kubernetes quantity (e.g. ${what === 'cpu' ? '"500m" or "2"' : '"512Mi" or "2Gi"'})`,
-  });
+/**
+ * The largest request one container may make: 10^12 cores, 8Pi of memory. Past these a quota's
+ * sums would lose whole millicores and bytes (a double holds integers exactly up to 2^53), and no
+ * node offers them.
+ */
+export const MAX_QUANTITY = Object.freeze({ cpu: { value: 1e12, text: '1T' }, memory: { value: 2 ** 53, text: '8Pi' } });
+
+const positiveQuantity = (what: 'cpu' | 'memory') =>
+  textSchema('line', TEXT_LIMITS.quantity)
+    .refine((q) => (parseQuantity(q) ?? 0) > 0, {
+      message: `must be a positive Kubernetes quantity (e.g. ${what === 'cpu' ? '"500m" or "2"' : '"512Mi" or "2Gi"'})`,
+    })
+    .refine((q) => !((parseQuantity(q) ?? 0) > MAX_QUANTITY[what].value), { message: `must be at most ${MAX_QUANTITY[what].text}` });
 
 /** Container resource requests: CPU and memory as Kubernetes quantities. */
 export const resourcesSchema = z.strictObject({

@@ -4,7 +4,7 @@
  * parameters; the store gathers the facts and the service takes the locks.
  */
 import { parseQuantity, type ArtifactSpec, type WorkloadRuntime } from './artifact-spec.js';
-import type { DesiredState, Importance } from './model.js';
+import type { Importance } from './model.js';
 
 /** What a quota limits: live workloads, replicas, CPU (millicores) and memory (bytes) requested. */
 export const QUOTA_RESOURCES = ['workloads', 'replicas', 'cpu', 'memory'] as const;
@@ -59,59 +59,6 @@ export function protonDemand(spec: ArtifactSpec, runtime: WorkloadRuntime): Reso
   }
   const replicas = runtime.replicaCount;
   return { workloads: 0, replicas, cpu: cpu * replicas, memory: memory * replicas };
-}
-
-/** The facts about one live (not terminated, not deleted) workload that its usage follows from. */
-export interface WorkloadUsageFacts {
-  desiredState: DesiredState;
-  /** The artifact and runtime the workload runs (its active proton's, or the one it will start). */
-  spec: ArtifactSpec;
-  runtime: WorkloadRuntime;
-  /** Its other protons not yet removed: a replacement's candidate, an old proton draining or kept for rollback. */
-  otherProtons: readonly { spec: ArtifactSpec; runtime: WorkloadRuntime }[];
-}
-
-/**
- * What one live workload counts against its quotas: itself; the replicas of its runtime while it
- * is meant to run (a stopped workload has no pods); and every other proton still there.
- */
-export function workloadUsage(facts: WorkloadUsageFacts): ResourceAmounts {
-  const parts = [
-    { ...NO_AMOUNTS, workloads: 1 },
-    ...(facts.desiredState === 'running' ? [protonDemand(facts.spec, facts.runtime)] : []),
-    ...facts.otherProtons.map((p) => protonDemand(p.spec, p.runtime)),
-  ];
-  return sumAmounts(parts);
-}
-
-/** The sum of several amounts. */
-export function sumAmounts(parts: Iterable<ResourceAmounts>): ResourceAmounts {
-  const total = { ...NO_AMOUNTS };
-  for (const part of parts) for (const r of QUOTA_RESOURCES) total[r] += part[r];
-  return total;
-}
-
-/** One limit a request would break. */
-export interface QuotaBreach {
-  resource: QuotaResource;
-  limit: number;
-  used: number;
-  requested: number;
-}
-
-/**
- * The first limit (in QUOTA_RESOURCES order) that `used + requested` would exceed. Only what a
- * request adds is checked: giving back (a smaller runtime) is always allowed, even over a limit
- * that was lowered since.
- */
-export function firstBreach(limits: QuotaLimits, used: ResourceAmounts, requested: ResourceAmounts): QuotaBreach | null {
-  for (const resource of QUOTA_RESOURCES) {
-    const limit = limits[resource];
-    const more = requested[resource];
-    if (limit === null || more <= 0) continue;
-    if (used[resource] + more > limit) return { resource, limit, used: used[resource], requested: more };
-  }
-  return null;
 }
 
 /** What a change from one demand to another adds (never negative per resource). */

@@ -1,28 +1,25 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
 import type { WorkloadOperation } from '../controller/controller.js';
-import { KeyedQueue } from '../controller/keyed-queue.js';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import { ForbiddenError, NotFoundError, QuotaExceededError } from '../domain/errors.js';
 import type { Importance, SharingRole } from '../domain/model.js';
 import {
   addedDemand,
   describeAmount,
-  firstBreach,
   inApiUnits,
   maySetImportance,
   NO_AMOUNTS,
   protonDemand,
   QUOTA_RESOURCES,
   rolesNeededFor,
-  sumAmounts,
-  workloadUsage,
   type ImportancePolicy,
   type QuotaLimits,
   type ResourceAmounts,
 } from '../domain/quota.js';
 import { ArtifactEntity, type Workload } from '../store/entities/index.js';
-import { lockQuotaSubjects, usageFactsOf, type QuotaSubject } from '../store/usage.js';
+import { KeyedLimit } from './keyed-limit.js';
+import { admitQuota, usageOf, type BoundedSubject, type QuotaBreachRow, type QuotaSubject } from '../store/usage.js';
 
 /** The configured limits: a default per owner and per organization, and per-organization overrides. */
 export interface QuotaSettings {
@@ -45,22 +42,31 @@ export interface QuotaHolder {
 }
 
 /**
+ * How many creates of one limited subject this process lets run at once (ADR 0013, decision 11):
+ * one deciding under the subject's lock, and one already waiting on that lock in the database, so
+ * that the lock passes from one to the next inside PostgreSQL, not through this process's event
+ * loop; the rest wait here, holding no connection.
+ */
+export const QUOTA_TURN_WIDTH = 2;
+
+/**
  * Enforces the importance policy and the quotas. Every check that adds usage runs inside the
- * writer's transaction, after `lockQuotaSubjects`, so two requests that each fit but together
+ * writer's transaction, under the subjects' quota locks (`admitQuota`), so two requests that each fit but together
  * exceed a limit are decided one after the other.
  */
 export class QuotaService {
-  /** Creates of this process waiting for their turn on a limited subject, without a connection. */
-  private readonly turns = new KeyedQueue();
+  /** Creates of this process running or waiting for their turn on a limited subject (waiting without a connection). */
+  private readonly turns = new KeyedLimit(QUOTA_TURN_WIDTH);
 
   constructor(private readonly deps: { importance: ImportancePolicy; quotas: QuotaSettings }) {}
 
   /**
-   * Runs `write` (a transaction that will `admit` a new workload of `holder`) after the writes of
-   * this process queued before it on the same limited subjects, owner's turn first, then the
-   * organization's. The database's quota lock decides between replicas all the same; this only
-   * keeps a burst of one owner's creates from each holding a pooled connection while it waits on
-   * that lock, which left none for reads and the controller (ADR 0013, decision 9).
+   * Runs `write` (a create that will `admit` a new workload of `holder`) once fewer than
+   * QUOTA_TURN_WIDTH of this process's creates on each of its limited subjects are running, owner's
+   * turn first, then the organization's. The database's quota lock decides between creates and
+   * replicas all the same; this only keeps a burst of one owner's creates from each holding a
+   * pooled connection while it waits on that lock, which left none for reads and the controller
+   * (ADR 0013, decision 9).
    */
   inTurn<T>(holder: QuotaHolder, write: () => Promise<T>): Promise<T> {
     const limited = this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
@@ -99,44 +105,45 @@ export class QuotaService {
 
   /** The usage and limits of each subject, read in one statement. */
   private async reports(em: EntityManager, subjects: readonly QuotaSubject[]): Promise<QuotaReport[]> {
-    const usages = await usageFactsOf(em, subjects);
-    return subjects.map((subject, i) => ({ subject, used: sumAmounts(usages[i]!.map(workloadUsage)), limits: this.limitsOf(subject) }));
+    const usages = await usageOf(em, subjects);
+    return subjects.map((subject, i) => ({ subject, used: usages[i]!, limits: this.limitsOf(subject) }));
   }
 
   /**
    * In `em`'s transaction: locks the holder's owner and organization quotas and refuses with a
-   * QuotaExceededError if `added` would take either past a limit. Call it before writing.
+   * QuotaExceededError if `added` would take either past a limit, in one statement. Call it
+   * before writing.
    */
   async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
-    const subjects = this.boundingSubjects(holder, added);
-    if (subjects.length === 0) return;
-    await lockQuotaSubjects(em, subjects);
-    // Every locked subject's usage in one statement, read after the locks (READ COMMITTED: what
-    // earlier holders committed is seen).
-    for (const { subject, used, limits } of await this.reports(em, subjects)) {
-      const breach = firstBreach(limits, used, added);
-      if (breach) {
-        const whose = subject.scope === 'owner' ? `owner "${subject.id}"` : `organization "${subject.id}"`;
-        throw new QuotaExceededError(
-          subject.scope,
-          subject.id,
-          breach.resource,
-          inApiUnits(breach.resource, breach.limit),
-          inApiUnits(breach.resource, breach.used),
-          inApiUnits(breach.resource, breach.requested),
-          `the ${breach.resource} quota of ${whose} is ${describeAmount(breach.resource, breach.limit)}: ` +
-            `${describeAmount(breach.resource, breach.used)} in use, and this needs ${describeAmount(breach.resource, breach.requested)} more`,
-        );
-      }
-    }
+    const admission = this.admission(holder, added);
+    if (!admission) return;
+    const breach = await admitQuota(em, admission.subjects, admission.added);
+    if (breach) throw this.refusal(breach);
   }
 
   /**
-   * Whether `admit` of `added` for `holder` would read usage under a lock (and so must run in the
-   * writer's transaction): false when every subject is unlimited in every resource it adds.
+   * What the database needs to decide `added` for `holder` (`quota_admit`): the subjects a limit
+   * of which it could breach, with their limits; null when none could.
    */
-  bounds(holder: QuotaHolder, added: ResourceAmounts): boolean {
-    return this.boundingSubjects(holder, added).length > 0;
+  admission(holder: QuotaHolder, added: ResourceAmounts): { subjects: BoundedSubject[]; added: ResourceAmounts } | null {
+    const subjects = this.boundingSubjects(holder, added);
+    return subjects.length === 0 ? null : { subjects: subjects.map((s) => ({ ...s, limits: this.limitsOf(s) })), added };
+  }
+
+  /** The error that tells a caller which limit the database found its request would break. */
+  refusal(breach: QuotaBreachRow): QuotaExceededError {
+    const { scope, id, resource, limit, used, requested } = breach;
+    const whose = scope === 'owner' ? `owner "${id}"` : `organization "${id}"`;
+    return new QuotaExceededError(
+      scope,
+      id,
+      resource,
+      inApiUnits(resource, limit),
+      inApiUnits(resource, used),
+      inApiUnits(resource, requested),
+      `the ${resource} quota of ${whose} is ${describeAmount(resource, limit)}: ` +
+        `${describeAmount(resource, used)} in use, and this needs ${describeAmount(resource, requested)} more`,
+    );
   }
 
   /**

@@ -106,9 +106,9 @@ export class WorkloadService {
   /**
    * Creates a workload on an existing artifact or on an inline spec (which becomes a draft).
    * It starts `submitted` with no proton; a draft workload expires after the draft TTL. Its rows
-   * are written in one statement (ADR 0005, decision 22); a transaction wraps it only when reads
-   * must hold until the write: the existing artifact's checks, or a quota that bounds the owner
-   * or the organization.
+   * are written in one statement (ADR 0005, decision 22), which also checks the quotas on an
+   * inline spec (ADR 0013, decision 11); a transaction wraps it only on an existing artifact,
+   * whose checks must hold until the write.
    */
   async create(viewer: Viewer, raw: unknown): Promise<Workload> {
     const input = parseOrThrow(this.schemas.newWorkload, raw);
@@ -116,7 +116,6 @@ export class WorkloadService {
     const runtime = input.runtime ?? DEFAULT_RUNTIME;
     const holder = { ownerId: viewer.userId, organization: viewer.organization };
     const inline = input.artifactId ? undefined : (input.artifact as NewArtifact);
-    const alone = inline !== undefined && !this.deps.quotas.bounds(holder, this.deps.quotas.newWorkloadDemand(inline.spec, runtime));
     const write = async (em: EntityManager) => {
       const rows = inline ? this.deps.artifacts.newInline(em, viewer, inline) : undefined;
       const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
@@ -126,7 +125,11 @@ export class WorkloadService {
       }
       const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
       if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
-      await this.deps.quotas.admit(em, holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
+      // An inline artifact is the create's own: nothing else is read, so the quota is checked by
+      // the statement that writes (its locks held for that statement only); an existing artifact's
+      // checks hold in the transaction until the write.
+      const quota = this.deps.quotas.admission(holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
+      if (quota && !rows) await this.deps.quotas.admit(em, holder, quota.added);
       const now = this.deps.clock();
       const workload = em.create(
         WorkloadEntity,
@@ -159,7 +162,7 @@ export class WorkloadService {
         { id: randomUUID(), workload, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
         { persist: false },
       );
-      const sequence = await insertNewWorkload(em, {
+      const written = await insertNewWorkload(em, {
         ...(rows && { inline: rows }),
         workload,
         grants: [grant],
@@ -171,13 +174,14 @@ export class WorkloadService {
           data: { artifactId: artifact.id, importance: workload.importance, runtime },
           occurredAt: now,
         },
-      });
-      return { workload, sequence };
+      }, rows ? quota : null);
+      if ('breach' in written) throw this.deps.quotas.refusal(written.breach);
+      return { workload, sequence: written.sequence };
     };
     let created: { workload: Workload; sequence: number };
     try {
       const em = this.deps.orm.em.fork();
-      created = await this.deps.quotas.inTurn(holder, () => (alone ? write(em) : em.transactional(write)));
+      created = await this.deps.quotas.inTurn(holder, () => (inline ? write(em) : em.transactional(write)));
     } catch (err) {
       throw await this.explainCreateConflict(err, viewer, input);
     }

@@ -1,7 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
-import type { DesiredState } from '../domain/model.js';
-import type { QuotaScope, WorkloadUsageFacts } from '../domain/quota.js';
+import type { QuotaLimits, QuotaResource, QuotaScope, ResourceAmounts } from '../domain/quota.js';
 import { jsonColumn, queryRows } from './sql.js';
 
 /** One subject whose usage a quota bounds. */
@@ -11,55 +9,41 @@ export interface QuotaSubject {
   id: string;
 }
 
-/**
- * Serializes every change of usage of these subjects until the transaction ends: a transaction-
- * scoped advisory lock per subject, always taken owner first, then organization, so two writers
- * never wait on each other in opposite orders. Readers of usage after the lock see what earlier
- * holders committed (each statement of a READ COMMITTED transaction takes a fresh snapshot).
- */
-export async function lockQuotaSubjects(em: EntityManager, subjects: readonly QuotaSubject[]): Promise<void> {
-  const ordered = [...subjects].sort((a, b) => (a.scope === b.scope ? a.id.localeCompare(b.id) : a.scope === 'owner' ? -1 : 1));
-  for (const s of ordered) {
-    await queryRows(em, 'select pg_advisory_xact_lock(hashtextextended(?, 0))', [`quota:${s.scope}:${s.id}`]);
-  }
+/** A subject with its limits, as the database's quota functions take it. */
+export interface BoundedSubject extends QuotaSubject {
+  limits: QuotaLimits;
 }
 
-interface UsageRow {
-  owner_id: string;
-  organization: string | null;
-  desired_state: DesiredState;
-  runtime: WorkloadRuntime | string;
-  spec: ArtifactSpec | string;
-  /** Its other protons not yet removed, with their artifacts' specs. */
-  others: { runtime: WorkloadRuntime; spec: ArtifactSpec }[] | string;
+/** The first limit a request would break: the subject, the resource, its limit, usage and what was asked. */
+export interface QuotaBreachRow {
+  scope: QuotaScope;
+  id: string;
+  resource: QuotaResource;
+  limit: number;
+  used: number;
+  requested: number;
 }
 
-
 /**
- * The usage facts of every live workload (not deleted, not terminated, not being deleted) of each
- * subject, in one statement however many subjects: a workload of both an owner and an
- * organization asked for is read once and counted for each.
+ * The usage of each subject (ADR 0013, decisions 4 and 11), summed by PostgreSQL in one statement
+ * however many subjects (`quota_usage`, migration Migration20261204000000_quota_usage): every live
+ * workload counts itself; while it is meant to run, its runtime's replicas times what one replica
+ * of its artifact requests (kept on the artifact's row); and each of its other protons not yet
+ * removed, the same with its own runtime and artifact. A plain read: nothing is locked.
  */
-export async function usageFactsOf(em: EntityManager, subjects: readonly QuotaSubject[]): Promise<WorkloadUsageFacts[][]> {
+export async function usageOf(em: EntityManager, subjects: readonly QuotaSubject[]): Promise<ResourceAmounts[]> {
   if (subjects.length === 0) return [];
-  const owners = subjects.filter((s) => s.scope === 'owner').map((s) => s.id);
-  const organizations = subjects.filter((s) => s.scope === 'organization').map((s) => s.id);
-  const rows = await queryRows<UsageRow>(
-    em,
-    `select w.owner_id, w.organization, w.desired_state, w.runtime, a.spec,
-        coalesce((select json_agg(json_build_object('runtime', p.runtime, 'spec', pa.spec) order by p.created_at, p.id)
-           from proton p join artifact pa on pa.id = p.artifact_id
-          where p.workload_id = w.id and p.removed_at is null and p.role <> 'active'), '[]'::json) as others
-       from workload w join artifact a on a.id = w.artifact_id
-      where (w.owner_id in (select value from jsonb_array_elements_text(?::jsonb))
-             or w.organization in (select value from jsonb_array_elements_text(?::jsonb)))
-        and w.deleted_at is null and w.status <> 'terminated' and w.desired_state <> 'deleted'`,
-    [JSON.stringify(owners), JSON.stringify(organizations)],
-  );
-  const facts = rows.map((r) => ({
-    owner: r.owner_id,
-    organization: r.organization,
-    facts: { desiredState: r.desired_state, spec: jsonColumn(r.spec), runtime: jsonColumn(r.runtime), otherProtons: jsonColumn(r.others) } satisfies WorkloadUsageFacts,
-  }));
-  return subjects.map((s) => facts.filter((f) => (s.scope === 'owner' ? f.owner === s.id : f.organization === s.id)).map((f) => f.facts));
+  const rows = await queryRows<{ i: number } & ResourceAmounts>(em, 'select * from quota_usage(?::jsonb)', [JSON.stringify(subjects.map(({ scope, id }) => ({ scope, id })))]);
+  return rows.map((r) => ({ workloads: Number(r.workloads), replicas: Number(r.replicas), cpu: Number(r.cpu), memory: Number(r.memory) }));
+}
+
+/**
+ * In `em`'s transaction, in one statement (`quota_admit`): takes each subject's quota lock
+ * (`pg_advisory_xact_lock`, owner before organization, held to the end of the transaction), then
+ * reads their usage and answers the first limit that `added` would break (subjects in order, then
+ * workloads, replicas, CPU, memory; only what a request adds is checked), or null.
+ */
+export async function admitQuota(em: EntityManager, subjects: readonly BoundedSubject[], added: ResourceAmounts): Promise<QuotaBreachRow | null> {
+  const [row] = await queryRows<{ breach: QuotaBreachRow | string | null }>(em, 'select quota_admit(?::jsonb, ?::jsonb) as breach', [JSON.stringify(subjects), JSON.stringify(added)]);
+  return row?.breach == null ? null : jsonColumn(row.breach);
 }

@@ -10,7 +10,9 @@ import { helper, ReferenceKind } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Artifact, ArtifactRepository, ArtifactSharedRole, Workload, WorkloadSharedRole } from './entities/index.js';
 import type { NewWorkloadEvent } from './events.js';
-import { queryRows } from './sql.js';
+import type { ResourceAmounts } from '../domain/quota.js';
+import { jsonColumn, queryRows } from './sql.js';
+import type { BoundedSubject, QuotaBreachRow } from './usage.js';
 
 /** What a create writes: the inline artifact's rows when it brings its own spec, and the workload's. */
 export interface NewWorkloadRows {
@@ -24,18 +26,41 @@ export interface NewWorkloadRows {
  * Writes a new workload's rows (in `em`'s transaction, if any, else as a statement of its own)
  * and returns the sequence of its `created` event. A rule of the database that refuses it (a
  * name taken, a draft taken, an artifact deleted) writes nothing and throws the ORM's typed error.
+ *
+ * With `quota`, the same statement first takes the subjects' quota locks and checks the new
+ * workload's demand against their usage (`workload_create_admitted`, ADR 0013 decision 11): the
+ * locks are held for that one statement, not across round trips, and a breach writes nothing and
+ * is answered instead of the sequence.
  */
-export async function insertNewWorkload(em: EntityManager, rows: NewWorkloadRows): Promise<number> {
+export async function insertNewWorkload(
+  em: EntityManager,
+  rows: NewWorkloadRows,
+  quota?: { subjects: readonly BoundedSubject[]; added: ResourceAmounts } | null,
+): Promise<{ sequence: number } | { breach: QuotaBreachRow }> {
   const e = rows.event;
-  const argument = {
+  const argument = JSON.stringify({
     ...(rows.inline && { repository: columnsOf(rows.inline.repository), artifact: columnsOf(rows.inline.artifact), artifactGrants: rows.inline.grants.map(columnsOf) }),
     workload: columnsOf(rows.workload),
     workloadGrants: rows.grants.map(columnsOf),
     event: { type: e.type, message: e.message, actor: e.actor, data: e.data ?? {}, occurred_at: e.occurredAt },
-  };
-  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [JSON.stringify(argument)]);
-  if (typeof row?.sequence !== 'number') throw new Error(`workload_create returned no sequence for workload ${rows.workload.id}`);
-  return row.sequence;
+  });
+  if (quota) {
+    const [row] = await queryRows<{ result: { sequence?: number; breach?: QuotaBreachRow } | string }>(
+      em,
+      'select workload_create_admitted(?::jsonb, ?::jsonb) as result',
+      [JSON.stringify(quota), argument],
+    );
+    const result = row ? jsonColumn(row.result) : undefined;
+    if (result?.breach) return { breach: result.breach };
+    return { sequence: sequenceOf(result?.sequence, rows) };
+  }
+  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [argument]);
+  return { sequence: sequenceOf(row?.sequence, rows) };
+}
+
+function sequenceOf(sequence: unknown, rows: NewWorkloadRows): number {
+  if (typeof sequence !== 'number') throw new Error(`workload_create returned no sequence for workload ${rows.workload.id}`);
+  return sequence;
 }
 
 /** An entity's columns, keyed by column name: its scalars, and the key of each entity it refers to. */

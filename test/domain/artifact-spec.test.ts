@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isImageReference, parseQuantity } from '../../src/domain/artifact-spec.js';
+import { isImageReference, parseQuantity, resourcesSchema } from '../../src/domain/artifact-spec.js';
 
 describe('isImageReference', () => {
   it.each([
@@ -40,6 +40,9 @@ describe('parseQuantity', () => {
     ['2Gi', 2 * 2 ** 30],
     ['1M', 1e6],
     ['1e3', 1000],
+    ['5E-1', 0.5],
+    ['1E', 1e18],
+    ['2Ei', 2 * 2 ** 60],
     ['128974848', 128974848],
   ])('reads %s as %d', (q, value) => {
     expect(parseQuantity(q)).toBeCloseTo(value);
@@ -47,5 +50,20 @@ describe('parseQuantity', () => {
 
   it.each(['', 'lots', '1 Gi', '1GB', '-1', '1.2.3', 'Gi'])('refuses %j', (q) => {
     expect(parseQuantity(q)).toBeUndefined();
+  });
+});
+
+describe('resourcesSchema', () => {
+  it.each([
+    [{ cpu: '1T' }, true],
+    [{ cpu: '1000000000001' }, false],
+    [{ cpu: '1e999' }, false],
+    [{ memory: '8Pi' }, true],
+    [{ memory: '9007199254740994' }, false],
+    [{ memory: '1E' }, false],
+  ])('bounds %j so that quota sums stay exact (accepted: %s)', (resources, accepted) => {
+    const result = resourcesSchema.safeParse(resources);
+    expect(result.success).toBe(accepted);
+    if (!result.success) expect(result.error.issues[0]!.message).toMatch(/^must be at most (1T|8Pi)$/);
   });
 });

@@ -4,12 +4,10 @@ import {
   addedDemand,
   cpuMillicores,
   describeAmount,
-  firstBreach,
   maySetImportance,
   memoryBytes,
   NO_AMOUNTS,
   protonDemand,
-  workloadUsage,
   type ImportancePolicy,
   type QuotaLimits,
 } from '../../src/domain/quota.js';
@@ -68,36 +66,10 @@ describe('protonDemand', () => {
   });
 });
 
-describe('workloadUsage', () => {
-  const s = spec(container('app', { cpu: '1', memory: '1Gi' }, true));
-  it.each([
-    ['a running workload: itself and its replicas', 'running', [], { workloads: 1, replicas: 2, cpu: 2000, memory: 2048 * Mi }],
-    ['a stopped workload: only itself', 'stopped', [], { workloads: 1, replicas: 0, cpu: 0, memory: 0 }],
-    ['a running workload with a candidate of 1 replica', 'running', [{ spec: s, runtime: runtime(1) }], { workloads: 1, replicas: 3, cpu: 3000, memory: 3072 * Mi }],
-  ] as const)('%s', (_name, desiredState, otherProtons, want) => {
-    expect(workloadUsage({ desiredState, spec: s, runtime: runtime(2), otherProtons })).toEqual(want);
-  });
-});
-
-describe('firstBreach', () => {
-  const limits: QuotaLimits = { workloads: 3, replicas: 4, cpu: 1000, memory: null };
-  const used = { workloads: 2, replicas: 3, cpu: 900, memory: 10 * 2 ** 40 };
-  it.each([
-    ['fits exactly', { ...NO_AMOUNTS, workloads: 1, replicas: 1, cpu: 100 }, null],
-    ['one workload too many', { ...NO_AMOUNTS, workloads: 2 }, { resource: 'workloads', limit: 3, used: 2, requested: 2 }],
-    ['the first resource in order wins', { workloads: 0, replicas: 2, cpu: 200, memory: 0 }, { resource: 'replicas', limit: 4, used: 3, requested: 2 }],
-    ['CPU over', { ...NO_AMOUNTS, cpu: 101 }, { resource: 'cpu', limit: 1000, used: 900, requested: 101 }],
-    ['unlimited memory is never breached', { ...NO_AMOUNTS, memory: 2 ** 50 }, null],
-    ['asking nothing is fine even when already over', { ...NO_AMOUNTS }, null],
-  ] as const)('%s', (_name, requested, want) => {
-    expect(firstBreach(limits, used, requested)).toEqual(want);
-  });
-
-  it('checks only what a change adds: a smaller runtime passes over a limit lowered since', () => {
-    const over = { workloads: 1, replicas: 9, cpu: 9000, memory: 0 };
-    const added = addedDemand({ ...NO_AMOUNTS, replicas: 5, cpu: 5000 }, { ...NO_AMOUNTS, replicas: 2, cpu: 2000 });
-    expect(added).toEqual(NO_AMOUNTS);
-    expect(firstBreach(limits, over, added)).toBeNull();
+describe('addedDemand', () => {
+  it('counts only what a change adds: a smaller runtime adds nothing, so it passes over a limit lowered since', () => {
+    expect(addedDemand({ ...NO_AMOUNTS, replicas: 5, cpu: 5000 }, { ...NO_AMOUNTS, replicas: 2, cpu: 2000 })).toEqual(NO_AMOUNTS);
+    expect(addedDemand({ ...NO_AMOUNTS, replicas: 2, cpu: 2000 }, { ...NO_AMOUNTS, replicas: 3, cpu: 1500 })).toEqual({ ...NO_AMOUNTS, replicas: 1 });
   });
 });
 

@@ -97,27 +97,43 @@ describeEachDatabase('a workload created in one statement', (backend) => {
   describe('when a quota bounds its owner', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp(backend, { ...UNLIMITED, QUOTA_OWNER_WORKLOADS: '2' });
+      t = await startTestApp(backend, { ...UNLIMITED, QUOTA_OWNER_WORKLOADS: '1' });
     });
     afterAll(() => t?.stop());
 
-    it('writes in the transaction that holds the quota lock, and refuses past the limit writing nothing', async () => {
+    it('checks the quota in the statement that writes, no transaction around it, and refuses past the limit writing nothing', async () => {
       const sql = recordSql(t.app.orm);
-      for (const name of ['q1', 'q2']) {
-        const r = await t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
-        expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
-      }
+      const r = await t.execRaw(CREATE, { input: workloadInput({ name: 'q1', artifact: artifactInput() }) });
       sql.stop();
-      const lock = sql.statements.findIndex((s) => s.includes('pg_advisory_xact_lock'));
-      const write = sql.statements.findIndex((s) => s.startsWith('select workload_create('));
-      expect(sql.statements[0]).toBe('begin');
-      expect(lock).toBeGreaterThan(0);
-      expect(write).toBeGreaterThan(lock);
-      expect(sql.statements[write + 1]).toBe('commit');
+      expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_admitted']);
       const before = await rowCounts(t);
-      const refused = await t.execRaw(CREATE, { input: workloadInput({ name: 'q3', artifact: artifactInput() }) });
-      expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError' });
+      const refused = await t.execRaw(CREATE, { input: workloadInput({ name: 'q2', artifact: artifactInput() }) });
+      expect((refused.data as any).createWorkload).toMatchObject({
+        __typename: 'QuotaExceededError',
+        message: 'the workloads quota of owner "developer" is 1 workload: 1 workload in use, and this needs 1 workload more',
+      });
       expect(await rowCounts(t)).toEqual(before);
+    });
+
+    it('on an existing artifact, takes the quota lock and checks in one statement of the transaction, before the write', async () => {
+      const other = t.as({ sub: 'existing-artifact' });
+      const created = await other.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
+        input: artifactInput(),
+      });
+      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const sql = recordSql(t.app.orm);
+      const r = await other.execRaw(CREATE, { input: workloadInput({ name: 'on-existing', artifactId }) });
+      sql.stop();
+      expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      const at = (prefix: string) => sql.statements.findIndex((q) => q.startsWith(prefix));
+      expect(sql.statements[0]).toBe('begin');
+      expect(sql.statements.filter((q) => q.includes('pg_advisory_xact_lock'))).toEqual([]);
+      expect(at('select quota_admit(')).toBeGreaterThan(0);
+      expect(at('select workload_create(')).toBeGreaterThan(at('select quota_admit('));
+      expect(sql.statements[at('select workload_create(') + 1]).toBe('commit');
+      const refused = await other.execRaw(CREATE, { input: workloadInput({ name: 'on-existing-too', artifact: artifactInput() }) });
+      expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError', message: expect.stringContaining('workloads quota of owner "existing-artifact"') });
     });
   });
 
@@ -128,20 +144,13 @@ describeEachDatabase('a workload created in one statement', (backend) => {
     });
     afterAll(() => t?.stop());
 
-    it('locks both and reads both usages in one statement, then writes; the organization counts every member', async () => {
+    it('locks both, reads both usages and writes in one statement; the organization counts every member', async () => {
       const member = (sub: string) => t.as({ sub, org: 'acme' });
       const sql = recordSql(t.app.orm);
       const r = await member('m1').execRaw(CREATE, { input: workloadInput({ name: 'o1', artifact: artifactInput() }) });
       sql.stop();
       expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
-      expect(sql.statements.map((q) => q.split(/\s+/).slice(0, 2).join(' '))).toEqual([
-        'begin',
-        'select pg_advisory_xact_lock(hashtextextended($1,',
-        'select pg_advisory_xact_lock(hashtextextended($1,',
-        'select w.owner_id,',
-        'select workload_create($1::jsonb)',
-        'commit',
-      ]);
+      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_admitted']);
       for (const [sub, name] of [['m2', 'o2'], ['m3', 'o3']] as const) {
         expect(((await member(sub).execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) })).data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
       }

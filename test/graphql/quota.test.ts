@@ -13,6 +13,7 @@ import {
   WorkloadQuotaStateDocument,
   type CreateWorkloadInput,
 } from './generated/graphql.js';
+import { QUOTA_TURN_WIDTH } from '../../src/service/quota.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { containerInput, specInput } from '../support/fixtures.js';
 import { startTestApp, type TestApp, type TestCaller, type TestSubject } from '../support/test-app.js';
@@ -176,6 +177,9 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     // A container without a request is charged 100m and 128Mi.
     await created(dora, { spec: specInput([containerInput()]) });
     expect((await quota(dora)).quota).toMatchObject({ workloads: { used: 2 }, replicas: { used: 3 }, cpu: { used: 0.6 }, memory: { used: 640 * MiB } });
+    // A live workload with an override counts the override, not its artifact's request.
+    await created(dora, { runtime: { replicaCount: 1, containerResources: [{ containerName: 'app', cpu: '150m', memory: '1Gi' }] } });
+    expect((await quota(dora)).quota).toMatchObject({ workloads: { used: 3 }, replicas: { used: 4 }, cpu: { used: 0.75 }, memory: { used: 1664 * MiB } });
   });
 
   it('refuses a bigger runtime and a start that would exceed, and always allows giving back', async () => {
@@ -281,7 +285,7 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     }
   });
 
-  it('keeps a burst of one owner\'s creates waiting for their turn in the process, not on the database\'s lock each holding a connection', async () => {
+  it('keeps a burst of one owner\'s creates waiting for their turn in the process, at most one on the database\'s lock holding a connection', async () => {
     const racer = user('q-turns');
     let waiting = 0;
     let done = false;
@@ -298,7 +302,7 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     done = true;
     await watcher;
     expect(results.filter((r) => r.__typename === 'CreateWorkloadPayload')).toHaveLength(3);
-    expect(waiting).toBe(0);
+    expect(waiting).toBeLessThanOrEqual(QUOTA_TURN_WIDTH - 1);
   });
 
   it('decides concurrent creates across an organization one at a time: of twelve by four members, exactly five win', async () => {

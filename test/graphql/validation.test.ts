@@ -43,6 +43,9 @@ const badArtifacts: [string, Record<string, unknown>, string[]][] = [
   ['a probe port below 1024', { spec: probe({ port: 22 }) }, [...C, '0', 'readinessProbe', 'port']],
   ['a CPU request that is not a quantity', { spec: specInput([containerInput({ resources: { cpu: 'lots' } })]) }, [...C, '0', 'resources', 'cpu']],
   ['a memory request of zero', { spec: specInput([containerInput({ resources: { memory: '0' } })]) }, [...C, '0', 'resources', 'memory']],
+  ['a CPU request past 10^12 cores', { spec: specInput([containerInput({ resources: { cpu: '2T' } })]) }, [...C, '0', 'resources', 'cpu']],
+  ['a CPU request whose exponent overflows', { spec: specInput([containerInput({ resources: { cpu: '1e999' } })]) }, [...C, '0', 'resources', 'cpu']],
+  ['a memory request past 8Pi', { spec: specInput([containerInput({ resources: { memory: '9Pi' } })]) }, [...C, '0', 'resources', 'memory']],
 ];
 
 /** One bad workload per row (created on an inline artifact unless the row says otherwise). */
@@ -52,6 +55,7 @@ const badWorkloads: [string, Record<string, unknown>, string[]][] = [
   ['zero replicas', { runtime: { replicaCount: 0 } }, ['runtime', 'replicaCount']],
   ['more replicas than the configured maximum', { runtime: { replicaCount: 11 } }, ['runtime', 'replicaCount']],
   ['a resource override for a container the artifact lacks', { runtime: { replicaCount: 1, containerResources: [{ containerName: 'ghost', cpu: '1' }] } }, ['runtime', 'containerResources', '0', 'containerName']],
+  ['a resource override past 8Pi of memory', { runtime: { replicaCount: 1, containerResources: [{ containerName: 'app', memory: '1e17' }] } }, ['runtime', 'containerResources', '0', 'memory']],
   ['a resource override that is not a quantity', { runtime: { replicaCount: 1, containerResources: [{ containerName: 'app', memory: 'much' }] } }, ['runtime', 'containerResources', '0', 'memory']],
   ['both an artifactId and an inline artifact', { artifactId: 'QXJ0aWZhY3Q6eA==' }, ['artifactId']],
   ['neither an artifactId nor an inline artifact', { artifact: null }, ['artifactId']],

@@ -1,0 +1,111 @@
+/**
+ * Quotas decided by PostgreSQL (ADR 0013, decision 11). What a replica requests, worked out by PostgreSQL (`quantity_value`, `replica_requests`, the
+ * artifact's `request_cpu` and `request_memory`) for the quota sums, against the same rule in
+ * TypeScript (`parseQuantity`, `protonDemand`), which decides what a request adds. The two must
+ * agree on every spec the API accepts, or a check would count usage one way and requests another.
+ */
+import fc from 'fast-check';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { parseQuantity, resourcesSchema, type ArtifactSpec, type WorkloadRuntime } from '../../src/domain/artifact-spec.js';
+import { protonDemand } from '../../src/domain/quota.js';
+import { describeEachDatabase } from '../support/backends.js';
+import { containerInput, specInput } from '../support/fixtures.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+const SUFFIXES = ['', 'n', 'u', 'm', 'k', 'M', 'G', 'T', 'P', 'E', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei', 'e3', 'E+2', 'e-4', 'e0', 'E'];
+const wellFormed = fc
+  .tuple(fc.constantFrom('', '+'), fc.stringMatching(/^([0-9]{1,6}(\.[0-9]{0,4})?|\.[0-9]{1,4})$/), fc.constantFrom(...SUFFIXES))
+  .map(([sign, number, suffix]) => `${sign}${number}${suffix}`);
+const malformed = fc.constantFrom('lots', '1 Gi', '1GB', '-1', '1.2.3', 'Gi', '', '1e', '0x10');
+const quantity = fc.oneof({ arbitrary: wellFormed, weight: 9 }, { arbitrary: malformed, weight: 1 });
+/** A request the API would store: well-formed, positive, within the bounds. */
+const accepted = (what: 'cpu' | 'memory') => wellFormed.filter((q) => resourcesSchema.safeParse({ [what]: q }).success);
+
+const NAMES = ['app', 'sidecar', 'proxy'];
+const resources = fc.record({ cpu: fc.option(accepted('cpu'), { nil: undefined }), memory: fc.option(accepted('memory'), { nil: undefined }) }, { requiredKeys: [] });
+const spec: fc.Arbitrary<ArtifactSpec> = fc
+  .uniqueArray(fc.constantFrom(...NAMES), { minLength: 1, maxLength: 3 })
+  .chain((names) => fc.tuple(...names.map((name, i) => fc.option(resources, { nil: undefined }).map((r) => containerInput({ name, primary: i === 0, ...(r && { resources: r }) })))))
+  .map((containers) => specInput(containers) as ArtifactSpec);
+/** Overrides may name a container twice (the last one counts) or one the spec lacks (ignored). */
+const overrides = fc.array(fc.record({ containerName: fc.constantFrom(...NAMES, 'ghost'), cpu: fc.option(accepted('cpu'), { nil: null }), memory: fc.option(accepted('memory'), { nil: null }) }), { maxLength: 4 });
+
+describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript', (backend) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+  });
+  afterAll(() => t?.stop());
+
+  const sql = <T>(query: string, params: unknown[]) => t.app.orm.em.fork().getConnection().execute<T[]>(query, params);
+
+  it('reads every quantity as parseQuantity does, and a malformed one as null', async () => {
+    const samples = fc.sample(quantity, 2000);
+    const rows = await sql<{ i: string; value: number | null }>(
+      `select e.i, quantity_value(e.q) as value from jsonb_array_elements_text(?::jsonb) with ordinality as e(q, i) order by e.i`,
+      [JSON.stringify(samples)],
+    );
+    const mismatches = samples
+      .map((q, i) => ({ q, sql: rows[i]!.value, ts: parseQuantity(q) ?? null }))
+      .filter((m) => m.sql !== m.ts);
+    expect(mismatches).toEqual([]);
+  });
+
+  it('works out one replica\'s millicores and bytes as protonDemand does, overrides first, defaults for what a container leaves out', async () => {
+    const cases = fc.sample(fc.tuple(spec, overrides), 500);
+    const rows = await sql<{ cpu: number; memory: number }>(
+      `select r.cpu, r.memory from jsonb_array_elements(?::jsonb) with ordinality as e(c, i), lateral replica_requests(e.c->'spec', e.c->'overrides') r order by e.i`,
+      [JSON.stringify(cases.map(([s, o]) => ({ spec: s, overrides: o })))],
+    );
+    const mismatches = cases
+      .map(([s, o], i) => {
+        const { cpu, memory } = protonDemand(s, { replicaCount: 1, containerResources: o } as WorkloadRuntime);
+        return { spec: s, overrides: o, sql: { cpu: rows[i]!.cpu, memory: rows[i]!.memory }, ts: { cpu, memory } };
+      })
+      .filter((m) => m.sql.cpu !== m.ts.cpu || m.sql.memory !== m.ts.memory);
+    expect(mismatches).toEqual([]);
+  });
+
+  it.each([
+    ['fits exactly', { workloads: 1, replicas: 1, cpu: 100, memory: 0 }, null],
+    ['one workload too many', { workloads: 2, replicas: 0, cpu: 0, memory: 0 }, { resource: 'workloads', limit: 1, used: 0, requested: 2 }],
+    ['the first resource in order wins', { workloads: 0, replicas: 2, cpu: 200, memory: 0 }, { resource: 'replicas', limit: 1, used: 0, requested: 2 }],
+    ['CPU over', { workloads: 0, replicas: 0, cpu: 101, memory: 0 }, { resource: 'cpu', limit: 100, used: 0, requested: 101 }],
+    ['unlimited memory is never breached', { workloads: 0, replicas: 0, cpu: 0, memory: 2 ** 50 }, null],
+  ] as const)('answers the first limit a request breaks (quota_admit): %s', async (_name, added, want) => {
+    const subjects = [{ scope: 'owner', id: 'nobody-yet', limits: { workloads: 1, replicas: 1, cpu: 100, memory: null } }];
+    const [row] = await sql<{ breach: unknown }>('select quota_admit(?::jsonb, ?::jsonb) as breach', [JSON.stringify(subjects), JSON.stringify(added)]);
+    expect(row!.breach).toEqual(want && { scope: 'owner', id: 'nobody-yet', ...want });
+  });
+
+  it('checks only what a request adds, so asking nothing passes a limit already exceeded; the owner\'s breach is reported before the organization\'s', async () => {
+    const zero = { workloads: 0, replicas: 0, cpu: 0, memory: 0 };
+    const none = { scope: 'owner', id: 'nobody-yet', limits: zero };
+    expect((await sql<{ breach: unknown }>('select quota_admit(?::jsonb, ?::jsonb) as breach', [JSON.stringify([none]), JSON.stringify(zero)]))[0]!.breach).toBeNull();
+    const both = [{ scope: 'organization', id: 'acme', limits: zero }, none];
+    const [row] = await sql<{ breach: unknown }>('select quota_admit(?::jsonb, ?::jsonb) as breach', [JSON.stringify(both), JSON.stringify({ ...zero, cpu: 1 })]);
+    expect(row!.breach).toEqual({ scope: 'owner', id: 'nobody-yet', resource: 'cpu', limit: 0, used: 0, requested: 1 });
+  });
+
+  it('keeps an artifact\'s requests on its row from its insert and through every spec edit, and the quota follows a running draft\'s edit', async () => {
+    const ada = t.as({ sub: 'requests-ada' });
+    const created = await ada.execRaw(
+      `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { ... on CreateWorkloadPayload { workload { artifact { id } } } ... on Error { code message } } }`,
+      { input: { name: 'edited', artifact: { name: 'edited', spec: specInput([containerInput({ resources: { cpu: '250m', memory: '256Mi' } })]) }, runtime: { replicaCount: 2 } } },
+    );
+    expect(created.errors).toBeUndefined();
+    const artifactId = (created.data as { createWorkload: { workload: { artifact: { id: string } } } }).createWorkload.workload.artifact.id;
+    const requests = async () => (await sql<{ cpu: number; memory: number }>(`select request_cpu as cpu, request_memory as memory from artifact where name = ?`, ['edited']))[0];
+    const used = async () =>
+      ((await ada.execRaw(`{ viewer { quota { replicas { used } cpu { used } memory { used } } } }`)).data as { viewer: { quota: unknown } }).viewer.quota;
+    expect(await requests()).toEqual({ cpu: 250, memory: 256 * 2 ** 20 });
+    expect(await used()).toEqual({ replicas: { used: 2 }, cpu: { used: 0.5 }, memory: { used: 512 * 2 ** 20 } });
+
+    const edited = await ada.execRaw(`mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename ... on Error { message } } }`, {
+      input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '1' } }), containerInput({ name: 'sidecar', primary: false, port: undefined })]) },
+    });
+    expect(edited.data).toEqual({ updateArtifact: { __typename: 'UpdateArtifactPayload' } });
+    expect(await requests()).toEqual({ cpu: 1100, memory: 2 * 128 * 2 ** 20 });
+    expect(await used()).toEqual({ replicas: { used: 2 }, cpu: { used: 2.2 }, memory: { used: 512 * 2 ** 20 } });
+  });
+});
