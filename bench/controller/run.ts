@@ -52,7 +52,7 @@ const adminUrl = process.env.DATABASE_URL;
 const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).split(',') as ('postgres' | 'pglite')[];
 const CPU_PROF = args.get('cpu-prof');
 /** `--quotas default`: the API's default quotas (each create then reads its owner's and organization's usage under their locks); else none. */
-const QUOTAS = args.get('quotas') === 'default' ? 'default' : 'unlimited';
+const QUOTAS = args.get('quotas') === 'unlimited' ? 'unlimited' : 'default';
 const SPEED = 10;
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -101,8 +101,9 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
       AUTH_MODE: 'jwt',
       AUTH_JWT_SECRET: SECRET,
       SIMULATED_SPEED: String(SPEED),
-      // Without limits unless asked (`--quotas default`): the defaults hold 1,000 over 4 callers,
-      // but every create then sums its owner's and organization's usage (ADR 0013).
+      // The default quotas, as a new installation has them (they hold 1,000 over 4 callers of one
+      // organization; every create is checked against its owner's and organization's usage, ADR
+      // 0013); `--quotas unlimited` lifts them, for a side-by-side run.
       ...(QUOTAS === 'unlimited' &&
         Object.fromEntries(['OWNER', 'ORGANIZATION'].flatMap((s) => ['WORKLOADS', 'REPLICAS', 'CPU', 'MEMORY'].map((r) => [`QUOTA_${s}_${r}`, 'unlimited'])))),
       GRAPHQL_MUTATION_RATE_POINTS: '1000000',
