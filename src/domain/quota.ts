@@ -61,6 +61,13 @@ export function protonDemand(spec: ArtifactSpec, runtime: WorkloadRuntime): Reso
   return { workloads: 0, replicas, cpu: cpu * replicas, memory: memory * replicas };
 }
 
+/** The sum of several amounts. */
+export function sumAmounts(parts: Iterable<ResourceAmounts>): ResourceAmounts {
+  const total = { ...NO_AMOUNTS };
+  for (const part of parts) for (const r of QUOTA_RESOURCES) total[r] += part[r];
+  return total;
+}
+
 /** What a change from one demand to another adds (never negative per resource). */
 export function addedDemand(before: ResourceAmounts, after: ResourceAmounts): ResourceAmounts {
   const added = { ...NO_AMOUNTS };

@@ -230,7 +230,8 @@ export const RULEBOOK = {
     mutation: 'updateArtifact',
     subject: 'artifact',
     action: 'changing an artifact',
-    description: 'Changes a draft artifact. Locked artifacts are immutable.',
+    description:
+      'Changes a draft artifact. Locked artifacts are immutable. A live workload that runs the draft rolls to its new spec, so a spec that requests more is checked against that workload\'s quotas (QuotaExceededError).',
     workloadRole: null,
     artifacts: [{ which: 'addressed', draft: 'EDITOR', locked: 'EDITOR', because: 'it changes the artifact' }],
     allowedStates: 'draft',

@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { LockMode, type FilterQuery } from '@mikro-orm/core';
 import type { Viewer } from '../auth/viewer.js';
 import type { z } from 'zod';
-import { artifactPatchSchema, cloneArtifactSchema, newArtifactSchema } from '../domain/artifact-spec.js';
+import { artifactPatchSchema, cloneArtifactSchema, newArtifactSchema, type ArtifactSpec } from '../domain/artifact-spec.js';
 import { isUuid } from '../domain/ids.js';
 import { parseOrThrow } from '../domain/validate.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError } from '../domain/errors.js';
@@ -21,7 +22,8 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
-import { queryRows } from '../store/sql.js';
+import { jsonColumn, queryRows } from '../store/sql.js';
+import { specHolders } from '../store/usage.js';
 import { lockArtifactIn } from '../store/artifacts.js';
 import { roleAtLeast, sharedRolesSchema } from '../domain/sharing.js';
 import type { SharingRole } from '../domain/model.js';
@@ -29,6 +31,7 @@ import { cloneDestination, deleteRefusal, lockRefusal, requiredArtifactRole, RUL
 import { replaceGrants } from './sharing.js';
 import { conflictNaming } from './conflicts.js';
 import type { Clock } from './clock.js';
+import type { QuotaService } from './quota.js';
 
 /** A validated artifact to create (see the domain's `newArtifactSchema`). */
 export type NewArtifact = z.output<typeof newArtifactSchema>;
@@ -50,7 +53,7 @@ const NO_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Creating, changing, locking, cloning, deleting and listing artifacts. */
 export class ArtifactService {
-  constructor(private readonly deps: { orm: Orm; clock: Clock }) {}
+  constructor(private readonly deps: { orm: Orm; clock: Clock; quotas: QuotaService }) {}
 
   /** Loads a live artifact the caller may read, or throws NotFound. */
   async get(em: EntityManager, viewer: Viewer, id: string): Promise<Artifact> {
@@ -126,6 +129,7 @@ export class ArtifactService {
           'locked',
         );
       }
+      if (patch.spec != null && !isDeepStrictEqual(patch.spec, artifact.spec)) await this.admitSpecChange(em, artifact, patch.spec);
       if (patch.name != null) artifact.name = patch.name;
       if (patch.description != null) artifact.description = patch.description;
       if (patch.spec != null) artifact.spec = patch.spec;
@@ -202,6 +206,27 @@ export class ArtifactService {
         return artifact;
       }),
     );
+  }
+
+  /**
+   * A draft's new spec is what the workload that runs it requests from then on (its protons roll
+   * to it), so the edit is checked against that workload's quotas like any request that adds
+   * usage (ADR 0013, decision 12). The quota locks come first and the artifact's row after them,
+   * the order of a replace onto the draft; under the row lock the spec and the workloads that run
+   * it are read again, and if either changed since the check (another edit, a create, a replace),
+   * the check is made again.
+   */
+  private async admitSpecChange(em: EntityManager, artifact: Artifact, spec: ArtifactSpec): Promise<void> {
+    let before = artifact.spec;
+    let holders = await specHolders(em, artifact.id);
+    for (let attempt = 1; ; attempt += 1) {
+      for (const h of holders) await this.deps.quotas.admitSpecChange(em, h, h.runtimes, before, spec);
+      const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, 'select spec from artifact where id = ? for no key update', [artifact.id]);
+      const now = { spec: row ? jsonColumn(row.spec) : before, holders: await specHolders(em, artifact.id) };
+      if (isDeepStrictEqual(now.spec, before) && isDeepStrictEqual(now.holders, holders)) return;
+      if (attempt === 3) throw new ConflictError(`artifact "${artifact.name}" changed while this edit was checked against its workload's quotas; try again`, [{ type: 'Artifact', id: artifact.id }], 'Conflict');
+      ({ spec: before, holders } = now);
+    }
   }
 
   /** Locks a live artifact's row for the rest of the transaction (it may have gone since it was authorized). */

@@ -28,8 +28,8 @@ export function createServices(deps: {
   importance: ImportancePolicy;
   quotas: QuotaSettings;
 }): Services {
-  const artifacts = new ArtifactService(deps);
   const quotas = new QuotaService(deps);
+  const artifacts = new ArtifactService({ ...deps, quotas });
   const workloads = new WorkloadService({ ...deps, artifacts, quotas });
   return { artifacts, workloads, quotas };
 }

@@ -13,6 +13,7 @@ import {
   protonDemand,
   QUOTA_RESOURCES,
   rolesNeededFor,
+  sumAmounts,
   type ImportancePolicy,
   type QuotaLimits,
   type ResourceAmounts,
@@ -159,6 +160,17 @@ export class QuotaService {
   /** What a new workload running `runtime` of `spec` adds: itself and its replicas. */
   newWorkloadDemand(spec: ArtifactSpec, runtime: WorkloadRuntime): ResourceAmounts {
     return { ...protonDemand(spec, runtime), workloads: 1 };
+  }
+
+  /**
+   * In the transaction of a draft's spec edit, before the artifact's row is locked: refuses the
+   * edit if what it adds to a workload that runs the draft (its replicas, under each runtime it
+   * counts the spec with) exceeds that workload's owner's or organization's quota. A smaller spec
+   * adds nothing and is never refused.
+   */
+  async admitSpecChange(em: EntityManager, holder: QuotaHolder, runtimes: readonly WorkloadRuntime[], before: ArtifactSpec, after: ArtifactSpec): Promise<void> {
+    const demand = (spec: ArtifactSpec) => sumAmounts(runtimes.map((r) => protonDemand(spec, r)));
+    await this.admit(em, holder, addedDemand(demand(before), demand(after)));
   }
 
   /**

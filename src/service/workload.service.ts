@@ -31,6 +31,7 @@ import {
 import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
 import { insertNewWorkload } from '../store/workload-create.js';
+import { sameSpec } from '../store/usage.js';
 import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
@@ -176,6 +177,12 @@ export class WorkloadService {
         },
       }, rows ? quota : null);
       if ('breach' in written) throw this.deps.quotas.refusal(written.breach);
+      // An existing draft's spec may have been edited since it was read and checked against the
+      // quota: the insert holds the draft's row now (the in-use trigger), so a spec still the same
+      // is the one counted.
+      if (quota && !rows && artifact.status === 'draft' && !(await sameSpec(em, artifact.id, artifact.spec))) {
+        throw new ConflictError(`artifact "${artifact.name}" was edited while this workload was created on it; try again`, [{ type: 'Artifact', id: artifact.id }]);
+      }
       return { workload, sequence: written.sequence };
     };
     let created: { workload: Workload; sequence: number };

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { QuotaLimits, QuotaResource, QuotaScope, ResourceAmounts } from '../domain/quota.js';
 import { jsonColumn, queryRows } from './sql.js';
 
@@ -46,4 +47,40 @@ export async function usageOf(em: EntityManager, subjects: readonly QuotaSubject
 export async function admitQuota(em: EntityManager, subjects: readonly BoundedSubject[], added: ResourceAmounts): Promise<QuotaBreachRow | null> {
   const [row] = await queryRows<{ breach: QuotaBreachRow | string | null }>(em, 'select quota_admit(?::jsonb, ?::jsonb) as breach', [JSON.stringify(subjects), JSON.stringify(added)]);
   return row?.breach == null ? null : jsonColumn(row.breach);
+}
+
+/** A live workload whose usage counts an artifact's spec, and the runtimes it counts it under. */
+export interface SpecHolder {
+  ownerId: string;
+  organization: string | null;
+  /** Its runtime while it is meant to run on the artifact, and each other proton of the artifact not yet removed. */
+  runtimes: WorkloadRuntime[];
+}
+
+/**
+ * The live workloads whose usage (decision 4) counts what `artifactId` requests: the one running
+ * it (a draft has at most one), and any whose other protons not yet removed run it. A plain read.
+ */
+export async function specHolders(em: EntityManager, artifactId: string): Promise<SpecHolder[]> {
+  const rows = await queryRows<{ owner_id: string; organization: string | null; runtimes: WorkloadRuntime[] | string }>(
+    em,
+    `select w.owner_id, w.organization,
+            coalesce((select json_agg(x.runtime order by x.n) from (
+               select w.runtime, 0 as n where w.artifact_id = ?::uuid and w.desired_state = 'running'
+               union all
+               select p.runtime, 1 from proton p
+                where p.workload_id = w.id and p.artifact_id = ?::uuid and p.removed_at is null and p.role <> 'active') x), '[]'::json) as runtimes
+       from workload w
+      where (w.artifact_id = ?::uuid or w.id in (select p.workload_id from proton p where p.artifact_id = ?::uuid and p.removed_at is null))
+        and w.deleted_at is null and w.status <> 'terminated' and w.desired_state <> 'deleted'
+      order by w.id`,
+    [artifactId, artifactId, artifactId, artifactId],
+  );
+  return rows.map((r) => ({ ownerId: r.owner_id, organization: r.organization, runtimes: jsonColumn(r.runtimes) }));
+}
+
+/** Whether an artifact's stored spec is still `spec`. */
+export async function sameSpec(em: EntityManager, artifactId: string, spec: ArtifactSpec): Promise<boolean> {
+  const [row] = await queryRows<{ same: boolean }>(em, 'select spec = ?::jsonb as same from artifact where id = ?', [JSON.stringify(spec), artifactId]);
+  return row?.same === true;
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { recordSql } from '../support/sql-log.js';
@@ -131,9 +131,37 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       expect(sql.statements.filter((q) => q.includes('pg_advisory_xact_lock'))).toEqual([]);
       expect(at('select quota_admit(')).toBeGreaterThan(0);
       expect(at('select workload_create(')).toBeGreaterThan(at('select quota_admit('));
-      expect(sql.statements[at('select workload_create(') + 1]).toBe('commit');
+      // The draft's spec read again under its row lock (an edit since the check would be refused), then the commit.
+      expect(sql.statements.slice(at('select workload_create(') + 1, at('select workload_create(') + 3)).toEqual([expect.stringMatching(/^select spec = /), 'commit']);
       const refused = await other.execRaw(CREATE, { input: workloadInput({ name: 'on-existing-too', artifact: artifactInput() }) });
       expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError', message: expect.stringContaining('workloads quota of owner "existing-artifact"') });
+    });
+    // PGlite has one connection: nothing can hold the draft's row while a create waits for it.
+    it.skipIf(backend.name === 'pglite')('refuses a create on a draft whose spec was edited after its quota check, writing nothing', async () => {
+      const editor = t.as({ sub: 'edited-meanwhile' });
+      const created = await editor.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
+        input: artifactInput(),
+      });
+      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const rowId = Buffer.from(artifactId, 'base64').toString().split(':')[1];
+      const before = await rowCounts(t);
+      let result: Promise<any> | undefined;
+      await t.app.orm.em.fork().transactional(async (em) => {
+        // Hold the draft's row, as an edit does: the create checks its quota, then waits to insert.
+        await em.getConnection().execute('select id from artifact where id = ? for no key update', [rowId], 'all', em.getTransactionContext());
+        result = editor.execRaw(CREATE, { input: workloadInput({ name: 'raced-edit', artifactId }) });
+        await vi.waitFor(
+          async () => {
+            const [row] = await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>(`select count(*)::int as n from pg_locks where not granted`);
+            expect(row!.n).toBeGreaterThan(0);
+          },
+          { timeout: 10_000, interval: 10 },
+        );
+        await em.getConnection().execute(`update artifact set spec = jsonb_set(spec, '{containerGroups,0,containers,0,resources}', '{"cpu": "2"}') where id = ?`, [rowId], 'all', em.getTransactionContext());
+      });
+      const refused = await result!;
+      expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'ConflictError', message: expect.stringContaining('was edited while this workload was created on it') });
+      expect(await rowCounts(t)).toEqual(before);
     });
   });
 

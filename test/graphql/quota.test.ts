@@ -213,6 +213,44 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect((await quota(erin)).quota).toMatchObject({ replicas: { used: 4 } });
   });
 
+  it('checks a draft\'s spec edit against the quotas of the workload running it: more is refused and nothing changes; less, or a stopped workload, always passes', async () => {
+    const hal = user('q-hal');
+    const id = await created(hal, { replicas: 2 });
+    const read = async () =>
+      ((await hal.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id spec { containerGroups { containers { resources { cpu } } } } } } } }`, { id })).data as any).workload.artifact;
+    const artifactId: string = (await read()).id;
+    const edit = async (cpu: string) =>
+      ((await hal.execRaw(
+        `mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename ... on QuotaExceededError { scope resource limit used requested } } }`,
+        { input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu, memory: '256Mi' } })]) } },
+      )).data as any).updateArtifact;
+    expect(await edit('600m')).toEqual({ __typename: 'QuotaExceededError', scope: 'OWNER', resource: 'CPU', limit: 1, used: 0.5, requested: 0.7 });
+    expect((await read()).spec.containerGroups[0].containers[0].resources.cpu).toBe('250m');
+    expect(await edit('500m')).toEqual({ __typename: 'UpdateArtifactPayload' });
+    expect((await quota(hal)).quota).toMatchObject({ cpu: { used: 1 } });
+    expect(await edit('100m')).toEqual({ __typename: 'UpdateArtifactPayload' });
+    await until(hal, id, 'RUNNING');
+    expect((await hal.exec(StopWorkloadWithinQuotaDocument, { id })).stopWorkload.__typename).toBe('WorkloadOperationPayload');
+    await until(hal, id, 'STOPPED');
+    expect(await edit('2')).toEqual({ __typename: 'UpdateArtifactPayload' });
+    expect((await quota(hal)).quota).toMatchObject({ workloads: { used: 1 }, cpu: { used: 0 } });
+  });
+
+  it('decides a draft\'s spec edit and a create racing for the same room one after the other: exactly one wins', async () => {
+    const gil = user('q-gil');
+    const id = await created(gil, { replicas: 2 });
+    const artifactId = ((await gil.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
+    const [edited, other] = await Promise.all([
+      gil.execRaw(`mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename } }`, {
+        input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '500m', memory: '256Mi' } })]) },
+      }),
+      create(gil, { replicas: 2 }),
+    ]);
+    const winners = [(edited.data as any).updateArtifact.__typename === 'UpdateArtifactPayload', other.__typename === 'CreateWorkloadPayload'];
+    expect(winners.filter(Boolean)).toHaveLength(1);
+    expect((await quota(gil)).quota).toMatchObject({ cpu: { used: 1 } });
+  });
+
   it('counts a replacement\'s candidate while the replacement runs, and frees it when cancelled', async () => {
     const fay = user('q-fay');
     const id = await created(fay, { replicas: 2 });

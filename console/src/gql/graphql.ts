@@ -549,9 +549,11 @@ export type ConsoleUpdateArtifactMutationVariables = Exact<{
 
 
 export type ConsoleUpdateArtifactMutation = { updateArtifact:
+    | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, reason: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
+    | { __typename: 'QuotaExceededError', code: string, message: string }
     | { __typename: 'UpdateArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, viewerRole: SharingRole, createdAt: string, updatedAt: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null }> }> } } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
    };

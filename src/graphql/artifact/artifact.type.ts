@@ -5,7 +5,7 @@ import { encodeCursor } from '../../domain/cursor.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';
-import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, ValidationError } from '../../domain/errors.js';
+import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
@@ -134,7 +134,8 @@ builder.mutationFields((t) => ({
   updateArtifact: t.field({
     type: ArtifactNode,
     description: RULEBOOK.updateArtifact.description,
-    errors: { types: [NotFoundError, ForbiddenError, ValidationError, InvalidTransitionError], dataField },
+    // QuotaExceededError: a draft's bigger spec is what the workload running it requests from then on.
+    errors: { types: [NotFoundError, ForbiddenError, ValidationError, InvalidTransitionError, QuotaExceededError, ConflictError], dataField },
     args: { input: t.arg({ type: UpdateArtifactInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.artifacts.update(ctx.viewer, rawId(input.id, 'Artifact'), input),

@@ -337,9 +337,11 @@ export type UpdateArtifactMutationVariables = Exact<{
 
 
 export type UpdateArtifactMutation = { updateArtifact:
+    | { __typename: 'ConflictError', conflictingIds: Array<string>, code: string, message: string }
     | { __typename: 'ForbiddenError', requiredRole: string, viewerRole: SharingRole, code: string, message: string }
     | { __typename: 'InvalidTransitionError', currentState: string, code: string, message: string }
     | { __typename: 'NotFoundError', resourceType: string, resourceId: string, code: string, message: string }
+    | { __typename: 'QuotaExceededError', code: string, message: string }
     | { __typename: 'UpdateArtifactPayload', artifact: { id: string, name: string, description: string, status: ArtifactStatus, version: number | null, repositoryId: string, lockedAt: string | null, spec: { containerGroups: Array<{ name: string, containers: Array<{ name: string, imageUri: string, primary: boolean, port: number | null, entrypoint: Array<string>, environmentVars: Array<{ name: string, value: string }>, readinessProbe: { path: string, port: number | null, initialDelaySeconds: number | null, periodSeconds: number | null, timeoutSeconds: number | null, failureThreshold: number | null } | null, resources: { cpu: string | null, memory: string | null } | null }> }> } } }
     | { __typename: 'ValidationError', code: string, message: string, issues: Array<{ path: Array<string>, message: string }> }
    };
