@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
 import type { WorkloadOperation } from '../controller/controller.js';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
-import { ForbiddenError, NotFoundError, QuotaExceededError } from '../domain/errors.js';
+import { ForbiddenError, QuotaExceededError } from '../domain/errors.js';
 import type { Importance, SharingRole } from '../domain/model.js';
 import {
   addedDemand,
@@ -18,9 +18,9 @@ import {
   type QuotaLimits,
   type ResourceAmounts,
 } from '../domain/quota.js';
-import { ArtifactEntity, type Workload } from '../store/entities/index.js';
+import type { Workload } from '../store/entities/index.js';
 import { KeyedLimit } from './keyed-limit.js';
-import { admitQuota, usageOf, type BoundedSubject, type QuotaBreachRow, type QuotaSubject } from '../store/usage.js';
+import { admitQuota, artifactSpec, usageOf, type BoundedSubject, type QuotaBreachRow, type QuotaSubject } from '../store/usage.js';
 
 /** The configured limits: a default per owner and per organization, and per-organization overrides. */
 export interface QuotaSettings {
@@ -169,6 +169,8 @@ export class QuotaService {
    * adds nothing and is never refused.
    */
   async admitSpecChange(em: EntityManager, holder: QuotaHolder, runtimes: readonly WorkloadRuntime[], before: ArtifactSpec, after: ArtifactSpec): Promise<void> {
+    // Locked even when the edit adds nothing now: a start of a stopped holder reads the spec under these locks.
+    await this.serialize(em, holder);
     const demand = (spec: ArtifactSpec) => sumAmounts(runtimes.map((r) => protonDemand(spec, r)));
     await this.admit(em, holder, addedDemand(demand(before), demand(after)));
   }
@@ -180,20 +182,32 @@ export class QuotaService {
    * (while the workload runs); a replace adds its candidate for as long as the replacement lasts.
    */
   async admitOperation(em: EntityManager, workload: Workload, op: WorkloadOperation): Promise<void> {
-    const specOf = async (artifactId: string): Promise<ArtifactSpec> => {
-      const artifact = await em.findOne(ArtifactEntity, { id: artifactId });
-      if (!artifact) throw new NotFoundError('Artifact', artifactId);
-      return artifact.spec;
-    };
+    const holder = { ownerId: workload.ownerId, organization: workload.organization ?? null };
+    const adds =
+      (op.kind === 'start' && workload.desiredState === 'stopped') || (op.kind === 'updateRuntime' && workload.desiredState === 'running') || op.kind === 'replace';
+    if (!adds) return;
+    // The quota locks before the spec is read: a draft's edit takes them too (decision 12), so the
+    // spec read here is the one that stays until this transaction ends.
+    await this.serialize(em, holder);
     let added: ResourceAmounts = NO_AMOUNTS;
-    if (op.kind === 'start' && workload.desiredState === 'stopped') {
-      added = protonDemand(await specOf(workload.artifact.id), workload.runtime);
-    } else if (op.kind === 'updateRuntime' && workload.desiredState === 'running') {
-      const spec = await specOf(workload.artifact.id);
+    if (op.kind === 'start') {
+      added = protonDemand(await artifactSpec(em, workload.artifact.id), workload.runtime);
+    } else if (op.kind === 'updateRuntime') {
+      const spec = await artifactSpec(em, workload.artifact.id);
       added = addedDemand(protonDemand(spec, workload.runtime), protonDemand(spec, op.runtime));
     } else if (op.kind === 'replace') {
-      added = protonDemand(await specOf(op.artifactId), op.runtime ?? workload.runtime);
+      added = protonDemand(await artifactSpec(em, op.artifactId), op.runtime ?? workload.runtime);
     }
-    await this.admit(em, { ownerId: workload.ownerId, organization: workload.organization ?? null }, added);
+    await this.admit(em, holder, added);
+  }
+
+  /**
+   * In `em`'s transaction: takes the quota locks of every subject of `holder` that has a limit,
+   * whatever this request adds, so that what it reads next (a spec) cannot change under another
+   * check of the same subjects until it ends.
+   */
+  async serialize(em: EntityManager, holder: QuotaHolder): Promise<void> {
+    const limited = this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
+    if (limited.length > 0) await admitQuota(em, limited.map((s) => ({ ...s, limits: this.limitsOf(s) })), NO_AMOUNTS);
   }
 }

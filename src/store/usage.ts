@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { QuotaLimits, QuotaResource, QuotaScope, ResourceAmounts } from '../domain/quota.js';
+import { NotFoundError } from '../domain/errors.js';
 import { jsonColumn, queryRows } from './sql.js';
 
 /** One subject whose usage a quota bounds. */
@@ -83,4 +84,11 @@ export async function specHolders(em: EntityManager, artifactId: string): Promis
 export async function sameSpec(em: EntityManager, artifactId: string, spec: ArtifactSpec): Promise<boolean> {
   const [row] = await queryRows<{ same: boolean }>(em, 'select spec = ?::jsonb as same from artifact where id = ?', [JSON.stringify(spec), artifactId]);
   return row?.same === true;
+}
+
+/** An artifact's stored spec, read now (not from the identity map). */
+export async function artifactSpec(em: EntityManager, artifactId: string): Promise<ArtifactSpec> {
+  const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, 'select spec from artifact where id = ?', [artifactId]);
+  if (!row) throw new NotFoundError('Artifact', artifactId);
+  return jsonColumn(row.spec);
 }

@@ -236,6 +236,33 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect((await quota(hal)).quota).toMatchObject({ workloads: { used: 1 }, cpu: { used: 0 } });
   });
 
+  // PGlite has one connection: nothing else can hold the lock while the edit waits for it.
+  it.skipIf(backend.name === 'pglite')('takes the owner\'s quota lock for a draft\'s edit even when its stopped workload adds nothing, so a start cannot read the old spec', async () => {
+    const ivy = user('q-ivy');
+    const id = await created(ivy);
+    await until(ivy, id, 'RUNNING');
+    expect((await ivy.exec(StopWorkloadWithinQuotaDocument, { id })).stopWorkload.__typename).toBe('WorkloadOperationPayload');
+    await until(ivy, id, 'STOPPED');
+    const artifactId = ((await ivy.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
+    let edit: Promise<any> | undefined;
+    await t.app.orm.em.fork().transactional(async (em) => {
+      await em.getConnection().execute(`select pg_advisory_xact_lock(hashtextextended('quota:owner:q-ivy', 0))`, [], 'all', em.getTransactionContext());
+      edit = ivy.execRaw(`mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename } }`, {
+        input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '4', memory: '256Mi' } })]) },
+      });
+      await vi.waitFor(
+        async () => {
+          const [row] = await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`);
+          expect(row!.n).toBe(1);
+        },
+        { timeout: 10_000, interval: 10 },
+      );
+    });
+    expect((await edit!).data).toEqual({ updateArtifact: { __typename: 'UpdateArtifactPayload' } });
+    // And the start that follows reads the edited spec: 4 CPU is over the limit of 1.
+    expect((await ivy.exec(StartWorkloadWithinQuotaDocument, { id })).startWorkload).toMatchObject({ __typename: 'QuotaExceededError', resource: 'CPU', requested: 4 });
+  });
+
   it('decides a draft\'s spec edit and a create racing for the same room one after the other: exactly one wins', async () => {
     const gil = user('q-gil');
     const id = await created(gil, { replicas: 2 });
