@@ -1,9 +1,9 @@
 import { Migration } from '@mikro-orm/migrations';
 
 /**
- * What one replica of an artifact requests, kept on the artifact's row, so that a quota check sums
- * its subject's usage in PostgreSQL instead of reading every live workload's spec into the API
- * (ADR 0013, decision 11).
+ * Quotas decided by PostgreSQL (ADR 0013, decision 11): what one replica of an artifact requests,
+ * kept on the artifact's row, so that a check sums its subjects' usage in the database instead of
+ * reading every live workload's spec into the API, and takes its locks and decides in one statement.
  *
  * - `quantity_value(text)`: a Kubernetes quantity's value as a double, null when malformed; the
  *   same grammar and IEEE arithmetic as `parseQuantity` (src/domain/artifact-spec.ts). Never
@@ -12,9 +12,13 @@ import { Migration } from '@mikro-orm/migrations';
  * - `replica_requests(spec, overrides)`: millicores and bytes one replica requests (a `replica_request`), per container
  *   the runtime's override first, then the container's own request, then the default charged to a
  *   container without one (100m, 128Mi); `protonDemand` is the same rule in TypeScript, and
- *   test/store/quota-requests.test.ts checks the two agree on generated specs.
+ *   test/store/quota-usage.test.ts checks the two agree on generated specs.
  * - `artifact.request_cpu`, `artifact.request_memory`: `replica_requests(spec, null)`, set by a
  *   trigger on every insert and spec change (only a draft's spec changes), whoever writes the row.
+ * - `quota_usage(subjects)`: each subject's usage (decision 4), one row per subject, in order.
+ * - `quota_admit(subjects, added)`: the subjects' advisory locks (owner before organization), then
+ *   the first limit `added` breaks (owner's first; workloads, replicas, CPU, memory), or null.
+ * - `workload_create_admitted(quota, rows)`: `quota_admit`, then `workload_create` unless refused.
  */
 export class Migration20261204000000_quota_usage extends Migration {
   override async up(): Promise<void> {
