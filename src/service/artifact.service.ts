@@ -220,6 +220,7 @@ export class ArtifactService {
     let before = artifact.spec;
     let holders = await specHolders(em, artifact.id);
     for (let attempt = 1; ; attempt += 1) {
+      await this.deps.quotas.serialize(em, ...holders);
       for (const h of holders) await this.deps.quotas.admitSpecChange(em, h, h.runtimes, before, spec);
       const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, 'select spec from artifact where id = ? for no key update', [artifact.id]);
       const now = { spec: row ? jsonColumn(row.spec) : before, holders: await specHolders(em, artifact.id) };

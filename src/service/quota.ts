@@ -202,12 +202,16 @@ export class QuotaService {
   }
 
   /**
-   * In `em`'s transaction: takes the quota locks of every subject of `holder` that has a limit,
+   * In `em`'s transaction: takes the quota locks of every subject of the holders that has a limit,
    * whatever this request adds, so that what it reads next (a spec) cannot change under another
    * check of the same subjects until it ends.
    */
-  async serialize(em: EntityManager, holder: QuotaHolder): Promise<void> {
-    const limited = this.subjectsOf(holder).filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
+  async serialize(em: EntityManager, ...holders: QuotaHolder[]): Promise<void> {
+    // Every holder's subjects in one call: the database takes them in one global order (owners,
+    // then organizations), so two writers with overlapping subjects never wait on each other in
+    // opposite orders; later calls in the transaction only take again locks it holds.
+    const unique = new Map(holders.flatMap((h) => this.subjectsOf(h)).map((s) => [`${s.scope}:${s.id}`, s]));
+    const limited = [...unique.values()].filter((s) => QUOTA_RESOURCES.some((r) => this.limitsOf(s)[r] !== null));
     if (limited.length > 0) await admitQuota(em, limited.map((s) => ({ ...s, limits: this.limitsOf(s) })), NO_AMOUNTS);
   }
 }
