@@ -1,8 +1,10 @@
 /**
- * Quotas decided by PostgreSQL (ADR 0013, decision 11). What a replica requests, worked out by PostgreSQL (`quantity_value`, `replica_requests`, the
- * artifact's `request_cpu` and `request_memory`) for the quota sums, against the same rule in
- * TypeScript (`parseQuantity`, `protonDemand`), which decides what a request adds. The two must
- * agree on every spec the API accepts, or a check would count usage one way and requests another.
+ * Quotas decided by PostgreSQL (ADR 0013, decision 11). What a replica requests, worked out by
+ * PostgreSQL (`quantity_value`, `replica_requests`, the artifact's `request_cpu` and
+ * `request_memory`) for the quota sums, against the same rule in TypeScript (`parseQuantity`,
+ * `protonDemand`), which works out what a request adds. The two must agree on every spec the API
+ * accepts, or a check would count usage one way and requests another. The generated cases are
+ * new each run; a failure names its seed (`fc.sample(arbitrary, { numRuns, seed })` repeats it).
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -40,7 +42,8 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
   const sql = <T>(query: string, params: unknown[]) => t.app.orm.em.fork().getConnection().execute<T[]>(query, params);
 
   it('reads every quantity as parseQuantity does, and a malformed one as null', async () => {
-    const samples = fc.sample(quantity, 2000);
+    const seed = Date.now();
+    const samples = fc.sample(quantity, { numRuns: 2000, seed });
     const rows = await sql<{ i: string; value: number | null }>(
       `select e.i, quantity_value(e.q) as value from jsonb_array_elements_text(?::jsonb) with ordinality as e(q, i) order by e.i`,
       [JSON.stringify(samples)],
@@ -48,11 +51,12 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
     const mismatches = samples
       .map((q, i) => ({ q, sql: rows[i]!.value, ts: parseQuantity(q) ?? null }))
       .filter((m) => m.sql !== m.ts);
-    expect(mismatches).toEqual([]);
+    expect({ seed, mismatches }).toEqual({ seed, mismatches: [] });
   });
 
   it('works out one replica\'s millicores and bytes as protonDemand does, overrides first, defaults for what a container leaves out', async () => {
-    const cases = fc.sample(fc.tuple(spec, overrides), 500);
+    const seed = Date.now();
+    const cases = fc.sample(fc.tuple(spec, overrides), { numRuns: 500, seed });
     const rows = await sql<{ cpu: number; memory: number }>(
       `select r.cpu, r.memory from jsonb_array_elements(?::jsonb) with ordinality as e(c, i), lateral replica_requests(e.c->'spec', e.c->'overrides') r order by e.i`,
       [JSON.stringify(cases.map(([s, o]) => ({ spec: s, overrides: o })))],
@@ -63,7 +67,7 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
         return { spec: s, overrides: o, sql: { cpu: rows[i]!.cpu, memory: rows[i]!.memory }, ts: { cpu, memory } };
       })
       .filter((m) => m.sql.cpu !== m.ts.cpu || m.sql.memory !== m.ts.memory);
-    expect(mismatches).toEqual([]);
+    expect({ seed, mismatches }).toEqual({ seed, mismatches: [] });
   });
 
   it.each([
