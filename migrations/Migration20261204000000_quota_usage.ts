@@ -17,7 +17,8 @@ import { Migration } from '@mikro-orm/migrations';
  *   trigger on every insert and spec change (only a draft's spec changes), whoever writes the row.
  * - `quota_usage(subjects)`: each subject's usage (decision 4), one row per subject, in order.
  * - `quota_admit(subjects, added)`: the subjects' advisory locks (owner before organization), then
- *   the first limit `added` breaks (owner's first; workloads, replicas, CPU, memory), or null.
+ *   the first limit `added` breaks (owner's first; workloads, replicas, CPU, memory), or null;
+ *   with nothing added, the locks alone (no usage read).
  * - `workload_create_admitted(quota, rows)`: `quota_admit`, then `workload_create` unless refused.
  */
 export class Migration20261204000000_quota_usage extends Migration {
@@ -124,6 +125,8 @@ export class Migration20261204000000_quota_usage extends Migration {
         for s in select e.value from jsonb_array_elements(subjects) e order by e.value->>'scope' <> 'owner', e.value->>'id' loop
           perform pg_advisory_xact_lock(hashtextextended('quota:' || (s->>'scope') || ':' || (s->>'id'), 0));
         end loop;
+        -- Asking nothing (the locks alone, to read under them) needs no usage.
+        if not exists (select 1 from jsonb_each_text(added) a where a.value::float8 > 0) then return null; end if;
         -- The owner's limits first, then the organization's (ADR 0013, decision 8).
         for u in select to_jsonb(q) from quota_usage(subjects) q order by subjects->(q.i - 1)->>'scope' <> 'owner', q.i loop
           s := subjects->((u->>'i')::int - 1);
