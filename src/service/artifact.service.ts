@@ -22,8 +22,7 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
-import { jsonColumn, queryRows } from '../store/sql.js';
-import { specHolders } from '../store/usage.js';
+import { artifactSpec, specHolders } from '../store/usage.js';
 import { lockArtifactIn } from '../store/artifacts.js';
 import { roleAtLeast, sharedRolesSchema } from '../domain/sharing.js';
 import type { SharingRole } from '../domain/model.js';
@@ -222,8 +221,7 @@ export class ArtifactService {
     for (let attempt = 1; ; attempt += 1) {
       await this.deps.quotas.serialize(em, ...holders);
       for (const h of holders) await this.deps.quotas.admitSpecChange(em, h, h.runtimes, before, spec);
-      const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, 'select spec from artifact where id = ? for no key update', [artifact.id]);
-      const now = { spec: row ? jsonColumn(row.spec) : before, holders: await specHolders(em, artifact.id) };
+      const now = { spec: await artifactSpec(em, artifact.id, { lock: true }), holders: await specHolders(em, artifact.id) };
       if (isDeepStrictEqual(now.spec, before) && isDeepStrictEqual(now.holders, holders)) return;
       if (attempt === 3) throw new ConflictError(`artifact "${artifact.name}" changed while this edit was checked against its workload's quotas; try again`, [{ type: 'Artifact', id: artifact.id }], 'Conflict');
       ({ spec: before, holders } = now);

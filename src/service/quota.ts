@@ -113,13 +113,14 @@ export class QuotaService {
   /**
    * In `em`'s transaction: locks the holder's owner and organization quotas and refuses with a
    * QuotaExceededError if `added` would take either past a limit, in one statement. Call it
-   * before writing.
+   * before writing. Answers whether a limit bounded the request (false: nothing was locked).
    */
-  async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<void> {
+  async admit(em: EntityManager, holder: QuotaHolder, added: ResourceAmounts): Promise<boolean> {
     const admission = this.admission(holder, added);
-    if (!admission) return;
+    if (!admission) return false;
     const breach = await admitQuota(em, admission.subjects, admission.added);
     if (breach) throw this.refusal(breach);
+    return true;
   }
 
   /**

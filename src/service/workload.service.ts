@@ -129,8 +129,8 @@ export class WorkloadService {
       // An inline artifact is the create's own: nothing else is read, so the quota is checked by
       // the statement that writes (its locks held for that statement only); an existing artifact's
       // checks hold in the transaction until the write.
-      const quota = this.deps.quotas.admission(holder, this.deps.quotas.newWorkloadDemand(artifact.spec, runtime));
-      if (quota && !rows) await this.deps.quotas.admit(em, holder, quota.added);
+      const demand = this.deps.quotas.newWorkloadDemand(artifact.spec, runtime);
+      const bounded = rows ? false : await this.deps.quotas.admit(em, holder, demand);
       const now = this.deps.clock();
       const workload = em.create(
         WorkloadEntity,
@@ -175,12 +175,12 @@ export class WorkloadService {
           data: { artifactId: artifact.id, importance: workload.importance, runtime },
           occurredAt: now,
         },
-      }, rows ? quota : null);
+      }, rows ? this.deps.quotas.admission(holder, demand) : null);
       if ('breach' in written) throw this.deps.quotas.refusal(written.breach);
       // An existing draft's spec may have been edited since it was read and checked against the
       // quota: the insert holds the draft's row now (the in-use trigger), so a spec still the same
       // is the one counted.
-      if (quota && !rows && artifact.status === 'draft' && !(await sameSpec(em, artifact.id, artifact.spec))) {
+      if (bounded && artifact.status === 'draft' && !(await sameSpec(em, artifact.id, artifact.spec))) {
         throw new ConflictError(`artifact "${artifact.name}" was edited while this workload was created on it; try again`, [{ type: 'Artifact', id: artifact.id }]);
       }
       return { workload, sequence: written.sequence };

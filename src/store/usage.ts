@@ -86,9 +86,12 @@ export async function sameSpec(em: EntityManager, artifactId: string, spec: Arti
   return row?.same === true;
 }
 
-/** An artifact's stored spec, read now (not from the identity map). */
-export async function artifactSpec(em: EntityManager, artifactId: string): Promise<ArtifactSpec> {
-  const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, 'select spec from artifact where id = ?', [artifactId]);
+/**
+ * An artifact's stored spec, read now (not from the identity map); with `lock`, its row is held
+ * (`for no key update`, as the in-use rule takes it) until the transaction ends.
+ */
+export async function artifactSpec(em: EntityManager, artifactId: string, options: { lock?: boolean } = {}): Promise<ArtifactSpec> {
+  const [row] = await queryRows<{ spec: ArtifactSpec | string }>(em, `select spec from artifact where id = ?${options.lock ? ' for no key update' : ''}`, [artifactId]);
   if (!row) throw new NotFoundError('Artifact', artifactId);
   return jsonColumn(row.spec);
 }

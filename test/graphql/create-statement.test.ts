@@ -26,6 +26,14 @@ async function rowCounts(t: TestApp): Promise<Record<string, number>> {
   return counts;
 }
 
+/** A new draft of the caller's, by its global id. */
+async function createArtifact(caller: Pick<TestApp, 'execRaw'>): Promise<string> {
+  const created = await caller.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
+    input: artifactInput(),
+  });
+  return (created.data as any).createArtifact.artifact.id;
+}
+
 describeEachDatabase('a workload created in one statement', (backend) => {
   describe('when no quota bounds its owner or organization', () => {
     let t: TestApp;
@@ -78,10 +86,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
     });
 
     it('still checks an existing artifact in a transaction: its draft holder, under the artifact lock', async () => {
-      const created = await t.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
-        input: artifactInput(),
-      });
-      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const artifactId = await createArtifact(t);
       const sql = recordSql(t.app.orm);
       const first = await t.execRaw(CREATE, { input: workloadInput({ name: 'on-draft', artifactId }) });
       sql.stop();
@@ -118,10 +123,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
 
     it('on an existing artifact, takes the quota lock and checks in one statement of the transaction, before the write', async () => {
       const other = t.as({ sub: 'existing-artifact' });
-      const created = await other.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
-        input: artifactInput(),
-      });
-      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const artifactId = await createArtifact(other);
       const sql = recordSql(t.app.orm);
       const r = await other.execRaw(CREATE, { input: workloadInput({ name: 'on-existing', artifactId }) });
       sql.stop();
@@ -139,10 +141,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
     // PGlite has one connection: nothing can hold the draft's row while a create waits for it.
     it.skipIf(backend.name === 'pglite')('refuses a create on a draft whose spec was edited after its quota check, writing nothing', async () => {
       const editor = t.as({ sub: 'edited-meanwhile' });
-      const created = await editor.execRaw(`mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }`, {
-        input: artifactInput(),
-      });
-      const artifactId = (created.data as any).createArtifact.artifact.id;
+      const artifactId = await createArtifact(editor);
       const rowId = Buffer.from(artifactId, 'base64').toString().split(':')[1];
       const before = await rowCounts(t);
       let result: Promise<any> | undefined;

@@ -263,6 +263,23 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect((await ivy.exec(StartWorkloadWithinQuotaDocument, { id })).startWorkload).toMatchObject({ __typename: 'QuotaExceededError', resource: 'CPU', requested: 4 });
   });
 
+  it('counts an EDITOR\'s edit of someone else\'s running draft against the quota of the workload\'s owner, not the editor\'s', async () => {
+    const jon = user('q-jon');
+    const kim = user('q-kim');
+    const id = await created(jon, { replicas: 2 });
+    const artifactId = ((await jon.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
+    const shared = await jon.execRaw(`mutation($input: UpdateSharedRolesInput!) { updateArtifactSharedRoles(input: $input) { __typename } }`, {
+      input: { id: artifactId, roles: [{ subjectType: 'USER', subjectId: 'q-jon', role: 'OWNER' }, { subjectType: 'USER', subjectId: 'q-kim', role: 'EDITOR' }] },
+    });
+    expect(shared.errors).toBeUndefined();
+    const edit = await kim.execRaw(
+      `mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename ... on QuotaExceededError { scope subject resource used requested } } }`,
+      { input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '1', memory: '256Mi' } })]) } },
+    );
+    expect((edit.data as any).updateArtifact).toEqual({ __typename: 'QuotaExceededError', scope: 'OWNER', subject: 'q-jon', resource: 'CPU', used: 0.5, requested: 1.5 });
+    expect((await quota(kim)).quota).toMatchObject({ workloads: { used: 0 }, cpu: { used: 0 } });
+  });
+
   it('decides a draft\'s spec edit and a create racing for the same room one after the other: exactly one wins', async () => {
     const gil = user('q-gil');
     const id = await created(gil, { replicas: 2 });
