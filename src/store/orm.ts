@@ -5,6 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
+import { startEmbeddedDatabaseThread, type EmbeddedDatabase } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
 
 export type DatabaseConfig =
@@ -70,20 +71,25 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       const seeded = database.templateDir !== undefined && (await seedFromTemplate(dataDir, database.templateDir));
       if (!seeded) await mkdir(dataDir, { recursive: true });
     }
-    // The ORM owns the PGlite instance: closing the ORM closes the database. Its module has the
-    // smaller buffer pool (./pglite-module.ts).
-    // PGlite and its driver are imported only here: the PostgreSQL mode does not load them.
-    const [{ PGlite }, { PGliteDriver }, { module: wasmModule }] = await Promise.all([
-      import('@electric-sql/pglite'),
-      import('mikro-orm-pglite'),
-      pgliteModule(),
-    ]);
+    // The database runs on a thread of its own (./pglite-thread.ts) with the module of the
+    // smaller buffer pool (./pglite-module.ts). The driver only borrows it, so closing the ORM
+    // closes it here. PGlite's driver is imported only here: the PostgreSQL mode does not load it.
+    const [{ PGliteDriver }, { module: wasmModule }] = await Promise.all([import('mikro-orm-pglite'), pgliteModule()]);
+    let embedded: EmbeddedDatabase | undefined;
     orm = await MikroORM.init({
       ...baseOptions(opts),
       driver: PGliteDriver as unknown as typeof PostgreSqlDriver,
       dbName: 'postgres',
-      driverOptions: { connection: { pglite: () => new PGlite({ ...(dataDir && { dataDir }), wasmModule }) } },
+      driverOptions: { connection: { pglite: () => (embedded = startEmbeddedDatabaseThread({ dataDir, wasmModule })) } },
     });
+    const closeOrm = orm.close.bind(orm);
+    orm.close = async (force?: boolean) => {
+      try {
+        await closeOrm(force);
+      } finally {
+        await embedded?.close();
+      }
+    };
   }
   try {
     if (!(await allMigrationsApplied(orm))) await orm.getMigrator().up();
