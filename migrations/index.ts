@@ -11,6 +11,7 @@ import { Migration20261202000000_artifact_in_use } from './Migration202612020000
 import { Migration20261203000000_record_round } from './Migration20261203000000_record_round.js';
 import { Migration20261203010000_create_workload } from './Migration20261203010000_create_workload.js';
 import { Migration20261204000000_quota_usage } from './Migration20261204000000_quota_usage.js';
+import { Migration20261204100000_workload_demand } from './Migration20261204100000_workload_demand.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -21,4 +22,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203000000_record_round', class: Migration20261203000000_record_round },
   { name: 'Migration20261203010000_create_workload', class: Migration20261203010000_create_workload },
   { name: 'Migration20261204000000_quota_usage', class: Migration20261204000000_quota_usage },
+  { name: 'Migration20261204100000_workload_demand', class: Migration20261204100000_workload_demand },
 ];

@@ -92,7 +92,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const clock = deps.clock ?? systemClock;
   const scopes = new RequestScopes(logger);
   const metrics = new AppMetrics(logger.child({ component: 'metrics' }));
-  const orm = await openOrm(deps.database ?? config.database, deps.orm);
+  const orm = await openOrm(deps.database ?? config.database, {
+    onMaintenanceError: (err) => logger.warn({ err }, 'embedded database maintenance failed; the next run tries again'),
+    ...deps.orm,
+  });
   const bus: EventBus = config.redis
     ? createRedisEventBus({ ...config.redis, logger: logger.child({ component: 'pubsub' }) })
     : createLocalEventBus();

@@ -5,6 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
+import { EMBEDDED_MAINTENANCE, startMaintenance, type MaintenanceSettings } from './embedded-maintenance.js';
 import { startEmbeddedDatabaseThread, type EmbeddedDatabase } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
 
@@ -31,6 +32,13 @@ export type DatabaseConfig =
 export interface OrmOptions {
   /** Called with the text of every SQL statement the ORM sends (tests count queries with it). */
   onQuery?: (sql: string) => void;
+  /**
+   * The embedded database's maintenance (./embedded-maintenance.ts): its settings, or false for
+   * none. PostgreSQL's own autovacuum does this for a server.
+   */
+  maintenance?: MaintenanceSettings | false;
+  /** Called with what made a maintenance run fail (the next one tries again). */
+  onMaintenanceError?: (err: unknown) => void;
 }
 
 export type Orm = MikroORM;
@@ -82,9 +90,14 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       dbName: 'postgres',
       driverOptions: { connection: { pglite: () => (embedded = startEmbeddedDatabaseThread({ dataDir, wasmModule })) } },
     });
+    const settings = opts.maintenance ?? EMBEDDED_MAINTENANCE;
+    const maintenance = settings
+      ? startMaintenance((sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all'), settings, opts.onMaintenanceError ?? (() => {}))
+      : undefined;
     const closeOrm = orm.close.bind(orm);
     orm.close = async (force?: boolean) => {
       try {
+        await maintenance?.stop();
         await closeOrm(force);
       } finally {
         await embedded?.close();

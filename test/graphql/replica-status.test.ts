@@ -121,7 +121,9 @@ describe('Replica.status through GraphQL: the same derivation as its proton, fro
     const active = running.protons[0]!;
     // A pod this process never saw before, already restarted and not ready: no memory can help.
     await shapes.shape(rawId(active.id), 'restarted-not-ready');
-    const w = await until(id, (x) => x.protons[0]?.status === 'RESTARTING');
+    // The proton's status is derived from the pod at each read; the workload's is recorded by the
+    // controller's next round: the state to wait for is both (a read may fall between the two).
+    const w = await until(id, (x) => x.protons[0]?.status === 'RESTARTING' && x.status !== 'RUNNING');
     expect(w.protons[0]).toMatchObject({ role: 'ACTIVE', status: 'RESTARTING', statusReason: 'Error' });
     expect(w.protons[0]!.replicas).toEqual([
       expect.objectContaining({ status: 'RESTARTING', reason: 'Error', restartCount: 1, ready: false }),
@@ -156,7 +158,12 @@ describe('Replica.status through GraphQL: the same derivation as its proton, fro
     });
     expect(replaceWorkloadArtifact.__typename).toBe('WorkloadOperationPayload');
     // The warm-up lasts an hour: WARMING is where the candidate stays, not a passing state.
-    const warming = await until(id, (w) => w.replacement?.status === 'WARMING' && w.protons.some((p) => p.role === 'CANDIDATE' && p.replicas.length > 0));
+    // As below: the replacement's step and the lifecycle the replicas are derived from are separate
+    // reads of one request, so the state to wait for names both.
+    const warming = await until(
+      id,
+      (w) => w.replacement?.status === 'WARMING' && w.protons.some((p) => p.role === 'CANDIDATE' && p.replicas.length > 0 && p.replicas.every((r) => r.status === 'WARMING')),
+    );
     const candidate = warming.protons.find((p) => p.role === 'CANDIDATE')!;
     expect(candidate.status).toBe('WARMING');
     expect(candidate.replicas.map((r) => [r.status, r.ready])).toEqual([['WARMING', true]]);
@@ -169,7 +176,13 @@ describe('Replica.status through GraphQL: the same derivation as its proton, fro
     const next = await artifact();
     await t.exec(ReplaceWorkloadArtifactDocument, { input: { id, artifactId: next, warmupSeconds: 0, keepOldVersionSeconds: 3600 } });
     // The old version is kept for an hour: DRAINING is where it stays.
-    const draining = await until(id, (w) => w.replacement?.status === 'DRAINING');
+    // The replacement's step (its own row) and the lifecycle the replicas are derived from (the
+    // workload's row, read earlier in the request) are separate reads of one request: a round
+    // recorded between them shows the step before the replicas follow.
+    const draining = await until(
+      id,
+      (w) => w.replacement?.status === 'DRAINING' && w.protons.some((p) => p.id === before.protons[0]!.id && p.replicas.some((r) => r.status !== 'RUNNING')),
+    );
     const previous = draining.protons.find((p) => p.id === before.protons[0]!.id)!;
     expect(previous).toMatchObject({ role: 'PREVIOUS', status: 'DRAINING' });
     expect(previous.replicas.map((r) => [r.status, r.ready])).toEqual([['DRAINING', true]]);

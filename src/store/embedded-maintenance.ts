@@ -1,0 +1,96 @@
+/**
+ * What PostgreSQL's autovacuum does, for the embedded database.
+ *
+ * PGlite runs PostgreSQL in single-user mode: no background workers, so no autovacuum. Its tables
+ * are never analyzed (the planner estimates every table as if it had never been read: at 1,000
+ * workloads a list page's visibility check became a nested loop over every grant, 16 ms on
+ * PostgreSQL, 11 ms of the database's thread on PGlite, against 0.6 ms once analyzed) and never
+ * vacuumed (every round of the controller leaves a dead row version and index entries behind). Its
+ * statistics counters are not kept either (`n_mod_since_analyze` stays 0), so the trigger here is
+ * size: a table is analyzed when its size in pages has moved by a fifth (and at least a few pages)
+ * since its last analysis, checked every few seconds with one catalog query; every table of the
+ * schema is vacuumed and analyzed every few minutes. See docs/adr/0071-startup-and-memory.md
+ * (decision 10).
+ */
+
+export interface MaintenanceSettings {
+  /** How often table sizes are compared with their last analysis. */
+  readonly checkMs: number;
+  /** How often every table of the schema is vacuumed (and analyzed). */
+  readonly vacuumMs: number;
+  /** A table is analyzed when its pages moved by this fraction of its last analyzed size... */
+  readonly growth: number;
+  /** ...and by at least this many pages. */
+  readonly minPages: number;
+}
+
+export const EMBEDDED_MAINTENANCE: MaintenanceSettings = { checkMs: 5_000, vacuumMs: 10 * 60_000, growth: 0.2, minPages: 4 };
+
+/** Runs one SQL statement on the database and returns its rows. */
+export type RunSql = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
+
+const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** The schema's tables whose size moved past the settings' threshold since their last analysis. */
+export async function tablesToAnalyze(run: RunSql, settings: MaintenanceSettings): Promise<string[]> {
+  const rows = await run<{ name: string }>(
+    `select c.relname as name from pg_class c
+      where c.relnamespace = to_regnamespace(current_schema()) and c.relkind = 'r'
+        and abs(pg_relation_size(c.oid) / current_setting('block_size')::int - greatest(c.relpages, 0)) >= greatest(?::int, c.relpages * ?::float8)
+      order by c.relname`,
+    [settings.minPages, settings.growth],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** Analyzes the tables that grew or shrank; returns their names. */
+export async function analyzeChanged(run: RunSql, settings: MaintenanceSettings): Promise<string[]> {
+  const tables = await tablesToAnalyze(run, settings);
+  if (tables.length > 0) await run(`analyze ${tables.map(quoted).join(', ')}`);
+  return tables;
+}
+
+/** Vacuums and analyzes every table of the schema. */
+export async function vacuumAll(run: RunSql): Promise<void> {
+  const tables = await run<{ name: string }>(
+    `select c.relname as name from pg_class c where c.relnamespace = to_regnamespace(current_schema()) and c.relkind = 'r' order by c.relname`,
+  );
+  if (tables.length > 0) await run(`vacuum (analyze) ${tables.map((t) => quoted(t.name)).join(', ')}`);
+}
+
+/**
+ * Runs `analyzeChanged` every `checkMs` and `vacuumAll` every `vacuumMs`, one at a time, until
+ * stopped. A failed run is reported and the next one tries again (the database may be restarting;
+ * requests report that themselves). The timers do not keep the process alive.
+ */
+export function startMaintenance(run: RunSql, settings: MaintenanceSettings, onError: (err: unknown) => void): { stop(): Promise<void> } {
+  let running: Promise<void> | undefined;
+  let stopped = false;
+  let lastVacuum = Date.now();
+  const once = async () => {
+    try {
+      if (Date.now() - lastVacuum >= settings.vacuumMs) {
+        lastVacuum = Date.now();
+        await vacuumAll(run);
+      } else {
+        await analyzeChanged(run, settings);
+      }
+    } catch (err) {
+      if (!stopped) onError(err);
+    } finally {
+      running = undefined;
+    }
+  };
+  // A run that outlasts the interval is not queued behind: the next tick finds it running and waits.
+  const timer = setInterval(() => {
+    if (!stopped && !running) running = once();
+  }, settings.checkMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * The embedded database's maintenance (PGlite has no autovacuum): tables are analyzed once their
+ * size moves, so the planner sees what they hold, and vacuumed on a schedule.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { analyzeChanged, startMaintenance, tablesToAnalyze, vacuumAll, type RunSql } from '../../src/store/embedded-maintenance.js';
+import { openOrm, type Orm } from '../../src/store/orm.js';
+
+const SETTINGS = { checkMs: 20, vacuumMs: 60_000, growth: 0.2, minPages: 4 };
+
+describe('embedded database maintenance', () => {
+  let orm: Orm;
+  let run: RunSql;
+  const stats = async (table: string) =>
+    (await run<{ reltuples: number; last_analyze: Date | null; last_vacuum: Date | null }>(
+      `select c.reltuples, s.last_analyze, s.last_vacuum from pg_class c join pg_stat_user_tables s on s.relid = c.oid where c.relname = ?`,
+      [table],
+    ))[0]!;
+
+  beforeAll(async () => {
+    orm = await openOrm({ kind: 'pglite-memory' }, { maintenance: false });
+    run = (sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all');
+    await run('create table grown (id int primary key, note text)');
+    await run('create table unchanged (id int primary key)');
+    await run('insert into unchanged select g from generate_series(1, 2000) g');
+    await run('analyze unchanged');
+  });
+  afterAll(async () => {
+    await orm?.close(true);
+  });
+
+  it('analyzes a table that grew, and leaves one that did not', async () => {
+    await run(`insert into grown select g, repeat('x', 100) from generate_series(1, 5000) g`);
+    expect((await stats('grown')).reltuples).toBeLessThan(0); // never analyzed: the planner guesses
+    expect(await analyzeChanged(run, SETTINGS)).toEqual(['grown']);
+    expect((await stats('grown')).reltuples).toBe(5000);
+    expect(await tablesToAnalyze(run, SETTINGS)).toEqual([]);
+  });
+
+  it('does not analyze again for growth under the threshold, and does past it', async () => {
+    await run(`insert into grown select g, repeat('x', 100) from generate_series(5001, 5100) g`);
+    expect(await tablesToAnalyze(run, SETTINGS)).toEqual([]);
+    await run(`insert into grown select g, repeat('x', 100) from generate_series(5101, 7000) g`);
+    expect(await analyzeChanged(run, SETTINGS)).toEqual(['grown']);
+    expect((await stats('grown')).reltuples).toBe(7000);
+  });
+
+  it("gives the planner a join order that fits the table's size once analyzed", async () => {
+    await run('create table member (grown_id int, who text)');
+    await run(`insert into member select g, 'someone' from generate_series(1, 7000) g`);
+    const plan = async () =>
+      (await run<{ 'QUERY PLAN': string }>(`explain select count(*) from grown g where g.id in (select m.grown_id from member m where m.who = 'someone')`))
+        .map((r) => r['QUERY PLAN'])
+        .join('\n');
+    await analyzeChanged(run, SETTINGS);
+    expect(await plan()).toMatch(/Hash (Semi )?Join|Hash Right Semi Join|Merge/);
+    expect(await plan()).not.toMatch(/Materialize/);
+  });
+
+  it('vacuums every table of the schema', async () => {
+    await run('update unchanged set id = id + 10000');
+    await vacuumAll(run);
+    expect((await stats('unchanged')).last_vacuum).toBeInstanceOf(Date);
+    expect((await stats('grown')).last_vacuum).toBeInstanceOf(Date);
+  });
+
+  it('runs on its interval until stopped, and reports a failed run', async () => {
+    await run(`insert into unchanged select g from generate_series(20001, 40000) g`);
+    const errors: unknown[] = [];
+    let failNext = true;
+    const flaky: RunSql = (sql, params) => {
+      if (failNext) {
+        failNext = false;
+        return Promise.reject(new Error('the database is restarting'));
+      }
+      return run(sql, params);
+    };
+    const maintenance = startMaintenance(flaky, SETTINGS, (err) => errors.push(err));
+    await expect.poll(async () => (await stats('unchanged')).reltuples, { timeout: 5_000 }).toBeGreaterThan(20_000);
+    await maintenance.stop();
+    expect(errors).toEqual([new Error('the database is restarting')]);
+  });
+});
+
+describe('the embedded database opened by the API', () => {
+  it('is maintained without being asked, and the maintenance stops with the database', async () => {
+    const orm = await openOrm({ kind: 'pglite-memory' }, { maintenance: { ...SETTINGS, checkMs: 20 } });
+    const run: RunSql = (sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all');
+    await run('create table grows (id int)');
+    await run('insert into grows select g from generate_series(1, 5000) g');
+    await expect
+      .poll(async () => (await run<{ reltuples: number }>(`select reltuples from pg_class where relname = 'grows'`))[0]!.reltuples, { timeout: 5_000 })
+      .toBe(5000);
+    await orm.close(true);
+  });
+});
