@@ -1,11 +1,11 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { MikroORM, PostgreSqlDriver, type Options } from '@mikro-orm/postgresql';
+import { MikroORM, PostgreSqlDriver, type AbstractSqlConnection, type Knex, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
-import { EMBEDDED_MAINTENANCE, startMaintenance, type MaintenanceSettings } from './embedded-maintenance.js';
+import { EMBEDDED_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
 import { startEmbeddedDatabaseThread, type EmbeddedDatabase } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
 
@@ -91,9 +91,12 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       driverOptions: { connection: { pglite: () => (embedded = startEmbeddedDatabaseThread({ dataDir, wasmModule })) } },
     });
     const settings = opts.maintenance ?? EMBEDDED_MAINTENANCE;
-    const maintenance = settings
-      ? startMaintenance((sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all'), settings, opts.onMaintenanceError ?? (() => {}))
-      : undefined;
+    // Through knex, not the ORM's connection: the maintenance's statements are not the requests'
+    // (`onQuery` counts what requests send).
+    const knex = (orm.em.getConnection() as AbstractSqlConnection).getKnex();
+    const run: RunSql = async <T>(sql: string, params: unknown[] = []) =>
+      ((await knex.raw(sql, params as Knex.RawBinding[])) as { rows: T[] }).rows;
+    const maintenance = settings ? startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {})) : undefined;
     const closeOrm = orm.close.bind(orm);
     orm.close = async (force?: boolean) => {
       try {
