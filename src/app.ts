@@ -134,6 +134,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     controller,
     leadership,
     streams,
+    ...(orm.embeddedDatabase && { embeddedDatabase: orm.embeddedDatabase }),
     ...(kubernetes && { informer: { stats: { get restarts() { return runtime.podWatchRestarts(); } }, isSynced: () => runtime.isSynced() } }),
   });
   const readiness = new Readiness(

@@ -188,6 +188,20 @@ describeEachDatabase('observability', (backend) => {
     await client.dispose();
   });
 
+  it("reports the embedded database thread's heap apart from the main thread's (embedded database only)", async () => {
+    const read = await scrape(t.url);
+    const heap = (kind: string) => read('workload_api_embedded_database_heap_bytes', { kind });
+    if (backend.name === 'postgres') {
+      expect(heap('used')).toBeUndefined();
+      return;
+    }
+    expect(heap('used')).toBeGreaterThan(1e6);
+    expect(heap('total')).toBeGreaterThanOrEqual(heap('used')!);
+    // PGlite's WebAssembly memory lives on that thread: tens of MB, none of it in the main thread's external.
+    expect(heap('external')).toBeGreaterThan(16 * 2 ** 20);
+    expect(read('nodejs_external_memory_bytes')).toBeLessThan(heap('external')!);
+  });
+
   it('times controller passes and reports the queue depth', async () => {
     const passes = async () => (await scrape(t.url))('workload_api_controller_reconcile_duration_seconds_count', { outcome: 'ok' }) ?? 0;
     const before = await passes();

@@ -32,6 +32,8 @@ export interface MetricSources {
   controller: { readonly queueDepth: number };
   leadership: { isLeader(): boolean };
   streams: { active(): Record<StreamTransport, number> };
+  /** The embedded database's thread (its heap is not in Node's own heap metrics, which are the main thread's). */
+  embeddedDatabase?: { heapStatistics(): Promise<{ usedBytes: number; totalBytes: number; externalBytes: number }> };
   /** The pod informer, with the Kubernetes runtime. */
   informer?: { readonly stats: { readonly restarts: number }; isSynced(): boolean };
 }
@@ -152,6 +154,30 @@ export class AppMetrics {
   watch(sources: MetricSources): void {
     this.#sources = sources;
     if (sources.informer) this.#registerInformer();
+    if (sources.embeddedDatabase) this.#registerEmbeddedDatabase(sources.embeddedDatabase);
+  }
+
+  /** Adds the embedded database thread's heap (embedded database only). */
+  #registerEmbeddedDatabase(database: NonNullable<MetricSources['embeddedDatabase']>): void {
+    const logger = this.logger;
+    new Gauge({
+      name: `${PREFIX}embedded_database_heap_bytes`,
+      help: "The embedded database thread's JavaScript heap (used, total) and external memory (PGlite's WebAssembly memory), in bytes; nodejs_heap_* are the main thread's.",
+      labelNames: ['kind'],
+      registers: [this.registry],
+      async collect() {
+        try {
+          const heap = await database.heapStatistics();
+          this.set({ kind: 'used' }, heap.usedBytes);
+          this.set({ kind: 'total' }, heap.totalBytes);
+          this.set({ kind: 'external' }, heap.externalBytes);
+        } catch (err) {
+          // A scrape while the database is away shows no figure rather than failing the others.
+          this.reset();
+          logger.debug({ err }, 'embedded database heap not read');
+        }
+      },
+    });
   }
 
   /** For the controller: one pass over one workload took `seconds`. */

@@ -6,7 +6,7 @@ import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
 import { EMBEDDED_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
-import { startEmbeddedDatabaseThread, type EmbeddedDatabase } from './pglite-thread.js';
+import { startEmbeddedDatabaseThread, type EmbeddedDatabaseThread } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
 
 export type DatabaseConfig =
@@ -41,7 +41,8 @@ export interface OrmOptions {
   onMaintenanceError?: (err: unknown) => void;
 }
 
-export type Orm = MikroORM;
+/** The ORM; on the embedded database, also the thread the database runs on (its heap for /metrics). */
+export type Orm = MikroORM & { readonly embeddedDatabase?: Pick<EmbeddedDatabaseThread, 'heapStatistics'> };
 
 function baseOptions(opts: OrmOptions): Options {
   return {
@@ -83,7 +84,7 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
     // smaller buffer pool (./pglite-module.ts). The driver only borrows it, so closing the ORM
     // closes it here. PGlite's driver is imported only here: the PostgreSQL mode does not load it.
     const [{ PGliteDriver }, { module: wasmModule }] = await Promise.all([import('mikro-orm-pglite'), pgliteModule()]);
-    let embedded: EmbeddedDatabase | undefined;
+    let embedded: EmbeddedDatabaseThread | undefined;
     orm = await MikroORM.init({
       ...baseOptions(opts),
       driver: PGliteDriver as unknown as typeof PostgreSqlDriver,
@@ -97,6 +98,9 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
     const run: RunSql = async <T>(sql: string, params: unknown[] = []) =>
       ((await knex.raw(sql, params as Knex.RawBinding[])) as { rows: T[] }).rows;
     const maintenance = settings ? startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {})) : undefined;
+    // The thread starts with the driver's first connection.
+    const heapStatistics = () => (embedded ? embedded.heapStatistics() : Promise.reject(new Error('the embedded database is not open')));
+    Object.assign(orm, { embeddedDatabase: { heapStatistics } });
     const closeOrm = orm.close.bind(orm);
     orm.close = async (force?: boolean) => {
       try {

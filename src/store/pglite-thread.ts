@@ -32,6 +32,18 @@ export interface EmbeddedDatabase {
   close(): Promise<void>;
 }
 
+/** The database thread's JavaScript heap, as V8 reports it (PGlite's WebAssembly memory is external). */
+export interface ThreadHeap {
+  readonly usedBytes: number;
+  readonly totalBytes: number;
+  readonly externalBytes: number;
+}
+
+/** The embedded database on its thread: what the driver uses, and what the thread's heap holds. */
+export interface EmbeddedDatabaseThread extends EmbeddedDatabase {
+  heapStatistics(): Promise<ThreadHeap>;
+}
+
 export interface ThreadOptions {
   /** The data directory; absent for a database in memory. */
   dataDir?: string;
@@ -41,7 +53,11 @@ export interface ThreadOptions {
   resourceLimits?: ResourceLimits;
 }
 
-type Request = { id: number; op: 'query'; sql: string; params: unknown[] } | { id: number; op: 'exec'; sql: string } | { id: number; op: 'close' };
+type Request =
+  | { id: number; op: 'query'; sql: string; params: unknown[] }
+  | { id: number; op: 'exec'; sql: string }
+  | { id: number; op: 'heap' }
+  | { id: number; op: 'close' };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; error: SerializedError };
 
 /** An error's message, name and own fields (PostgreSQL's code, detail, constraint...). */
@@ -78,7 +94,10 @@ parentPort.on('message', async (request) => {
     let value = null;
     if (request.op === 'query') value = await db.query(request.sql, request.params);
     else if (request.op === 'exec') value = await db.exec(request.sql);
-    else await db.close();
+    else if (request.op === 'heap') {
+      const h = require('node:v8').getHeapStatistics();
+      value = { usedBytes: h.used_heap_size, totalBytes: h.total_heap_size, externalBytes: h.external_memory };
+    } else await db.close();
     parentPort.postMessage({ id: request.id, ok: true, value });
     if (request.op === 'close') parentPort.close();
   } catch (err) {
@@ -100,7 +119,7 @@ export class EmbeddedDatabaseError extends Error {
 }
 
 /** Starts PGlite on a worker thread; `waitReady` settles once the database is open. */
-export function startEmbeddedDatabaseThread(options: ThreadOptions): EmbeddedDatabase {
+export function startEmbeddedDatabaseThread(options: ThreadOptions): EmbeddedDatabaseThread {
   const require = createRequire(import.meta.url);
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
@@ -159,6 +178,7 @@ export function startEmbeddedDatabaseThread(options: ThreadOptions): EmbeddedDat
     waitReady: ready,
     query: (sql, params = []) => send<ThreadResults>({ id: nextId++, op: 'query', sql, params }),
     exec: (sql) => send<ThreadResults[]>({ id: nextId++, op: 'exec', sql }),
+    heapStatistics: () => send<ThreadHeap>({ id: nextId++, op: 'heap' }),
     async close() {
       if (closed) return;
       closed = true;
