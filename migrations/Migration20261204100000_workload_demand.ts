@@ -7,11 +7,12 @@ import { Migration } from '@mikro-orm/migrations';
  *
  * - `workload.demand_replicas`, `demand_cpu`, `demand_memory`: for a workload meant to run, its
  *   replica count and that many replicas' millicores and bytes (the runtime's container overrides
- *   first, else its artifact's `request_cpu`/`request_memory`); 0 for one stopped or deleted. Set
- *   by a trigger on every insert and on every update that names `desired_state`, `runtime` or
- *   `artifact_id`, whoever writes the row.
- * - An artifact's requests change only with a draft's spec: the workloads that run it are touched
- *   so their trigger works their demand out again.
+ *   first, else its artifact's `request_cpu`/`request_memory`); 0 for one stopped or deleted
+ *   (`workload_demand_of`). Set by a trigger on every insert and on every update that changes
+ *   `desired_state`, `runtime` or `artifact_id`, whoever writes the row (a controller round writes
+ *   `desired_state` unchanged: no work).
+ * - An artifact's requests change only with a draft's spec: the demand of the workloads that run
+ *   it is worked out again by the same function.
  * - `quota_usage(subjects)`: the same result as before; a replacement's other protons (rare, short)
  *   are still worked out from their runtime and artifact.
  */
@@ -23,41 +24,54 @@ export class Migration20261204100000_workload_demand extends Migration {
         add column demand_cpu float8 not null default 0,
         add column demand_memory float8 not null default 0;`);
     this.addSql(`
-      create or replace function workload_demand() returns trigger language plpgsql as $$
+      create or replace function workload_demand_of(desired_state text, runtime jsonb, artifact_id uuid, out replicas float8, out cpu float8, out memory float8)
+      language plpgsql stable as $$
       declare
         a record;
         overridden replica_request;
-        replicas float8;
       begin
-        if new.desired_state <> 'running' then
-          new.demand_replicas := 0; new.demand_cpu := 0; new.demand_memory := 0;
-          return new;
+        if desired_state <> 'running' then
+          replicas := 0; cpu := 0; memory := 0;
+          return;
         end if;
-        select spec, request_cpu, request_memory into a from artifact where id = new.artifact_id;
-        replicas := coalesce((new.runtime->>'replicaCount')::float8, 0);
-        if jsonb_typeof(new.runtime->'containerResources') = 'array' and new.runtime->'containerResources' <> '[]'::jsonb then
-          overridden := replica_requests(a.spec, new.runtime->'containerResources');
-          new.demand_cpu := replicas * overridden.cpu;
-          new.demand_memory := replicas * overridden.memory;
+        select x.spec, x.request_cpu, x.request_memory into a from artifact x where x.id = artifact_id;
+        replicas := coalesce((runtime->>'replicaCount')::float8, 0);
+        if jsonb_typeof(runtime->'containerResources') = 'array' and runtime->'containerResources' <> '[]'::jsonb then
+          overridden := replica_requests(a.spec, runtime->'containerResources');
+          cpu := replicas * overridden.cpu;
+          memory := replicas * overridden.memory;
         else
-          new.demand_cpu := replicas * coalesce(a.request_cpu, 0);
-          new.demand_memory := replicas * coalesce(a.request_memory, 0);
+          cpu := replicas * coalesce(a.request_cpu, 0);
+          memory := replicas * coalesce(a.request_memory, 0);
         end if;
-        new.demand_replicas := replicas;
+      end $$;`);
+    this.addSql(`
+      create or replace function workload_demand() returns trigger language plpgsql as $$
+      begin
+        select d.replicas, d.cpu, d.memory into new.demand_replicas, new.demand_cpu, new.demand_memory
+          from workload_demand_of(new.desired_state, new.runtime, new.artifact_id) d;
         return new;
       end $$;`);
-    this.addSql(`create trigger workload_demand before insert or update of desired_state, runtime, artifact_id on workload for each row execute function workload_demand();`);
+    this.addSql(`create trigger workload_demand before insert on workload for each row execute function workload_demand();`);
+    // Every controller round writes desired_state: only a change of what the demand depends on works it out again.
+    this.addSql(`
+      create trigger workload_demand_changed before update of desired_state, runtime, artifact_id on workload for each row
+        when (old.desired_state is distinct from new.desired_state or old.runtime is distinct from new.runtime or old.artifact_id is distinct from new.artifact_id)
+        execute function workload_demand();`);
     this.addSql(`
       create or replace function artifact_requests_changed() returns trigger language plpgsql as $$
       begin
-        update workload set runtime = runtime where artifact_id = new.id and deleted_at is null;
+        update workload w set (demand_replicas, demand_cpu, demand_memory) = (select d.replicas, d.cpu, d.memory from workload_demand_of(w.desired_state, w.runtime, w.artifact_id) d)
+         where w.artifact_id = new.id and w.deleted_at is null;
         return null;
       end $$;`);
     this.addSql(`
       create trigger artifact_requests_changed after update of spec on artifact for each row
         when (old.request_cpu is distinct from new.request_cpu or old.request_memory is distinct from new.request_memory)
         execute function artifact_requests_changed();`);
-    this.addSql(`update workload set runtime = runtime where deleted_at is null;`);
+    this.addSql(`
+      update workload w set (demand_replicas, demand_cpu, demand_memory) = (select d.replicas, d.cpu, d.memory from workload_demand_of(w.desired_state, w.runtime, w.artifact_id) d)
+       where w.deleted_at is null;`);
     this.addSql(`
       create or replace function quota_usage(subjects jsonb) returns table (i integer, workloads integer, replicas float8, cpu float8, memory float8)
       language sql stable as $$
@@ -130,8 +144,10 @@ export class Migration20261204100000_workload_demand extends Migration {
       $$;`);
     this.addSql(`drop trigger if exists artifact_requests_changed on artifact;`);
     this.addSql(`drop function if exists artifact_requests_changed();`);
+    this.addSql(`drop trigger if exists workload_demand_changed on workload;`);
     this.addSql(`drop trigger if exists workload_demand on workload;`);
     this.addSql(`drop function if exists workload_demand();`);
+    this.addSql(`drop function if exists workload_demand_of(text, jsonb, uuid);`);
     this.addSql(`alter table workload drop column demand_replicas, drop column demand_cpu, drop column demand_memory;`);
   }
 }

@@ -8,7 +8,7 @@
  * the API's thread only posts each statement and its parameters and takes the result back (a
  * structured clone: rows, dates, JSON values and byte arrays survive it), so the database uses the
  * machine's other core as PostgreSQL's own process does in production. See
- * docs/adr/0071-startup-and-memory.md (decision on the database thread).
+ * docs/adr/0071-startup-and-memory.md (decision 9).
  *
  * The object handed to the ORM's driver has the part of PGlite's interface the driver uses
  * (`waitReady`, `query`, `exec`, `close`). Statements keep their order: the driver has one
