@@ -4,13 +4,12 @@
  * status.
  */
 import type { V1Pod } from '@kubernetes/client-node';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { deserializeLifecycle } from '../controller/lifecycle-store.js';
 import { replicaContextFor } from '../domain/lifecycle.js';
 import { observePod, type PodObservation } from '../domain/pod-observation.js';
 import { deriveReplicaState, type ReplicaContext, type ReplicaState } from '../domain/replica-state.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
-import { WorkloadEntity, type Proton } from '../store/entities/index.js';
+import type { Proton } from '../store/entities/index.js';
 
 /** One replica of a proton: the pod, what status derivation reads of it, and its state. */
 export interface ReplicaView {
@@ -25,9 +24,13 @@ export interface ReplicaView {
  * workload's stored lifecycle (candidate warming up, old active draining, active updating in
  * place), never from anything a process remembers.
  */
-export async function replicasOf(runtime: ProtonRuntime, em: EntityManager, proton: Proton): Promise<readonly ReplicaView[]> {
-  const [pods, workload] = await Promise.all([runtime.listPods({ protonId: proton.id }), em.findOne(WorkloadEntity, { id: proton.workload.id })]);
-  const context = replicaContextOf(workload?.lifecycle ?? null, proton.id);
+export async function replicasOf(
+  runtime: ProtonRuntime,
+  proton: Proton,
+  workloadLifecycle: Promise<Record<string, unknown> | null>,
+): Promise<readonly ReplicaView[]> {
+  const [pods, lifecycle] = await Promise.all([runtime.listPods({ protonId: proton.id }), workloadLifecycle]);
+  const context = replicaContextOf(lifecycle, proton.id);
   return pods.map((pod) => {
     const observation = observePod(pod);
     return { pod, observation, state: deriveReplicaState(observation, context) };

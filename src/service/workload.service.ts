@@ -13,7 +13,6 @@ import {
 import { isUuid } from '../domain/ids.js';
 import { parseOrThrow, throwIfIssues } from '../domain/validate.js';
 import { ConflictError, NotFoundError, ValidationError } from '../domain/errors.js';
-import type { ArtifactStatus, Importance, WorkloadStatus } from '../domain/model.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import { draftExpiresAt } from '../domain/ttl.js';
 import {
@@ -32,14 +31,14 @@ import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
 import { insertNewWorkload } from '../store/workload-create.js';
 import { sameSpec } from '../store/usage.js';
-import { keysetPage, likePattern, type PageWindow, type SortDirection } from '../store/pagination.js';
+import type { PageWindow } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
-import { readWorkloadPage, type WorkloadPage } from '../store/workload-page.js';
+import { countWorkloads, readWorkloadPage, type WorkloadFilter, type WorkloadOrder, type WorkloadPage } from '../store/workload-page.js';
 
-export type { WorkloadPage };
+export type { WorkloadFilter, WorkloadOrder, WorkloadOrderField, WorkloadPage } from '../store/workload-page.js';
 import { sharedRolesSchema } from '../domain/sharing.js';
 import { RULEBOOK, type MutationName } from '../domain/rulebook.js';
 import { draftHolder, inUseViolation } from '../store/artifact-use.js';
@@ -53,20 +52,6 @@ export type { OperationOutcome, WorkloadOperation };
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import type { QuotaService } from './quota.js';
 import { replicasOf, type ReplicaView } from './replicas.js';
-
-export interface WorkloadFilter {
-  status?: WorkloadStatus[] | null;
-  importance?: Importance[] | null;
-  artifactStatus?: ArtifactStatus | null;
-  artifactId?: string | null;
-  search?: string | null;
-}
-
-export type WorkloadOrderField = 'createdAt' | 'updatedAt' | 'name';
-export interface WorkloadOrder {
-  field: WorkloadOrderField;
-  direction: SortDirection;
-}
 
 export interface WorkloadServiceDeps {
   orm: Orm;
@@ -245,15 +230,20 @@ export class WorkloadService {
    * One page of live workloads matching `filter`, in `order`, with their artifacts, current protons
    * and the caller's roles on them, in one statement (callers prime their loaders with it).
    */
-  async list(em: EntityManager, viewer: Viewer, filter: WorkloadFilter, order: WorkloadOrder, page: PageWindow): Promise<WorkloadPage> {
-    const column = order.field;
-    const k = keysetPage<Workload>(column, order.direction, page, column === 'name' ? undefined : (v) => new Date(v));
-    return readWorkloadPage(em, viewer, { $and: [this.where(viewer, filter), ...k.where] } as FilterQuery<Workload>, k.orderBy, k.limit);
+  async list(
+    em: EntityManager,
+    viewer: Viewer,
+    filter: WorkloadFilter,
+    order: WorkloadOrder,
+    page: PageWindow,
+    options: { withCount?: boolean } = {},
+  ): Promise<WorkloadPage> {
+    return readWorkloadPage(em, viewer, filter, order, page, options);
   }
 
   /** How many live workloads match `filter`. */
   async count(em: EntityManager, viewer: Viewer, filter: WorkloadFilter): Promise<number> {
-    return em.count(WorkloadEntity, this.where(viewer, filter));
+    return countWorkloads(em, viewer, filter);
   }
 
   /** Loads live workloads by id, in storage order (callers sort). */
@@ -281,19 +271,6 @@ export class WorkloadService {
   /** A page of a workload's events in sequence order, after sequence `after`. */
   async events(em: EntityManager, workloadId: string, window: { after: number; limit: number; inverted: boolean; before?: number }): Promise<WorkloadEvent[]> {
     return readWorkloadEvents(em, workloadId, window);
-  }
-
-  private where(viewer: Viewer, filter: WorkloadFilter): FilterQuery<Workload> {
-    const where: FilterQuery<Workload> & Record<string, unknown> = { deletedAt: null };
-    if (filter.status?.length) where.status = { $in: filter.status };
-    if (filter.importance?.length) where.importance = { $in: filter.importance };
-    if (filter.artifactStatus) where.artifactStatus = filter.artifactStatus;
-    if (filter.artifactId) where.artifact = isUuid(filter.artifactId) ? filter.artifactId : '00000000-0000-0000-0000-000000000000';
-    if (filter.search) {
-      const pattern = likePattern(filter.search);
-      where.$or = [{ name: { $ilike: pattern } }, { description: { $ilike: pattern } }];
-    }
-    return { $and: [where, visibleWorkloads(viewer)] } as FilterQuery<Workload>;
   }
 
   /**
@@ -385,8 +362,13 @@ export class WorkloadService {
   }
 
   /** The replicas of a proton as the runtime sees them right now (see replicas.ts). */
-  replicasOf(em: EntityManager, proton: Proton): Promise<readonly ReplicaView[]> {
-    return replicasOf(this.deps.runtime, em, proton);
+  replicasOf(proton: Proton, lifecycle: Promise<Record<string, unknown> | null>): Promise<readonly ReplicaView[]> {
+    return replicasOf(this.deps.runtime, proton, lifecycle);
+  }
+
+  /** A workload's stored lifecycle (null before the controller first ran it, or for no such workload). */
+  async lifecycleOf(em: EntityManager, workloadId: string): Promise<Record<string, unknown> | null> {
+    return (await em.findOne(WorkloadEntity, { id: workloadId }))?.lifecycle ?? null;
   }
 
   /** Every replacement of a workload, newest first. */

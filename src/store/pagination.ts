@@ -51,6 +51,32 @@ function decodeCursor(cursor: string, argument: 'after' | 'before'): Position {
   throw new InvalidCursorError(argument);
 }
 
+/** One bound of a keyset page: rows whose (column, id) is past (`value`, `id`) in the reading order. */
+interface KeysetBound {
+  op: '>' | '<';
+  value: unknown;
+  id: string;
+}
+
+/** The bounds and reading order of one keyset page over `column` then `id`; refuses a foreign cursor. */
+function keysetBounds(
+  direction: SortDirection,
+  page: PageWindow,
+  parse: (value: string) => unknown,
+): { bounds: KeysetBound[]; reading: 'asc' | 'desc' } {
+  const bounds: KeysetBound[] = [];
+  const bound = (cursor: string, argument: 'after' | 'before', forward: boolean) => {
+    const [raw, id] = decodeCursor(cursor, argument);
+    const value = parse(raw);
+    // A date column's cursor must hold a date (a cursor of a name ordering does not).
+    if (value instanceof Date && Number.isNaN(value.getTime())) throw new InvalidCursorError(argument);
+    bounds.push({ op: forward === (direction === 'ASC') ? '>' : '<', value, id });
+  };
+  if (page.after) bound(page.after, 'after', true);
+  if (page.before) bound(page.before, 'before', false);
+  return { bounds, reading: (direction === 'ASC') !== page.inverted ? 'asc' : 'desc' };
+}
+
 /**
  * The where-clause and order of one keyset page over `column` then `id`. Stable under inserts,
  * unlike offsets, and served by an index on (column, id).
@@ -61,21 +87,32 @@ export function keysetPage<T extends object>(
   page: PageWindow,
   parse: (value: string) => unknown = (v) => v,
 ): { where: FilterQuery<T>[]; orderBy: Record<string, 'asc' | 'desc'>; limit: number } {
-  const where: FilterQuery<T>[] = [];
-  const bound = (cursor: string, argument: 'after' | 'before', forward: boolean) => {
-    const [raw, id] = decodeCursor(cursor, argument);
-    const value = parse(raw);
-    // A date column's cursor must hold a date (a cursor of a name ordering does not).
-    if (value instanceof Date && Number.isNaN(value.getTime())) throw new InvalidCursorError(argument);
-    const op = forward === (direction === 'ASC') ? '$gt' : '$lt';
-    where.push({
-      $or: [{ [column]: { [op]: value } }, { [column]: value, id: { [op]: id } }],
-    } as FilterQuery<T>);
-  };
-  if (page.after) bound(page.after, 'after', true);
-  if (page.before) bound(page.before, 'before', false);
-  const reading = (direction === 'ASC') !== page.inverted ? 'asc' : 'desc';
+  const { bounds, reading } = keysetBounds(direction, page, parse);
+  const where = bounds.map(({ op, value, id }) => {
+    const orm = op === '>' ? '$gt' : '$lt';
+    return { $or: [{ [column]: { [orm]: value } }, { [column]: value, id: { [orm]: id } }] } as FilterQuery<T>;
+  });
   return { where, orderBy: { [column]: reading, id: reading }, limit: page.limit };
+}
+
+/**
+ * The same page as SQL over table alias `alias`: conditions (`?` parameters), the order and the
+ * limit. `column` is a column name the caller chose from a fixed set, never input.
+ */
+export function keysetSql(
+  alias: string,
+  column: string,
+  direction: SortDirection,
+  page: PageWindow,
+  parse: (value: string) => unknown = (v) => v,
+): { conditions: { sql: string; params: unknown[] }[]; orderBy: string; limit: number } {
+  const { bounds, reading } = keysetBounds(direction, page, parse);
+  const col = `${alias}.${column}`;
+  const conditions = bounds.map(({ op, value, id }) => ({
+    sql: `(${col} ${op} ? or (${col} = ? and ${alias}.id ${op} ?))`,
+    params: [value, value, id],
+  }));
+  return { conditions, orderBy: `${col} ${reading}, ${alias}.id ${reading}`, limit: page.limit };
 }
 
 /** Escapes LIKE wildcards so that a search term matches itself. */

@@ -1,15 +1,17 @@
-import { raw, type EntityData, type EntityName, type FilterQuery } from '@mikro-orm/core';
-import type { QBFilterQuery } from '@mikro-orm/postgresql';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { isUuid } from '../domain/ids.js';
 import { effectiveRole, type Grant, type Principal } from '../domain/sharing.js';
-import type { SharingRole } from '../domain/model.js';
+import type { ArtifactStatus, Importance, SharingRole, WorkloadStatus } from '../domain/model.js';
 import { grantMatchSql } from './access.js';
+import { keysetSql, likePattern, type PageWindow, type SortDirection } from './pagination.js';
+import { rowReader } from './read-model.js';
+import { jsonColumn, queryRows } from './sql.js';
 import { ArtifactEntity, ProtonEntity, WorkloadEntity, type Artifact, type Proton, type Workload } from './entities/index.js';
 
 /**
  * One page of workloads with what a list shows beside each: its artifact, its current protons
  * (and their artifacts), and the caller's effective role on each workload and artifact, all read
- * in one statement (ADR 0061).
+ * in one statement (ADR 0061). The objects are plain views of the rows (ADR 0061 decision 7).
  */
 export interface WorkloadPage {
   readonly workloads: Workload[];
@@ -21,6 +23,8 @@ export interface WorkloadPage {
   readonly workloadRoles: ReadonlyMap<string, SharingRole | null>;
   /** The caller's effective role on each artifact of `artifacts`. */
   readonly artifactRoles: ReadonlyMap<string, SharingRole | null>;
+  /** How many workloads match across all pages, when asked for (`withCount`). */
+  readonly totalCount?: number;
 }
 
 type GrantJson = { subjectType: Grant['subjectType']; subjectId: string; role: SharingRole };
@@ -31,24 +35,82 @@ type PageRow = Record<string, unknown> & {
   artifact_row: Record<string, unknown>;
   artifact_grants: GrantJson[] | null;
   proton_rows: ProtonJson[];
+  total_count?: number | string;
 };
 
+/** What a list of workloads may be narrowed to (every field optional; null is "any"). */
+export interface WorkloadFilter {
+  status?: WorkloadStatus[] | null;
+  importance?: Importance[] | null;
+  artifactStatus?: ArtifactStatus | null;
+  artifactId?: string | null;
+  search?: string | null;
+}
+
+export type WorkloadOrderField = 'createdAt' | 'updatedAt' | 'name';
+export interface WorkloadOrder {
+  field: WorkloadOrderField;
+  direction: SortDirection;
+}
+
+/** The columns a list orders by: fixed, never from input. */
+const ORDER_COLUMNS: Record<WorkloadOrderField, string> = { createdAt: 'created_at', updatedAt: 'updated_at', name: 'name' };
+
+type Sql = { sql: string; params: unknown[] };
+
+/** `?` placeholders for `values`, for an `in (...)` list. */
+const placeholders = (values: readonly unknown[]) => values.map(() => '?').join(', ');
+
 /**
- * A managed entity from a row of its table, as `em.find` makes one (the entity factory, merged
- * into the identity map). `em.map` would merge with cascade and validation, which cost several
- * times the whole GraphQL execution of a page.
+ * The live workloads (alias `w`) that match `filter` and that the caller holds a role on (all,
+ * for a platform admin): the conditions a page and its count share.
  */
-function hydrate<T extends object>(em: EntityManager, entity: EntityName<T>, row: Record<string, unknown>): T {
-  const meta = em.getMetadata(entity);
-  const data = em.getDriver().mapResult(row as EntityData<T>, meta) as EntityData<T>;
-  return em.getEntityFactory().create<T>(entity, data, { merge: true, refresh: true, convertCustomTypes: true });
+function matchingWorkloads(who: Principal, filter: WorkloadFilter): Sql {
+  const parts = ['w.deleted_at is null'];
+  const params: unknown[] = [];
+  if (filter.status?.length) {
+    parts.push(`w.status in (${placeholders(filter.status)})`);
+    params.push(...filter.status);
+  }
+  if (filter.importance?.length) {
+    parts.push(`w.importance in (${placeholders(filter.importance)})`);
+    params.push(...filter.importance);
+  }
+  if (filter.artifactStatus) {
+    parts.push('w.artifact_status = ?');
+    params.push(filter.artifactStatus);
+  }
+  if (filter.artifactId != null) {
+    // An id that is no UUID names no artifact (and must not reach a uuid comparison).
+    parts.push(isUuid(filter.artifactId) ? 'w.artifact_id = ?' : 'false');
+    if (isUuid(filter.artifactId)) params.push(filter.artifactId);
+  }
+  if (filter.search) {
+    const pattern = likePattern(filter.search);
+    parts.push('(w.name ilike ? or w.description ilike ?)');
+    params.push(pattern, pattern);
+  }
+  if (!who.isPlatformAdmin) {
+    const match = grantMatchSql(who);
+    parts.push(`exists (select 1 from workload_shared_role g where g.workload_id = w.id and ${match.sql})`);
+    params.push(...match.params);
+  }
+  return { sql: parts.join(' and '), params };
+}
+
+/** How many live workloads match `filter` among those the caller may see. */
+export async function countWorkloads(em: EntityManager, who: Principal, filter: WorkloadFilter): Promise<number> {
+  const where = matchingWorkloads(who, filter);
+  const [row] = await queryRows<{ n: number | string }>(em, `select count(*) as n from workload w where ${where.sql}`, where.params);
+  return Number(row!.n);
 }
 
 /**
- * Reads the page `where`/`orderBy`/`limit` selects (the caller's visibility is part of `where`)
- * with JSON aggregates for what MikroORM would load in a statement per relation: the artifact row,
+ * Reads the page of workloads `filter`, `order` and `window` select among those the caller may see,
+ * with JSON aggregates for what loaders would read in a statement per relation: the artifact row,
  * the current protons (ordered as `protonsOf` orders them), a proton's artifact where it differs
- * from the workload's, and the caller's matching grants on each workload and artifact.
+ * from the workload's, and the caller's matching grants on each workload and artifact. The rows
+ * become plain views (`rowReader`), not managed entities.
  *
  * Roles are computed by the same pure rule as the role loaders (`effectiveRole`): a workload's
  * from its matching grants; an artifact's from its own matching grants plus OBSERVER, since the
@@ -57,9 +119,10 @@ function hydrate<T extends object>(em: EntityManager, entity: EntityName<T>, row
 export async function readWorkloadPage(
   em: EntityManager,
   who: Principal,
-  where: FilterQuery<Workload>,
-  orderBy: Record<string, 'asc' | 'desc'>,
-  limit: number,
+  filter: WorkloadFilter,
+  order: WorkloadOrder,
+  window: PageWindow,
+  options: { withCount?: boolean } = {},
 ): Promise<WorkloadPage> {
   const match = who.isPlatformAdmin ? null : grantMatchSql(who);
   const grantsOf = (table: string, column: string, key: string) =>
@@ -77,16 +140,30 @@ export async function readWorkloadPage(
         order by p.role asc, p.created_at asc), '[]'::json)
         from proton p where p.workload_id = w.id and p.removed_at is null) as proton_rows`,
   ];
-  // Each grant subquery repeats the caller's match parameters, in the order they appear.
-  const params = match ? [...match.params, ...match.params, ...match.params] : [];
-  const rows = await em
-    .createQueryBuilder(WorkloadEntity, 'w')
-    .select(['w.*', raw(selects.join(',\n'), params)])
-    .where(where as QBFilterQuery<Workload>)
-    .orderBy(orderBy)
-    .limit(limit)
-    .execute<PageRow[]>('all', false);
+  const where = matchingWorkloads(who, filter);
+  // The total rides on every row as an uncorrelated subquery, worked out once per statement.
+  const count = options.withCount ? `, (select count(*) from workload w where ${where.sql}) as total_count` : '';
+  const keyset = keysetSql('w', ORDER_COLUMNS[order.field], order.direction, window, order.field === 'name' ? undefined : (v) => new Date(v));
+  const conditions = [where, ...keyset.conditions];
+  const rows = await queryRows<PageRow>(
+    em,
+    `select w.*, ${selects.join(',\n')}${count}
+       from workload w
+      where ${conditions.map((c) => c.sql).join(' and ')}
+      order by ${keyset.orderBy}
+      limit ?`,
+    // The select's grant subqueries repeat the caller's match parameters, in the order they appear.
+    [
+      ...(match ? [...match.params, ...match.params, ...match.params] : []),
+      ...(options.withCount ? where.params : []),
+      ...conditions.flatMap((c) => c.params),
+      keyset.limit,
+    ],
+  );
 
+  const readWorkload = rowReader(em, WorkloadEntity);
+  const readArtifact = rowReader(em, ArtifactEntity);
+  const readProton = rowReader(em, ProtonEntity);
   const artifacts = new Map<string, Artifact>();
   const artifactRoles = new Map<string, SharingRole | null>();
   const workloadRoles = new Map<string, SharingRole | null>();
@@ -94,24 +171,26 @@ export async function readWorkloadPage(
   const workloads: Workload[] = [];
   const roleOf = (grants: readonly GrantJson[]) => effectiveRole(grants, who);
   const addArtifact = (row: Record<string, unknown>, ownGrants: GrantJson[] | null, workloadGrants: readonly GrantJson[]) => {
-    const artifact = hydrate(em, ArtifactEntity, row);
+    const artifact = readArtifact(row);
     artifacts.set(artifact.id, artifact);
     const role = roleOf([...(ownGrants ?? []), ...workloadGrants.map((g) => ({ ...g, role: 'OBSERVER' as const }))]);
     artifactRoles.set(artifact.id, role);
   };
-  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, ...workloadRow } of rows) {
-    const grants = viewer_grants ?? [];
-    addArtifact(artifact_row, artifact_grants, grants);
-    const workload = hydrate(em, WorkloadEntity, workloadRow);
+  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, total_count: _, ...workloadRow } of rows) {
+    const grants = jsonColumn(viewer_grants) ?? [];
+    addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), grants);
+    const workload = readWorkload(workloadRow);
     workloads.push(workload);
     workloadRoles.set(workload.id, roleOf(grants));
     protons.set(
       workload.id,
-      proton_rows.map(({ artifact_row: protonArtifact, artifact_grants: protonArtifactGrants, ...protonRow }) => {
+      jsonColumn(proton_rows).map(({ artifact_row: protonArtifact, artifact_grants: protonArtifactGrants, ...protonRow }) => {
         if (protonArtifact) addArtifact(protonArtifact, protonArtifactGrants, grants);
-        return hydrate(em, ProtonEntity, protonRow);
+        return readProton(protonRow);
       }),
     );
   }
-  return { workloads, protons, artifacts: [...artifacts.values()], workloadRoles, artifactRoles };
+  // A page past the end has no row to carry the total: it is counted apart.
+  const totalCount = !options.withCount ? undefined : rows.length > 0 ? Number(rows[0]!.total_count) : await countWorkloads(em, who, filter);
+  return { workloads, protons, artifacts: [...artifacts.values()], workloadRoles, artifactRoles, ...(totalCount !== undefined && { totalCount }) };
 }

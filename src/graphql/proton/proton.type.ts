@@ -1,5 +1,8 @@
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
 import type { Proton } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
+import type { GraphQLContext } from '../context.js';
 import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
 import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
@@ -23,3 +26,13 @@ builder.node(ProtonRef, {
   }),
   loadMany: (ids, ctx) => ctx.services.workloads.loadProtons(ctx.em, ctx.viewer, ids),
 });
+
+/**
+ * The stored lifecycle of workloads, per request: what a proton's replicas derive their states
+ * from. A list primes it with its page; otherwise each workload is looked up by id (the request's
+ * identity map answers a workload the request already read).
+ */
+export const workloadLifecycles = createContextCache(
+  (ctx: GraphQLContext) =>
+    new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => ctx.services.workloads.lifecycleOf(ctx.em, id)))),
+);

@@ -3,7 +3,7 @@ import type { ReplicaView } from '../../service/replicas.js';
 import { builder } from '../builder.js';
 import { REPLICAS_COMPLEXITY } from '../cost.js';
 import { ProtonStatusEnum } from '../common/enums.type.js';
-import { ProtonRef } from './proton.type.js';
+import { ProtonRef, workloadLifecycles } from './proton.type.js';
 
 const ContainerStatusRef = builder.objectRef<ContainerObservation & { image: string | null }>('ReplicaContainer').implement({
   description: 'One container of a replica, as the cluster reports it.',
@@ -57,6 +57,6 @@ builder.objectField(ProtonRef, 'replicas', (t) =>
     type: [ReplicaRef],
     description: 'The proton\'s pods, live from the cluster.',
     complexity: REPLICAS_COMPLEXITY,
-    resolve: (proton, _args, ctx) => ctx.services.workloads.replicasOf(ctx.em, proton),
+    resolve: (proton, _args, ctx) => ctx.services.workloads.replicasOf(proton, workloadLifecycles(ctx).load(proton.workload.id)),
   }),
 );

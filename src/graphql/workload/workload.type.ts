@@ -15,9 +15,10 @@ import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusE
 import { ConflictError, ForbiddenError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { WorkloadEventRef } from '../event/event.type.js';
-import { ProtonRef } from '../proton/proton.type.js';
+import { ProtonRef, workloadLifecycles } from '../proton/proton.type.js';
 import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
+import { selectsField } from '../common/selection.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -90,6 +91,8 @@ function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] 
   for (const [id, role] of page.workloadRoles) ctx.access.workloadRole.prime(id, role);
   const protons = protonsOfWorkload(ctx);
   for (const [id, list] of page.protons) protons.prime(id, list);
+  const lifecycles = workloadLifecycles(ctx);
+  for (const w of page.workloads) lifecycles.prime(w.id, w.lifecycle ?? null);
   return page.workloads;
 }
 
@@ -141,7 +144,7 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: WorkloadFilter }),
         orderBy: t.arg({ type: WorkloadOrder }),
       },
-      resolve: async (_root, args, ctx) => {
+      resolve: async (_root, args, ctx, info) => {
         checkPageSize(args);
         checkSearch(args.filter);
         const f = args.filter;
@@ -153,11 +156,18 @@ builder.queryFields((t) => ({
           search: f?.search ?? null,
         };
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
+        // The total is read with the page when the query asks for it: one statement for both.
+        const withCount = selectsField(info, 'totalCount');
+        let totalCount: number | undefined;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
-          async (page) => primeWorkloadPage(ctx, await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, page)),
+          async (window) => {
+            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount });
+            totalCount = page.totalCount;
+            return primeWorkloadPage(ctx, page);
+          },
         );
-        return { ...connection, totalCount: () => ctx.services.workloads.count(ctx.em, ctx.viewer, filter) };
+        return { ...connection, totalCount: async () => totalCount ?? ctx.services.workloads.count(ctx.em, ctx.viewer, filter) };
       },
     },
     {
