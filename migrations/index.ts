@@ -12,6 +12,7 @@ import { Migration20261203000000_record_round } from './Migration20261203000000_
 import { Migration20261203010000_create_workload } from './Migration20261203010000_create_workload.js';
 import { Migration20261204000000_quota_usage } from './Migration20261204000000_quota_usage.js';
 import { Migration20261204100000_workload_demand } from './Migration20261204100000_workload_demand.js';
+import { Migration20261204200000_quota_counters } from './Migration20261204200000_quota_counters.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -23,4 +24,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261203010000_create_workload', class: Migration20261203010000_create_workload },
   { name: 'Migration20261204000000_quota_usage', class: Migration20261204000000_quota_usage },
   { name: 'Migration20261204100000_workload_demand', class: Migration20261204100000_workload_demand },
+  { name: 'Migration20261204200000_quota_counters', class: Migration20261204200000_quota_counters },
 ];

@@ -164,4 +164,104 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
     await sql(`update workload set artifact_id = (select id from artifact where name = 'demand-next') where name = 'demand' and deleted_at is null`, []);
     await expectDemand(1, 2000, 3 * 2 ** 30);
   });
+
+  it('keeps each subject\'s counters equal to the sum over its live workloads through any sequence of writes to their rows', async () => {
+    // Workloads written directly (whoever writes the rows, the trigger keeps the counters): inserted
+    // on a locked artifact, updated in every column the counters depend on, and deleted outright.
+    await sql(`insert into artifact_repository (id, name, owner_id, last_version, created_at) values ('00000000-0000-4000-8000-00000000c0c0', 'counted', 'counter-x', 1, now())`, []);
+    await sql(
+      `insert into artifact (id, repository_id, name, status, version, spec, owner_id, created_at, updated_at, locked_at)
+       values ('00000000-0000-4000-8000-00000000c0c1', '00000000-0000-4000-8000-00000000c0c0', 'counted', 'locked', 1, ?::jsonb, 'counter-x', now(), now(), now())`,
+      [JSON.stringify(specInput([containerInput({ resources: { cpu: '150m', memory: '100Mi' } })]))],
+    );
+    const owners = ['counter-a', 'counter-b', 'counter-c'];
+    const organizations = ['counter-acme', 'counter-beta', null];
+    const runtime = fc.record({
+      replicaCount: fc.integer({ min: 0, max: 3 }),
+      containerResources: fc.option(fc.constant([{ containerName: 'app', cpu: '0.3', memory: '1e3' }]), { nil: undefined }),
+    });
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('insert' as const), owner: fc.constantFrom(...owners), organization: fc.constantFrom(...organizations), runtime }),
+      fc.record({ kind: fc.constant('desired' as const), pick: fc.nat(), to: fc.constantFrom('running', 'stopped', 'deleted') }),
+      fc.record({ kind: fc.constant('status' as const), pick: fc.nat(), to: fc.constantFrom('running', 'terminated', 'pending' as never, 'errored') }),
+      fc.record({ kind: fc.constant('runtime' as const), pick: fc.nat(), runtime }),
+      fc.record({ kind: fc.constant('soft-delete' as const), pick: fc.nat(), undo: fc.boolean() }),
+      fc.record({ kind: fc.constant('move' as const), pick: fc.nat(), owner: fc.constantFrom(...owners), organization: fc.constantFrom(...organizations) }),
+      fc.record({ kind: fc.constant('delete' as const), pick: fc.nat() }),
+    );
+    const seed = Date.now();
+    const steps = fc.sample(step, { numRuns: 150, seed }).filter((s) => !(s.kind === 'status' && s.to === ('pending' as never)));
+    const ids: string[] = [];
+    let n = 0;
+    const counted = async () => {
+      const rows = await sql<{ scope: string; subject_id: string; kept: string[]; summed: string[] }>(
+        `with summed as (
+           select s.scope, s.subject_id, count(*)::numeric as workloads, sum(w.demand_replicas::numeric) as replicas,
+                  sum(w.demand_cpu::numeric) as cpu, sum(w.demand_memory::numeric) as memory
+             from workload w cross join lateral (values ('owner', w.owner_id), ('organization', w.organization)) s(scope, subject_id)
+            where s.subject_id like 'counter-%' and w.deleted_at is null and w.status <> 'terminated' and w.desired_state <> 'deleted'
+            group by s.scope, s.subject_id)
+         select coalesce(u.scope, s.scope) as scope, coalesce(u.subject_id, s.subject_id) as subject_id,
+                array[coalesce(u.workloads, 0)::text, coalesce(u.replicas, 0)::text, coalesce(u.cpu, 0)::text, coalesce(u.memory, 0)::text] as kept,
+                array[coalesce(s.workloads, 0)::text, coalesce(s.replicas, 0)::text, coalesce(s.cpu, 0)::text, coalesce(s.memory, 0)::text] as summed
+           from (select * from quota_subject_usage where subject_id like 'counter-%') u
+           full join summed s on s.scope = u.scope and s.subject_id = u.subject_id`,
+        [],
+      );
+      return rows.filter((r) => r.kept.map(Number).join() !== r.summed.map(Number).join());
+    };
+    for (const [i, s] of steps.entries()) {
+      const id = ids.length > 0 && 'pick' in s ? ids[s.pick % ids.length]! : undefined;
+      if (s.kind === 'insert') {
+        const [{ id: inserted }] = (await sql<{ id: string }>(
+          `insert into workload (id, name, owner_id, organization, artifact_id, artifact_status, runtime, created_at, updated_at)
+           values (gen_random_uuid(), ?, ?, ?, '00000000-0000-4000-8000-00000000c0c1', 'locked', ?::jsonb, now(), now()) returning id`,
+          [`counted-${n++}`, s.owner, s.organization, JSON.stringify(s.runtime)],
+        )) as [{ id: string }];
+        ids.push(inserted);
+      } else if (!id) {
+        continue;
+      } else if (s.kind === 'desired') await sql(`update workload set desired_state = ? where id = ?`, [s.to, id]);
+      else if (s.kind === 'status') await sql(`update workload set status = ? where id = ?`, [s.to, id]);
+      else if (s.kind === 'runtime') await sql(`update workload set runtime = ?::jsonb where id = ?`, [JSON.stringify(s.runtime), id]);
+      else if (s.kind === 'soft-delete') await sql(`update workload set deleted_at = ${s.undo ? 'null' : 'now()'}, name = name || '~' where id = ?`, [id]);
+      else if (s.kind === 'move') await sql(`update workload set owner_id = ?, organization = ?, name = name || '^' where id = ?`, [s.owner, s.organization, id]);
+      else {
+        await sql(`delete from workload where id = ?`, [id]);
+        ids.splice(ids.indexOf(id), 1);
+      }
+      if (i % 25 === 24 || i === steps.length - 1) expect({ seed, step: i, mismatches: await counted() }).toEqual({ seed, step: i, mismatches: [] });
+    }
+    // The counters are what a quota check reads.
+    const [usage] = await sql<{ workloads: number; cpu: number }>(`select workloads, cpu from quota_usage(?::jsonb)`, [JSON.stringify([{ scope: 'owner', id: 'counter-a' }])]);
+    const [direct] = await sql<{ workloads: number; cpu: number }>(
+      `select count(*)::int as workloads, coalesce(sum(demand_cpu), 0)::float8 as cpu from workload
+        where owner_id = 'counter-a' and deleted_at is null and status <> 'terminated' and desired_state <> 'deleted'`,
+      [],
+    );
+    expect(usage).toEqual(direct);
+  });
+
+  it('loses no change to a subject\'s counters when writes of its workloads race: creates, stops and starts of one organization at once', async () => {
+    const members = ['race-a', 'race-b', 'race-c'].map((sub) => t.as({ sub, org: 'race-org' }));
+    const create = (who: ReturnType<TestApp['as']>, name: string) =>
+      who.execRaw(`mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on CreateWorkloadPayload { workload { id } } } }`, {
+        input: { name, artifact: { name, spec: specInput([containerInput({ resources: { cpu: '10m', memory: '1Mi' } })]) } },
+      });
+    const first = await Promise.all(members.flatMap((m, i) => [0, 1, 2].map((j) => create(m, `race-${i}-${j}`))));
+    expect(first.every((r) => (r.data as { createWorkload: { __typename: string } }).createWorkload.__typename === 'CreateWorkloadPayload')).toBe(true);
+    const ids = (await sql<{ id: string }>(`select id from workload where organization = 'race-org'`, [])).map((r) => r.id);
+    // Stops and starts written straight to the rows from separate connections, beside more creates.
+    await Promise.all([
+      ...ids.flatMap((id, i) => [0, 1, 2].map((k) => sql(`update workload set desired_state = ? where id = ?`, [(i + k) % 2 === 0 ? 'stopped' : 'running', id]))),
+      ...members.map((m, i) => create(m, `race-${i}-late`)),
+    ]);
+    const [kept] = await sql<{ workloads: string; replicas: string; cpu: string }>(
+      `select workloads::text, replicas::text, cpu::text from quota_subject_usage where scope = 'organization' and subject_id = 'race-org'`, []);
+    const [summed] = await sql<{ workloads: string; replicas: string; cpu: string }>(
+      `select count(*)::text as workloads, sum(demand_replicas::numeric)::text as replicas, sum(demand_cpu::numeric)::text as cpu from workload
+        where organization = 'race-org' and deleted_at is null and status <> 'terminated' and desired_state <> 'deleted'`, []);
+    expect({ workloads: Number(kept!.workloads), replicas: Number(kept!.replicas), cpu: Number(kept!.cpu) })
+      .toEqual({ workloads: 12, replicas: Number(summed!.replicas), cpu: Number(summed!.cpu) });
+  });
 });
