@@ -127,20 +127,33 @@ export async function recordRound(
 }
 
 /**
- * A workload's first pass: records its first lifecycle (the create rule's state as of its
- * creation, with the expiry its row holds) and inserts the active proton that state names, in one
- * statement, before anything touches the runtime (an operation's `loadOrInitialize` does the same
- * through the ORM), and brings the view up to what it wrote: the pass goes on without reading the
- * workload again. False when an operation initialized it first: read it again.
+ * A new workload's first lifecycle and the columns that mirror it: the create rule's state as of
+ * its creation (with the expiry its row holds), its active slot naming proton `protonId` as the
+ * rule's `startActiveProton` effect does (applyRecordEffects). A create writes it with the
+ * workload and that proton (ADR 0005, decision 23); `recordFirstLifecycle` writes it for a
+ * workload that has none.
+ */
+export function initialLifecycle(
+  w: { readonly artifactId: string; readonly artifactStatus: RoundWorkload['artifactStatus']; readonly createdAt: Date; readonly expiresAt: Date | null },
+  ctxAt: (at: Date) => OperationContext,
+  protonId: string,
+): { lifecycle: Record<string, unknown>; columns: ReturnType<typeof workloadColumns> } {
+  const { state } = firstLifecycle(w, ctxAt).stored;
+  const stored: StoredLifecycle = { state: { ...state, active: { artifactId: w.artifactId, status: 'submitted', ...state.active, protonId } } };
+  return { lifecycle: serializeLifecycle(stored), columns: workloadColumns(stored, undefined) };
+}
+
+/**
+ * The first pass of a workload without a lifecycle (one created before creates wrote it):
+ * records its first lifecycle and inserts the active proton that state names, in one statement,
+ * before anything touches the runtime (an operation's `loadOrInitialize` does the same through the
+ * ORM), and brings the view up to what it wrote: the pass goes on without reading the workload
+ * again. False when an operation initialized it first: read it again.
  */
 export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => OperationContext, now: Date): Promise<boolean> {
   const w = view.workload;
-  const { state } = firstLifecycle(w, ctxAt).stored;
   const protonId = randomUUID();
-  // As the create rule's `startActiveProton` effect does through the ORM (applyRecordEffects).
-  const stored: StoredLifecycle = { state: { ...state, active: { artifactId: w.artifactId, status: 'submitted', ...state.active, protonId } } };
-  const lifecycle = serializeLifecycle(stored);
-  const columns = workloadColumns(stored, undefined);
+  const { lifecycle, columns } = initialLifecycle(w, ctxAt, protonId);
   const proton = await initializeWorkload(view.orm.em, { workloadId: w.id, lifecycle, columns, protonId, now });
   if (!proton) return false;
   Object.assign(w, columns, { lifecycle });

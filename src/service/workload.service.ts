@@ -47,6 +47,7 @@ import { conflictNaming } from './conflicts.js';
 import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
 import type { OperationOutcome, WorkloadController, WorkloadOperation } from '../controller/controller.js';
+import { initialLifecycle } from '../controller/record.js';
 
 export type { OperationOutcome, WorkloadOperation };
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
@@ -96,7 +97,7 @@ export class WorkloadService {
    * inline spec (ADR 0013, decision 11); a transaction wraps it only on an existing artifact,
    * whose checks must hold until the write.
    */
-  async create(viewer: Viewer, raw: unknown): Promise<Workload> {
+  async create(viewer: Viewer, raw: unknown): Promise<{ workload: Workload; protons: Proton[] }> {
     const input = parseOrThrow(this.schemas.newWorkload, raw);
     if (input.importance) this.deps.quotas.requireImportance(viewer, input.importance, 'OWNER');
     const runtime = input.runtime ?? DEFAULT_RUNTIME;
@@ -117,6 +118,11 @@ export class WorkloadService {
       const demand = this.deps.quotas.newWorkloadDemand(artifact.spec, runtime);
       const bounded = rows ? false : await this.deps.quotas.admit(em, holder, demand);
       const now = this.deps.clock();
+      const expiresAt = draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null;
+      // The create rule's first state and its active proton are written with the workload, so the
+      // controller's first pass goes straight to the runtime (ADR 0005, decision 23).
+      const protonId = randomUUID();
+      const first = initialLifecycle({ artifactId: artifact.id, artifactStatus: artifact.status, createdAt: now, expiresAt }, (at) => ({ ...this.deps.policy, now: at }), protonId);
       const workload = em.create(
         WorkloadEntity,
         {
@@ -128,13 +134,9 @@ export class WorkloadService {
           artifact,
           artifactStatus: artifact.status,
           importance: input.importance ?? 'low',
-          desiredState: 'running',
-          status: 'submitted',
-          statusReason: null,
-          statusMessage: null,
+          ...first.columns,
           runtime,
-          expiresAt: draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null,
-          lifecycle: null,
+          lifecycle: first.lifecycle,
           promotedAt: null,
           lastEventSequence: 0,
           createdAt: now,
@@ -148,10 +150,19 @@ export class WorkloadService {
         { id: randomUUID(), workload, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
         { persist: false },
       );
+      const proton = em.create(
+        ProtonEntity,
+        {
+          id: protonId, workload, artifact, role: 'active', status: 'submitted', statusReason: null, statusMessage: null,
+          runtime, restartedAt: null, createdAt: now, updatedAt: now, removedAt: null,
+        },
+        { persist: false },
+      );
       const written = await insertNewWorkload(em, {
         ...(rows && { inline: rows }),
         workload,
         grants: [grant],
+        protons: [proton],
         event: {
           workloadId: workload.id,
           type: 'created',
@@ -168,9 +179,9 @@ export class WorkloadService {
       if (bounded && artifact.status === 'draft' && !(await sameSpec(em, artifact.id, artifact.spec))) {
         throw new ConflictError(`artifact "${artifact.name}" was edited while this workload was created on it; try again`, [{ type: 'Artifact', id: artifact.id }]);
       }
-      return { workload, sequence: written.sequence };
+      return { workload, proton, sequence: written.sequence };
     };
-    let created: { workload: Workload; sequence: number };
+    let created: { workload: Workload; proton: Proton; sequence: number };
     try {
       const em = this.deps.orm.em.fork();
       created = await this.deps.quotas.inTurn(holder, () => (inline ? write(em) : em.transactional(write)));
@@ -178,7 +189,7 @@ export class WorkloadService {
       throw await this.explainCreateConflict(err, viewer, input);
     }
     this.publishChanged(created.workload.id, created.sequence);
-    return created.workload;
+    return { workload: created.workload, protons: [created.proton] };
   }
 
   /** Changes name, description or importance; never restarts anything. */

@@ -1,14 +1,14 @@
 /**
  * A new workload's rows written in one statement: `workload_create` (migration
  * Migration20261203010000_create_workload) inserts an inline artifact (its repository, row and
- * OWNER grant), the workload, its OWNER grant and its `created` event, and returns the event's
- * sequence (ADR 0005, decision 22). The rows are the entities the service built and never
+ * OWNER grant), the workload, its OWNER grant, its first (active) proton and its `created` event,
+ * and returns the event's sequence (ADR 0005, decisions 22 and 23). The rows are the entities the service built and never
  * flushes: each is turned into its columns through the ORM's metadata, so a column added to an
  * entity travels without a second list to keep.
  */
 import { helper, ReferenceKind } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Artifact, ArtifactRepository, ArtifactSharedRole, Workload, WorkloadSharedRole } from './entities/index.js';
+import type { Artifact, ArtifactRepository, ArtifactSharedRole, Proton, Workload, WorkloadSharedRole } from './entities/index.js';
 import type { NewWorkloadEvent } from './events.js';
 import type { ResourceAmounts } from '../domain/quota.js';
 import { jsonColumn, queryRows } from './sql.js';
@@ -19,6 +19,8 @@ export interface NewWorkloadRows {
   readonly inline?: { readonly repository: ArtifactRepository; readonly artifact: Artifact; readonly grants: readonly ArtifactSharedRole[] };
   readonly workload: Workload;
   readonly grants: readonly WorkloadSharedRole[];
+  /** The workload's first protons (its active one), written with it. */
+  readonly protons: readonly Proton[];
   readonly event: NewWorkloadEvent;
 }
 
@@ -42,6 +44,7 @@ export async function insertNewWorkload(
     ...(rows.inline && { repository: columnsOf(rows.inline.repository), artifact: columnsOf(rows.inline.artifact), artifactGrants: rows.inline.grants.map(columnsOf) }),
     workload: columnsOf(rows.workload),
     workloadGrants: rows.grants.map(columnsOf),
+    protons: rows.protons.map(columnsOf),
     event: { type: e.type, message: e.message, actor: e.actor, data: e.data ?? {}, occurred_at: e.occurredAt },
   });
   if (quota) {

@@ -45,18 +45,13 @@ describeEachDatabase('list statements', (backend) => {
       });
       expect(r.errors).toBeUndefined();
     }
-    // Protons and grants written directly: every workload an active proton; a few a candidate on
+    // Protons and grants written directly: every workload has its active proton from its create; a few a candidate on
     // another artifact (a replacement in progress); bob sees some workloads through his group,
     // one artifact through a grant of its own, and has request statistics to read.
     const sql = t.app.orm.em.fork().getConnection();
     const rows = await sql.execute<{ id: string; artifact_id: string }[]>('select id, artifact_id from workload order by name');
     const other = rows[rows.length - 1]!.artifact_id;
     for (const [i, row] of rows.entries()) {
-      await sql.execute(
-        `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at)
-         values (gen_random_uuid(), ?, ?, 'active', '{"replicaCount":1}'::jsonb, now(), now())`,
-        [row.id, row.artifact_id],
-      );
       if (i % 5 === 0) {
         await sql.execute(
           `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at)

@@ -54,13 +54,13 @@ describeEachDatabase('workloads', (backend) => {
     return createWorkload.workload;
   }
 
-  it('creates a workload on an inline spec: a draft artifact, SUBMITTED, no proton, expiring after the draft TTL', async () => {
+  it('creates a workload on an inline spec: a draft artifact, SUBMITTED, its active proton SUBMITTED, expiring after the draft TTL', async () => {
     const w = await create(workloadInput({ name: 'inline', artifact: artifactInput({ name: 'inline-artifact' }), runtime: { replicaCount: 2 } }));
     expect(w).toMatchObject({
       name: 'inline',
       status: 'SUBMITTED',
       importance: 'LOW',
-      protons: [],
+      protons: [{ role: 'ACTIVE', status: 'SUBMITTED' }],
       runtime: { replicaCount: 2, containerResources: [] },
       artifact: { name: 'inline-artifact', status: 'DRAFT', version: null },
     });
@@ -145,7 +145,7 @@ describeEachDatabase('workloads', (backend) => {
     const { updateWorkload } = await t.exec(UpdateWorkloadDocument, { input: { id: w.id, importance: 'HIGH', description: 'now important' } });
     expect(updateWorkload).toMatchObject({
       __typename: 'UpdateWorkloadPayload',
-      workload: { id: w.id, importance: 'HIGH', description: 'now important', status: 'SUBMITTED', protons: [], expiresAt: w.expiresAt },
+      workload: { id: w.id, importance: 'HIGH', description: 'now important', status: 'SUBMITTED', protons: w.protons, expiresAt: w.expiresAt },
     });
     if (updateWorkload.__typename === 'UpdateWorkloadPayload') expect(updateWorkload.workload.updatedAt).not.toBe(w.updatedAt);
     const { workload } = await t.exec(GetWorkloadDocument, { id: w.id });
@@ -272,12 +272,12 @@ describeEachDatabase('workloads', (backend) => {
 
   it('lists 100 workloads with their artifacts and protons in a small, fixed number of queries', async () => {
     for (let i = 0; i < 100; i++) await create(workloadInput({ artifact: artifactInput() }));
-    // Protons come with the controller; give some workloads rows of their own so the loader has work.
+    // Every workload has its active proton from its create; give some a candidate as well.
     const em = t.app.orm.em.fork();
     const rows = await em.getConnection().execute<{ id: string; artifact_id: string }[]>('select id, artifact_id from workload limit 30');
     for (const row of rows) {
       await em.getConnection().execute(
-        `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at) values (gen_random_uuid(), ?, ?, 'active', '{"replicaCount":1}'::jsonb, now(), now())`,
+        `insert into proton (id, workload_id, artifact_id, role, runtime, created_at, updated_at) values (gen_random_uuid(), ?, ?, 'candidate', '{"replicaCount":1}'::jsonb, now(), now())`,
         [row.id, row.artifact_id],
       );
     }

@@ -30,11 +30,7 @@ describeEachDatabase('plain views of rows', (backend) => {
          lifecycle = '{"state":{"active":{"protonId":"x"}},"n":[1,2]}'::jsonb where id = ?`,
       [workloadId],
     );
-    await sql.execute(
-      `insert into proton (id, workload_id, artifact_id, role, runtime, restarted_at, created_at, updated_at)
-       select gen_random_uuid(), id, artifact_id, 'active', runtime, now(), now(), now() from workload where id = ?`,
-      [workloadId],
-    );
+    await sql.execute(`update proton set restarted_at = now(), status_reason = 'Restarted' where workload_id = ?`, [workloadId]);
   });
   afterAll(() => t?.stop());
 

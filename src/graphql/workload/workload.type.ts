@@ -218,13 +218,15 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, QuotaExceededError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const workload = await ctx.services.workloads.create(ctx.viewer, {
+      const { workload, protons } = await ctx.services.workloads.create(ctx.viewer, {
         ...input,
         artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact'),
       });
       // The creator holds the OWNER grant written with the workload, and with an inline spec the
-      // one on its new draft as well: answering needs no role or artifact read.
+      // one on its new draft as well; its protons are the one written with it: answering needs no
+      // role, artifact or proton read.
       ctx.access.workloadRole.prime(workload.id, 'OWNER');
+      protonsOfWorkload(ctx).prime(workload.id, protons);
       if (input.artifactId == null) {
         ArtifactNode.getDataloader(ctx).prime(workload.artifact.id, workload.artifact);
         ctx.access.artifactRole.prime(workload.artifact.id, 'OWNER');

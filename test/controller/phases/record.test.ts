@@ -151,13 +151,47 @@ describe('phase record', () => {
     expect(await events(id)).toEqual([]);
   });
 
-  it('records a workload\'s first lifecycle and its active proton in one statement, once', async () => {
+  it('has a new workload created with its first lifecycle and active proton, as a first pass would record them', async () => {
+    n += 1;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: `created-${n}`, artifact: { name: `created-${n}`, spec: specInput([containerInput()]) as never } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const em = t.app.orm.em.fork();
+    const row = await em.findOneOrFail(WorkloadEntity, { id });
+    const stored = deserializeLifecycle(row.lifecycle!);
+    expect(stored.state).toMatchObject({ status: 'submitted', desiredState: 'running', active: { status: 'submitted', artifactId: row.artifact.id } });
+    expect(stored.state.expiresAt?.getTime()).toBe(row.expiresAt?.getTime());
+    const protons = await em.find(ProtonEntity, { workload: id });
+    expect(protons.map((p) => ({ id: p.id, role: p.role, status: p.status, artifact: p.artifact.id, runtime: p.runtime }))).toEqual([
+      { id: stored.state.active!.protonId, role: 'active', status: 'submitted', artifact: row.artifact.id, runtime: row.runtime },
+    ]);
+    // The answer to the create showed that proton without reading it back.
+    expect(createWorkload.workload.protons).toEqual([{ id: expect.any(String), role: 'ACTIVE', status: 'SUBMITTED' }]);
+    // What a first pass records for a workload without a lifecycle is the same, but for the proton's id.
+    await forgetLifecycle(id);
+    const view = (await readPassView(t.app.orm, id))!;
+    expect(await recordFirstLifecycle(view, (at) => ({ ...TEST_POLICY, now: at }), t.clock.read())).toBe(true);
+    const recorded = deserializeLifecycle((await em.fork().findOneOrFail(WorkloadEntity, { id })).lifecycle!);
+    expect({ ...recorded.state, active: { ...recorded.state.active, protonId: 'p' } }).toEqual({ ...stored.state, active: { ...stored.state.active, protonId: 'p' } });
+  });
+
+  /** Makes a workload look as one created before creates wrote its first lifecycle and proton. */
+  async function forgetLifecycle(id: string): Promise<void> {
+    const sql = t.app.orm.em.fork().getConnection();
+    await sql.execute(`delete from proton where workload_id = ?`, [id]);
+    await sql.execute(`update workload set lifecycle = null where id = ?`, [id]);
+  }
+
+  it('records the first lifecycle and active proton of a workload that has none in one statement, once', async () => {
     n += 1;
     const { createWorkload } = await t.exec(CreateWorkloadDocument, {
       input: { name: `first-${n}`, artifact: { name: `first-${n}`, spec: specInput([containerInput()]) as never } },
     });
     if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
     const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    await forgetLifecycle(id);
     const view = (await readPassView(t.app.orm, id))!;
     expect(view.workload.lifecycle).toBeNull();
     const log = recordSql(t.app.orm);
@@ -181,7 +215,7 @@ describe('phase record', () => {
     expect(await em.fork().count(ProtonEntity, { workload: id })).toBe(1);
   });
 
-  it('reads a new workload once in its first pass: the view, its first lifecycle, then its rounds', async () => {
+  it('reads a new workload once in its first pass: the view, then its rounds', async () => {
     n += 1;
     const { createWorkload } = await t.exec(CreateWorkloadDocument, {
       input: { name: `first-pass-${n}`, artifact: { name: `first-pass-${n}`, spec: specInput([containerInput()]) as never } },
@@ -193,10 +227,25 @@ describe('phase record', () => {
     await new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(id);
     log.stop();
     expect(runtime.actions).toEqual([{ create: expect.any(String), replicas: 1 }, { route: id, to: expect.any(String) }]);
+    // Its first lifecycle came with the create: the view, then its rounds.
     expect(log.statements[0]).toMatch(/^select w\.id/);
-    expect(log.statements[1]).toMatch(/^with w as \(\s*update workload set lifecycle/);
-    expect(log.statements.slice(2).length).toBeGreaterThan(0);
-    for (const q of log.statements.slice(2)) expect(q).toMatch(/^select workload_record_round\(/);
+    expect(log.statements.slice(1).length).toBeGreaterThan(0);
+    for (const q of log.statements.slice(1)) expect(q).toMatch(/^select workload_record_round\(/);
+
+    // One without a lifecycle (created before creates wrote it): the view, its first lifecycle, then its rounds.
+    n += 1;
+    const older = await t.exec(CreateWorkloadDocument, {
+      input: { name: `first-pass-${n}`, artifact: { name: `first-pass-${n}`, spec: specInput([containerInput()]) as never } },
+    });
+    if (older.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(older.createWorkload.__typename);
+    const olderId = Buffer.from(older.createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    await forgetLifecycle(olderId);
+    const again = recordSql(t.app.orm);
+    await new Reconciler({ orm: t.app.orm, runtime: new FakeRuntime(), clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(olderId);
+    again.stop();
+    expect(again.statements[0]).toMatch(/^select w\.id/);
+    expect(again.statements[1]).toMatch(/^with w as \(\s*update workload set lifecycle/);
+    for (const q of again.statements.slice(2)) expect(q).toMatch(/^select workload_record_round\(/);
   });
 
   describe('views kept between passes', () => {
