@@ -92,7 +92,8 @@ export class WorkloadService {
 
   /**
    * Creates a workload on an existing artifact or on an inline spec (which becomes a draft).
-   * It starts `submitted` with no proton; a draft workload expires after the draft TTL. Its rows
+   * It starts `submitted`, with its first lifecycle and its active proton (`submitted`, not yet on
+   * the cluster; ADR 0005, decision 23); a draft workload expires after the draft TTL. Its rows
    * are written in one statement (ADR 0005, decision 22), which also checks the quotas on an
    * inline spec (ADR 0013, decision 11); a transaction wraps it only on an existing artifact,
    * whose checks must hold until the write.
