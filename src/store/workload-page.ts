@@ -80,7 +80,7 @@ function matchingWorkloads(who: Principal, filter: WorkloadFilter): Sql {
     parts.push('w.artifact_status = ?');
     params.push(filter.artifactStatus);
   }
-  if (filter.artifactId != null) {
+  if (filter.artifactId) {
     // An id that is no UUID names no artifact (and must not reach a uuid comparison).
     parts.push(isUuid(filter.artifactId) ? 'w.artifact_id = ?' : 'false');
     if (isUuid(filter.artifactId)) params.push(filter.artifactId);

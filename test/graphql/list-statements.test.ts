@@ -168,6 +168,39 @@ describeEachDatabase('list statements', (backend) => {
     }
   });
 
+  it('narrows a page by status, importance, artifact status, artifact and search, alone and together', async () => {
+    const owner = t.as({ sub: 'developer' });
+    const sql = t.app.orm.em.fork().getConnection();
+    const rows = await sql.execute<{ id: string; name: string; artifact_id: string }[]>(`select id, name, artifact_id from workload where name ~ '^w[0-9]+$' order by name`);
+    const index = (name: string) => Number(name.slice(1));
+    await sql.execute(`update workload set status = 'running' where name ~ '^w[0-9]+$' and substr(name, 2)::int % 3 = 0`);
+    await sql.execute(`update workload set importance = 'moderate' where name ~ '^w[0-9]+$' and substr(name, 2)::int % 4 = 0`);
+    const locked = rows.filter((r) => index(r.name) % 5 === 1);
+    for (const r of locked) await sql.execute(`update artifact set status = 'locked', version = 1, locked_at = now() where id = ?`, [r.artifact_id]);
+    const names = async (filter: Record<string, unknown>) => {
+      const r = await owner.execRaw(`query($filter: WorkloadFilter) { workloads(first: 100, filter: $filter) { totalCount edges { node { name } } } }`, { filter });
+      expect(r.errors).toBeUndefined();
+      const list = (r.data as { workloads: { totalCount: number; edges: { node: { name: string } }[] } }).workloads;
+      expect(list.totalCount).toBe(list.edges.length);
+      return list.edges.map((e) => e.node.name).sort();
+    };
+    const expected = (keep: (i: number) => boolean) => rows.map((r) => r.name).filter((n) => keep(index(n))).sort();
+    expect(await names({ status: ['RUNNING'] })).toEqual(expected((i) => i % 3 === 0));
+    expect(await names({ status: ['RUNNING', 'SUBMITTED'] })).toEqual(expected(() => true));
+    expect(await names({ importance: ['MODERATE'] })).toEqual(expected((i) => i % 4 === 0));
+    expect(await names({ artifactStatus: 'LOCKED' })).toEqual(expected((i) => i % 5 === 1));
+    expect(await names({ status: ['RUNNING'], importance: ['MODERATE'], artifactStatus: 'DRAFT' })).toEqual(expected((i) => i % 12 === 0 && i % 5 !== 1));
+    const one = rows[7]!;
+    const artifactId = Buffer.from(`Artifact:${one.artifact_id}`).toString('base64');
+    expect(await names({ artifactId })).toEqual([one.name]);
+    expect(await names({ artifactId: Buffer.from('Artifact:not-a-uuid').toString('base64') })).toEqual([]);
+    expect(await names({ search: 'W2' })).toEqual(expected((i) => String(i).startsWith('2')));
+    // LIKE's wildcards in a search match themselves only.
+    expect(await names({ search: '%' })).toEqual([]);
+    expect(await names({ search: '_' })).toEqual([]);
+    expect(await names({ search: 'w1', status: ['RUNNING'] })).toEqual(expected((i) => String(i).startsWith('1') && i % 3 === 0));
+  });
+
   it('lists nothing for a caller without a role, in the same statements', async () => {
     const stranger = await statements(t.as({ sub: 'carol', org: 'other' }), 30, true);
     expect(stranger.list).toEqual([]);
