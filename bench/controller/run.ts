@@ -86,14 +86,17 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   // The compiled API, as production runs it (`npm install` builds dist/; `npm run build` too).
-  // With the Node flags `npm start` runs it with.
-  const nodeArgs = /^node ((?:--\S+ )*)/.exec(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start)![1]!.trim().split(' ').filter(Boolean);
+  // With the environment and the Node flags `npm start` runs it with.
+  const start = /^((?:[A-Z_]+=\S+ )*)node ((?:--\S+ )*)/.exec(JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start)!;
+  const startEnv = Object.fromEntries(start[1]!.trim().split(' ').filter(Boolean).map((a) => a.split('=') as [string, string]));
+  const nodeArgs = start[2]!.trim().split(' ').filter(Boolean);
   if (CPU_PROF) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF, label));
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, COMPILED_MAIN], {
     cwd: root,
     env: {
       PATH: process.env.PATH!,
       HOME: process.env.HOME ?? os.tmpdir(),
+      ...startEnv,
       NODE_ENV: 'production',
       HOST: '127.0.0.1',
       PORT: String(port),
@@ -403,7 +406,7 @@ ${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load 
 ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
 
 \`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
-API process of its own (the compiled JavaScript, with \`npm start\`'s Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
+API process of its own (the compiled JavaScript, with \`npm start\`'s environment and Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
 during the burst from a client already connected (one keep-alive connection opened before the burst). Cold
 read: one read on a new connection sent as the burst starts (the server accepts it between the burst's requests). Transport

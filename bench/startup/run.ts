@@ -242,7 +242,7 @@ ${RUNS} runs each, medians. Ready: spawn to the first \`/readyz\` 200. CPU: the 
 user + system time at that moment (install rows: all their processes' CPU). RSS: the smallest over
 3 s once ready. Heap and external (ArrayBuffers, PGlite's WebAssembly memory) from the API's
 \`/metrics\`. The floor is \`node -e\` of an empty HTTP server, in the same run. Every boot is
-\`npm start\` (\`node --max-semi-space-size=4 --liftoff-only scripts/start.mjs\`).
+\`npm start\` (\`MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --liftoff-only scripts/start.mjs\`).
 
 Install-time work (\`npm install\` runs \`prepare\`: \`node scripts/start.mjs --prepare\`) is
 measured apart: the issue allows the compiled output to be built on install, and the template
