@@ -5,7 +5,7 @@ import { jsonColumn } from './sql.js';
 /**
  * Reads rows of an entity's table into plain, read-only views shaped as the ORM's entities: every
  * scalar property under its property name (dates as `Date`, JSON parsed), and a to-one relation as
- * `{ id }`. A list answers from these (ADR 0061 decision 7): making managed entities (the entity factory,
+ * `{ id }`. A list answers from these (ADR 0061 decision 8): making managed entities (the entity factory,
  * the identity map, relation propagation) cost more than the rest of a list request together.
  * A view is not managed: it is never flushed, and a mutation reads its entity afresh.
  */

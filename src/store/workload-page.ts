@@ -11,7 +11,7 @@ import { ArtifactEntity, ProtonEntity, WorkloadEntity, type Artifact, type Proto
 /**
  * One page of workloads with what a list shows beside each: its artifact, its current protons
  * (and their artifacts), and the caller's effective role on each workload and artifact, all read
- * in one statement (ADR 0061). The objects are plain views of the rows (ADR 0061 decision 7).
+ * in one statement (ADR 0061). The objects are plain views of the rows (ADR 0061 decision 8).
  */
 export interface WorkloadPage {
   readonly workloads: Workload[];

@@ -1,5 +1,5 @@
 /**
- * Plain views of rows (ADR 0061 decision 7): what `rowReader` makes of a row, from the table's
+ * Plain views of rows (ADR 0061 decision 8): what `rowReader` makes of a row, from the table's
  * own columns or from `to_jsonb` of the row (as a page's aggregates carry them), against the
  * entity the ORM makes of the same row, property by property.
  */
