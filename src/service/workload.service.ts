@@ -378,7 +378,7 @@ export class WorkloadService {
     return replicasOf(this.deps.runtime, proton, lifecycle);
   }
 
-  /** A workload's stored lifecycle (null before the controller first ran it, or for no such workload). */
+  /** A workload's stored lifecycle (null for one created before creates wrote it and not yet passed over, or for no such workload). */
   async lifecycleOf(em: EntityManager, workloadId: string): Promise<Record<string, unknown> | null> {
     return (await em.findOne(WorkloadEntity, { id: workloadId }))?.lifecycle ?? null;
   }

@@ -33,14 +33,19 @@ describe('phase record', () => {
   });
   afterAll(() => t?.stop());
 
-  /** A workload after its first passes over a fake runtime: lifecycle stored, active proton submitted. */
-  async function workload(): Promise<{ id: string; stored: StoredLifecycle; protonId: string }> {
+  /** A new workload (created through the API) on its own draft: its raw id and the create's answer. */
+  async function created(prefix: string) {
     n += 1;
     const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: `record-${n}`, artifact: { name: `record-${n}`, spec: specInput([containerInput()]) as never } },
+      input: { name: `${prefix}-${n}`, artifact: { name: `${prefix}-${n}`, spec: specInput([containerInput()]) as never } },
     });
     if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
-    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    return { id: Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!, workload: createWorkload.workload };
+  }
+
+  /** A workload after its first passes over a fake runtime: lifecycle stored, active proton submitted. */
+  async function workload(): Promise<{ id: string; stored: StoredLifecycle; protonId: string }> {
+    const { id } = await created('record');
     const runtime = new FakeRuntime();
     await new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(id);
     expect(runtime.actions).toEqual([{ create: expect.any(String), replicas: 1 }, { route: id, to: expect.any(String) }]);
@@ -152,12 +157,7 @@ describe('phase record', () => {
   });
 
   it('has a new workload created with its first lifecycle and active proton, as a first pass would record them', async () => {
-    n += 1;
-    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: `created-${n}`, artifact: { name: `created-${n}`, spec: specInput([containerInput()]) as never } },
-    });
-    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
-    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const { id, workload: createdWorkload } = await created('created');
     const em = t.app.orm.em.fork();
     const row = await em.findOneOrFail(WorkloadEntity, { id });
     const stored = deserializeLifecycle(row.lifecycle!);
@@ -168,7 +168,7 @@ describe('phase record', () => {
       { id: stored.state.active!.protonId, role: 'active', status: 'submitted', artifact: row.artifact.id, runtime: row.runtime },
     ]);
     // The answer to the create showed that proton without reading it back.
-    expect(createWorkload.workload.protons).toEqual([{ id: expect.any(String), role: 'ACTIVE', status: 'SUBMITTED' }]);
+    expect(createdWorkload.protons).toEqual([{ id: expect.any(String), role: 'ACTIVE', status: 'SUBMITTED' }]);
     // What a first pass records for a workload without a lifecycle is the same, but for the proton's id.
     await forgetLifecycle(id);
     const view = (await readPassView(t.app.orm, id))!;
@@ -185,12 +185,7 @@ describe('phase record', () => {
   }
 
   it('records the first lifecycle and active proton of a workload that has none in one statement, once', async () => {
-    n += 1;
-    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: `first-${n}`, artifact: { name: `first-${n}`, spec: specInput([containerInput()]) as never } },
-    });
-    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
-    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const { id } = await created('first');
     await forgetLifecycle(id);
     const view = (await readPassView(t.app.orm, id))!;
     expect(view.workload.lifecycle).toBeNull();
@@ -216,12 +211,7 @@ describe('phase record', () => {
   });
 
   it('reads a new workload once in its first pass: the view, then its rounds', async () => {
-    n += 1;
-    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: `first-pass-${n}`, artifact: { name: `first-pass-${n}`, spec: specInput([containerInput()]) as never } },
-    });
-    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
-    const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const { id } = await created('first-pass');
     const runtime = new FakeRuntime();
     const log = recordSql(t.app.orm);
     await new Reconciler({ orm: t.app.orm, runtime, clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(id);
@@ -233,12 +223,7 @@ describe('phase record', () => {
     for (const q of log.statements.slice(1)) expect(q).toMatch(/^select workload_record_round\(/);
 
     // One without a lifecycle (created before creates wrote it): the view, its first lifecycle, then its rounds.
-    n += 1;
-    const older = await t.exec(CreateWorkloadDocument, {
-      input: { name: `first-pass-${n}`, artifact: { name: `first-pass-${n}`, spec: specInput([containerInput()]) as never } },
-    });
-    if (older.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(older.createWorkload.__typename);
-    const olderId = Buffer.from(older.createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+    const { id: olderId } = await created('first-pass');
     await forgetLifecycle(olderId);
     const again = recordSql(t.app.orm);
     await new Reconciler({ orm: t.app.orm, runtime: new FakeRuntime(), clock: t.clock.read, policy: TEST_POLICY, published: () => undefined }).pass(olderId);
@@ -254,12 +239,7 @@ describe('phase record', () => {
 
     /** A workload whose first passes ran on `r`, and the proton it runs. */
     async function settled(r: Reconciler, runtime: FakeRuntime): Promise<string> {
-      n += 1;
-      const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-        input: { name: `kept-${n}`, artifact: { name: `kept-${n}`, spec: specInput([containerInput()]) as never } },
-      });
-      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
-      const id = Buffer.from(createWorkload.workload.id, 'base64').toString().split(':')[1]!;
+      const { id } = await created('kept');
       await r.pass(id);
       expect(runtime.actions).toHaveLength(2);
       return id;
