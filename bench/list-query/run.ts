@@ -16,10 +16,12 @@
  *     bench's own (initdb, `shared_preload_libraries=pg_stat_statements`): the calls during 20
  *     sequential requests, less the calls of an idle period as long (the controller's own).
  *   - calibration: the API's CPU time per request (from /proc) for variants of the list that add
- *     one kind of field at a time, at first: 100; the difference per object is what that field
- *     costs; written to results.json (`calibration`) and compared with what the cost model says.
+ *     one kind of field at a time (`CALIBRATION_VARIANTS`), taken in turn for several rounds; the
+ *     difference per object is what that kind costs (`fitWeights`), compared with the weights of
+ *     `src/graphql/cost.ts`; and the console's list at a page of 100 against the default limit.
  *
  *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--concurrency 1,4] [--first 50]
+ *     [--calibrate false] [--calibration-rounds 5] [--calibration-requests 300]
  *
  * Writes bench/list-query/results.json and results.md.
  */
@@ -32,6 +34,8 @@ import { Worker } from 'node:worker_threads';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { startThrowawayPostgres } from '../../test/support/throwaway-postgres.js';
+import { STATISTICS_COMPLEXITY } from '../../src/graphql/cost.js';
+import type { Calibration, Fit } from './model.js';
 import { CALIBRATION_VARIANTS, FLOOR_SERVER, LIST_QUERY } from './queries.js';
 
 const args = new Map<string, string>();
@@ -43,8 +47,9 @@ const FIRST = Number(args.get('first') ?? 50);
 const COUNTED_REQUESTS = 20;
 /** `--profile DIR`: the API runs with --cpu-prof and writes its profile there when it stops. */
 const PROFILE_DIR = args.get('profile');
-const CALIBRATION_REQUESTS = Number(args.get('calibration-requests') ?? 60);
+const CALIBRATION_REQUESTS = Number(args.get('calibration-requests') ?? 300);
 const CALIBRATE = args.get('calibrate') !== 'false';
+const CALIBRATION_ROUNDS = Number(args.get('calibration-rounds') ?? 5);
 const root = path.resolve(import.meta.dirname, '../..');
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const GOALS = { statementsPerList: 3, p50Ratio: 2 };
@@ -236,23 +241,42 @@ async function main(): Promise<void> {
       console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x`);
     }
 
-    // Calibration: the API's CPU per request for each variant, sequential requests.
-    const calibration: { name: string; query: string; objects: number; cpuMsPerRequest: number; modelCost: number; statements: number }[] = [];
+    // Calibration: the API's CPU per request for each variant, sequential requests, the variants
+    // taken in turn for several rounds (the median of each), so a drift of the machine spreads over all.
+    const calibration: { name: string; query: string; first: number; cpuMsPerRequest: number; rounds: number[]; modelCost: number; statements: number }[] = [];
     for (const variant of CALIBRATE ? CALIBRATION_VARIANTS : []) {
-      const body = { query: variant.query, variables: { first: 100 } };
+      const body = { query: variant.query, variables: { first: variant.first } };
       const probe = await post(apiUrl, headers, body);
       if (probe.errors) throw new Error(`${variant.name}: ${JSON.stringify(probe.errors)}`);
-      for (let i = 0; i < 10; i++) await post(apiUrl, headers, body);
-      const before = cpuTicks(api.child.pid!);
-      for (let i = 0; i < CALIBRATION_REQUESTS; i++) await post(apiUrl, headers, body);
-      const cpuMs = ((cpuTicks(api.child.pid!) - before) / TICKS_PER_SECOND) * 1000 / CALIBRATION_REQUESTS;
       const counted = await statements(() => post(apiUrl, headers, body), 5);
-      calibration.push({ name: variant.name, query: variant.query, objects: variant.objects, cpuMsPerRequest: cpuMs, modelCost: 0, statements: counted.perRequest });
-      console.log(`calibration ${variant.name}: ${cpuMs.toFixed(2)} ms CPU per request, ${counted.perRequest} statements`);
+      calibration.push({ name: variant.name, query: variant.query, first: variant.first, cpuMsPerRequest: 0, rounds: [], modelCost: 0, statements: counted.perRequest });
     }
-    const { measureCosts } = await import('./model.js');
-    const costs = await measureCosts(calibration.map((c) => c.query));
+    // Round 0 warms up (its figures, higher by a third in earlier runs, are not kept).
+    for (let round = 0; round <= CALIBRATION_ROUNDS; round++) {
+      for (const c of calibration) {
+        const body = { query: c.query, variables: { first: c.first } };
+        for (let i = 0; i < 10; i++) await post(apiUrl, headers, body);
+        const before = cpuTicks(api.child.pid!);
+        for (let i = 0; i < CALIBRATION_REQUESTS; i++) await post(apiUrl, headers, body);
+        if (round > 0) c.rounds.push(((cpuTicks(api.child.pid!) - before) / TICKS_PER_SECOND) * 1000 / CALIBRATION_REQUESTS);
+      }
+    }
+    for (const c of calibration) {
+      c.cpuMsPerRequest = percentile([...c.rounds].sort((a, b) => a - b), 50);
+      console.log(`calibration ${c.name}: ${c.cpuMsPerRequest.toFixed(2)} ms CPU per request (rounds ${c.rounds.map((r) => r.toFixed(2)).join(', ')}), ${c.statements} statements`);
+    }
+    const { consoleListCost, fitWeights, measureCosts } = await import('./model.js');
+    const consoleList = consoleListCost();
+    const costs = await measureCosts(calibration);
     calibration.forEach((c, i) => (c.modelCost = costs[i]!));
+    const rounds = Array.from({ length: CALIBRATION_ROUNDS }, (_, i) => Object.fromEntries(calibration.map((c) => [c.name, c.rounds[i]! * 1000])) as Calibration);
+    // A page of 100 holds min(100, --workloads) rows, each with one current proton of two replicas.
+    const rows = Math.min(WORKLOADS, 100);
+    const fit = CALIBRATE ? fitWeights(rounds, { rows, protons: rows, replicas: 2 * rows }) : undefined;
+    if (fit) {
+      console.log(`unit ${fit.unitUs.toFixed(2)} µs (rounds ${fit.unitRangeUs.map((u) => u.toFixed(2)).join('-')}), a request ${fit.requestUnits.toFixed(0)} units`);
+      for (const w of fit.weights) console.log(`weight ${w.kind}: measured ${w.measured.toFixed(1)} (${w.range.map((v) => v.toFixed(1)).join(' to ')}), model ${w.model}: ${w.fits ? 'fits' : 'DOES NOT fit'}`);
+    }
 
     const loadEnd = os.loadavg();
     const worstP50Ratio = Math.max(...levels.map((l) => l.p50Ratio));
@@ -260,6 +284,8 @@ async function main(): Promise<void> {
       statements: apiStatements.perRequest <= GOALS.statementsPerList,
       p50Ratio: worstP50Ratio <= GOALS.p50Ratio,
       sameAnswer,
+      ...(fit ? { weights: fit.weights.every((w) => w.fits) } : {}),
+      consoleList: consoleList.cost <= consoleList.limit,
     };
     const results = {
       date: new Date().toISOString(),
@@ -274,6 +300,8 @@ async function main(): Promise<void> {
       statements: { api: apiStatements, floor: floorStatements },
       levels,
       calibration,
+      fit,
+      consoleList,
     };
     writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
     writeFileSync(path.join(import.meta.dirname, 'results.md'), markdown(results));
@@ -294,7 +322,9 @@ function markdown(r: {
   date: string; loadAverageStart: number[]; loadAverageEnd: number[]; loaded: boolean; settings: Record<string, unknown>;
   met: Record<string, boolean>; statements: { api: { perRequest: number }; floor: { perRequest: number } };
   levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[];
-  calibration: { name: string; objects: number; cpuMsPerRequest: number; modelCost: number; statements: number }[];
+  calibration: { name: string; first: number; cpuMsPerRequest: number; rounds: number[]; modelCost: number; statements: number }[];
+  fit?: Fit;
+  consoleList: { cost: number; limit: number };
 }): string {
   const f = (n: number) => n.toFixed(2);
   const lines = [
@@ -308,17 +338,31 @@ function markdown(r: {
     `| <= 3 SQL statements per list | ${r.statements.api.perRequest} (floor: ${r.statements.floor.perRequest}) | ${r.met.statements ? 'yes' : 'no'} |`,
     `| p50 <= 2x the floor | worst ${f(Math.max(...r.levels.map((l) => l.p50Ratio)))}x | ${r.met.p50Ratio ? 'yes' : 'no'} |`,
     `| same JSON as the floor | ${r.met.sameAnswer ? 'identical' : 'differs'} | ${r.met.sameAnswer ? 'yes' : 'no'} |`,
+    ...(r.fit ? [`| the cost model's weights fit the calibration (below) | ${r.fit.weights.filter((w) => w.fits).length} of ${r.fit.weights.length} | ${r.met.weights ? 'yes' : 'no'} |`] : []),
+    `| the console's list at a page of 100 within the default \`GRAPHQL_MAX_COMPLEXITY\` | ${r.consoleList.cost} of ${r.consoleList.limit} | ${r.met.consoleList ? 'yes' : 'no'} |`,
     '',
     '| Clients | Floor p50 / p99 ms | API p50 / p99 ms | Floor req/s | API req/s | p50 ratio | p99 ratio |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ${l.floor.rps.toFixed(0)} | ${l.api.rps.toFixed(0)} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x |`),
     '',
-    '## Calibration of the complexity model (first: 100, sequential requests, API CPU per request)',
-    '',
-    '| Variant | CPU ms / request | Statements | Model cost | CPU µs per model point |',
-    '| --- | --- | --- | --- | --- |',
-    ...r.calibration.map((c) => `| ${c.name} | ${f(c.cpuMsPerRequest)} | ${c.statements} | ${c.modelCost} | ${f((c.cpuMsPerRequest * 1000) / c.modelCost)} |`),
-    '',
+    ...(r.fit ? [
+      '## Calibration of the complexity model (`src/graphql/cost.ts`, ADR 0061)',
+      '',
+      `Sequential requests, the API's CPU per request (from /proc), variants in turn for ${CALIBRATION_ROUNDS} rounds of ${CALIBRATION_REQUESTS} requests after a round to warm up (median).`,
+      'Each workload has one artifact, one current proton and two replicas.',
+      '',
+      '| Variant | first | CPU ms / request (median) | rounds | Statements | Model cost |',
+      '| --- | --- | --- | --- | --- | --- |',
+      ...r.calibration.map((c) => `| ${c.name} | ${c.first} | ${f(c.cpuMsPerRequest)} | ${c.rounds.map(f).join(', ')} | ${c.statements} | ${c.modelCost} |`),
+      '',
+      `Weights worked out for each round (\`fitWeights\` in \`model.ts\`), then the median: the unit (one more scalar field on one object) ${f(r.fit.unitUs)} µs (rounds ${r.fit.unitRangeUs.map(f).join(' to ')}); a request beyond its one row ${r.fit.requestUnits.toFixed(0)} units.`,
+      `Statistics on a proton with an empty window: ${r.fit.statisticsPerProton.toFixed(1)} units (the model charges ${STATISTICS_COMPLEXITY.field}: the aggregate over a full window, which this data does not have).`,
+      '',
+      `| Object (beyond its fields) | Measured, units (median) | Rounds | Model, units | Fits (0.8x the median to 1.5x the largest round, ±${r.fit.slackUnits}) |`,
+      '| --- | --- | --- | --- | --- |',
+      ...r.fit.weights.map((w) => `| ${w.kind} | ${w.measured.toFixed(1)} | ${w.range.map((v) => v.toFixed(1)).join(' to ')} | ${w.model} | ${w.fits ? 'yes' : '**no**'} |`),
+      '',
+    ] : []),
     'What the profile shows, earlier runs side by side, and what would close the gap: `notes.md` (kept by hand).',
     '',
   ];

@@ -12,29 +12,42 @@ import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './common/page-size.js';
  */
 export const LIST_MULTIPLIER = 10;
 
-/** Statistics are an aggregate query over the window's samples (up to the 90-day retention), not a field read: at most about 50 per request. */
-export const STATISTICS_COMPLEXITY = { field: 500, multiplier: 1 } as const;
+/**
+ * Statistics are an aggregate query over the window's samples (up to the 90-day retention), not a
+ * field read. The calibration's windows are empty (a few units a proton), so this weight is the
+ * judgment ADR 0061 decision 6 made (about 7 ms of the database's time for a window), in today's
+ * unit of about 2 µs (decision 9): a page of 20 workloads' statistics fits the limit, one of 100
+ * does not. A window with requests in every minute of 90 days costs far more (decision 9, left open).
+ */
+export const STATISTICS_COMPLEXITY = { field: 3500, multiplier: 1 } as const;
 
 /** A statistics series has a point per minute with requests, at most `last` (default 60): its field cost; the multiplier is its page. */
 export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
 
-/** A workload's current protons: at most one per role (active and candidate by unique indexes, previous by the controller); read with the page. */
-export const PROTONS_COMPLEXITY = { field: 1, multiplier: 3 } as const;
-
 /**
- * One row of a page: the statement's share, the entities made of it (a workload with its
- * artifact and protons) and its edge. Measured: about 40 scalar fields' worth per row (a list of
- * 100 workloads selecting only `id` costs 40 times a list selecting one more scalar field per row).
- * Its multiplier is 1: the connection field already counts the page.
+ * What one object costs beyond the scalar fields selected on it, in units, measured by
+ * `bench/list-query`'s calibration (`fitWeights`: the differences between variants that add one
+ * kind of field at a time; the bench says whether these still fit). A row is one row of a page:
+ * its share of the statement, the view made of it and its edge. An artifact, a proton and a
+ * replica include their field's own resolution (an artifact's auth scope and loader; a replica's
+ * pod read from the runtime and its state derived).
  */
-export const EDGES_COMPLEXITY = { field: 40, multiplier: 1 } as const;
+export const OBJECT_WEIGHTS = { row: 30, artifact: 5, proton: 8, replica: 17 } as const;
 
-/**
- * A proton's replicas: at most MAX_REPLICAS pods (10 by default). Each replica costs about 5
- * scalar fields' worth beyond its fields (measured: its pod read from the runtime and its state
- * derived), charged as the field's own cost for all of them.
- */
-export const REPLICAS_COMPLEXITY = { field: 5 * 10, multiplier: 10 } as const;
+/** The most current protons a workload has: one active and one candidate (unique indexes), a previous one while kept. */
+export const MAX_PROTONS = 3;
+
+/** A workload's current protons, read with the page: each possible one charged as a proton, its selection counted for each. */
+export const PROTONS_COMPLEXITY = { field: Math.max(1, MAX_PROTONS * OBJECT_WEIGHTS.proton), multiplier: MAX_PROTONS } as const;
+
+/** A workload's or a proton's artifact: one object, loaded by id. */
+export const ARTIFACT_COMPLEXITY = { field: OBJECT_WEIGHTS.artifact, multiplier: 1 } as const;
+
+/** One row of a page. Its multiplier is 1: the connection field already counts the page. */
+export const EDGES_COMPLEXITY = { field: OBJECT_WEIGHTS.row, multiplier: 1 } as const;
+
+/** A proton's replicas: at most MAX_REPLICAS pods (10 by default), each charged as a replica, its selection counted for each. */
+export const REPLICAS_COMPLEXITY = { field: OBJECT_WEIGHTS.replica * 10, multiplier: 10 } as const;
 
 /** Cost of one field, from its arguments (variables already applied) and its definition. */
 export function fieldCost<TContext>(args: Record<string, unknown>, field: GraphQLField<unknown, TContext>): { field: number; multiplier: number } {

@@ -3,6 +3,7 @@ import { parse } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { loadConfig } from '../../src/config.js';
 import { buildSchema } from '../../src/graphql/schema.js';
 import { measureComplexity } from '../../src/graphql/limits.js';
 import { CreateWorkloadDocument } from './generated/graphql.js';
@@ -13,6 +14,8 @@ import { postGraphQL, sseOperation, wsOperation, type Outcome, type WireError } 
 import { tokenFor, type TestSubject } from '../support/test-app.js';
 
 const owner: TestSubject = { sub: 'limits-owner' };
+/** The default `GRAPHQL_MAX_COMPLEXITY`. */
+const DEFAULT_LIMIT = loadConfig({}).graphql.limits.maxComplexity;
 
 const LIMITS = {
   GRAPHQL_MAX_DEPTH: '6',
@@ -50,8 +53,8 @@ const overLimit: [string, string, Record<string, unknown>, string, number, numbe
   ],
   ['over 400 tokens in 1.4 kB', `{ workloads(first: 1) { edges { node { ${'id '.repeat(450)} } } } }`, {}, 'tokens', 400, undefined],
   ['a 4 kB document of one field and a comment', `# ${'x'.repeat(4000)}\n{ __typename }`, {}, 'documentBytes', 3000, 4003 + '{ __typename }'.length],
-  ['a page of 100 (cost 4,501: the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 4501],
-  ['a subscription reading 100 events per change (cost 4,404)', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 1000, 4404],
+  ['a page of 100 (cost 3,901: the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 3901],
+  ['a subscription reading 100 events per change (cost 3,404)', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 1000, 3404],
 ];
 
 function expectRefused(outcome: Outcome, limit: string, max: number, actual: number | undefined, transport: 'http' | 'sse' | 'ws') {
@@ -124,9 +127,9 @@ describe('limits on what one GraphQL operation may weigh', () => {
   it('measures a connection by the page it asks for: first: 100 costs about 100 times first: 1', () => {
     const schema = buildSchema();
     const cost = (n: number) => measureComplexity({ schema, document: parse(`{ workloads(first: ${n}) { edges { node { id name } } } }`) });
-    // Per row: its edge (40, measured), the node (1) and its two fields.
-    expect(cost(1)).toBe(1 + 1 * (40 + 1 + 2));
-    expect(cost(100)).toBe(1 + 100 * (40 + 1 + 2));
+    // Per row: its edge (30, measured), the node (1) and its two fields.
+    expect(cost(1)).toBe(1 + 1 * (30 + 1 + 2));
+    expect(cost(100)).toBe(1 + 100 * (30 + 1 + 2));
     // Without `first`, the default page of 20; beyond the largest page, what the server could return.
     expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { id name } } } }') })).toBe(cost(20));
     expect(cost(100_000)).toBe(cost(100));
@@ -135,23 +138,25 @@ describe('limits on what one GraphQL operation may weigh', () => {
   it('weighs statistics as an aggregate query and a series as many points', () => {
     const schema = buildSchema();
     const cost = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 100) { edges { node { ${selection} } } } }`) });
-    // Per workload: its row (40), the node (1), statistics (500), its requestCount (1); a series of 60 points of one field each.
-    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (40 + 1 + 500 + 1));
-    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (40 + 1 + 500 + 1 + 60 * 1));
+    // Per workload: its row (30), the node (1), statistics (3,500), its requestCount (1); a series of 60 points of one field each.
+    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (30 + 1 + 3500 + 1));
+    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (30 + 1 + 3500 + 1 + 60 * 1));
     // So the statistics of a full page of workloads are over the default limit; of a default page (20), within it.
-    expect(cost('statistics { requestCount }')).toBeGreaterThan(50_000);
-    expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { statistics { requestCount } } } } }') })).toBeLessThan(50_000);
+    expect(cost('statistics { requestCount }')).toBeGreaterThan(DEFAULT_LIMIT);
+    expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { statistics { requestCount } } } } }') })).toBeLessThan(DEFAULT_LIMIT);
   });
 
   it('lets the console\'s workload list through at the largest page, replicas included, and weighs protons and replicas by their bounds', () => {
     const schema = buildSchema();
     const console = readFileSync(new URL('../../console/src/operations.graphql', import.meta.url), 'utf8');
     const list = (first: number) => measureComplexity({ schema, document: parse(console), variableValues: { first }, operationName: 'ConsoleWorkloads' });
-    expect(list(100)).toBeLessThanOrEqual(50_000);
+    expect(list(100)).toBeLessThanOrEqual(DEFAULT_LIMIT);
     const protons = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 1) { edges { node { protons { ${selection} } } } } }`) });
-    // At most 3 protons (active, candidate, previous); each replica weighs 5 beyond its fields, at most 10 of them.
-    expect(protons('id')).toBe(1 + (40 + 1 + (1 + 3 * 1)));
-    expect(protons('replicas { name }')).toBe(1 + (40 + 1 + (1 + 3 * (50 + 10 * 1))));
+    // At most 3 protons (active, candidate, previous), each weighing 8 beyond its fields; each replica 17 beyond its fields, at most 10 of them.
+    expect(protons('id')).toBe(1 + (30 + 1 + (3 * 8 + 3 * 1)));
+    expect(protons('replicas { name }')).toBe(1 + (30 + 1 + (3 * 8 + 3 * (10 * 17 + 10 * 1))));
+    // An artifact weighs 5 beyond its fields, on a workload and on a proton.
+    expect(protons('artifact { name }')).toBe(1 + (30 + 1 + (3 * 8 + 3 * (5 + 1))));
   });
 
   it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {

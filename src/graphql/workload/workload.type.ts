@@ -6,7 +6,7 @@ import { GraphQLError } from 'graphql';
 import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
 import { encodeCursor } from '../../domain/cursor.js';
 import type { WorkloadOrderField, WorkloadPage } from '../../service/workload.service.js';
-import { PROTONS_COMPLEXITY } from '../cost.js';
+import { ARTIFACT_COMPLEXITY, PROTONS_COMPLEXITY } from '../cost.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
@@ -33,7 +33,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', resolve: (w) => w.statusReason ?? null }),
     statusMessage: t.string({ nullable: true, resolve: (w) => w.statusMessage ?? null }),
     importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
-    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', resolve: (w) => w.artifact.id }),
+    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w) => w.artifact.id }),
     runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
     protons: t.field({
       type: [ProtonRef],
