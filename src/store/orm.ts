@@ -70,7 +70,10 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       pool: { min: 0, max: database.poolMax ?? 10 },
       driverOptions: {
         acquireConnectionTimeout: database.connectTimeoutMs ?? 5000,
-        connection: { connectionTimeoutMillis: database.connectTimeoutMs ?? 5000 },
+        // JIT compilation off for every connection (ADR 0061 decision 10): this is a control plane of
+        // short statements, and a statement whose estimate passes `jit_above_cost` paid ~100 ms
+        // compiling what runs in a few.
+        connection: { connectionTimeoutMillis: database.connectTimeoutMs ?? 5000, options: '-c jit=off' },
       },
     });
   } else {

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { StatisticsCollector } from '../../src/invoke/statistics-collector.js';
 import { emptyHistogram, latencyBucketIndex, summarizeStatistics } from '../../src/domain/request-statistics.js';
 import { DEFAULT_SERIES_POINTS, readRequestStatistics, readStatisticsSeries } from '../../src/service/request-statistics.js';
-import { addStatisticsBatch, readStatisticsBuckets, type StatisticsAggregate } from '../../src/store/request-statistics.js';
+import { addStatisticsBatch, readStatisticsBuckets, statisticsBatchStatement, type StatisticsAggregate } from '../../src/store/request-statistics.js';
+import { queryRows } from '../../src/store/sql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { createRunningWorkload, startInvokeApp, uuidOf, type InvokeTestApp } from './support.js';
 
@@ -106,6 +107,41 @@ describeEachDatabase('request statistics written by several API replicas', (back
     const five = await readStatisticsSeries(t.app.orm.em.fork(), { workloadId }, 5);
     expect(five.map((p) => p.start.getTime())).toEqual([8, 6, 4, 2, 0].map((m) => end - (m + 2) * 60_000));
     expect(five.map((p) => p.requestCount)).toEqual([296, 297, 298, 299, 300]);
+  });
+  it('reads a workload\'s buckets through its index, never a scan of every workload\'s', async () => {
+    // A busy workload: 3,000 minutes with requests; and a quiet one whose statistics are read.
+    const busy = await createRunningWorkload(t);
+    const end = Math.floor(Date.now() / 60_000) * 60_000;
+    await addStatisticsBatch(t.app.orm.em.fork(), Array.from({ length: 3000 }, (_, i) => {
+      const bucketStart = new Date(end - (i + 1) * 60_000);
+      const histogram = emptyHistogram();
+      histogram[latencyBucketIndex(5)] = 1;
+      return {
+        workloadId: uuidOf(busy.id), protonId: uuidOf(busy.protons[0]!.id), bucketStart, requestCount: 1, clientErrorCount: 0, serverErrorCount: 0,
+        latencySumMs: 5, latencyMaxMs: 5, latencyHistogram: histogram, peakConcurrency: 1, lastRequestAt: bucketStart,
+      };
+    }));
+    const quiet = await createRunningWorkload(t);
+    const em = t.app.orm.em.fork();
+    await queryRows(em, 'analyze proton_request_statistics');
+    const nodes = (plan: unknown): { type: string; relation?: string }[] => {
+      const node = plan as { 'Node Type': string; 'Relation Name'?: string; Plans?: unknown[] };
+      return [{ type: node['Node Type'], relation: node['Relation Name'] }, ...(node.Plans ?? []).flatMap(nodes)];
+    };
+    for (const window of [{ from: null, to: null }, { from: new Date(end - 3600_000).toISOString(), to: null }]) {
+      const statement = statisticsBatchStatement([{ i: 0, workload_id: uuidOf(quiet.id), proton_id: null, ...window }], DEFAULT_SERIES_POINTS);
+      const [row] = await queryRows<{ 'QUERY PLAN': unknown }>(em, `explain (format json) ${statement.sql}`, statement.params);
+      const raw = row!['QUERY PLAN'];
+      const [{ Plan }] = (typeof raw === 'string' ? JSON.parse(raw) : raw) as [{ Plan: unknown }];
+      const reads = nodes(Plan).filter((n) => n.relation === 'proton_request_statistics');
+      expect(reads.length).toBeGreaterThan(0);
+      expect(reads.filter((n) => !/Index/.test(n.type))).toEqual([]);
+    }
+  });
+  it('runs on connections without JIT compilation, which cost a large window\'s read more than the read (PostgreSQL)', async () => {
+    const [setting] = await queryRows<{ jit?: string }>(t.app.orm.em.fork(), backend.name === 'postgres' ? 'show jit' : "select 'off' as jit");
+    // The embedded database has no JIT at all.
+    expect(setting?.jit).toBe('off');
   });
 });
 
