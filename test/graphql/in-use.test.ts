@@ -209,10 +209,14 @@ describeEachDatabase('artifacts in use', (backend) => {
     } finally {
       await sql(`alter table workload enable trigger workload_claim_artifact`);
     }
-    const failed = await until(w1, (w) => w.replacement?.status === 'ERRORED' && w.protons.length === 1);
+    // The replacement, the protons and the events are separate statements of one read (not one
+    // snapshot): a read can land between the refusal's commit and an earlier statement of its own.
+    // What must hold is that all three show the refusal, so the wait is for all three.
+    const refusal = 'replacement switching -> errored: the target draft artifact is taken by another workload';
+    const failed = await until(w1, (w) => w.replacement?.status === 'ERRORED' && w.protons.length === 1 && w.events.edges.some((e: any) => e.node.message === refusal));
     expect(failed).toMatchObject({ status: 'RUNNING', replacement: { statusReason: 'StepRefused' } });
     expect(failed.artifact.id).not.toBe(d);
-    expect(failed.events.edges.map((e: any) => e.node.message), JSON.stringify(failed.events.edges.map((e: any) => e.node.message))).toContain('replacement switching -> errored: the target draft artifact is taken by another workload');
+    expect(failed.events.edges.map((e: any) => e.node.message)).toContain(refusal);
   });
 
   it('lets exactly one of createWorkload on D and a replacement onto D win when they race', async () => {
