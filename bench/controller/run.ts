@@ -43,6 +43,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { Agent, fetch as clientFetch, type Dispatcher } from 'undici';
+import { scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -249,19 +250,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
         await c.end();
       }
     };
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database ${name}`);
-    await admin.end();
-    const u = new URL(adminUrl!);
-    u.pathname = `/${name}`;
-    env = { DATABASE_URL: u.toString() };
-    cleanup = async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
-    };
+    const scratch = await scratchDatabase(adminUrl!, name);
+    env = { DATABASE_URL: scratch.url };
+    cleanup = scratch.drop;
   } else {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-controller-'));
     env = { DATA_DIR: dir };

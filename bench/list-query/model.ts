@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.js';
 import { OBJECT_WEIGHTS } from '../../src/graphql/cost.js';
 import { measureComplexity } from '../../src/graphql/limits.js';
 import { buildSchema } from '../../src/graphql/schema.js';
+import { median } from '../support.js';
 
 /** What the complexity model says each document costs at the page it is asked for. */
 export async function measureCosts(variants: readonly { query: string; first: number }[]): Promise<number[]> {
@@ -55,12 +56,6 @@ export interface Fit {
 
 /** How far from the measured weight a model's may be beyond the 0.8-1.5x band, in units: the spread of a small object's rounds. */
 export const SLACK_UNITS = 2;
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-};
 
 /**
  * The weights the measurements imply, by differences between variants that add one kind of field

@@ -31,7 +31,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, PatchStrategy, Watch, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { createClient } from 'graphql-ws';
 import { SignJWT } from 'jose';
-import pg from 'pg';
+import { scratchDatabase } from '../support.js';
 import { pino } from 'pino';
 import WebSocket from 'ws';
 import { buildApp } from '../../src/app.js';
@@ -88,24 +88,9 @@ reusingConnections(runtimeKc);
 const runtime = new KubernetesProtonRuntime({ kubeConfig: runtimeKc, namespace, onError: () => {} });
 // A database of the bench's own on the PostgreSQL server, dropped at the end.
 const adminUrl = process.env.DATABASE_URL;
-const dbName = `workload_propagation_${process.pid}`;
-let databaseUrl: string | undefined;
-/** Runs one statement on the server's admin database. */
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
-if (adminUrl) {
-  await admin(`create database ${dbName}`);
-  const u = new URL(adminUrl);
-  u.pathname = `/${dbName}`;
-  databaseUrl = u.toString();
-}
+/** A database of its own on the server of DATABASE_URL, when one is given. */
+const scratch = adminUrl ? await scratchDatabase(adminUrl, `workload_propagation_${process.pid}`) : undefined;
+const databaseUrl = scratch?.url;
 const databaseLabel = databaseUrl ? 'PostgreSQL' : 'embedded database (PGlite)';
 const app = await buildApp({
   config: loadConfig({ NODE_ENV: 'test', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'silent', AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, CONTROLLER_TICK_MS: '1000' }),
@@ -229,7 +214,7 @@ watch.abort();
 await client.dispose();
 await app.stop();
 await core.deleteNamespace({ name: namespace }).catch(() => undefined);
-if (adminUrl) await admin(`drop database if exists ${dbName} with (force)`);
+await scratch?.drop();
 
 interface CpuProfile {
   nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[];

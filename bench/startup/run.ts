@@ -29,7 +29,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
+import { median, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -182,27 +182,17 @@ for (let run = 0; run < RUNS; run++) {
 install('install: prepare', `"${process.execPath}" scripts/start.mjs --prepare`);
 
 if (adminUrl) {
-  const name = `wl_bench_startup_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  const scratch = await scratchDatabase(adminUrl, `wl_bench_startup_${process.pid}`);
   try {
-    const env = { ...DEV_ENV, DATA_DIR: freshDataDir(), DATABASE_URL: url.toString() };
+    const env = { ...DEV_ENV, DATA_DIR: freshDataDir(), DATABASE_URL: scratch.url };
     await boot('migrate', NPM_START, env);
     for (let run = 0; run < RUNS; run++) record(await boot('warm boot (PostgreSQL)', NPM_START, env));
   } finally {
-    await admin.query(`drop database if exists ${name} with (force)`);
-    await admin.end();
+    await scratch.drop();
   }
 }
 for (const dir of dataDirs) rmSync(dir, { recursive: true, force: true });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
-};
 const scenarios = [...new Set(samples.map((s) => s.scenario))];
 const summary = scenarios.map((scenario) => {
   const of = samples.filter((s) => s.scenario === scenario);

@@ -21,7 +21,6 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { SignJWT } from 'jose';
-import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
@@ -29,6 +28,8 @@ import { emptyHistogram, latencyBucketIndex } from '../../src/domain/request-sta
 import { readRequestStatisticsBatch } from '../../src/service/request-statistics.js';
 import { addStatisticsBatch, type StatisticsAggregate } from '../../src/store/request-statistics.js';
 import { queryRows } from '../../src/store/sql.js';
+import { rawId } from '../../src/graphql/common/errors.type.js';
+import { median, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -37,8 +38,6 @@ const adminUrl = process.env.DATABASE_URL;
 const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).split(',') as ('postgres' | 'pglite')[];
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const loadStart = os.loadavg();
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function timed(times: number, run: () => Promise<unknown>): Promise<number> {
   await run();
@@ -57,20 +56,9 @@ async function measure(kind: 'postgres' | 'pglite'): Promise<Row[]> {
   let drop = async () => {};
   let database: Parameters<typeof buildApp>[0]['database'] = { kind: 'pglite-memory' };
   if (kind === 'postgres') {
-    const name = `wl_bench_stats_${randomBytes(4).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: adminUrl });
-    await admin.connect();
-    await admin.query(`create database "${name}"`);
-    await admin.end();
-    const url = new URL(adminUrl!);
-    url.pathname = `/${name}`;
-    database = { kind: 'postgres', url: url.toString(), poolMax: 4 };
-    drop = async () => {
-      const c = new pg.Client({ connectionString: adminUrl });
-      await c.connect();
-      await c.query(`drop database if exists "${name}" with (force)`);
-      await c.end();
-    };
+    const scratch = await scratchDatabase(adminUrl!, `wl_bench_stats_${randomBytes(4).toString('hex')}`);
+    database = { kind: 'postgres', url: scratch.url, poolMax: 4 };
+    drop = scratch.drop;
   }
   const config = loadConfig({ AUTH_MODE: 'jwt', AUTH_JWT_SECRET: SECRET, SIMULATED_SPEED: '100', LOG_LEVEL: 'silent' });
   const app = await buildApp({ config, database, logger: pino({ level: 'silent' }) });
@@ -90,8 +78,7 @@ async function measure(kind: 'postgres' | 'pglite'): Promise<Row[]> {
       const body = (await response.json()) as { data: { createWorkload: { workload?: { id: string; protons: { id: string }[] }; message?: string } } };
       const w = body.data.createWorkload.workload;
       if (!w) throw new Error(JSON.stringify(body));
-      const raw = (id: string) => Buffer.from(id, 'base64').toString('utf8').split(':')[1]!;
-      return { workloadId: raw(w.id), protonId: raw(w.protons[0]!.id) };
+      return { workloadId: rawId(w.id, 'Workload'), protonId: rawId(w.protons[0]!.id, 'Proton') };
     };
     const a = await create('busy');
     const b = await create('quiet');

@@ -38,7 +38,7 @@ export const OBJECT_WEIGHTS = { row: 30, artifact: 5, proton: 8, replica: 17 } a
 export const MAX_PROTONS = 3;
 
 /** A workload's current protons, read with the page: each possible one charged as a proton, its selection counted for each. */
-export const PROTONS_COMPLEXITY = { field: Math.max(1, MAX_PROTONS * OBJECT_WEIGHTS.proton), multiplier: MAX_PROTONS } as const;
+export const PROTONS_COMPLEXITY = { field: MAX_PROTONS * OBJECT_WEIGHTS.proton, multiplier: MAX_PROTONS } as const;
 
 /** A workload's or a proton's artifact: one object, loaded by id. */
 export const ARTIFACT_COMPLEXITY = { field: OBJECT_WEIGHTS.artifact, multiplier: 1 } as const;
