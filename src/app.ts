@@ -111,6 +111,9 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     (config.runtime.kind === 'kubernetes' && kube
       ? kube.createKubernetesRuntime(config.runtime, logger)
       : createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) }));
+  // Mutations wait for their turn here (last of the plugins below); while some wait, the
+  // controller runs one pass at a time, so a burst is answered ahead of the backlog it makes.
+  const admission = mutationAdmission(config.graphql.mutationConcurrency);
   const controller = new WorkloadController({
     orm,
     runtime,
@@ -120,6 +123,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     concurrency: config.controller.concurrency,
+    yieldTo: () => admission.waiting() > 0,
     onReconciled: metrics.observeReconcile,
   });
   const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);
@@ -242,7 +246,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       mutationRateLimitPlugin(mutationRateLimiter),
       queryCostRateLimitPlugin(queryCostRateLimiter),
       // Last: only what every limit and budget let through waits for its turn.
-      mutationAdmission(config.graphql.mutationConcurrency).plugin,
+      admission.plugin,
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),

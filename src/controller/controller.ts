@@ -53,6 +53,8 @@ export interface ControllerDeps {
   tickIntervalMs: number;
   /** Passes over different workloads that may run at once (each holds at most one database connection). */
   concurrency?: number;
+  /** True while requests wait for this process (a burst of mutations): passes then run one at a time. */
+  yieldTo?: () => boolean;
   /** Backoff of a failed pass's retries: first delay and cap. */
   retryBaseDelayMs?: number;
   retryMaxDelayMs?: number;
@@ -92,8 +94,9 @@ export class WorkloadController {
   private deferredTicks = 0;
 
   constructor(private readonly deps: ControllerDeps) {
-    this.queue = new WorkQueue((workloadId) => this.exclusive.run(workloadId, () => this.reconcile(workloadId)), {
+    this.queue = new WorkQueue((workloadId, wokenAt) => this.exclusive.run(workloadId, () => this.reconcile(workloadId, wokenAt)), {
       concurrency: deps.concurrency ?? DEFAULT_CONTROLLER_CONCURRENCY,
+      yieldTo: deps.yieldTo,
       baseDelayMs: deps.retryBaseDelayMs ?? 100,
       maxDelayMs: deps.retryMaxDelayMs ?? 30_000,
       onError: (workloadId, err, retryInMs) => deps.logger.error({ err, workloadId, retryInMs }, 'reconcile failed; retried with backoff'),
@@ -249,11 +252,11 @@ export class WorkloadController {
   }
 
   /** One pass over one workload (call only from its queue). */
-  private async reconcile(workloadId: string): Promise<void> {
+  private async reconcile(workloadId: string, wokenAt: number): Promise<void> {
     const started = performance.now();
     let outcome: 'ok' | 'error' = 'error';
     try {
-      if (await this.reconciler.pass(workloadId)) this.recorded.delete(workloadId);
+      if (await this.reconciler.pass(workloadId, wokenAt)) this.recorded.delete(workloadId);
       outcome = 'ok';
     } finally {
       this.deps.onReconciled?.((performance.now() - started) / 1000, outcome);

@@ -29,9 +29,11 @@ export interface ReconcilerDeps {
   /** Told the sequence of the last event a round recorded (after its commit). */
   published: (workloadId: string, sequence: number) => void;
   /**
-   * How long a pass may go on from the view the previous pass over the same workload left, instead
-   * of reading the workload again (0: always read). Within it, only the controller's own rounds and
-   * the changes it is told of (`forget`) change what the view holds.
+   * How long before what woke a pass the view the previous pass over the same workload left may
+   * have been read, for the pass to go on from it instead of reading the workload again (0: always
+   * read). Within it, only the controller's own rounds and the changes it is told of (`forget`)
+   * change what the view holds. Measured to the wake, not to the pass's start: a pass that waited
+   * in a deep queue does not pay a read for its wait (ADR 0005, decision 24).
    */
   viewMaxAgeMs?: number;
 }
@@ -76,10 +78,10 @@ export class Reconciler {
    * something records it in one statement and publishes after it, then the next round goes on
    * from what it wrote.
    */
-  async pass(workloadId: string): Promise<boolean> {
+  async pass(workloadId: string, wokenAt = performance.now()): Promise<boolean> {
     const token = {};
     this.reading.set(workloadId, token);
-    let kept = this.fresh(workloadId);
+    let kept = this.fresh(workloadId, wokenAt);
     this.kept.delete(workloadId);
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
@@ -102,10 +104,10 @@ export class Reconciler {
     }
   }
 
-  /** The view the previous pass left, if it is young enough. */
-  private fresh(workloadId: string): KeptView | undefined {
+  /** The view the previous pass left, if it was read recently enough before the pass was woken. */
+  private fresh(workloadId: string, wokenAt: number): KeptView | undefined {
     const kept = this.kept.get(workloadId);
-    return kept && performance.now() - kept.readAt < (this.deps.viewMaxAgeMs ?? 0) ? kept : undefined;
+    return kept && wokenAt - kept.readAt < (this.deps.viewMaxAgeMs ?? 0) ? kept : undefined;
   }
 
   /** The clock and policy a rule runs with. */

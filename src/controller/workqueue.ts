@@ -7,17 +7,24 @@
  *   - fairness: keys are served first in, first out, and a key re-added during its pass goes to
  *     the back, so one busy workload cannot starve the others;
  *   - bounded concurrency: at most `concurrency` passes run at once, whatever the number of keys;
+ *   - foreground first: while `yieldTo()` says requests are waiting (a burst of mutations), at most
+ *     one pass runs, so the requests get the process and the database ahead of the backlog, and
+ *     the backlog still moves (ADR 0005, decision 24);
+ *   - wake time: each pass is told when its key was first added since the key's last pass began
+ *     (what woke it), however long it then waited;
  *   - rate-limited retries: a pass that throws is retried after a per-key exponential backoff
  *     (`baseDelayMs * 2^(failures-1)`, capped at `maxDelayMs`); a pass that succeeds forgets the
  *     key's failures.
  */
 
-/** Handles one key; throwing asks for a rate-limited retry. */
-export type ProcessKey = (key: string) => Promise<void>;
+/** Handles one key, woken at `wokenAt` (`performance.now()` of the add it answers); throwing asks for a rate-limited retry. */
+export type ProcessKey = (key: string, wokenAt: number) => Promise<void>;
 
 export interface WorkQueueOptions {
   /** Passes that may run at once. */
   concurrency: number;
+  /** True while foreground work waits for this process: then only one pass runs at a time. */
+  yieldTo?: () => boolean;
   /** First retry delay after a failure. */
   baseDelayMs: number;
   /** Largest retry delay. */
@@ -33,16 +40,22 @@ export function backoffDelay(failures: number, baseDelayMs: number, maxDelayMs: 
   return Math.min(maxDelayMs, baseDelayMs * 2 ** exponent);
 }
 
+/** While the foreground holds the queue to one pass, how often it looks whether it still does. */
+const YIELD_RECHECK_MS = 10;
+
 export class WorkQueue {
   /** Keys waiting for a worker, in arrival order (`head` is the next one). */
   private items: string[] = [];
   private head = 0;
   /** Keys that need a pass: waiting, or re-added while processed. */
   private readonly dirty = new Set<string>();
+  /** When each dirty key was first added since its last pass began. */
+  private readonly wokenAt = new Map<string, number>();
   private readonly processing = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly delayed = new Map<string, NodeJS.Timeout>();
   private idleWaiters: (() => void)[] = [];
+  private recheck: NodeJS.Timeout | undefined;
   private shuttingDown = false;
 
   constructor(
@@ -56,6 +69,7 @@ export class WorkQueue {
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.wokenAt.set(key, performance.now());
     if (this.processing.has(key)) return;
     this.items.push(key);
     this.pump();
@@ -101,23 +115,47 @@ export class WorkQueue {
   async shutDown(): Promise<void> {
     this.shuttingDown = true;
     for (const timer of this.delayed.values()) clearTimeout(timer);
+    clearTimeout(this.recheck);
     this.delayed.clear();
-    for (let i = this.head; i < this.items.length; i++) this.dirty.delete(this.items[i]!);
+    for (let i = this.head; i < this.items.length; i++) {
+      this.dirty.delete(this.items[i]!);
+      this.wokenAt.delete(this.items[i]!);
+    }
     this.items = [];
     this.head = 0;
     await this.drain();
   }
 
+  /** Passes that may run now: all of `concurrency`, or one while the foreground waits. */
+  private get limit(): number {
+    return this.options.yieldTo?.() ? 1 : this.options.concurrency;
+  }
+
+  /**
+   * Starts waiting keys up to the limit. Called whenever a key is added and whenever a pass ends;
+   * while the foreground holds the queue to one pass, also every `YIELD_RECHECK_MS`, so the other
+   * workers fill again soon after the foreground stops waiting even if the one pass is slow.
+   */
   private pump(): void {
-    while (this.processing.size < this.options.concurrency && this.head < this.items.length) {
+    const limit = this.limit;
+    if (limit < this.options.concurrency && this.head < this.items.length && !this.recheck && !this.shuttingDown) {
+      this.recheck = setTimeout(() => {
+        this.recheck = undefined;
+        this.pump();
+      }, YIELD_RECHECK_MS);
+      this.recheck.unref?.();
+    }
+    while (this.processing.size < limit && this.head < this.items.length) {
       const key = this.items[this.head++]!;
       if (this.head > 1024 && this.head * 2 > this.items.length) {
         this.items = this.items.slice(this.head);
         this.head = 0;
       }
+      const wokenAt = this.wokenAt.get(key) ?? performance.now();
       this.dirty.delete(key);
+      this.wokenAt.delete(key);
       this.processing.add(key);
-      void this.run(key);
+      void this.run(key, wokenAt);
     }
     if (this.depth === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -126,9 +164,9 @@ export class WorkQueue {
     }
   }
 
-  private async run(key: string): Promise<void> {
+  private async run(key: string, wokenAt: number): Promise<void> {
     try {
-      await this.handle(key);
+      await this.handle(key, wokenAt);
       this.failures.delete(key);
     } catch (err) {
       const delay = this.addRateLimited(key);
@@ -137,7 +175,10 @@ export class WorkQueue {
       this.processing.delete(key);
       // Re-added while processed: back of the line, so others get their turn first.
       if (this.dirty.has(key) && !this.shuttingDown) this.items.push(key);
-      else this.dirty.delete(key);
+      else {
+        this.dirty.delete(key);
+        this.wokenAt.delete(key);
+      }
       this.pump();
     }
   }

@@ -6,6 +6,24 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const CONCURRENCY = 2;
 const WORKLOADS = 12;
+const BURST = 12;
+
+/** Creates a workload on its own spec through GraphQL; returns its id. */
+async function createWorkload(t: TestApp, name: string): Promise<string> {
+  const result = await t.execRaw(
+    `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on CreateWorkloadPayload { workload { id } } ... on Error { message } } }`,
+    {
+      input: {
+        name,
+        artifact: { name, spec: { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/hello:1.0', primary: true, port: 8080 }] }] } },
+        runtime: { replicaCount: 1 },
+      },
+    },
+  );
+  const data = result.data as any;
+  if (result.errors?.length || data.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(result.errors ?? data.createWorkload));
+  return data.createWorkload.workload.id as string;
+}
 
 /**
  * A runtime whose pod reads wait at a gate while it is closed: a pass that reaches them holds its
@@ -52,6 +70,37 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
     t = undefined;
   });
 
+  it('answers a burst of mutations ahead of the backlog it makes: while mutations wait for their turn, one pass runs at a time', async () => {
+    const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
+    // Mutations one at a time, so a burst waits in the admission queue; four workers for passes.
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: '4', GRAPHQL_MUTATION_CONCURRENCY: '1' }, { controller: true, runtime: gated.runtime });
+    const answered: number[] = [];
+    const burst = Array.from({ length: BURST }, (_, i) =>
+      createWorkload(t!, `burst-${i}`).then((id) => {
+        // How many passes had reached the runtime when this create was answered.
+        answered.push(gated.entered.length);
+        return id;
+      }),
+    );
+    const ids = await Promise.all(burst);
+    // Until the last create began (the one before it was answered), mutations were waiting: the
+    // passes each earlier create scheduled went one at a time, and the one that reached the
+    // runtime holds it (its gate is closed), so no second pass started.
+    expect(answered[BURST - 2]).toBeLessThanOrEqual(1);
+    // Once nothing waits, the other workers take passes again though that one has not ended.
+    await vi.waitFor(() => expect(gated.entered.length).toBe(4), { timeout: 30_000, interval: 20 });
+    gated.open();
+    await vi.waitFor(
+      async () => {
+        const d = await t!.execRaw(`query { workloads(first: 50) { edges { node { id status } } } }`);
+        const statuses = (d.data as any).workloads.edges.map((e: any) => e.node.status);
+        expect(statuses).toHaveLength(ids.length);
+        expect(new Set(statuses)).toEqual(new Set(['RUNNING']));
+      },
+      { timeout: 60_000, interval: 50 },
+    );
+  }, 120_000);
+
   it('answers a read, a create and a stop while every worker is busy and passes wait in the queue, then carries the stop out', async () => {
     const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: String(CONCURRENCY) }, { controller: true, runtime: gated.runtime });
@@ -61,20 +110,7 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
       if (result.errors?.length) throw new Error(JSON.stringify(result.errors));
       return result.data as any;
     };
-    const create = async (name: string): Promise<string> => {
-      const d = await gql(
-        `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on CreateWorkloadPayload { workload { id } } ... on Error { message } } }`,
-        {
-          input: {
-            name,
-            artifact: { name, spec: { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/hello:1.0', primary: true, port: 8080 }] }] } },
-            runtime: { replicaCount: 1 },
-          },
-        },
-      );
-      if (d.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(d.createWorkload));
-      return d.createWorkload.workload.id as string;
-    };
+    const create = (name: string) => createWorkload(t!, name);
 
     const ids: string[] = [];
     for (let i = 0; i < WORKLOADS; i++) ids.push(await create(`busy-${i}`));

@@ -84,6 +84,49 @@ describe('WorkQueue', () => {
     expect(h.stats().maxRunning).toBe(3);
   });
 
+  it('runs one pass at a time while the foreground waits, and fills every worker again once it does not', async () => {
+    const h = gatedHandler();
+    let foregroundWaiting = true;
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 3, yieldTo: () => foregroundWaiting });
+    for (let i = 0; i < 10; i++) q.add(`w${i}`);
+    expect(q.active).toBe(1); // the backlog still moves, one pass at a time
+    await h.release();
+    expect(q.active).toBe(1);
+    expect(h.started).toEqual(['w0', 'w1']);
+    foregroundWaiting = false;
+    // The workers fill again soon after, though the one pass under way has not ended.
+    await vi.waitFor(() => expect(q.active).toBe(3), { timeout: 1000, interval: 5 });
+    foregroundWaiting = true;
+    await h.release();
+    await h.release();
+    expect(q.active).toBe(1); // passes under way finish; no new one starts beside them
+    await new Promise((r) => setTimeout(r, 50));
+    expect(q.active).toBe(1);
+    while (h.gates.length > 0) await h.release();
+    await q.drain();
+    expect(h.started).toHaveLength(10);
+  });
+
+  it('tells each pass when its key was first added since its last pass began, not when the pass starts', async () => {
+    const woken: [string, number][] = [];
+    const h = gatedHandler();
+    const q = new WorkQueue((key, wokenAt) => (woken.push([key, wokenAt]), h.handle(key)), { ...options, concurrency: 1 });
+    const t0 = performance.now();
+    q.add('busy');
+    q.add('a');
+    await new Promise((r) => setTimeout(r, 30));
+    q.add('a'); // deduplicated: the first add woke it
+    q.add('busy'); // re-added during its pass: woken now
+    const tBusy = performance.now();
+    await new Promise((r) => setTimeout(r, 30));
+    while (h.gates.length > 0) await h.release();
+    await q.drain();
+    expect(woken.map(([k]) => k)).toEqual(['busy', 'a', 'busy']);
+    expect(woken[1]![1]).toBeLessThan(t0 + 20);
+    expect(woken[2]![1]).toBeGreaterThanOrEqual(tBusy - 20);
+    expect(woken[2]![1]).toBeLessThan(tBusy + 20);
+  });
+
   it('serves keys first in, first out, and sends a key re-added during its pass to the back so a busy workload does not starve others', async () => {
     const h = gatedHandler();
     const q = new WorkQueue(h.handle, { ...options, concurrency: 1 });

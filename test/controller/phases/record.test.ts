@@ -268,6 +268,20 @@ describe('phase record', () => {
       expect(again.statements).toHaveLength(2);
     });
 
+    it('the age is measured to what woke the pass: a pass woken within it that waited past it in the queue reads nothing', async () => {
+      const runtime = new FakeRuntime();
+      const r = reconciler(runtime, 200);
+      const id = await settled(r, runtime);
+      const wokenAt = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 300)); // the pass waits behind a backlog
+      const log = recordSql(t.app.orm);
+      await r.pass(id, wokenAt);
+      expect(log.statements).toEqual([]);
+      await r.pass(id); // woken now: the view was read longer ago than the age
+      log.stop();
+      expect(log.statements).toEqual([expect.stringMatching(/^select w\.id/)]);
+    });
+
     it('a round on a kept view that a change made stale reads the workload again and goes on from there', async () => {
       const runtime = new FakeRuntime();
       const r = reconciler(runtime, 60_000);
