@@ -93,7 +93,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   const scopes = new RequestScopes(logger);
   const metrics = new AppMetrics(logger.child({ component: 'metrics' }));
   const orm = await openOrm(deps.database ?? config.database, {
-    onMaintenanceError: (err) => logger.warn({ err }, 'embedded database maintenance failed; the next run tries again'),
+    onMaintenanceError: (err) => logger.warn({ err }, 'database maintenance failed; the next run tries again'),
     ...deps.orm,
   });
   const bus: EventBus = config.redis

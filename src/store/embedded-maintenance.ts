@@ -1,5 +1,6 @@
 /**
- * What PostgreSQL's autovacuum does, for the embedded database.
+ * What PostgreSQL's autovacuum does, for the embedded database; and, on a server, its analysis
+ * soon after a table's size moves.
  *
  * PGlite runs PostgreSQL in single-user mode: no background workers, so no autovacuum. Its tables
  * are never analyzed (the planner estimates every table as if it had never been read: at 1,000
@@ -11,13 +12,20 @@
  * since its last analysis, checked every few seconds with one catalog query; every table of the
  * schema is vacuumed and analyzed every few minutes. See docs/adr/0071-startup-and-memory.md
  * (decision 10).
+ *
+ * On a PostgreSQL server, autovacuum analyzes a table once enough rows changed, but only at its
+ * next round (a minute by default) and not at all where it is turned off; until then a burst of
+ * creates leaves the planner with the empty tables' estimates, and a list's visibility check runs
+ * as a nested loop over every grant per workload (75 ms a read at 1,000 workloads, growing with
+ * the square). So the API analyzes there too, on the same size trigger, and leaves vacuum to the
+ * server (decision 12).
  */
 
 export interface MaintenanceSettings {
   /** How often table sizes are compared with their last analysis. */
   readonly checkMs: number;
-  /** How often every table of the schema is vacuumed (and analyzed). */
-  readonly vacuumMs: number;
+  /** How often every table of the schema is vacuumed (and analyzed); null: never (a server's autovacuum does). */
+  readonly vacuumMs: number | null;
   /** A table is analyzed when its pages moved by this fraction of its last analyzed size... */
   readonly growth: number;
   /** ...and by at least this many pages. */
@@ -26,16 +34,27 @@ export interface MaintenanceSettings {
 
 export const EMBEDDED_MAINTENANCE: MaintenanceSettings = { checkMs: 5_000, vacuumMs: 10 * 60_000, growth: 0.2, minPages: 4 };
 
+/** On a PostgreSQL server: analysis on the same trigger, no vacuum. */
+export const SERVER_MAINTENANCE: MaintenanceSettings = { ...EMBEDDED_MAINTENANCE, vacuumMs: null };
+
+/** Opens every statement the maintenance sends, so that a log of what requests send can leave them out. */
+export const MAINTENANCE_TAG = '/* maintenance */';
+
 /** Runs one SQL statement on the database and returns its rows. */
 export type RunSql = <T>(sql: string, params?: unknown[]) => Promise<T[]>;
 
 const quoted = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
-/** The schema's tables whose size moved past the settings' threshold since their last analysis. */
+/**
+ * The schema's tables whose size moved past the settings' threshold since their last analysis,
+ * among those this role may analyze (it owns them, or is a member of their owner): on a server
+ * the API may run as a role that does not (PostgreSQL would skip them with a warning each time).
+ */
 export async function tablesToAnalyze(run: RunSql, settings: MaintenanceSettings): Promise<string[]> {
   const rows = await run<{ name: string }>(
     `select c.relname as name from pg_class c
       where c.relnamespace = to_regnamespace(current_schema()) and c.relkind = 'r'
+        and pg_has_role(c.relowner, 'USAGE')
         and abs(pg_relation_size(c.oid) / current_setting('block_size')::int - greatest(c.relpages, 0)) >= greatest(?::int, c.relpages * ?::float8)
       order by c.relname`,
     [settings.minPages, settings.growth],
@@ -69,7 +88,7 @@ export function startMaintenance(run: RunSql, settings: MaintenanceSettings, onE
   let lastVacuum = Date.now();
   const once = async () => {
     try {
-      if (Date.now() - lastVacuum >= settings.vacuumMs) {
+      if (settings.vacuumMs !== null && Date.now() - lastVacuum >= settings.vacuumMs) {
         lastVacuum = Date.now();
         await vacuumAll(run);
       } else {

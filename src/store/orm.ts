@@ -5,7 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
-import { EMBEDDED_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
+import { EMBEDDED_MAINTENANCE, MAINTENANCE_TAG, SERVER_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
 import { startEmbeddedDatabaseThread, type EmbeddedDatabaseThread } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
 
@@ -33,8 +33,9 @@ export interface OrmOptions {
   /** Called with the text of every SQL statement the ORM sends (tests count queries with it). */
   onQuery?: (sql: string) => void;
   /**
-   * The embedded database's maintenance (./embedded-maintenance.ts): its settings, or false for
-   * none. PostgreSQL's own autovacuum does this for a server.
+   * The database's maintenance (./embedded-maintenance.ts): its settings, or false for none. By
+   * default the embedded database is analyzed and vacuumed, a server's tables analyzed when their
+   * size moves (its autovacuum vacuums them).
    */
   maintenance?: MaintenanceSettings | false;
   /** Called with what made a maintenance run fail (the next one tries again). */
@@ -94,24 +95,30 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       dbName: 'postgres',
       driverOptions: { connection: { pglite: () => (embedded = startEmbeddedDatabaseThread({ dataDir, wasmModule })) } },
     });
-    const settings = opts.maintenance ?? EMBEDDED_MAINTENANCE;
-    // Through knex, not the ORM's connection: the maintenance's statements are not the requests'
-    // (`onQuery` counts what requests send).
-    const knex = (orm.em.getConnection() as AbstractSqlConnection).getKnex();
-    const run: RunSql = async <T>(sql: string, params: unknown[] = []) =>
-      ((await knex.raw(sql, params as Knex.RawBinding[])) as { rows: T[] }).rows;
-    const maintenance = settings ? startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {})) : undefined;
     // The thread starts with the driver's first connection.
     const heapStatistics = () => (embedded ? embedded.heapStatistics() : Promise.reject(new Error('the embedded database is not open')));
     Object.assign(orm, { embeddedDatabase: { heapStatistics } });
     const closeOrm = orm.close.bind(orm);
     orm.close = async (force?: boolean) => {
       try {
-        await maintenance?.stop();
         await closeOrm(force);
       } finally {
         await embedded?.close();
       }
+    };
+  }
+  const settings = opts.maintenance ?? (database.kind === 'postgres' ? SERVER_MAINTENANCE : EMBEDDED_MAINTENANCE);
+  if (settings) {
+    // Through knex, not the ORM's connection: the maintenance's statements are not the requests'
+    // (`onQuery` counts what requests send).
+    const knex = (orm.em.getConnection() as AbstractSqlConnection).getKnex();
+    const run: RunSql = async <T>(sql: string, params: unknown[] = []) =>
+      ((await knex.raw(`${MAINTENANCE_TAG} ${sql}`, params as Knex.RawBinding[])) as { rows: T[] }).rows;
+    const maintenance = startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {}));
+    const closeWithout = orm.close.bind(orm);
+    orm.close = async (force?: boolean) => {
+      await maintenance.stop();
+      await closeWithout(force);
     };
   }
   try {

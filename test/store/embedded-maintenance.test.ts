@@ -1,10 +1,21 @@
 /**
- * The embedded database's maintenance (PGlite has no autovacuum): tables are analyzed once their
- * size moves, so the planner sees what they hold, and vacuumed on a schedule.
+ * The database's maintenance: tables are analyzed once their size moves, so the planner sees what
+ * they hold (on a server too: autovacuum comes a minute late, or never where it is off), and the
+ * embedded database's (PGlite has no autovacuum) vacuumed on a schedule.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeChanged, startMaintenance, tablesToAnalyze, vacuumAll, type RunSql } from '../../src/store/embedded-maintenance.js';
+import {
+  analyzeChanged,
+  EMBEDDED_MAINTENANCE,
+  SERVER_MAINTENANCE,
+  startMaintenance,
+  tablesToAnalyze,
+  vacuumAll,
+  type RunSql,
+} from '../../src/store/embedded-maintenance.js';
 import { openOrm, type Orm } from '../../src/store/orm.js';
+import { createDatabase, describeEachDatabase } from '../support/backends.js';
+import { recordSql } from '../support/sql-log.js';
 
 const SETTINGS = { checkMs: 20, vacuumMs: 60_000, growth: 0.2, minPages: 4 };
 
@@ -82,18 +93,49 @@ describe('embedded database maintenance', () => {
   });
 });
 
-describe('the embedded database opened by the API', () => {
-  it("is maintained without being asked, apart from the statements requests send, and the maintenance stops with the database", async () => {
+/** A default check comes within this (its interval, 5 s, and the analysis). */
+const CHECK_WITHIN_MS = 8_000;
+
+describeEachDatabase('the database opened by the API', (backend) => {
+  it('is analyzed once a table grows without being asked, apart from the statements requests send, and the maintenance stops with the database', async () => {
+    const { database, drop } = await createDatabase(backend);
     const sent: string[] = [];
-    const orm = await openOrm({ kind: 'pglite-memory' }, { maintenance: { ...SETTINGS, checkMs: 20 }, onQuery: (sql) => sent.push(sql) });
-    const run: RunSql = (sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all');
-    await run('create table grows (id int)');
-    await run('insert into grows select g from generate_series(1, 5000) g');
-    await expect
-      .poll(async () => (await run<{ reltuples: number }>(`select reltuples from pg_class where relname = 'grows'`))[0]!.reltuples, { timeout: 5_000 })
-      .toBe(5000);
-    // Tests count what a request sends with onQuery: the maintenance's catalog reads and analyses are not among it.
-    expect(sent.filter((q) => /relpages|analyze "/i.test(q))).toEqual([]);
-    await orm.close(true);
-  });
+    // The defaults: the embedded database's, or a server's (analysis only), every 5 s.
+    const orm = await openOrm(database, { onQuery: (sql) => sent.push(sql) });
+    const log = recordSql(orm);
+    try {
+      const run: RunSql = (sql, params) => orm.em.fork().getConnection().execute(sql, params ?? [], 'all');
+      await run('create table grows (id int)');
+      await run('insert into grows select g from generate_series(1, 5000) g');
+      await expect
+        .poll(async () => (await run<{ reltuples: number }>(`select reltuples from pg_class where relname = 'grows'`))[0]!.reltuples, { timeout: CHECK_WITHIN_MS, interval: 200 })
+        .toBe(5000);
+      // Tests count what a request sends (onQuery, recordSql): the maintenance's catalog reads and analyses are not among it.
+      expect(sent.filter((q) => /relpages|analyze "/i.test(q))).toEqual([]);
+      expect(log.statements.filter((q) => /relpages|analyze /i.test(q))).toEqual([]);
+      log.stop();
+      if (backend.name === 'postgres') {
+        // A server's autovacuum vacuums: the API only analyzes.
+        const [row] = await run<{ last_vacuum: Date | null; last_analyze: Date | null }>(`select last_vacuum, last_analyze from pg_stat_user_tables where relname = 'grows'`);
+        expect(row!.last_vacuum).toBeNull();
+        expect(row!.last_analyze).not.toBeNull();
+      }
+    } finally {
+      await orm.close(true);
+      await drop();
+    }
+  }, 20_000);
+});
+
+it('a server never gets a vacuum from the API, however long it runs', async () => {
+  const ran: string[] = [];
+  const run: RunSql = async <T,>(sql: string) => {
+    ran.push(sql.trim().split(/\s+/)[0]!.toLowerCase());
+    return [] as T[];
+  };
+  const maintenance = startMaintenance(run, { ...SERVER_MAINTENANCE, checkMs: 5 }, () => {});
+  await new Promise((r) => setTimeout(r, 60));
+  await maintenance.stop();
+  expect(ran.length).toBeGreaterThan(2);
+  expect(new Set(ran)).toEqual(new Set(['select']));
 });

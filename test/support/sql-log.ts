@@ -1,7 +1,9 @@
 /**
  * Every SQL statement the ORM's connection sends, raw SQL and transaction control included
- * (knex reports each as a `query` event; MikroORM's own logger misses raw statements).
+ * (knex reports each as a `query` event; MikroORM's own logger misses raw statements), but for
+ * the database's maintenance (its catalog check every few seconds is no request's).
  */
+import { MAINTENANCE_TAG } from '../../src/store/embedded-maintenance.js';
 import type { Orm } from '../../src/store/orm.js';
 
 export interface SqlLog {
@@ -17,7 +19,9 @@ export function recordSql(orm: Orm): SqlLog {
     off(event: 'query', listener: (q: { sql: string }) => void): void;
   };
   const statements: string[] = [];
-  const listener = (q: { sql: string }) => statements.push(q.sql.replaceAll('"', '').replace(/;\s*$/, '').trim().toLowerCase());
+  const listener = (q: { sql: string }) => {
+    if (!q.sql.startsWith(MAINTENANCE_TAG)) statements.push(q.sql.replaceAll('"', '').replace(/;\s*$/, '').trim().toLowerCase());
+  };
   client.on('query', listener);
   return { statements, stop: () => client.off('query', listener) };
 }
