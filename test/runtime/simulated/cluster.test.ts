@@ -146,3 +146,58 @@ describe('simulated cluster deployments', () => {
     expect(await sim.runtime.getRoute(blue.workloadId)).toEqual(route);
   });
 });
+
+describe('simulated cluster reads by workload and proton', () => {
+  it("answers each workload's and proton's reads with exactly its own objects as protons come and go, and spreads pods over the nodes that hold fewest", async () => {
+    const sim = await simulatedCluster();
+    const specs = Array.from({ length: 6 }, (_, i) => protonSpec({ replicas: 1 + (i % 3) }));
+    // A second proton on the first workload (a replacement's candidate).
+    const candidate = protonSpec({ workloadId: specs[0]!.workloadId, replicas: 2 });
+    for (const spec of [...specs, candidate]) await sim.runtime.applyProton(spec);
+    const total = [...specs, candidate].reduce((n, s) => n + s.replicas, 0);
+    await sim.runUntil(async () => (await sim.runtime.listPods()).filter(isServing).length === total);
+
+    const podsOf = async (filter: { workloadId?: string; protonId?: string }) => (await sim.runtime.listPods(filter)).map((p) => p.metadata!.name!).sort();
+    const all = await sim.runtime.listPods();
+    for (const spec of specs) {
+      const own = all.filter((p) => p.metadata!.labels![LABELS.workloadId] === spec.workloadId).map((p) => p.metadata!.name!).sort();
+      expect(await podsOf({ workloadId: spec.workloadId })).toEqual(own);
+      expect((await sim.runtime.listProtons({ workloadId: spec.workloadId })).map((p) => p.protonId).sort()).toEqual(
+        (spec === specs[0] ? [spec.protonId, candidate.protonId] : [spec.protonId]).sort(),
+      );
+    }
+    expect(await podsOf({ protonId: candidate.protonId })).toHaveLength(2);
+    expect(await podsOf({ workloadId: specs[1]!.workloadId, protonId: candidate.protonId })).toEqual([]);
+    expect(await sim.runtime.listProtons({ workloadId: specs[1]!.workloadId, protonId: candidate.protonId })).toEqual([]);
+    // Fourteen pods over three nodes, placed one at a time where fewest are: 5, 5 and 4.
+    const perNode = (pods: typeof all) => pods.reduce((m, p) => m.set(p.spec!.nodeName!, (m.get(p.spec!.nodeName!) ?? 0) + 1), new Map<string, number>());
+    expect(total).toBe(14);
+    expect([...perNode(all).values()].sort()).toEqual([4, 5, 5]);
+
+    // The first proton of the first workload goes: its pods and then the proton leave every read.
+    await sim.runtime.deleteProton(specs[0]!.protonId);
+    await sim.runUntil(async () => (await sim.runtime.listProtons({ protonId: specs[0]!.protonId })).length === 0);
+    expect(await podsOf({ protonId: specs[0]!.protonId })).toEqual([]);
+    expect((await sim.runtime.listProtons({ workloadId: specs[0]!.workloadId })).map((p) => p.protonId)).toEqual([candidate.protonId]);
+    expect(await podsOf({ workloadId: specs[0]!.workloadId })).toEqual(await podsOf({ protonId: candidate.protonId }));
+  });
+
+  it('places a pod on the first node holding fewest pods, counting only the pods still there', async () => {
+    const sim = await simulatedCluster();
+    const nodeOf = async (protonId: string) => (await sim.runtime.listPods({ protonId }))[0]!.spec!.nodeName!;
+    const a = protonSpec({ replicas: 3 });
+    await sim.runtime.applyProton(a);
+    await sim.runUntil(async () => (await sim.runtime.listPods({ protonId: a.protonId })).filter(isServing).length === 3);
+    const b = protonSpec({ replicas: 1 });
+    await sim.runtime.applyProton(b);
+    await sim.runUntil(async () => (await sim.runtime.listPods({ protonId: b.protonId })).some(isServing));
+    expect(await nodeOf(b.protonId)).toBe('sim-node-1'); // one pod each, then the first node
+    await sim.runtime.deleteProton(b.protonId);
+    await sim.runUntil(async () => (await sim.runtime.listPods({ protonId: b.protonId })).length === 0);
+    // One pod on each node again: the first node takes the next (not the second, as if b's pod still counted).
+    const c = protonSpec({ replicas: 1 });
+    await sim.runtime.applyProton(c);
+    await sim.runUntil(async () => (await sim.runtime.listPods({ protonId: c.protonId })).some(isServing));
+    expect(await nodeOf(c.protonId)).toBe('sim-node-1');
+  });
+});
