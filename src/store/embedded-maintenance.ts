@@ -80,11 +80,13 @@ export async function vacuumAll(run: RunSql): Promise<void> {
 /**
  * Runs `analyzeChanged` every `checkMs` and `vacuumAll` every `vacuumMs`, one at a time, until
  * stopped. A failed run is reported and the next one tries again (the database may be restarting;
- * requests report that themselves). The timers do not keep the process alive.
+ * requests report that themselves); while runs keep failing only the first is reported, so an
+ * outage does not log every few seconds. The timers do not keep the process alive.
  */
 export function startMaintenance(run: RunSql, settings: MaintenanceSettings, onError: (err: unknown) => void): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   let stopped = false;
+  let failing = false;
   let lastVacuum = Date.now();
   const once = async () => {
     try {
@@ -94,8 +96,10 @@ export function startMaintenance(run: RunSql, settings: MaintenanceSettings, onE
       } else {
         await analyzeChanged(run, settings);
       }
+      failing = false;
     } catch (err) {
-      if (!stopped) onError(err);
+      if (!stopped && !failing) onError(err);
+      failing = true;
     } finally {
       running = undefined;
     }

@@ -93,6 +93,29 @@ describe('embedded database maintenance', () => {
   });
 });
 
+it('reports the first failure of an outage only, and the first of the next outage after a run that worked', async () => {
+  const errors: unknown[] = [];
+  let down = true;
+  let runs = 0;
+  const run: RunSql = async <T,>() => {
+    runs++;
+    if (down) throw new Error(`the database is down (run ${runs})`);
+    return [] as T[];
+  };
+  const maintenance = startMaintenance(run, { ...SERVER_MAINTENANCE, checkMs: 5 }, (err) => errors.push(err));
+  await expect.poll(() => runs, { timeout: 2_000 }).toBeGreaterThan(5);
+  expect(errors).toEqual([new Error('the database is down (run 1)')]);
+  down = false;
+  const back = runs;
+  await expect.poll(() => runs, { timeout: 2_000 }).toBeGreaterThan(back + 2);
+  down = true;
+  const again = runs;
+  await expect.poll(() => runs, { timeout: 2_000 }).toBeGreaterThan(again + 3);
+  await maintenance.stop();
+  expect(errors).toHaveLength(2);
+  expect(String(errors[1])).toMatch(/the database is down/);
+});
+
 /** A default check comes within this (its interval, 5 s, and the analysis). */
 const CHECK_WITHIN_MS = 8_000;
 
