@@ -204,6 +204,21 @@ async function scrapeLoopP99(url: string): Promise<number> {
   return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_MONITOR_INTERVAL_MS) : NaN;
 }
 
+/** Once `server` says it listens, sends it the burst's N creates at once on new connections; their latencies. */
+async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
+  await once(server.stdout!, 'data');
+  const url = `http://127.0.0.1:${port}`;
+  const latencies: number[] = [];
+  await Promise.all(
+    Array.from({ length: n }, async (_, i) => {
+      const t0 = performance.now();
+      await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
+      latencies.push(performance.now() - t0);
+    }),
+  );
+  return summary(latencies);
+}
+
 /** N requests at once on new connections to a bare HTTP server that answers each at once. */
 async function transportFloor(n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
   const port = await freePort();
@@ -215,17 +230,7 @@ async function transportFloor(n: number, tokens: string[]): Promise<ReturnType<t
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   try {
-    await once(server.stdout!, 'data');
-    const url = `http://127.0.0.1:${port}`;
-    const latencies: number[] = [];
-    await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const t0 = performance.now();
-        await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
-        latencies.push(performance.now() - t0);
-      }),
-    );
-    return summary(latencies);
+    return await burstAt(server, port, n, tokens);
   } finally {
     server.kill();
   }
@@ -271,17 +276,7 @@ async function statementFloor(db: 'postgres' | 'pglite', n: number, tokens: stri
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(scratch && { FLOOR_DATABASE_URL: scratch.url }) } },
   );
   try {
-    await once(server.stdout!, 'data');
-    const url = `http://127.0.0.1:${port}`;
-    const latencies: number[] = [];
-    await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const t0 = performance.now();
-        await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
-        latencies.push(performance.now() - t0);
-      }),
-    );
-    return summary(latencies);
+    return await burstAt(server, port, n, tokens);
   } finally {
     server.kill();
     await once(server, 'exit');
