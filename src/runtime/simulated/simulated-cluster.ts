@@ -36,6 +36,7 @@ import { realTimers } from './timers.js';
 import type { TimingProfile } from './timings.js';
 import { DEFAULT_TIMINGS } from './timings.js';
 import { SimulatedReplicaServers, type ReplicaServerOptions } from './replica-server.js';
+import { SimObjects, type SimProton } from './sim-objects.js';
 
 /** How the simulated cluster is built. */
 export interface SimulatedClusterOptions {
@@ -59,16 +60,6 @@ export interface InjectFaultOptions {
   readonly container?: string;
 }
 
-interface SimProton {
-  spec: ProtonSpec;
-  revision: string;
-  generation: number;
-  readonly createdAt: Date;
-  deletionTimestamp?: Date;
-  /** ReplicaSet uid per revision, so pods of one revision share an owner. */
-  readonly replicaSetUids: Map<string, string>;
-}
-
 interface Subscriber {
   readonly handler: PodEventHandler;
 }
@@ -90,17 +81,8 @@ export class SimulatedCluster {
   /** The replicas' HTTP servers, when the cluster serves HTTP. */
   readonly replicaServers: SimulatedReplicaServers | undefined;
 
-  readonly #protons = new Map<string, SimProton>();
-  readonly #pods = new Map<string, SimPod>();
-  /**
-   * Indexes over the two maps above, so that what one workload or proton reads costs what it
-   * holds, not what the cluster holds (a pass reads one workload's pods and protons; at 1,000
-   * workloads a scan of every pod per read made a burst quadratic): pods by proton, protons by
-   * workload, and pods placed per node (the scheduler's spread).
-   */
-  readonly #podsByProton = new Map<string, Set<SimPod>>();
-  readonly #protonsByWorkload = new Map<string, Set<string>>();
-  readonly #podsOnNode = new Map<string, number>();
+  /** Protons and pods, and the indexes reads and the scheduler go through. */
+  readonly #objects = new SimObjects();
   readonly #routes = new Map<string, WorkloadRoute>();
   readonly #injected = new Map<string, { fault: SimulatedFault; container?: string }>();
   readonly #subscribers = new Set<Subscriber>();
@@ -133,7 +115,7 @@ export class SimulatedCluster {
     this.#assertRunning();
     assertValidProtonSpec(spec);
     const revision = protonRevision(spec);
-    const existing = this.#protons.get(spec.protonId);
+    const existing = this.#objects.proton(spec.protonId);
     if (existing) {
       if (existing.deletionTimestamp) {
         throw new RuntimeConflictError(`proton ${spec.protonId} is being deleted; apply it again once it is gone`);
@@ -147,24 +129,23 @@ export class SimulatedCluster {
       existing.revision = revision;
       if (importanceChanged) this.#relabel(spec.protonId, spec.importance);
     } else {
-      this.#protons.set(spec.protonId, {
+      this.#objects.addProton({
         spec,
         revision,
         generation: 1,
         createdAt: this.#timers.now(),
         replicaSetUids: new Map(),
       });
-      addTo(this.#protonsByWorkload, spec.workloadId, spec.protonId);
     }
     this.#requestReconcile(spec.protonId);
-    return this.#observeProton(this.#protons.get(spec.protonId)!);
+    return this.#observeProton(this.#objects.proton(spec.protonId)!);
   }
 
   /** Sets a proton's desired replicas; see `ProtonRuntime.scaleProton`. */
   scaleProton(protonId: string, replicas: number): ObservedProton {
     this.#assertRunning();
     assertValidReplicas(replicas);
-    const proton = this.#protons.get(protonId);
+    const proton = this.#objects.proton(protonId);
     if (!proton) throw new RuntimeNotFoundError('proton', protonId);
     if (proton.deletionTimestamp) throw new RuntimeConflictError(`proton ${protonId} is being deleted`);
     proton.spec = { ...proton.spec, replicas };
@@ -175,7 +156,7 @@ export class SimulatedCluster {
   /** Deletes a proton in the foreground: its pods terminate gracefully, then it is gone. */
   deleteProton(protonId: string): void {
     this.#assertRunning();
-    const proton = this.#protons.get(protonId);
+    const proton = this.#objects.proton(protonId);
     if (!proton || proton.deletionTimestamp) return;
     proton.deletionTimestamp = this.#timers.now();
     this.#injected.delete(protonId);
@@ -185,7 +166,7 @@ export class SimulatedCluster {
   /** Relabels every proton of the workload and their pods with the importance; restarts nothing. */
   setImportance(workloadId: string, importance: Importance): void {
     this.#assertRunning();
-    for (const proton of this.#protonsOf(workloadId)) {
+    for (const proton of this.#objects.protons({ workloadId })) {
       if (proton.spec.importance === importance) continue;
       proton.spec = { ...proton.spec, importance };
       this.#relabel(proton.spec.protonId, importance);
@@ -195,13 +176,13 @@ export class SimulatedCluster {
   /** The protons that exist, being deleted included. */
   listProtons(filter: RuntimeFilter = {}): ObservedProton[] {
     this.#assertRunning();
-    return this.#selectProtons(filter).map((p) => this.#observeProton(p));
+    return this.#objects.protons(filter).map((p) => this.#observeProton(p));
   }
 
   /** One proton, or undefined. */
   getProton(protonId: string): ObservedProton | undefined {
     this.#assertRunning();
-    const proton = this.#protons.get(protonId);
+    const proton = this.#objects.proton(protonId);
     return proton && this.#observeProton(proton);
   }
 
@@ -229,9 +210,7 @@ export class SimulatedCluster {
   /** Every pod now, as frozen `V1Pod` objects. */
   listPods(filter: RuntimeFilter = {}): V1Pod[] {
     this.#assertRunning();
-    const protons = filter.protonId !== undefined || filter.workloadId !== undefined ? this.#selectProtons(filter) : undefined;
-    const pods = protons ? protons.flatMap((p) => this.#podsOf(p.spec.protonId)) : [...this.#pods.values()];
-    return pods.map((p) => p.snapshot!);
+    return this.#objects.pods(filter).map((p) => p.snapshot!);
   }
 
   /** Subscribes a handler to pod events; with `replay`, it first gets an `added` event per existing pod. */
@@ -239,7 +218,7 @@ export class SimulatedCluster {
     const subscriber: Subscriber = { handler };
     this.#subscribers.add(subscriber);
     if (replay) {
-      for (const pod of this.#pods.values()) this.#enqueue({ type: 'added', pod: pod.snapshot! }, [subscriber]);
+      for (const pod of this.#objects.allPods()) this.#enqueue({ type: 'added', pod: pod.snapshot! }, [subscriber]);
     }
     return () => {
       this.#subscribers.delete(subscriber);
@@ -291,7 +270,7 @@ export class SimulatedCluster {
   shutdown(): void {
     if (this.#shutDown) return;
     this.#shutDown = true;
-    for (const pod of this.#pods.values()) this.#clearPodTimers(pod);
+    for (const pod of this.#objects.allPods()) this.#clearPodTimers(pod);
     for (const t of this.#clusterTimers) this.#timers.clearTimeout(t);
     this.#clusterTimers.clear();
     this.#subscribers.clear();
@@ -322,15 +301,12 @@ export class SimulatedCluster {
   }
 
   #reconcile(protonId: string): void {
-    const proton = this.#protons.get(protonId);
-    const pods = this.#podsOf(protonId);
+    const proton = this.#objects.proton(protonId);
+    const pods = this.#objects.podsOf(protonId);
     if (!proton) return;
     if (proton.deletionTimestamp) {
       for (const pod of pods) this.#deletePod(pod);
-      if (this.#podsOf(protonId).length === 0) {
-        this.#protons.delete(protonId);
-        removeFrom(this.#protonsByWorkload, proton.spec.workloadId, protonId);
-      }
+      if (this.#objects.podsOf(protonId).length === 0) this.#objects.removeProton(proton);
       return;
     }
     // Like a ReplicaSet: pods being deleted and failed pods are not counted; they are replaced.
@@ -358,27 +334,8 @@ export class SimulatedCluster {
     for (const pod of pickForDeletion(oldServing, Math.min(oldServing.length, available - desired))) this.#deletePod(pod);
   }
 
-  /** The protons `filter` selects, through the indexes. */
-  #selectProtons(filter: RuntimeFilter): SimProton[] {
-    if (filter.protonId !== undefined) {
-      const proton = this.#protons.get(filter.protonId);
-      return proton && matches(filter, proton.spec.workloadId, proton.spec.protonId) ? [proton] : [];
-    }
-    return filter.workloadId !== undefined ? this.#protonsOf(filter.workloadId) : [...this.#protons.values()];
-  }
-
-  /** The workload's protons, being deleted included. */
-  #protonsOf(workloadId: string): SimProton[] {
-    return [...(this.#protonsByWorkload.get(workloadId) ?? [])].map((id) => this.#protons.get(id)!);
-  }
-
-  /** The proton's pods, in creation order, being deleted included. */
-  #podsOf(protonId: string): SimPod[] {
-    return [...(this.#podsByProton.get(protonId) ?? [])];
-  }
-
   #observeProton(p: SimProton): ObservedProton {
-    const pods = this.#podsOf(p.spec.protonId).filter((x) => !x.deletionTimestamp && !x.evicted);
+    const pods = this.#objects.podsOf(p.spec.protonId).filter((x) => !x.deletionTimestamp && !x.evicted);
     return Object.freeze({
       workloadId: p.spec.workloadId,
       protonId: p.spec.protonId,
@@ -398,7 +355,7 @@ export class SimulatedCluster {
   }
 
   #relabel(protonId: string, importance: Importance): void {
-    for (const pod of this.#podsOf(protonId)) {
+    for (const pod of this.#objects.podsOf(protonId)) {
       if (pod.importance === importance) continue;
       pod.importance = importance;
       this.#publish(pod);
@@ -434,7 +391,7 @@ export class SimulatedCluster {
     const podFault = containers.map((c) => c.fault).find((f) => f?.name === 'evicted' || f?.name === 'unschedulable');
     let name: string;
     do name = `${protonObjectName(spec.protonId)}-${proton.revision}-${randomSuffix()}`;
-    while (this.#pods.has(name));
+    while (this.#objects.hasPodNamed(name));
     const pod: SimPod = {
       name,
       uid: randomUUID(),
@@ -456,8 +413,7 @@ export class SimulatedCluster {
       conditionTimes: new Map(),
       resourceVersion: '0',
     };
-    this.#pods.set(name, pod);
-    addTo(this.#podsByProton, pod.protonId, pod);
+    this.#objects.addPod(pod);
     this.#publish(pod, 'added');
     this.#after(pod, this.timings.scheduleMs, () => this.#schedule(pod));
   }
@@ -468,10 +424,7 @@ export class SimulatedCluster {
       this.#publish(pod);
       return;
     }
-    // The node with the fewest pods (the first of them on a tie).
-    const node = this.#nodes.reduce((best, n) => ((this.#podsOnNode.get(n) ?? 0) < (this.#podsOnNode.get(best) ?? 0) ? n : best));
-    pod.nodeName = node;
-    this.#podsOnNode.set(node, (this.#podsOnNode.get(node) ?? 0) + 1);
+    const node = this.#objects.place(pod, this.#nodes);
     pod.hostIP = `10.0.1.${10 + this.#nodes.indexOf(node)}`;
     this.#publish(pod);
     this.#after(pod, this.timings.kubeletSyncMs, () => this.#kubeletSync(pod));
@@ -617,7 +570,7 @@ export class SimulatedCluster {
   // ---------------------------------------------------------------- pods: deletion
 
   #deletePod(pod: SimPod): void {
-    if (pod.deletionTimestamp || !this.#pods.has(pod.name)) return;
+    if (pod.deletionTimestamp || !this.#objects.has(pod)) return;
     this.#clearPodTimers(pod);
     pod.deletionTimestamp = new Date(this.#timers.now().getTime() + GRACE_SECONDS * 1000);
     // No kubelet holds an unbound pod, and a failed pod has nothing left to stop: gone at once.
@@ -630,11 +583,9 @@ export class SimulatedCluster {
   }
 
   #remove(pod: SimPod): void {
-    if (!this.#pods.has(pod.name)) return;
+    if (!this.#objects.has(pod)) return;
     this.#clearPodTimers(pod);
-    this.#pods.delete(pod.name);
-    removeFrom(this.#podsByProton, pod.protonId, pod);
-    if (pod.nodeName) this.#podsOnNode.set(pod.nodeName, this.#podsOnNode.get(pod.nodeName)! - 1);
+    this.#objects.removePod(pod);
     this.replicaServers?.removed(pod);
     pod.resourceVersion = String(++this.#resourceVersion);
     pod.snapshot = renderPod(pod, this.#timers.now());
@@ -649,7 +600,7 @@ export class SimulatedCluster {
     const handle = this.#timers.setTimeout(() => {
       pod.timers.delete(handle);
       c?.timers.delete(handle);
-      if (this.#shutDown || !this.#pods.has(pod.name)) return;
+      if (this.#shutDown || !this.#objects.has(pod)) return;
       fn();
     }, ms);
     pod.timers.add(handle);
@@ -672,7 +623,7 @@ export class SimulatedCluster {
 
   /** Renders the pod after a change and queues the event. */
   #publish(pod: SimPod, type: 'added' | 'modified' = 'modified'): void {
-    if (!this.#pods.has(pod.name)) return;
+    if (!this.#objects.has(pod)) return;
     const previous = pod.snapshot;
     pod.resourceVersion = String(++this.#resourceVersion);
     pod.snapshot = renderPod(pod, this.#timers.now());
@@ -704,7 +655,7 @@ export class SimulatedCluster {
   }
 
   #requirePod(podName: string): SimPod {
-    const pod = this.#pods.get(podName);
+    const pod = this.#objects.pod(podName);
     if (!pod) throw new RuntimeNotFoundError('pod', podName);
     return pod;
   }
@@ -732,21 +683,6 @@ function pickForDeletion(pods: readonly SimPod[], count: number): SimPod[] {
       return a.name < b.name ? 1 : -1;
     })
     .slice(0, count);
-}
-
-function matches(filter: RuntimeFilter, workloadId: string, protonId: string): boolean {
-  return (filter.workloadId === undefined || filter.workloadId === workloadId) && (filter.protonId === undefined || filter.protonId === protonId);
-}
-
-function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  let set = index.get(key);
-  if (!set) index.set(key, (set = new Set()));
-  set.add(value);
-}
-
-function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
-  const set = index.get(key);
-  if (set?.delete(value) && set.size === 0) index.delete(key);
 }
 
 function crashMessage(c: SimContainer): string {
