@@ -219,11 +219,14 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     const read = async () =>
       ((await hal.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id spec { containerGroups { containers { resources { cpu } } } } } } } }`, { id })).data as any).workload.artifact;
     const artifactId: string = (await read()).id;
-    const edit = async (cpu: string) =>
-      ((await hal.execRaw(
+    const edit = async (cpu: string) => {
+      const result = await hal.execRaw(
         `mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename ... on QuotaExceededError { scope resource limit used requested } } }`,
         { input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu, memory: '256Mi' } })]) } },
-      )).data as any).updateArtifact;
+      );
+      expect(result.errors, JSON.stringify(result.errors)).toBeUndefined();
+      return (result.data as any).updateArtifact;
+    };
     expect(await edit('600m')).toEqual({ __typename: 'QuotaExceededError', scope: 'OWNER', resource: 'CPU', limit: 1, used: 0.5, requested: 0.7 });
     expect((await read()).spec.containerGroups[0].containers[0].resources.cpu).toBe('250m');
     expect(await edit('500m')).toEqual({ __typename: 'UpdateArtifactPayload' });
