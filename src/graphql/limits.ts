@@ -3,7 +3,17 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import { maxTokensPlugin } from '@escape.tech/graphql-armor-max-tokens';
 import { createComplexityRule } from '@pothos/plugin-complexity';
-import { getOperationAST, GraphQLError, Kind, validate, type DocumentNode, type ExecutionArgs, type TypeNode, type ValidationContext } from 'graphql';
+import {
+  getOperationAST,
+  GraphQLError,
+  Kind,
+  validate,
+  type DocumentNode,
+  type ExecutionArgs,
+  type GraphQLSchema,
+  type TypeNode,
+  type ValidationContext,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 /** What one GraphQL operation may weigh; each bound comes from a GRAPHQL_MAX_* variable. */
@@ -163,14 +173,17 @@ interface KeptCosts {
   readonly costVariables: Map<string, readonly string[]>;
   readonly costs: Map<string, number>;
 }
-const kept = new WeakMap<DocumentNode, KeptCosts>();
+/** Per schema (an app's), per document. */
+const kept = new WeakMap<GraphQLSchema, WeakMap<DocumentNode, KeptCosts>>();
 /** Distinct variable values kept per document; past it the document's costs start over. */
 const COSTS_PER_DOCUMENT = 256;
 const COST_VARIABLE_TYPES = new Set(['Int', 'Boolean']);
 
 function measure(args: ExecutionArgs): { complexity: number } | { errors: readonly GraphQLError[] } {
-  let entry = kept.get(args.document);
-  if (!entry) kept.set(args.document, (entry = { costVariables: new Map(), costs: new Map() }));
+  let documents = kept.get(args.schema);
+  if (!documents) kept.set(args.schema, (documents = new WeakMap()));
+  let entry = documents.get(args.document);
+  if (!entry) documents.set(args.document, (entry = { costVariables: new Map(), costs: new Map() }));
   const operationName = args.operationName ?? '';
   let names = entry.costVariables.get(operationName);
   if (!names) {
