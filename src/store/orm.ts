@@ -107,6 +107,13 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       }
     };
   }
+  try {
+    if (!(await allMigrationsApplied(orm))) await orm.getMigrator().up();
+  } catch (err) {
+    await orm.close(true);
+    throw err;
+  }
+  // After the migrations: what they change is what there is to analyze.
   const settings = opts.maintenance ?? (database.kind === 'postgres' ? SERVER_MAINTENANCE : EMBEDDED_MAINTENANCE);
   if (settings) {
     // Through knex, not the ORM's connection: the maintenance's statements are not the requests'
@@ -120,12 +127,6 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       await maintenance.stop();
       await closeWithout(force);
     };
-  }
-  try {
-    if (!(await allMigrationsApplied(orm))) await orm.getMigrator().up();
-  } catch (err) {
-    await orm.close(true);
-    throw err;
   }
   return orm;
 }

@@ -53,13 +53,6 @@ export class SimObjects {
     return this.#pods.get(name);
   }
 
-  has(pod: SimPod): boolean {
-    return this.#pods.has(pod.name);
-  }
-
-  hasPodNamed(name: string): boolean {
-    return this.#pods.has(name);
-  }
 
   addPod(pod: SimPod): void {
     this.#pods.set(pod.name, pod);

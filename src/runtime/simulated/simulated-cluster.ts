@@ -391,7 +391,7 @@ export class SimulatedCluster {
     const podFault = containers.map((c) => c.fault).find((f) => f?.name === 'evicted' || f?.name === 'unschedulable');
     let name: string;
     do name = `${protonObjectName(spec.protonId)}-${proton.revision}-${randomSuffix()}`;
-    while (this.#objects.hasPodNamed(name));
+    while (this.#objects.pod(name));
     const pod: SimPod = {
       name,
       uid: randomUUID(),
@@ -570,7 +570,7 @@ export class SimulatedCluster {
   // ---------------------------------------------------------------- pods: deletion
 
   #deletePod(pod: SimPod): void {
-    if (pod.deletionTimestamp || !this.#objects.has(pod)) return;
+    if (pod.deletionTimestamp || !this.#objects.pod(pod.name)) return;
     this.#clearPodTimers(pod);
     pod.deletionTimestamp = new Date(this.#timers.now().getTime() + GRACE_SECONDS * 1000);
     // No kubelet holds an unbound pod, and a failed pod has nothing left to stop: gone at once.
@@ -583,7 +583,7 @@ export class SimulatedCluster {
   }
 
   #remove(pod: SimPod): void {
-    if (!this.#objects.has(pod)) return;
+    if (!this.#objects.pod(pod.name)) return;
     this.#clearPodTimers(pod);
     this.#objects.removePod(pod);
     this.replicaServers?.removed(pod);
@@ -600,7 +600,7 @@ export class SimulatedCluster {
     const handle = this.#timers.setTimeout(() => {
       pod.timers.delete(handle);
       c?.timers.delete(handle);
-      if (this.#shutDown || !this.#objects.has(pod)) return;
+      if (this.#shutDown || !this.#objects.pod(pod.name)) return;
       fn();
     }, ms);
     pod.timers.add(handle);
@@ -623,7 +623,7 @@ export class SimulatedCluster {
 
   /** Renders the pod after a change and queues the event. */
   #publish(pod: SimPod, type: 'added' | 'modified' = 'modified'): void {
-    if (!this.#objects.has(pod)) return;
+    if (!this.#objects.pod(pod.name)) return;
     const previous = pod.snapshot;
     pod.resourceVersion = String(++this.#resourceVersion);
     pod.snapshot = renderPod(pod, this.#timers.now());
