@@ -43,12 +43,13 @@ export const builder = new SchemaBuilder<{
   },
   defaultFieldNullability: false,
   // Defense in depth: services already filter and check roles; every Workload, Proton, event and
-  // Artifact object is checked again here, from the same batched role loaders.
+  // Artifact object is checked again here, from the same batched role loaders. A role the request
+  // already knows (a page primes its rows' roles) is answered at once: no promise per object.
   scopeAuth: {
     authScopes: (ctx) => ({
       authenticated: Boolean(ctx.viewer),
-      workloadReader: async (id) => (await ctx.access.workloadRole.load(id)) !== null,
-      artifactReader: async (id) => (await ctx.access.artifactRole.load(id)) !== null,
+      workloadReader: (id) => ctx.access.workloadRole.holdsAny(id),
+      artifactReader: (id) => ctx.access.artifactRole.holdsAny(id),
     }),
   },
   errors: {
