@@ -7,6 +7,9 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { isUuid } from '../domain/ids.js';
 import type { GraphQLContext } from './context.js';
 import { EDGES_COMPLEXITY, fieldCost } from './cost.js';
+import { resolveGlobalIdsSynchronously } from './common/global-id.js';
+
+resolveGlobalIdsSynchronously();
 
 const capitalize = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
