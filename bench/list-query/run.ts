@@ -26,7 +26,7 @@
  * Writes bench/list-query/results.json and results.md.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
@@ -60,6 +60,38 @@ const loadStart = os.loadavg();
 function cpuTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(stat[11]) + Number(stat[12]);
+}
+
+/**
+ * User + system CPU ticks of the benchmark's own PostgreSQL server: the postmaster listening on
+ * `port` and every process it started (the backends of both pools stay connected through a run).
+ */
+function postgresTicks(port: string): number {
+  const procs = new Map<number, { ppid: number; ticks: number }>();
+  let postmaster: number | undefined;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      procs.set(Number(entry), { ppid: Number(stat[1]), ticks: Number(stat[11]) + Number(stat[12]) });
+      if (postmaster === undefined && readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ').includes(` -p ${port} `)) postmaster = Number(entry);
+    } catch {
+      // A process that ended while the table was read.
+    }
+  }
+  if (postmaster === undefined) throw new Error(`no PostgreSQL server on port ${port}`);
+  let ticks = 0;
+  for (const [pid, p] of procs) if (pid === postmaster || p.ppid === postmaster) ticks += p.ticks;
+  return ticks;
+}
+
+/** CPU ms per request of a server process and of PostgreSQL over `run`. */
+async function measured<T extends { requests: number }>(pid: number, pgPort: string, run: () => Promise<T>): Promise<T & { cpu: { nodeMs: number; postgresMs: number } }> {
+  const node0 = cpuTicks(pid);
+  const pg0 = postgresTicks(pgPort);
+  const result = await run();
+  const perRequest = (ticks: number) => (ticks * (1000 / TICKS_PER_SECOND)) / Math.max(1, result.requests);
+  return { ...result, cpu: { nodeMs: perRequest(cpuTicks(pid) - node0), postgresMs: perRequest(postgresTicks(pgPort) - pg0) } };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -108,9 +140,11 @@ interface Run {
   rps: number;
   p50: number;
   p99: number;
+  /** CPU per request: the server process's and PostgreSQL's, in ms. */
+  cpu: { nodeMs: number; postgresMs: number };
 }
 
-function load(url: string, headers: Record<string, string>, body: string, concurrency: number, seconds: number): Promise<Run> {
+function load(url: string, headers: Record<string, string>, body: string, concurrency: number, seconds: number): Promise<Omit<Run, 'cpu'>> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(LOAD, { eval: true, workerData: { url, headers, body, concurrency, seconds } });
     worker.once('error', reject);
@@ -154,6 +188,7 @@ async function main(): Promise<void> {
   await admin.query('create database bench');
   await admin.query('create extension pg_stat_statements');
   const dbUrl = postgres.url.replace(/\/postgres$/, '/bench');
+  const pgPort = new URL(postgres.url).port;
   const children: ChildProcess[] = [];
   try {
     const api = await startProcess([...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', PROFILE_DIR] : []), 'dist/src/main.js'], {
@@ -234,11 +269,12 @@ async function main(): Promise<void> {
     for (const concurrency of LEVELS) {
       await load(floor.url, headers, floorBody, concurrency, 1);
       await load(apiUrl, headers, listBody, concurrency, 1);
-      const floorRun = await load(floor.url, headers, floorBody, concurrency, SECONDS);
-      const apiRun = await load(apiUrl, headers, listBody, concurrency, SECONDS);
+      const floorRun = await measured(floor.child.pid!, pgPort, () => load(floor.url, headers, floorBody, concurrency, SECONDS));
+      const apiRun = await measured(api.child.pid!, pgPort, () => load(apiUrl, headers, listBody, concurrency, SECONDS));
       const row = { concurrency, floor: floorRun, api: apiRun, p50Ratio: apiRun.p50 / floorRun.p50, p99Ratio: apiRun.p99 / floorRun.p99 };
       levels.push(row);
-      console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x`);
+      console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x; ` +
+        `CPU ms per list: floor ${cpuText(floorRun.cpu)}, API ${cpuText(apiRun.cpu)}`);
     }
 
     // Calibration: the API's CPU per request for each variant, sequential requests, the variants
@@ -318,7 +354,10 @@ async function main(): Promise<void> {
   }
 }
 
+const cpuText = (c: Run['cpu']) => `${c.nodeMs.toFixed(2)} + ${c.postgresMs.toFixed(2)}`;
+
 function markdown(r: {
+  cpus: number;
   date: string; loadAverageStart: number[]; loadAverageEnd: number[]; loaded: boolean; settings: Record<string, unknown>;
   met: Record<string, boolean>; statements: { api: { perRequest: number }; floor: { perRequest: number } };
   levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[];
@@ -341,9 +380,11 @@ function markdown(r: {
     ...(r.fit ? [`| the cost model's weights fit the calibration (below) | ${r.fit.weights.filter((w) => w.fits).length} of ${r.fit.weights.length} | ${r.met.weights ? 'yes' : 'no'} |`] : []),
     `| the console's list at a page of 100 within the default \`GRAPHQL_MAX_COMPLEXITY\` | ${r.consoleList.cost} of ${r.consoleList.limit} | ${r.met.consoleList ? 'yes' : 'no'} |`,
     '',
-    '| Clients | Floor p50 / p99 ms | API p50 / p99 ms | Floor req/s | API req/s | p50 ratio | p99 ratio |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
-    ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ${l.floor.rps.toFixed(0)} | ${l.api.rps.toFixed(0)} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x |`),
+    '| Clients | Floor p50 / p99 ms | API p50 / p99 ms | Floor req/s | API req/s | p50 ratio | p99 ratio | Floor CPU ms / list (node + PostgreSQL) | API CPU ms / list (node + PostgreSQL) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ${l.floor.rps.toFixed(0)} | ${l.api.rps.toFixed(0)} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x | ${cpuText(l.floor.cpu)} | ${cpuText(l.api.cpu)} |`),
+    '',
+    `CPU per list is the server process's (the API or the floor's bare server) and the benchmark's PostgreSQL server's (every backend), from /proc, over each run. With every client busy the machine's ${r.cpus} cores bound a side's throughput at ${r.cpus} x 1000 / (its CPU ms per list) lists a second.`,
     '',
     ...(r.fit ? [
       '## Calibration of the complexity model (`src/graphql/cost.ts`, ADR 0061)',
