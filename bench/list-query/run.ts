@@ -203,7 +203,8 @@ async function main(): Promise<void> {
       CONTROLLER_TICK_MS: '60000',
       METRICS_ENABLED: 'false',
       GRAPHQL_MUTATION_RATE_POINTS: '1000000',
-      GRAPHQL_QUERY_COST_RATE_POINTS: '1000000000',
+      // The calibration spends about 10^9 a round (statistics on pages of 100): no budget may refuse it.
+      GRAPHQL_QUERY_COST_RATE_POINTS: '1000000000000',
       // The calibration measures variants whatever the model says they cost.
       GRAPHQL_MAX_COMPLEXITY: '100000000',
     }, /"url":"([^"]+)\/graphql"/);
@@ -293,7 +294,10 @@ async function main(): Promise<void> {
         const body = { query: c.query, variables: { first: c.first } };
         for (let i = 0; i < 10; i++) await post(apiUrl, headers, body);
         const before = cpuTicks(api.child.pid!);
-        for (let i = 0; i < CALIBRATION_REQUESTS; i++) await post(apiUrl, headers, body);
+        let refused: unknown;
+        for (let i = 0; i < CALIBRATION_REQUESTS; i++) refused ??= (await post(apiUrl, headers, body)).errors;
+        // A refused request (a budget, a limit) costs a fraction of an answered one: the round would measure nothing.
+        if (refused) throw new Error(`${c.name}, round ${round}: ${JSON.stringify(refused).slice(0, 300)}`);
         if (round > 0) c.rounds.push(((cpuTicks(api.child.pid!) - before) / TICKS_PER_SECOND) * 1000 / CALIBRATION_REQUESTS);
       }
     }
