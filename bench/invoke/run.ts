@@ -281,7 +281,7 @@ async function main(): Promise<void> {
     const md = [
       '# Invoke endpoint: results',
       '',
-      `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, Node ${process.version}; load average ${loadStart[0]!.toFixed(1)} at the start, ${loadEnd[0]!.toFixed(1)} at the end${loaded ? ' (**loaded**: absolute figures are not the product\'s; ratios were measured side by side)' : ''}.`,
+      `Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores (${os.cpus()[0]?.model.trim() ?? 'unknown CPU'}), Node ${process.version}; load average ${loadStart[0]!.toFixed(1)} at the start, ${loadEnd[0]!.toFixed(1)} at the end${loaded ? ' (**loaded**: absolute figures are not the product\'s; ratios were measured side by side)' : ''}.`,
       `Closed loop, ${SECONDS} s per level and side, keep-alive connections, GET with a bearer token; the replica answers a JSON`,
       'echo (~0.9 kB) after its service time. Three processes: the replica (plain node:http), the API (compiled JavaScript,',
       'production settings, embedded database, simulated cluster routing to that replica) and the load generator. "direct"',
