@@ -25,6 +25,7 @@ import type { Clock } from '../domain/clock.js';
 import { WorkloadEntity, type Artifact, type Workload } from '../store/entities/index.js';
 import { appendRecordedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
+import type { RoundRows } from '../store/workload-rounds.js';
 import { queryRows } from '../store/sql.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { applyRecordEffects, loadOrInitialize, operationEvents, transition, type WorkloadOperation } from './operation.js';
@@ -110,6 +111,33 @@ export class WorkloadController {
       // A change nobody announced (a lost announcement, a draft's spec edited) is seen within a tick.
       viewMaxAgeMs: deps.tickIntervalMs,
     });
+  }
+
+  /**
+   * A create of `workloadId` is about to write its rows in this process. While this controller
+   * runs (it is the leader), the rows it then reports (`created`) become the first pass's view:
+   * that pass reads nothing (ADR 0005, decision 25). Undefined when there is nothing to expect.
+   */
+  expectCreated(workloadId: string): object | undefined {
+    return this.running ? this.reconciler.expect(workloadId) : undefined;
+  }
+
+  /**
+   * The create expected with `token` committed `rows`, its `created` event at `sequence`. Kept
+   * as the first pass's view unless something changed the workload since the expectation (then
+   * the create's announcement wakes a pass that reads, as for any create). The announcement of
+   * this create itself then needs no pass of its own: the pass is queued here.
+   */
+  created(token: object | undefined, rows: RoundRows, sequence: number): void {
+    if (!token || !this.running || !this.reconciler.seed(token, rows)) return;
+    const workloadId = rows.workload.id;
+    if ((this.recorded.get(workloadId) ?? 0) < sequence) this.recorded.set(workloadId, sequence);
+    this.schedule(workloadId);
+  }
+
+  /** The create expected with `token` wrote nothing (it failed or was refused). */
+  abandonCreated(workloadId: string, token: object | undefined): void {
+    if (token) this.reconciler.abandon(workloadId, token);
   }
 
   /** Starts watching pods and changes, resyncs every workload, and begins the periodic tick. */

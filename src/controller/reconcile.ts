@@ -12,6 +12,7 @@ import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import { inUseViolation } from '../store/artifact-use.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import type { Orm } from '../store/orm.js';
+import type { RoundRows } from '../store/workload-rounds.js';
 import { applyDesired } from './apply.js';
 import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from './decide.js';
 import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
@@ -64,6 +65,36 @@ export class Reconciler {
   forget(workloadId: string): void {
     this.kept.delete(workloadId);
     this.reading.delete(workloadId);
+  }
+
+  /**
+   * Announces that the rows of a new workload are about to be written here: `seed` may then keep
+   * them as the first pass's view, unless the workload is forgotten in between (an operation or an
+   * announced change got to it after the write). Returns the token `seed` and `abandon` take.
+   */
+  expect(workloadId: string): object {
+    const token = {};
+    this.reading.set(workloadId, token);
+    return token;
+  }
+
+  /**
+   * Keeps `rows` (what the create expected with `token` wrote, committed) as the view the
+   * workload's next pass goes on from, as if a pass had just read them. False, keeping nothing,
+   * when the workload was forgotten since `expect` or views are not kept.
+   */
+  seed(token: object, rows: RoundRows): boolean {
+    const workloadId = rows.workload.id;
+    if (this.reading.get(workloadId) !== token) return false;
+    this.reading.delete(workloadId);
+    if (!this.deps.viewMaxAgeMs) return false;
+    this.kept.set(workloadId, { view: { orm: this.deps.orm, workload: rows.workload, rows: rows.protons }, readAt: performance.now() });
+    return true;
+  }
+
+  /** The create expected with `token` wrote nothing. */
+  abandon(workloadId: string, token: object): void {
+    if (this.reading.get(workloadId) === token) this.reading.delete(workloadId);
   }
 
   /** Drops every kept view (leadership lost or regained), or only those past their age. */

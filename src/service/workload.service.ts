@@ -30,6 +30,7 @@ import {
 import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
 import { insertNewWorkload } from '../store/workload-create.js';
+import { createdRoundRows } from '../store/workload-rounds.js';
 import { sameSpec } from '../store/usage.js';
 import type { PageWindow } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
@@ -104,6 +105,7 @@ export class WorkloadService {
     const runtime = input.runtime ?? DEFAULT_RUNTIME;
     const holder = { ownerId: viewer.userId, organization: viewer.organization };
     const inline = input.artifactId ? undefined : (input.artifact as NewArtifact);
+    const workloadId = randomUUID();
     const write = async (em: EntityManager) => {
       const rows = inline ? this.deps.artifacts.newInline(em, viewer, inline) : undefined;
       const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
@@ -127,7 +129,7 @@ export class WorkloadService {
       const workload = em.create(
         WorkloadEntity,
         {
-          id: randomUUID(),
+          id: workloadId,
           name: input.name,
           description: input.description ?? '',
           ownerId: viewer.userId,
@@ -183,12 +185,17 @@ export class WorkloadService {
       return { workload, proton, sequence: written.sequence };
     };
     let created: { workload: Workload; proton: Proton; sequence: number };
+    // An inline draft is the create's own: no other operation can change what it runs before the
+    // create answers, so the rows it writes are what the first pass would read (ADR 0005, decision 25).
+    const expected = inline ? this.deps.controller.expectCreated(workloadId) : undefined;
     try {
       const em = this.deps.orm.em.fork();
       created = await this.deps.quotas.inTurn(holder, () => (inline ? write(em) : em.transactional(write)));
     } catch (err) {
+      this.deps.controller.abandonCreated(workloadId, expected);
       throw await this.explainCreateConflict(err, viewer, input);
     }
+    this.deps.controller.created(expected, createdRoundRows(created.workload, [created.proton], created.sequence), created.sequence);
     this.publishChanged(created.workload.id, created.sequence);
     return { workload: created.workload, protons: [created.proton] };
   }

@@ -8,6 +8,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ArtifactSpec, WorkloadRuntime } from '../domain/artifact-spec.js';
 import type { ArtifactStatus, DesiredState, Importance, ProtonRole, ProtonStatus, ReplacementStatus, WorkloadStatus } from '../domain/model.js';
+import type { Proton, Workload } from './entities/index.js';
 import { jsonColumn, queryRows } from './sql.js';
 
 /** A workload's columns as a pass reads and writes them. */
@@ -43,8 +44,14 @@ export interface RoundProton {
   removed: boolean;
 }
 
+/** A workload's columns and its live protons (oldest first), as a pass reads them. */
+export interface RoundRows {
+  readonly workload: RoundWorkload;
+  readonly protons: RoundProton[];
+}
+
 /** The workload and its live protons (oldest first), or undefined when it is gone. */
-export async function readRoundRows(em: EntityManager, workloadId: string): Promise<{ workload: RoundWorkload; protons: RoundProton[] } | undefined> {
+export async function readRoundRows(em: EntityManager, workloadId: string): Promise<RoundRows | undefined> {
   const [row] = await queryRows<{
     id: string;
     importance: Importance;
@@ -101,6 +108,47 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
     removed: false,
   }));
   return { workload, protons };
+}
+
+/**
+ * What `readRoundRows` would read of a workload just created with `protons` (each running an
+ * artifact of spec `specOf(proton)`), its `created` event at `sequence`: the values the create
+ * wrote, in the read's shape, so that the first pass need not read them back (ADR 0005, decision 25).
+ */
+export function createdRoundRows(
+  workload: Pick<Workload, 'id' | 'importance' | 'createdAt' | 'artifactStatus' | 'runtime' | 'lifecycle' | 'desiredState' | 'expiresAt' | 'status' | 'statusReason' | 'statusMessage'> & { artifact: { id: string } },
+  protons: readonly (Pick<Proton, 'id' | 'runtime' | 'restartedAt' | 'role' | 'status' | 'statusReason' | 'statusMessage'> & { artifact: { id: string; spec: ArtifactSpec } })[],
+  sequence: number,
+): RoundRows {
+  return {
+    workload: {
+      id: workload.id,
+      importance: workload.importance,
+      createdAt: workload.createdAt,
+      artifactId: workload.artifact.id,
+      artifactStatus: workload.artifactStatus,
+      runtime: workload.runtime,
+      lifecycle: workload.lifecycle ?? null,
+      lastEventSequence: sequence,
+      desiredState: workload.desiredState,
+      expiresAt: workload.expiresAt ?? null,
+      status: workload.status,
+      statusReason: workload.statusReason ?? null,
+      statusMessage: workload.statusMessage ?? null,
+    },
+    protons: protons.map((p) => ({
+      id: p.id,
+      artifactId: p.artifact.id,
+      spec: p.artifact.spec,
+      runtime: p.runtime,
+      restartedAt: p.restartedAt ?? null,
+      role: p.role,
+      status: p.status,
+      statusReason: p.statusReason ?? null,
+      statusMessage: p.statusMessage ?? null,
+      removed: false,
+    })),
+  };
 }
 
 type ProtonJson = {
