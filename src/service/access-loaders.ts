@@ -41,7 +41,7 @@ export function roleLoader(read: (ids: readonly string[]) => Promise<(SharingRol
   });
   return {
     load(id) {
-      if (known.has(id)) return Promise.resolve(known.get(id)!);
+      if (known.has(id)) return Promise.resolve(known.get(id) as SharingRole | null);
       loading.add(id);
       return loader.load(id);
     },

@@ -111,8 +111,8 @@ export async function readRoundRows(em: EntityManager, workloadId: string): Prom
 }
 
 /**
- * What `readRoundRows` would read of a workload just created with `protons` (each running an
- * artifact of spec `specOf(proton)`), its `created` event at `sequence`: the values the create
+ * What `readRoundRows` would read of a workload just created with `protons` (each with the
+ * artifact it runs, spec included), its `created` event at `sequence`: the values the create
  * wrote, in the read's shape, so that the first pass need not read them back (ADR 0005, decision 25).
  */
 export function createdRoundRows(
