@@ -42,9 +42,9 @@ import { countWorkloads, readWorkloadPage, type WorkloadFilter, type WorkloadOrd
 export type { WorkloadFilter, WorkloadOrder, WorkloadOrderField, WorkloadPage } from '../store/workload-page.js';
 import { sharedRolesSchema } from '../domain/sharing.js';
 import { RULEBOOK, type MutationName } from '../domain/rulebook.js';
-import { draftHolder, inUseViolation } from '../store/artifact-use.js';
+import { draftHolder } from '../store/artifact-use.js';
 import { requireRole } from './authorize.js';
-import { conflictNaming } from './conflicts.js';
+import { draftTakenConflict, explainCreateConflict, explainInUse, nameConflict } from './conflicts.js';
 import { describeGrantChanges, replaceGrants } from './sharing.js';
 import type { Clock } from './clock.js';
 import type { OperationOutcome, WorkloadController, WorkloadOperation } from '../controller/controller.js';
@@ -111,7 +111,7 @@ export class WorkloadService {
       const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
       if (artifact.status === 'draft' && !rows) {
         const taken = await draftHolder(em, artifact.id);
-        if (taken) throw await this.draftTaken(em, viewer, taken);
+        if (taken) throw await draftTakenConflict(em, viewer, taken);
       }
       const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
       if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
@@ -193,7 +193,7 @@ export class WorkloadService {
       created = await this.deps.quotas.inTurn(holder, () => (inline ? write(em) : em.transactional(write)));
     } catch (err) {
       this.deps.controller.abandonCreated(workloadId, expected);
-      throw await this.explainCreateConflict(err, viewer, input);
+      throw await explainCreateConflict(this.deps.orm.em.fork(), err, viewer, input);
     }
     this.deps.controller.created(expected, createdRoundRows(created.workload, [created.proton], created.sequence), created.sequence);
     this.publishChanged(created.workload.id, created.sequence);
@@ -236,7 +236,7 @@ export class WorkloadService {
       });
     } catch (err) {
       if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner' && patch.name) {
-        throw await this.nameConflict(viewer, ownerId, patch.name);
+        throw await nameConflict(this.deps.orm.em.fork(), viewer, ownerId, patch.name);
       }
       throw err;
     }
@@ -325,7 +325,7 @@ export class WorkloadService {
       }
       if (artifact.status === 'draft' && artifact.id !== workload.artifact.id) {
         const holder = await draftHolder(em, artifact.id, id);
-        if (holder) throw await this.draftTaken(em, viewer, holder);
+        if (holder) throw await draftTakenConflict(em, viewer, holder);
       }
       const replace: WorkloadOperation = {
         kind: 'replace',
@@ -338,7 +338,7 @@ export class WorkloadService {
         return await this.deps.controller.operate(id, replace, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, replace));
       } catch (err) {
         // A concurrent create or replacement took the draft between our check and the database's.
-        throw await this.explainInUse(err, viewer, artifact.id, id);
+        throw await explainInUse(this.deps.orm.em.fork(), err, viewer, artifact.id, id);
       }
     }
     return this.deps.controller.operate(id, op, viewer.userId, (tx, w) => this.deps.quotas.admitOperation(tx, w, op));
@@ -349,35 +349,6 @@ export class WorkloadService {
     const rule = RULEBOOK[mutation];
     if (!rule.workloadRole) throw new Error(`${mutation} addresses no workload`);
     return requireRole(em, viewer, 'Workload', id, rule.workloadRole, rule.action);
-  }
-
-  /** A Conflict (DraftTaken) naming the workload that holds a draft's one live slot, if the caller may see it. */
-  private draftTaken(em: EntityManager, viewer: Viewer, holder: { id: string; name: string }): Promise<ConflictError> {
-    return conflictNaming(
-      em,
-      viewer,
-      [holder],
-      (names) => `the draft artifact is taken by workload ${names} (it runs it or is being replaced onto it); a draft artifact serves one workload at a time: clone it to run another`,
-      'DraftTaken',
-    );
-  }
-
-  /** Turns an in-use rule the database kept into a Conflict; anything else is returned as is. */
-  private async explainInUse(err: unknown, viewer: Viewer, artifactId: string, exceptWorkloadId?: string): Promise<unknown> {
-    const violation = inUseViolation(err);
-    const unique = violatedUniqueConstraint(err) === 'workload_one_live_per_draft_artifact';
-    if (!violation && !unique) return err;
-    if (violation?.rule === 'ArtifactDeleted') return new NotFoundError('Artifact', artifactId);
-    if (violation?.rule === 'ArtifactChanged') {
-      return new ConflictError('the artifact was locked at the same moment; create the workload again (it runs the locked version, without a TTL)', [], 'Conflict');
-    }
-    const em = this.deps.orm.em.fork();
-    const holder =
-      (violation?.workloadId ? await em.findOne(WorkloadEntity, { id: violation.workloadId }, { fields: ['id', 'name'] }) : null) ??
-      (await draftHolder(em, artifactId, exceptWorkloadId));
-    return holder
-      ? this.draftTaken(em, viewer, holder)
-      : new ConflictError('the draft artifact was taken by another workload at the same moment; try again', [], 'DraftTaken');
   }
 
   /** The replicas of a proton as the runtime sees them right now (see replicas.ts). */
@@ -436,33 +407,6 @@ export class WorkloadService {
   /** Announces a committed change; `reconcile` false when the controller has nothing to do for it. */
   private publishChanged(workloadId: string, sequence: number, reconcile = true): void {
     this.deps.pubsub.publish('workload:changed', reconcile ? { workloadId, sequence } : { workloadId, sequence, reconcile });
-  }
-
-  /** Turns a violation of createWorkload's database rules into a Conflict that names what is in the way. */
-  private async explainCreateConflict(err: unknown, viewer: Viewer, input: { name: string; artifactId?: string | null }): Promise<unknown> {
-    if (violatedUniqueConstraint(err) === 'workload_name_unique_per_owner') return this.nameConflict(viewer, viewer.userId, input.name);
-    if (input.artifactId) return this.explainInUse(err, viewer, input.artifactId);
-    return err;
-  }
-
-  /**
-   * A name collision. The caller chose the name, so saying it is taken reveals one bit (some
-   * workload of the owner's has it); a holder the caller cannot see is never named, linked or
-   * described beyond that (ADR 0004).
-   */
-  private async nameConflict(viewer: Viewer, ownerId: string, name: string): Promise<ConflictError> {
-    const em = this.deps.orm.em.fork();
-    const holder = await em.findOne(WorkloadEntity, { ownerId, name, deletedAt: null }, { fields: ['id', 'name'] });
-    return conflictNaming(
-      em,
-      viewer,
-      holder ? [holder] : [],
-      (names, visible) =>
-        visible > 0
-          ? `the name "${name}" is taken by workload ${names}; workload names are unique per owner`
-          : `the name "${name}" is not available for this workload; workload names are unique per owner`,
-      'NameTaken',
-    );
   }
 }
 
