@@ -53,7 +53,6 @@ export class SimObjects {
     return this.#pods.get(name);
   }
 
-
   addPod(pod: SimPod): void {
     this.#pods.set(pod.name, pod);
     addTo(this.#podsByProton, pod.protonId, pod);
