@@ -8,6 +8,7 @@ import type { AppMetrics } from './metrics.js';
 import type { Readiness } from './readiness.js';
 import { acceptRequestId, REQUEST_ID_HEADER, type RequestScopes } from './request-scope.js';
 import { malformedTarget } from './request-target.js';
+import { SlicedStarts } from './sliced-starts.js';
 
 export interface HttpFrontDeps {
   scopes: RequestScopes;
@@ -18,17 +19,28 @@ export interface HttpFrontDeps {
   graphql: (req: IncomingMessage, res: ServerResponse) => unknown;
   /** The web console (`/`, `/console/*`); absent, those paths are GraphQL's (404). */
   console?: { handles(req: IncomingMessage): boolean; handle(req: IncomingMessage, res: ServerResponse): void };
+  /** How long one turn of the event loop may spend starting requests (./sliced-starts.ts); 5 ms unless given. */
+  startSliceMs?: number;
 }
 
 const OPERATIONAL_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+const START_SLICE_MS = 5;
 
 /** Routes requests; see the module comment. */
 export class HttpFront {
   #closing = false;
   /** Responses not finished yet: those whose headers are still to be sent get `Connection: close` at shutdown. */
   readonly #inFlight = new Set<ServerResponse>();
+  readonly #starts: SlicedStarts;
 
-  constructor(private readonly deps: HttpFrontDeps) {}
+  constructor(private readonly deps: HttpFrontDeps) {
+    this.#starts = new SlicedStarts(deps.startSliceMs ?? START_SLICE_MS);
+  }
+
+  /** Requests waiting for a later turn of the event loop to start. */
+  get waitingStarts(): number {
+    return this.#starts.waiting;
+  }
 
   /**
    * From now on every response carries `Connection: close`, those under way included (unless their
@@ -68,12 +80,19 @@ export class HttpFront {
       req.resume();
       send(res, 400, 'application/json', JSON.stringify({ error: malformed }));
     } else if (operational) {
+      // Never queued behind a burst: a probe's answer says the loop turns.
       void this.#operational(path, req, res).catch((err: unknown) => {
         scope.logger.error({ err, path }, 'operational endpoint failed');
         if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ error: 'internal error' }));
         else res.destroy();
       });
-    } else if (this.deps.invoke.handles(req)) {
+    } else {
+      this.#starts.run(() => this.#route(req, res));
+    }
+  };
+
+  #route(req: IncomingMessage, res: ServerResponse): void {
+    if (this.deps.invoke.handles(req)) {
       this.deps.metrics?.observeInvoke(req, res);
       this.deps.invoke.handle(req, res);
     } else if (this.deps.console?.handles(req)) {
@@ -81,7 +100,7 @@ export class HttpFront {
     } else {
       void this.deps.graphql(req, res);
     }
-  };
+  }
 
   async #operational(path: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (path === '/metrics' && !this.deps.metrics) {
