@@ -29,6 +29,7 @@ async function untilRunning(t: TestApp, id: string): Promise<void> {
 describeEachDatabase('the first pass over a workload created here', (backend) => {
   let t: TestApp;
   afterEach(async () => {
+    vi.restoreAllMocks();
     await t?.stop();
   });
 
@@ -57,6 +58,58 @@ describeEachDatabase('the first pass over a workload created here', (backend) =>
     expect(seeded[0]).toEqual(read);
     await untilRunning(t, id);
     expect(t.queries.filter(isPassViewRead)).toHaveLength(1);
+  });
+
+  it('keeps nothing of a create when a pass began reading its workload before the hand-over, and the workload comes up once', async () => {
+    // The interleaving a tick's resync can make: it finds the committed row and queues a pass,
+    // which starts reading before the create hands its rows over.
+    const runtime = new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) }));
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true, runtime });
+    const controller = t.app.controller;
+    const seeds: boolean[] = [];
+    const seed = Reconciler.prototype.seed;
+    vi.spyOn(Reconciler.prototype, 'seed').mockImplementation(function (this: Reconciler, token, rows) {
+      const kept = seed.call(this, token, rows);
+      seeds.push(kept);
+      return kept;
+    });
+    const created = controller.created.bind(controller);
+    let handedOver: Promise<void> | undefined;
+    vi.spyOn(controller, 'created').mockImplementation((token, rows, sequence) => {
+      controller.schedule(rows.workload.id);
+      handedOver = (async () => {
+        while (!t.queries.some(isPassViewRead)) await new Promise((r) => setTimeout(r, 1));
+        created(token, rows, sequence);
+      })();
+    });
+    t.queries.length = 0;
+    const { createWorkload } = await gql(
+      t,
+      `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { ... on CreateWorkloadPayload { workload { id } } } }`,
+      { input: { name: 'raced', artifact: { name: 'raced', spec: SPEC }, runtime: { replicaCount: 1 } } },
+    );
+    await handedOver;
+    // The pass reading the workload holds it: the create's rows (maybe older than what the pass
+    // records) are not kept.
+    expect(seeds).toEqual([false]);
+    const id = createWorkload.workload.id as string;
+    await untilRunning(t, id);
+    await controller.idle();
+    const { workload } = await gql(t, `query($id: ID!) { workload(id: $id) { ... on Workload { status protons { status } } } }`, { id });
+    expect(workload).toEqual({ status: 'RUNNING', protons: [{ status: 'RUNNING' }] });
+    const events = await t.app.orm.em.fork().getConnection().execute<{ message: string }[]>(
+      `select e.message from workload_event e join workload w on w.id = e.workload_id where w.name = 'raced' order by e.sequence`,
+    );
+    // Each step recorded once, in order: no second pass went on from the create's rows.
+    expect(events.map((e) => e.message.replace(/proton [0-9a-f-]{36}/, 'proton P').replace(/ on sim-node-\d+$/, ''))).toEqual([
+      'workload created on draft artifact "raced"',
+      'active proton P status submitted -> provisioning',
+      'status submitted -> provisioning: scheduled',
+      'active proton P status provisioning -> launching: ContainersNotReady',
+      'status provisioning -> launching: ContainersNotReady: containers with unready status: [app]',
+      'active proton P status launching -> running',
+      'status launching -> running',
+    ]);
   });
 
   it('reads a workload created on an existing artifact, whose state other operations may change meanwhile', async () => {
