@@ -30,7 +30,7 @@
  *   rss:      the API process's peak RSS (VmHWM).
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/run.ts \
- *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--cpu-prof DIR]
+ *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--pool K] [--cpu-prof DIR]
  *
  * Writes bench/controller/results.md and results.json.
  */
@@ -55,6 +55,15 @@ const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).
 const CPU_PROF = args.get('cpu-prof');
 /** `--quotas default`: the API's default quotas (each create then reads its owner's and organization's usage under their locks); else none. */
 const QUOTAS = args.get('quotas') === 'unlimited' ? 'unlimited' : 'default';
+/**
+ * `--pool K`: each caller sends its creates over its own K keep-alive connections (as an ingress or
+ * a client's connection pool would); else each create opens a connection of its own.
+ */
+const POOL = args.has('pool') ? Number(args.get('pool')) : undefined;
+/** Each caller's connections for the burst's creates (`--pool`), for the floors and the API alike; none without `--pool`. */
+function callerPools(): Agent[] | undefined {
+  return POOL ? Array.from({ length: CALLERS }, () => new Agent({ connections: POOL })) : undefined;
+}
 const SPEED = 10;
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -219,13 +228,15 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
   await once(server.stdout!, 'data');
   const url = `http://127.0.0.1:${port}`;
   const latencies: number[] = [];
+  const pools = callerPools();
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const t0 = performance.now();
-      await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
+      await gql(url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) }, pools?.[i % CALLERS]);
       latencies.push(performance.now() - t0);
     }),
   );
+  await Promise.all(pools?.map((pool) => pool.close()) ?? []);
   return summary(latencies);
 }
 
@@ -343,10 +354,11 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const createLatencies: number[] = [];
     let failures = 0;
     let firstFailure = '';
+    const pools = callerPools();
     const creates = Array.from({ length: n }, async (_, i) => {
       const t0 = performance.now();
       try {
-        const d = await gql(api.url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) });
+        const d = await gql(api.url, tokens[i % CALLERS]!, CREATE, { input: input(`w-${i}`) }, pools?.[i % CALLERS]);
         if (d.createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(d.createWorkload));
         createLatencies.push(performance.now() - t0);
       } catch (err) {
@@ -404,6 +416,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       }
     })();
     await Promise.all(creates);
+    await Promise.all(pools?.map((pool) => pool.close()) ?? []);
     let runningMs = NaN;
     const deadline = started + 300_000;
     while (performance.now() < deadline) {
@@ -439,7 +452,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, failures, firstFailure, reads, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, failures, firstFailure, reads, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms); ` +
@@ -479,7 +492,7 @@ writeFileSync(
 ${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start,
 ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
 
-\`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP) to an
+\`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP${POOL ? `, each caller over ${POOL} keep-alive connections (\`--pool ${POOL}\`), floors alike` : ', each create on a new connection'}) to an
 API process of its own (the compiled JavaScript, with \`npm start\`'s environment and Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
 during the burst from a client already connected (one keep-alive connection opened before the burst). Cold
