@@ -247,7 +247,8 @@ export class WorkloadService {
 
   /**
    * One page of live workloads matching `filter`, in `order`, with their artifacts, current protons
-   * and the caller's roles on them, in one statement (callers prime their loaders with it).
+   * (unless `withRelations` is false) and the caller's roles on them, in one statement (callers
+   * prime their loaders with it).
    */
   async list(
     em: EntityManager,
@@ -255,7 +256,7 @@ export class WorkloadService {
     filter: WorkloadFilter,
     order: WorkloadOrder,
     page: PageWindow,
-    options: { withCount?: boolean } = {},
+    options: { withCount?: boolean; withRelations?: boolean } = {},
   ): Promise<WorkloadPage> {
     return readWorkloadPage(em, viewer, filter, order, page, options);
   }

@@ -100,6 +100,29 @@ describeEachDatabase('list statements', (backend) => {
     expect(large.count).toBe(1);
   });
 
+  it('leaves the artifacts and protons out of a page that asks for neither, and reads them with the page when anything below asks', async () => {
+    const owner = t.as({ sub: 'developer' });
+    const page = async (query: string) => {
+      t.queries.length = 0;
+      const r = await owner.execRaw(query);
+      expect(JSON.stringify(r.errors)).toBeUndefined();
+      expect(t.queries).toHaveLength(1);
+      return { data: r.data as { workloads: { edges: { node: Record<string, unknown> }[] } }, sql: t.queries[0]! };
+    };
+    const readsRelations = (sql: string) => sql.includes('from artifact a where') || sql.includes('from proton p where');
+    const statuses = await page(`{ workloads(first: 30) { totalCount edges { node { id name status viewerRole } } } }`);
+    expect(readsRelations(statuses.sql)).toBe(false);
+    expect(statuses.data.workloads.edges).toHaveLength(30);
+    // The same rows and roles as a page that reads everything.
+    const full = await page(`{ workloads(first: 30) { edges { node { id name status viewerRole artifact { id } } } } }`);
+    expect(readsRelations(full.sql)).toBe(true);
+    expect(statuses.data.workloads.edges.map((e) => e.node)).toEqual(full.data.workloads.edges.map(({ node: { artifact: _, ...rest } }) => rest));
+    // Asked for at any depth, through fragments and inline fragments: read with the page.
+    const viaFragment = await page(`{ workloads(first: 3) { edges { ...Row } } } fragment Row on WorkloadEdge { node { ... on Workload { protons { id } } } }`);
+    expect(readsRelations(viaFragment.sql)).toBe(true);
+    expect(viaFragment.data.workloads.edges.every((e) => (e.node.protons as unknown[]).length >= 1)).toBe(true);
+  });
+
   it('reads the protons\' statistics in one more statement for the whole page', async () => {
     const owner = t.as({ sub: 'developer' });
     expect((await statements(owner, 2, true)).count).toBe(2);

@@ -6,10 +6,23 @@ import { Kind, type GraphQLResolveInfo, type SelectionSetNode } from 'graphql';
  * skipped field only costs the work of reading it.
  */
 export function selectsField(info: GraphQLResolveInfo, name: string): boolean {
+  return selects(info, (field) => field === name, false);
+}
+
+/**
+ * Whether any field named in `names` is selected anywhere below the field being resolved, at any
+ * depth (through fragments too), so that a resolver can leave out of its statement what nothing
+ * below it reads. Like `selectsField`, `@skip`/`@include` are not evaluated.
+ */
+export function selectsAnyFieldBelow(info: GraphQLResolveInfo, names: ReadonlySet<string>): boolean {
+  return selects(info, (field) => names.has(field), true);
+}
+
+function selects(info: GraphQLResolveInfo, matches: (field: string) => boolean, deep: boolean): boolean {
   const seen = new Set<string>();
   const within = (set: SelectionSetNode | undefined): boolean =>
     (set?.selections ?? []).some((selection) => {
-      if (selection.kind === Kind.FIELD) return selection.name.value === name;
+      if (selection.kind === Kind.FIELD) return matches(selection.name.value) || (deep && within(selection.selectionSet));
       if (selection.kind === Kind.INLINE_FRAGMENT) return within(selection.selectionSet);
       const fragment = selection.name.value;
       if (seen.has(fragment)) return false;
