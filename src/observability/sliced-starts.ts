@@ -34,7 +34,9 @@ export class SlicedStarts {
       return;
     }
     this.#waiting.push(start);
-    this.#scheduleDrain();
+    // Past this turn's check phase: the slice of this turn is spent, the next turn's timers and
+    // I/O come first.
+    this.#scheduleDrain(true);
   }
 
   #roomInSlice(): boolean {
@@ -53,10 +55,12 @@ export class SlicedStarts {
     this.#sliceBegan = null;
   };
 
-  #scheduleDrain(): void {
+  #scheduleDrain(nextTurn: boolean): void {
     if (this.#drainScheduled) return;
     this.#drainScheduled = true;
-    setImmediate(this.#drain);
+    // An immediate queued from the poll phase runs in this turn's check phase; one queued from
+    // there, in the next turn's.
+    setImmediate(nextTurn ? () => setImmediate(this.#drain) : this.#drain);
   }
 
   readonly #drain = (): void => {
@@ -70,9 +74,9 @@ export class SlicedStarts {
         start();
       } while (this.#waiting.length > 0 && this.#now() - began < this.#sliceMs);
     } finally {
-      // A setImmediate queued from a check-phase callback runs in the next turn, after its timers
-      // and poll. Queued in `finally`: a start that throws does not strand the ones behind it.
-      if (this.#waiting.length > 0) this.#scheduleDrain();
+      // Queued from this check phase: the next turn, after its timers and poll. In `finally`: a
+      // start that throws does not strand the ones behind it.
+      if (this.#waiting.length > 0) this.#scheduleDrain(false);
     }
   };
 }

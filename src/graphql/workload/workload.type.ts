@@ -79,14 +79,14 @@ const protonsOfWorkload = createContextCache(
   (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids)),
 );
 
+/** The fields of a workload that a page reads beside its rows (`readWorkloadPage`'s relations). */
+const PAGE_RELATIONS: ReadonlySet<string> = new Set(['artifact', 'protons']);
+
 /**
  * Hands what the page statement read to the loaders the page's fields resolve through (the
  * artifact nodes, the protons, the caller's roles that the auth scopes check), so that resolving
  * the page reads nothing more (ADR 0061).
  */
-/** The fields of a workload that a page reads beside its rows (`readWorkloadPage`'s relations). */
-const PAGE_RELATIONS: ReadonlySet<string> = new Set(['artifact', 'protons']);
-
 function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] {
   const artifacts = ArtifactNode.getDataloader(ctx);
   for (const a of page.artifacts) artifacts.prime(a.id, a);
