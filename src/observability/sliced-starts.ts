@@ -3,8 +3,9 @@
  * arrive together, Node.js runs each one's callbacks (headers, routing, the GraphQL handler up to
  * where it first waits) one after the other in a single turn of the loop: a thousand creates at
  * once held the loop for 140-270 ms in one turn, and every timer, response and read waited behind
- * them. Here a turn starts requests for at most `sliceMs`; the rest wait, in arrival order, for
- * the next turns, so timers and I/O run between slices. A request that arrives while others wait
+ * them. Here a phase of the loop starts requests for at most `sliceMs` (the poll phase that
+ * delivers them, then the check phases); the rest wait, in arrival order, for the next turns, so
+ * timers and I/O run between slices. A request that arrives while others wait
  * queues behind them: starting in arrival order is what keeps the wait of each bounded.
  */
 
@@ -34,9 +35,7 @@ export class SlicedStarts {
       return;
     }
     this.#waiting.push(start);
-    // Past this turn's check phase: the slice of this turn is spent, the next turn's timers and
-    // I/O come first.
-    this.#scheduleDrain(true);
+    this.#scheduleDrain();
   }
 
   #roomInSlice(): boolean {
@@ -55,12 +54,13 @@ export class SlicedStarts {
     this.#sliceBegan = null;
   };
 
-  #scheduleDrain(nextTurn: boolean): void {
+  #scheduleDrain(): void {
     if (this.#drainScheduled) return;
     this.#drainScheduled = true;
-    // An immediate queued from the poll phase runs in this turn's check phase; one queued from
-    // there, in the next turn's.
-    setImmediate(nextTurn ? () => setImmediate(this.#drain) : this.#drain);
+    // Queued from the poll phase that delivered the requests: this turn's check phase (a second
+    // slice of this turn; deferring it a whole turn cost the invoke endpoint's latency). Queued
+    // from a check phase: the next turn's, after its timers and I/O.
+    setImmediate(this.#drain);
   }
 
   readonly #drain = (): void => {
@@ -76,7 +76,7 @@ export class SlicedStarts {
     } finally {
       // Queued from this check phase: the next turn, after its timers and poll. In `finally`: a
       // start that throws does not strand the ones behind it.
-      if (this.#waiting.length > 0) this.#scheduleDrain(false);
+      if (this.#waiting.length > 0) this.#scheduleDrain();
     }
   };
 }
