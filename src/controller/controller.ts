@@ -123,14 +123,14 @@ export class WorkloadController {
   }
 
   /**
-   * The create expected with `token` committed `rows`, its `created` event at `sequence`. Kept
-   * as the first pass's view unless something changed the workload since the expectation (then
-   * the create's announcement wakes a pass that reads, as for any create). The announcement of
-   * this create itself then needs no pass of its own: the pass is queued here.
+   * The create expected with `token` committed `rows` (its `created` event is their last event
+   * sequence). Kept as the first pass's view unless something changed the workload since the
+   * expectation (then the create's announcement wakes a pass that reads, as for any create). The
+   * announcement of this create itself then needs no pass of its own: the pass is queued here.
    */
-  created(token: object | undefined, rows: RoundRows, sequence: number): void {
-    if (!token || !this.running || !this.reconciler.seed(token, rows)) return;
-    const workloadId = rows.workload.id;
+  created(token: object, rows: RoundRows): void {
+    if (!this.running || !this.reconciler.seed(token, rows)) return;
+    const { id: workloadId, lastEventSequence: sequence } = rows.workload;
     if ((this.recorded.get(workloadId) ?? 0) < sequence) this.recorded.set(workloadId, sequence);
     this.schedule(workloadId);
   }

@@ -195,7 +195,8 @@ export class WorkloadService {
       this.deps.controller.abandonCreated(workloadId, expected);
       throw await explainCreateConflict(this.deps.orm.em.fork(), err, viewer, input);
     }
-    this.deps.controller.created(expected, createdRoundRows(created.workload, [created.proton], created.sequence), created.sequence);
+    // The rows are made only when a controller here expects them (an inline draft, on the leader).
+    if (expected) this.deps.controller.created(expected, createdRoundRows(created.workload, [created.proton], created.sequence));
     this.publishChanged(created.workload.id, created.sequence);
     return { workload: created.workload, protons: [created.proton] };
   }

@@ -39,9 +39,9 @@ describeEachDatabase('the first pass over a workload created here', (backend) =>
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true, runtime });
     const seeded: RoundRows[] = [];
     const created = t.app.controller.created.bind(t.app.controller);
-    vi.spyOn(t.app.controller, 'created').mockImplementation((token, rows, sequence) => {
+    vi.spyOn(t.app.controller, 'created').mockImplementation((token, rows) => {
       seeded.push(rows);
-      created(token, rows, sequence);
+      created(token, rows);
     });
     t.queries.length = 0;
     const { createWorkload } = await gql(
@@ -75,11 +75,11 @@ describeEachDatabase('the first pass over a workload created here', (backend) =>
     });
     const created = controller.created.bind(controller);
     let handedOver: Promise<void> | undefined;
-    vi.spyOn(controller, 'created').mockImplementation((token, rows, sequence) => {
+    vi.spyOn(controller, 'created').mockImplementation((token, rows) => {
       controller.schedule(rows.workload.id);
       handedOver = (async () => {
         while (!t.queries.some(isPassViewRead)) await new Promise((r) => setTimeout(r, 1));
-        created(token, rows, sequence);
+        created(token, rows);
       })();
     });
     t.queries.length = 0;
