@@ -101,10 +101,10 @@ describeEachDatabase('list statements', (backend) => {
   });
 
   it('leaves the artifacts and protons out of a page that asks for neither, and reads them with the page when anything below asks', async () => {
-    const owner = t.as({ sub: 'developer' });
-    const page = async (query: string) => {
+    const page = (query: string) => pageAs(t.as({ sub: 'developer' }), query);
+    const pageAs = async (caller: ReturnType<TestApp['as']>, query: string) => {
       t.queries.length = 0;
-      const r = await owner.execRaw(query);
+      const r = await caller.execRaw(query);
       expect(JSON.stringify(r.errors)).toBeUndefined();
       expect(t.queries).toHaveLength(1);
       return { data: r.data as { workloads: { edges: { node: Record<string, unknown> }[] } }, sql: t.queries[0]! };
@@ -121,6 +121,12 @@ describeEachDatabase('list statements', (backend) => {
     const viaFragment = await page(`{ workloads(first: 3) { edges { ...Row } } } fragment Row on WorkloadEdge { node { ... on Workload { protons { id } } } }`);
     expect(readsRelations(viaFragment.sql)).toBe(true);
     expect(viaFragment.data.workloads.edges.every((e) => (e.node.protons as unknown[]).length >= 1)).toBe(true);
+    // A shared caller: only what it may see, with the same roles either way.
+    const sharedStatuses = await pageAs(t.as(bob), `{ workloads(first: 30) { edges { node { id name viewerRole } } } }`);
+    const sharedFull = await pageAs(t.as(bob), `{ workloads(first: 30) { edges { node { id name viewerRole artifact { viewerRole } } } } }`);
+    expect(readsRelations(sharedStatuses.sql)).toBe(false);
+    expect(sharedStatuses.data.workloads.edges).toHaveLength(15);
+    expect(sharedStatuses.data.workloads.edges.map((e) => e.node)).toEqual(sharedFull.data.workloads.edges.map(({ node: { artifact: _, ...rest } }) => rest));
   });
 
   it('reads the protons\' statistics in one more statement for the whole page', async () => {
