@@ -108,7 +108,7 @@ export class WorkloadController {
       clock: deps.clock,
       policy: deps.policy,
       published: (workloadId, sequence) => this.publish(workloadId, sequence),
-      // A change nobody announced (a lost announcement, a draft's spec edited) is seen within a tick.
+      // A change nobody announced (a lost announcement) is seen by a pass more than a tick after the view was read.
       viewMaxAgeMs: deps.tickIntervalMs,
     });
   }
@@ -160,12 +160,13 @@ export class WorkloadController {
       for (;;) {
         const next = await iterator.next();
         if (next.done) return;
-        const { workloadId, sequence, reconcile } = next.value;
+        const { workloadId, sequence, reconcile, specChanged } = next.value;
         // A change this controller recorded itself needs no pass; one that cannot alter what the
         // workload wants (a rename, sharing) needs none either, but the workload is read afresh.
         // (A change whose announcement comes after a later round of ours made that round stale:
-        // the round's write checks the last event sequence it read.)
-        if ((this.recorded.get(workloadId) ?? 0) >= sequence) continue;
+        // the round's write checks the last event sequence it read.) A new spec of the draft it
+        // runs is no event of the workload's: it always makes a pass that reads.
+        if (!specChanged && (this.recorded.get(workloadId) ?? 0) >= sequence) continue;
         this.reconciler.forget(workloadId);
         if (reconcile !== false) this.schedule(workloadId);
       }

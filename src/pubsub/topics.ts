@@ -11,8 +11,11 @@ export type Topics = {
    * `reconcile: false` says the change cannot alter what the workload wants of the cluster (a
    * rename, a new description, sharing): the controller makes no pass for it. Absent means true,
    * which is what a replica that predates the field sends (ADR 0005, decision 20).
+   * `specChanged: true` says an artifact the workload runs has a new spec (a draft's edit): no
+   * event of the workload records that, so the controller passes over it whatever sequence it
+   * has recorded (ADR 0013, decision 12).
    */
-  'workload:changed': [{ workloadId: string; sequence: number; reconcile?: boolean }];
+  'workload:changed': [{ workloadId: string; sequence: number; reconcile?: boolean; specChanged?: boolean }];
 };
 
 export type TopicName = keyof Topics;
@@ -28,13 +31,19 @@ export const TOPICS: {
   };
 } = {
   'workload:changed': {
-    schema: z.object({ workloadId: z.string().min(1).max(64), sequence: z.number().int().nonnegative(), reconcile: z.boolean().optional() }),
+    schema: z.object({
+      workloadId: z.string().min(1).max(64),
+      sequence: z.number().int().nonnegative(),
+      reconcile: z.boolean().optional(),
+      specChanged: z.boolean().optional(),
+    }),
     key: (p) => p.workloadId,
-    // The newest sequence; a pass if either of the two asked for one.
+    // The newest sequence; a pass if either of the two asked for one; a new spec if either said so.
     newest: (a, b) => ({
       workloadId: b.workloadId,
       sequence: Math.max(a.sequence, b.sequence),
       ...(a.reconcile === false && b.reconcile === false && { reconcile: false }),
+      ...((a.specChanged || b.specChanged) && { specChanged: true }),
     }),
   },
 };

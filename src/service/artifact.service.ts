@@ -22,7 +22,9 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
-import { artifactSpec, specHolders } from '../store/usage.js';
+import { artifactSpec, specHolders, type SpecHolder } from '../store/usage.js';
+import { newestEventSequences } from '../store/events.js';
+import type { WorkloadPubSub } from '../pubsub/topics.js';
 import { lockArtifactIn } from '../store/artifacts.js';
 import { roleAtLeast, sharedRolesSchema } from '../domain/sharing.js';
 import type { SharingRole } from '../domain/model.js';
@@ -52,7 +54,7 @@ const NO_ID = '00000000-0000-0000-0000-000000000000';
 
 /** Creating, changing, locking, cloning, deleting and listing artifacts. */
 export class ArtifactService {
-  constructor(private readonly deps: { orm: Orm; clock: Clock; quotas: QuotaService }) {}
+  constructor(private readonly deps: { orm: Orm; clock: Clock; quotas: QuotaService; pubsub: WorkloadPubSub }) {}
 
   /** Loads a live artifact the caller may read, or throws NotFound. */
   async get(em: EntityManager, viewer: Viewer, id: string): Promise<Artifact> {
@@ -117,10 +119,14 @@ export class ArtifactService {
     return this.deps.orm.em.fork().transactional((em) => this.createIn(em, viewer, valid));
   }
 
-  /** Changes a draft's name, description or spec; locked artifacts are immutable. */
+  /**
+   * Changes a draft's name, description or spec; locked artifacts are immutable. A new spec is
+   * announced, once committed, for each workload that runs the draft: its protons roll to it
+   * (ADR 0013, decision 12), and no event of the workload's records the edit.
+   */
   async update(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
     const patch = parseOrThrow(artifactPatchSchema, input);
-    return this.deps.orm.em.fork().transactional(async (em) => {
+    const { artifact, rolled } = await this.deps.orm.em.fork().transactional(async (em) => {
       const { artifact } = await this.authorize(em, viewer, id, 'updateArtifact');
       if (artifact.status === 'locked') {
         throw new InvalidTransitionError(
@@ -128,13 +134,19 @@ export class ArtifactService {
           'locked',
         );
       }
-      if (patch.spec != null && !isDeepStrictEqual(patch.spec, artifact.spec)) await this.admitSpecChange(em, artifact, patch.spec);
+      let rolled = new Map<string, number>();
+      if (patch.spec != null && !isDeepStrictEqual(patch.spec, artifact.spec)) {
+        const holders = await this.admitSpecChange(em, artifact, patch.spec);
+        rolled = await newestEventSequences(em, holders.map((h) => h.workloadId));
+      }
       if (patch.name != null) artifact.name = patch.name;
       if (patch.description != null) artifact.description = patch.description;
       if (patch.spec != null) artifact.spec = patch.spec;
       artifact.updatedAt = this.deps.clock();
-      return artifact;
+      return { artifact, rolled };
     });
+    for (const [workloadId, sequence] of rolled) this.deps.pubsub.publish('workload:changed', { workloadId, sequence, specChanged: true });
+    return artifact;
   }
 
   /**
@@ -213,16 +225,16 @@ export class ArtifactService {
    * usage (ADR 0013, decision 12). The quota locks come first and the artifact's row after them,
    * the order of a replace onto the draft; under the row lock the spec and the workloads that run
    * it are read again, and if either changed since the check (another edit, a create, a replace),
-   * the check is made again.
+   * the check is made again. Returns the workloads it was checked for: those that run the draft.
    */
-  private async admitSpecChange(em: EntityManager, artifact: Artifact, spec: ArtifactSpec): Promise<void> {
+  private async admitSpecChange(em: EntityManager, artifact: Artifact, spec: ArtifactSpec): Promise<readonly SpecHolder[]> {
     let before = artifact.spec;
     let holders = await specHolders(em, artifact.id);
     for (let attempt = 1; ; attempt += 1) {
       await this.deps.quotas.serialize(em, ...holders);
       for (const h of holders) await this.deps.quotas.admitSpecChange(em, h, h.runtimes, before, spec);
       const now = { spec: await artifactSpec(em, artifact.id, { lock: true }), holders: await specHolders(em, artifact.id) };
-      if (isDeepStrictEqual(now.spec, before) && isDeepStrictEqual(now.holders, holders)) return;
+      if (isDeepStrictEqual(now.spec, before) && isDeepStrictEqual(now.holders, holders)) return holders;
       if (attempt === 3) throw new ConflictError(`artifact "${artifact.name}" changed while this edit was checked against its workload's quotas; try again`, [{ type: 'Artifact', id: artifact.id }], 'Conflict');
       ({ spec: before, holders } = now);
     }

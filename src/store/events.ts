@@ -131,3 +131,14 @@ export async function readHeadAndEvents(em: EntityManager, workloadId: string, a
   const deletedAt = row.deleted_at === null ? null : row.deleted_at instanceof Date ? row.deleted_at : new Date(row.deleted_at);
   return { head: { lastEventSequence: Number(row.last_event_sequence), deletedAt }, events: events.map(eventOf) };
 }
+
+/** The sequence of each live workload's newest event (a workload that is gone has none). */
+export async function newestEventSequences(em: EntityManager, workloadIds: readonly string[]): Promise<Map<string, number>> {
+  if (workloadIds.length === 0) return new Map();
+  const rows = await queryRows<{ id: string; last_event_sequence: number }>(
+    em,
+    'select id, last_event_sequence from workload where id = any(?::uuid[]) and deleted_at is null',
+    [workloadIds],
+  );
+  return new Map(rows.map((r) => [r.id, r.last_event_sequence]));
+}

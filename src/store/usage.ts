@@ -52,6 +52,7 @@ export async function admitQuota(em: EntityManager, subjects: readonly BoundedSu
 
 /** A live workload whose usage counts an artifact's spec, and the runtimes it counts it under. */
 export interface SpecHolder {
+  workloadId: string;
   ownerId: string;
   organization: string | null;
   /** Its runtime while it is meant to run on the artifact, and each other proton of the artifact not yet removed. */
@@ -63,9 +64,9 @@ export interface SpecHolder {
  * it (a draft has at most one), and any whose other protons not yet removed run it. A plain read.
  */
 export async function specHolders(em: EntityManager, artifactId: string): Promise<SpecHolder[]> {
-  const rows = await queryRows<{ owner_id: string; organization: string | null; runtimes: WorkloadRuntime[] | string }>(
+  const rows = await queryRows<{ id: string; owner_id: string; organization: string | null; runtimes: WorkloadRuntime[] | string }>(
     em,
-    `select w.owner_id, w.organization,
+    `select w.id, w.owner_id, w.organization,
             coalesce((select json_agg(x.runtime order by x.n) from (
                select w.runtime, 0 as n where w.artifact_id = ?::uuid and w.desired_state = 'running'
                union all
@@ -77,7 +78,7 @@ export async function specHolders(em: EntityManager, artifactId: string): Promis
       order by w.id`,
     [artifactId, artifactId, artifactId, artifactId],
   );
-  return rows.map((r) => ({ ownerId: r.owner_id, organization: r.organization, runtimes: jsonColumn(r.runtimes) }));
+  return rows.map((r) => ({ workloadId: r.id, ownerId: r.owner_id, organization: r.organization, runtimes: jsonColumn(r.runtimes) }));
 }
 
 /** Whether an artifact's stored spec is still `spec`. */

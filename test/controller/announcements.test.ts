@@ -1,13 +1,15 @@
 /**
  * Which announced changes make the controller pass over a workload (ADR 0005, decision 20): a
  * change to what the workload wants of the cluster does; a rename, a description or sharing
- * does not; an announcement without the `reconcile` field (from a replica that predates it) does.
+ * does not; an announcement without the `reconcile` field (from a replica that predates it) does;
+ * a new spec of the draft it runs does, though no event of the workload records it (ADR 0013,
+ * decision 12).
  */
 import { afterEach, expect, it, vi } from 'vitest';
 import { TOPICS } from '../../src/pubsub/topics.js';
-import { CreateWorkloadDocument, UpdateWorkloadDocument, UpdateWorkloadSharedRolesDocument } from '../graphql/generated/graphql.js';
+import { CreateWorkloadDocument, UpdateArtifactDocument, UpdateWorkloadDocument, UpdateWorkloadSharedRolesDocument } from '../graphql/generated/graphql.js';
 import { describeEachDatabase } from '../support/backends.js';
-import { artifactInput } from '../support/fixtures.js';
+import { artifactInput, containerInput, specInput } from '../support/fixtures.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
@@ -81,6 +83,47 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     await settle();
     expect(passesFor()).toBe(1);
   }, 90_000);
+
+  it("rolls a settled workload's protons to its draft's edited spec, with nothing else to wake a pass", async () => {
+    // No tick: only announcements and pod events queue passes, and a settled workload has no pod events.
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true });
+    const app = t.app;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: 'on-draft', artifact: artifactInput({ name: 'on-draft' }) as never, runtime: { replicaCount: 1 } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+    const { id: globalId, artifact } = createWorkload.workload;
+    const id = rawId(globalId);
+    await vi.waitFor(async () => {
+      const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
+      expect(data).toEqual({ workload: { status: 'RUNNING' } });
+    }, { timeout: 30_000, interval: 50 });
+    await app.controller.idle();
+    const [before] = await app.runtime.listProtons({ workloadId: id });
+    const scheduled = vi.spyOn(app.controller, 'schedule');
+
+    const edited = await t.exec(UpdateArtifactDocument, {
+      input: { id: artifact.id, spec: specInput([containerInput({ imageUri: 'registry.example.com/team/app:2.0' })]) as never },
+    });
+    expect(edited.updateArtifact.__typename).toBe('UpdateArtifactPayload');
+    // The same proton rolls to the new revision; its pods follow.
+    await vi.waitFor(async () => {
+      const protons = await app.runtime.listProtons({ workloadId: id });
+      expect(protons.map((p) => p.protonId)).toEqual([before!.protonId]);
+      expect(protons[0]!.revision).not.toBe(before!.revision);
+    }, { timeout: 30_000, interval: 50 });
+    expect(scheduled.mock.calls.filter(([w]) => w === id).length).toBeGreaterThanOrEqual(1);
+
+    // A rename of the draft changes nothing it runs: no announcement, no pass.
+    await app.controller.idle();
+    scheduled.mockClear();
+    const renamed = await t.exec(UpdateArtifactDocument, { input: { id: artifact.id, name: 'on-draft-renamed' } });
+    expect(renamed.updateArtifact.__typename).toBe('UpdateArtifactPayload');
+    const marker = '00000000-0000-4000-8000-000000000001';
+    app.pubsub.publish('workload:changed', { workloadId: marker, sequence: 1 });
+    await vi.waitFor(() => expect(scheduled.mock.calls.filter(([w]) => w === marker)).toHaveLength(1));
+    expect(scheduled.mock.calls.filter(([w]) => w === id)).toHaveLength(0);
+  }, 90_000);
 });
 
 it('coalesces two announcements of one workload into one that passes if either asked for a pass', () => {
@@ -90,4 +133,7 @@ it('coalesces two announcements of one workload into one that passes if either a
   expect(newest({ workloadId: 'w', sequence: 1 }, quiet(2))).toEqual({ workloadId: 'w', sequence: 2 });
   expect(newest(quiet(2), { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 2 });
   expect(newest({ workloadId: 'w', sequence: 3 }, { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 3 });
+  // A new spec of what the workload runs survives coalescing with a later, ordinary change.
+  expect(newest({ workloadId: 'w', sequence: 3, specChanged: true }, { workloadId: 'w', sequence: 4 })).toEqual({ workloadId: 'w', sequence: 4, specChanged: true });
+  expect(newest(quiet(4), { workloadId: 'w', sequence: 3, specChanged: true })).toEqual({ workloadId: 'w', sequence: 4, specChanged: true });
 });
