@@ -119,6 +119,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     runtime,
     clock,
     pubsub,
+    feed: bus.feed,
     logger: logger.child({ component: 'controller' }),
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,

@@ -19,6 +19,7 @@ import { InvalidTransitionError, NotFoundError } from '../domain/errors.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import { retireDropped } from '../domain/proton-identity.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
+import type { ChangeFeed } from '../pubsub/change-feed.js';
 import { podWorkloadId } from '../runtime/conventions.js';
 import type { ProtonRuntime, Unsubscribe } from '../runtime/proton-runtime.js';
 import type { Clock } from '../domain/clock.js';
@@ -47,6 +48,8 @@ export interface ControllerDeps {
   runtime: ProtonRuntime;
   clock: Clock;
   pubsub: WorkloadPubSub;
+  /** Says when announcements on `pubsub` may have been lost (its broker was away); absent, none ever are. */
+  feed?: Pick<ChangeFeed, 'onResync'>;
   logger: Logger;
   /** The draft lifetime and every deadline, from configuration. */
   policy: LifecyclePolicy;
@@ -66,11 +69,20 @@ export interface ControllerDeps {
 /** Default of `ControllerDeps.concurrency`: few enough to leave most of a pool of 10 to requests. */
 export const DEFAULT_CONTROLLER_CONCURRENCY = 4;
 
+/**
+ * How long a pass may go on from the view the previous pass over the workload left, when nothing
+ * it was told of changed the workload (ADR 0005, decision 26). Every writer of what a view holds
+ * announces its change (a draft's spec edit too), and announcements that may have been lost drop
+ * every view, so this only bounds how late a change written by none of them (an operator's SQL)
+ * is seen by a workload's passes.
+ */
+const KEPT_VIEW_MAX_AGE_MS = 60_000;
+
 /** Ticks in a row that a busy queue may skip (see `tick`). */
 const TICK_DEFERRALS_MAX = 10;
 
 /** Workloads the tick looks at: not settled, or waiting on time, or with a proton still going. */
-const NEEDS_ATTENTION = `select id from workload where deleted_at is null and (
+const NEEDS_ATTENTION = `select id, last_event_sequence from workload where deleted_at is null and (
    lifecycle is null or status not in ('running', 'stopped', 'terminated') or desired_state = 'deleted'
    or (expires_at is not null and expires_at <= ?)
    or lifecycle->'state'->'replacement'->>'status' in ('submitted', 'initializing', 'warming', 'switching', 'draining')
@@ -90,6 +102,7 @@ export class WorkloadController {
   private unsubscribe: Unsubscribe | undefined;
   private ticker: NodeJS.Timeout | undefined;
   private changes: AsyncIterator<unknown> | undefined;
+  private unwatchLost: (() => void) | undefined;
   private running = false;
   private resyncing = false;
   private deferredTicks = 0;
@@ -108,8 +121,7 @@ export class WorkloadController {
       clock: deps.clock,
       policy: deps.policy,
       published: (workloadId, sequence) => this.publish(workloadId, sequence),
-      // A change nobody announced (a lost announcement) is seen by a pass more than a tick after the view was read.
-      viewMaxAgeMs: deps.tickIntervalMs,
+      viewMaxAgeMs: Math.max(KEPT_VIEW_MAX_AGE_MS, deps.tickIntervalMs),
     });
   }
 
@@ -153,6 +165,12 @@ export class WorkloadController {
       }
       const id = podWorkloadId(event.pod);
       if (id) this.schedule(id);
+    });
+    // Announcements missed while the broker was away: nothing kept is trusted, every workload is
+    // looked at again (as at the start of leadership).
+    this.unwatchLost = this.deps.feed?.onResync(() => {
+      this.reconciler.forgetAll();
+      void this.resync('all');
     });
     const iterator = this.deps.pubsub.subscribe('workload:changed')[Symbol.asyncIterator]();
     this.changes = iterator;
@@ -202,6 +220,7 @@ export class WorkloadController {
     this.running = false;
     if (this.ticker) clearInterval(this.ticker);
     this.unsubscribe?.();
+    this.unwatchLost?.();
     await this.changes?.return?.();
     await this.queue.shutDown();
     await this.exclusive.drain();
@@ -272,9 +291,14 @@ export class WorkloadController {
       const em = this.deps.orm.em.fork();
       const rows =
         which === 'all'
-          ? await queryRows<{ id: string }>(em, 'select id from workload where deleted_at is null')
-          : await queryRows<{ id: string }>(em, NEEDS_ATTENTION, [this.deps.clock()]);
-      for (const row of rows) this.schedule(row.id);
+          ? await queryRows<{ id: string; last_event_sequence?: number }>(em, 'select id from workload where deleted_at is null')
+          : await queryRows<{ id: string; last_event_sequence?: number }>(em, NEEDS_ATTENTION, [this.deps.clock()]);
+      for (const row of rows) {
+        // A change that reached the database but not this controller (an announcement lost, a
+        // replica without the shared broker) shows as a newer event than the kept view's.
+        if (row.last_event_sequence !== undefined) this.reconciler.forgetIfBehind(row.id, row.last_event_sequence);
+        this.schedule(row.id);
+      }
     } catch (err) {
       this.deps.logger.error({ err }, 'resync failed');
     }

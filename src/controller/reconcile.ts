@@ -34,7 +34,7 @@ export interface ReconcilerDeps {
    * have been read, for the pass to go on from it instead of reading the workload again (0: always
    * read). Within it, only the controller's own rounds and the changes it is told of (`forget`)
    * change what the view holds. Measured to the wake, not to the pass's start: a pass that waited
-   * in a deep queue does not pay a read for its wait (ADR 0005, decision 24).
+   * in a deep queue does not pay a read for its wait (ADR 0005, decisions 24 and 26).
    */
   viewMaxAgeMs?: number;
 }
@@ -95,6 +95,17 @@ export class Reconciler {
   /** The create expected with `token` wrote nothing. */
   abandon(workloadId: string, token: object): void {
     if (this.reading.get(workloadId) === token) this.reading.delete(workloadId);
+  }
+
+  /**
+   * Drops the view kept of a workload whose newest event in the database (`sequence`, read by the
+   * caller) is not the one the view holds: something this controller was not told of changed it
+   * (every writer of a workload appends an event). A pass under way keeps its own view; the next
+   * look catches it.
+   */
+  forgetIfBehind(workloadId: string, sequence: number): void {
+    const kept = this.kept.get(workloadId);
+    if (kept && kept.view.workload.lastEventSequence !== sequence) this.kept.delete(workloadId);
   }
 
   /** Drops every kept view (leadership lost or regained), or only those past their age. */

@@ -14,6 +14,19 @@ export interface ChangeListener {
 export class ChangeFeed {
   private readonly byWorkload = new Map<string, Set<ChangeListener>>();
   private readonly everyWorkload = new Set<ChangeListener>();
+  private readonly lost = new Set<() => void>();
+
+  /**
+   * Calls `listener` whenever notifications may have been lost (as `resync` does a watcher's), for
+   * what keeps state between notifications other than a subscription: the controller's kept views.
+   * Not counted as a subscription. Returns the function that stops it.
+   */
+  onResync(listener: () => void): () => void {
+    this.lost.add(listener);
+    return () => {
+      this.lost.delete(listener);
+    };
+  }
 
   /** Watches one workload, or every workload with `null`; returns the function that stops watching. */
   watch(workloadId: string | null, listener: ChangeListener): () => void {
@@ -48,6 +61,7 @@ export class ChangeFeed {
   resync(): void {
     for (const set of this.byWorkload.values()) for (const l of set) l.resync();
     for (const l of this.everyWorkload) l.resync();
+    for (const l of this.lost) l();
   }
 
   /** How many subscriptions are watching (for tests and metrics). */

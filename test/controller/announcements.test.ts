@@ -84,6 +84,79 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     expect(passesFor()).toBe(1);
   }, 90_000);
 
+  it('keeps a view across ticks until it is told of a change, and drops every view and looks at every workload when announcements may have been lost', async () => {
+    // A short tick: a view used to be kept for one tick only.
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true });
+    const app = t.app;
+    const isPassViewRead = (sql: string) => /^\[query\] select w\.id, w\.importance, w\.created_at, /.test(sql);
+    const ids: string[] = [];
+    for (const name of ['kept-a', 'kept-b']) {
+      const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+        input: { name, artifact: artifactInput({ name }) as never, runtime: { replicaCount: 1 } },
+      });
+      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+      ids.push(createWorkload.workload.id);
+    }
+    for (const globalId of ids) {
+      await vi.waitFor(async () => {
+        const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
+        expect(data).toEqual({ workload: { status: 'RUNNING' } });
+      }, { timeout: 30_000, interval: 50 });
+    }
+    await app.controller.idle();
+    const [a, b] = ids.map(rawId) as [string, string];
+    // Many ticks later, a pass (a pod event, say) goes on from the view its last pass left.
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    t.queries.length = 0;
+    app.controller.schedule(a);
+    await app.controller.idle();
+    expect(t.queries.filter(isPassViewRead)).toHaveLength(0);
+
+    // The broker was away: announcements may have been lost. Every workload gets a pass, which reads.
+    const scheduled = vi.spyOn(app.controller, 'schedule');
+    app.bus.feed.resync();
+    await vi.waitFor(() => expect(new Set(scheduled.mock.calls.map(([w]) => w))).toEqual(new Set([a, b])));
+    await app.controller.idle();
+    expect(t.queries.filter(isPassViewRead).length).toBeGreaterThanOrEqual(2);
+  }, 90_000);
+
+  it('sees at its next tick a change whose announcement never reached it (a replica without the shared broker)', async () => {
+    if (backend.name !== 'postgres') return; // the embedded database has one process: no other replica shares it
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true });
+    const app = t.app;
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: 'unannounced', artifact: artifactInput({ name: 'unannounced' }) as never, runtime: { replicaCount: 1 } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+    const globalId = createWorkload.workload.id;
+    await vi.waitFor(async () => {
+      const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
+      expect(data).toEqual({ workload: { status: 'RUNNING' } });
+    }, { timeout: 30_000, interval: 50 });
+    await app.controller.idle();
+    // The test apps' replicas share the database, not a broker: the replace's announcement stays there.
+    const other = await t.replica();
+    try {
+      const via = other.as({ sub: 'developer' });
+      const next = await via.execRaw('mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { ... on CreateArtifactPayload { artifact { id } } } }', {
+        input: artifactInput({ name: 'unannounced-v2' }),
+      });
+      const replaced = await via.execRaw('mutation($id: ID!, $a: ID!) { replaceWorkloadArtifact(input: { id: $id, artifactId: $a }) { __typename } }', {
+        id: globalId,
+        a: (next.data as any).createArtifact.artifact.id,
+      });
+      expect(replaced.errors).toBeUndefined();
+      expect((replaced.data as any).replaceWorkloadArtifact.__typename).toBe('WorkloadOperationPayload');
+      // Only the leader's passes move a replacement on; its tick finds the workload's newer event.
+      await vi.waitFor(async () => {
+        const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { replacement { status } } } }', { id: globalId });
+        expect((data as any).workload.replacement?.status).toBe('COMPLETED');
+      }, { timeout: 30_000, interval: 50 });
+    } finally {
+      await other.stop();
+    }
+  }, 90_000);
+
   it("rolls a settled workload's protons to its draft's edited spec, with nothing else to wake a pass", async () => {
     // No tick: only announcements and pod events queue passes, and a settled workload has no pod events.
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true });
