@@ -14,6 +14,20 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
+/** Creates a workload on a draft of its own and waits until it is RUNNING; its global id and its artifact's. */
+async function createRunning(t: TestApp, name: string): Promise<{ id: string; artifactId: string }> {
+  const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+    input: { name, artifact: artifactInput({ name }) as never, runtime: { replicaCount: 1 } },
+  });
+  if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
+  const { id } = createWorkload.workload;
+  await vi.waitFor(async () => {
+    const { data } = await t.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id });
+    expect(data).toEqual({ workload: { status: 'RUNNING' } });
+  }, { timeout: 30_000, interval: 50 });
+  return { id, artifactId: createWorkload.workload.artifact.id };
+}
+
 describeEachDatabase('announced changes and controller passes', (backend) => {
   let t: TestApp | undefined;
   afterEach(async () => {
@@ -89,20 +103,7 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true });
     const app = t.app;
     const isPassViewRead = (sql: string) => /^\[query\] select w\.id, w\.importance, w\.created_at, /.test(sql);
-    const ids: string[] = [];
-    for (const name of ['kept-a', 'kept-b']) {
-      const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-        input: { name, artifact: artifactInput({ name }) as never, runtime: { replicaCount: 1 } },
-      });
-      if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
-      ids.push(createWorkload.workload.id);
-    }
-    for (const globalId of ids) {
-      await vi.waitFor(async () => {
-        const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
-        expect(data).toEqual({ workload: { status: 'RUNNING' } });
-      }, { timeout: 30_000, interval: 50 });
-    }
+    const ids = [(await createRunning(t, 'kept-a')).id, (await createRunning(t, 'kept-b')).id];
     await app.controller.idle();
     const [a, b] = ids.map(rawId) as [string, string];
     // Many ticks later, a pass (a pod event, say) goes on from the view its last pass left.
@@ -124,15 +125,7 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     if (backend.name !== 'postgres') return; // the embedded database has one process: no other replica shares it
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true });
     const app = t.app;
-    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: 'unannounced', artifact: artifactInput({ name: 'unannounced' }) as never, runtime: { replicaCount: 1 } },
-    });
-    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
-    const globalId = createWorkload.workload.id;
-    await vi.waitFor(async () => {
-      const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
-      expect(data).toEqual({ workload: { status: 'RUNNING' } });
-    }, { timeout: 30_000, interval: 50 });
+    const { id: globalId } = await createRunning(t, 'unannounced');
     await app.controller.idle();
     // The test apps' replicas share the database, not a broker: the replace's announcement stays there.
     const other = await t.replica();
@@ -161,22 +154,14 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     // No tick: only announcements and pod events queue passes, and a settled workload has no pod events.
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '60000' }, { controller: true });
     const app = t.app;
-    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
-      input: { name: 'on-draft', artifact: artifactInput({ name: 'on-draft' }) as never, runtime: { replicaCount: 1 } },
-    });
-    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(JSON.stringify(createWorkload));
-    const { id: globalId, artifact } = createWorkload.workload;
+    const { id: globalId, artifactId } = await createRunning(t, 'on-draft');
     const id = rawId(globalId);
-    await vi.waitFor(async () => {
-      const { data } = await t!.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { status } } }', { id: globalId });
-      expect(data).toEqual({ workload: { status: 'RUNNING' } });
-    }, { timeout: 30_000, interval: 50 });
     await app.controller.idle();
     const [before] = await app.runtime.listProtons({ workloadId: id });
     const scheduled = vi.spyOn(app.controller, 'schedule');
 
     const edited = await t.exec(UpdateArtifactDocument, {
-      input: { id: artifact.id, spec: specInput([containerInput({ imageUri: 'registry.example.com/team/app:2.0' })]) as never },
+      input: { id: artifactId, spec: specInput([containerInput({ imageUri: 'registry.example.com/team/app:2.0' })]) as never },
     });
     expect(edited.updateArtifact.__typename).toBe('UpdateArtifactPayload');
     // The same proton rolls to the new revision; its pods follow.
@@ -190,7 +175,7 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     // A rename of the draft changes nothing it runs: no announcement, no pass.
     await app.controller.idle();
     scheduled.mockClear();
-    const renamed = await t.exec(UpdateArtifactDocument, { input: { id: artifact.id, name: 'on-draft-renamed' } });
+    const renamed = await t.exec(UpdateArtifactDocument, { input: { id: artifactId, name: 'on-draft-renamed' } });
     expect(renamed.updateArtifact.__typename).toBe('UpdateArtifactPayload');
     const marker = '00000000-0000-4000-8000-000000000001';
     app.pubsub.publish('workload:changed', { workloadId: marker, sequence: 1 });
