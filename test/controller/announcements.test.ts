@@ -191,7 +191,9 @@ it('coalesces two announcements of one workload into one that passes if either a
   expect(newest({ workloadId: 'w', sequence: 1 }, quiet(2))).toEqual({ workloadId: 'w', sequence: 2 });
   expect(newest(quiet(2), { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 2 });
   expect(newest({ workloadId: 'w', sequence: 3 }, { workloadId: 'w', sequence: 1 })).toEqual({ workloadId: 'w', sequence: 3 });
-  // A new spec of what the workload runs survives coalescing with a later, ordinary change.
+  // A new spec of what the workload runs survives the trip through Redis (its payload is parsed
+  // there, and unknown fields dropped) and coalescing with a later, ordinary change.
+  expect(TOPICS['workload:changed'].schema.parse({ workloadId: 'w', sequence: 3, specChanged: true })).toEqual({ workloadId: 'w', sequence: 3, specChanged: true });
   expect(newest({ workloadId: 'w', sequence: 3, specChanged: true }, { workloadId: 'w', sequence: 4 })).toEqual({ workloadId: 'w', sequence: 4, specChanged: true });
   expect(newest(quiet(4), { workloadId: 'w', sequence: 3, specChanged: true })).toEqual({ workloadId: 'w', sequence: 4, specChanged: true });
 });
