@@ -291,12 +291,12 @@ export class WorkloadController {
       const em = this.deps.orm.em.fork();
       const rows =
         which === 'all'
-          ? await queryRows<{ id: string; last_event_sequence?: number }>(em, 'select id from workload where deleted_at is null')
-          : await queryRows<{ id: string; last_event_sequence?: number }>(em, NEEDS_ATTENTION, [this.deps.clock()]);
+          ? await queryRows<{ id: string; last_event_sequence: number }>(em, 'select id, last_event_sequence from workload where deleted_at is null')
+          : await queryRows<{ id: string; last_event_sequence: number }>(em, NEEDS_ATTENTION, [this.deps.clock()]);
       for (const row of rows) {
         // A change that reached the database but not this controller (an announcement lost, a
         // replica without the shared broker) shows as a newer event than the kept view's.
-        if (row.last_event_sequence !== undefined) this.reconciler.forgetIfBehind(row.id, row.last_event_sequence);
+        this.reconciler.forgetIfBehind(row.id, row.last_event_sequence);
         this.schedule(row.id);
       }
     } catch (err) {

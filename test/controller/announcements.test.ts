@@ -10,7 +10,7 @@ import { TOPICS } from '../../src/pubsub/topics.js';
 import { CreateWorkloadDocument, UpdateArtifactDocument, UpdateWorkloadDocument, UpdateWorkloadSharedRolesDocument } from '../graphql/generated/graphql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, containerInput, specInput } from '../support/fixtures.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { isPassViewRead, startTestApp, type TestApp } from '../support/test-app.js';
 
 const rawId = (globalId: string) => Buffer.from(globalId, 'base64').toString().split(':')[1]!;
 
@@ -102,7 +102,6 @@ describeEachDatabase('announced changes and controller passes', (backend) => {
     // A short tick: a view used to be kept for one tick only.
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true });
     const app = t.app;
-    const isPassViewRead = (sql: string) => /^\[query\] select w\.id, w\.importance, w\.created_at, /.test(sql);
     const ids = [(await createRunning(t, 'kept-a')).id, (await createRunning(t, 'kept-b')).id];
     await app.controller.idle();
     const [a, b] = ids.map(rawId) as [string, string];

@@ -3,12 +3,9 @@ import { Reconciler } from '../../src/controller/reconcile.js';
 import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../src/runtime/simulated/index.js';
 import { readRoundRows, type RoundRows } from '../../src/store/workload-rounds.js';
 import { describeEachDatabase } from '../support/backends.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { isPassViewRead, startTestApp, type TestApp } from '../support/test-app.js';
 
 const SPEC = { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/hello:1.0', primary: true, port: 8080 }] }] };
-
-/** The statement a pass reads its workload with (`readRoundRows`). */
-const isPassViewRead = (sql: string) => /^\[query\] select w\.id, w\.importance, w\.created_at, /.test(sql);
 
 async function gql(t: TestApp, query: string, variables: Record<string, unknown> = {}): Promise<any> {
   const result = await t.execRaw(query, variables);

@@ -68,6 +68,9 @@ export interface TestApp {
   stop(): Promise<void>;
 }
 
+/** Whether a statement of `TestApp.queries` is the one a controller pass reads its workload with (`readRoundRows`). */
+export const isPassViewRead = (query: string): boolean => /^\[query\] select w\.id, w\.importance, w\.created_at, /.test(query);
+
 /** Builds the app on a fresh database of `backend`, with migrations applied. */
 export async function startTestApp(
   backend: Backend,
