@@ -114,6 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // Mutations wait for their turn here (last of the plugins below); while some wait, the
   // controller runs one pass at a time, so a burst is answered ahead of the backlog it makes.
   const admission = mutationAdmission(config.graphql.mutationConcurrency);
+  let services: Services | undefined;
   const controller = new WorkloadController({
     orm,
     runtime,
@@ -124,7 +125,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     concurrency: config.controller.concurrency,
-    yieldTo: () => admission.waiting() > 0,
+    // Creates waiting for their statement are a burst's mutations too (they gave back their places).
+    yieldTo: () => admission.waiting() > 0 || (services?.workloads.creates.pending ?? 0) > 0,
     onReconciled: metrics.observeReconcile,
   });
   const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);
@@ -151,7 +153,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     config.readinessCheckTimeoutMs,
     logger.child({ component: 'readiness' }),
   );
-  const services = createServices({
+  services = createServices({
     orm,
     clock,
     pubsub,

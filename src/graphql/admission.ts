@@ -5,28 +5,110 @@
  * a query that arrives during it waits for a connection behind those few, not behind the whole
  * burst: the pool's queue is first come, first served (ADR 0060, decision 12). Queries and
  * subscriptions are never held here; they have their own budgets (./rate-limit.ts).
+ *
+ * An admitted mutation that waits on something holding no connection of its own (a create waiting
+ * for the statement that writes several creates, ADR 0005 decision 27) gives its place back for
+ * the wait (`AdmissionPlace.outside`) and takes one again, ahead of the mutations not yet admitted,
+ * before it goes on.
  */
 import type { Plugin } from 'graphql-yoga';
 import { getOperationAST } from 'graphql';
-import pLimit from 'p-limit';
 
 /** The admission state, for tests. */
 export interface MutationAdmission {
   readonly plugin: Plugin;
-  /** Mutations executing now. */
+  /** Mutations executing now and holding a place. */
   readonly active: () => number;
-  /** Mutations waiting for their turn. */
+  /** Mutations waiting for a place. */
   readonly waiting: () => number;
+}
+
+/** An admitted mutation's place, on its operation's context as `admission`. */
+export interface AdmissionPlace {
+  /** Runs `work` with the place given back, and takes a place again before answering. */
+  outside<T>(work: () => Promise<T>): Promise<T>;
+}
+
+/** Places handed out first come, first served; mutations coming back from `outside` go before those not yet admitted. */
+class Places {
+  #free: number;
+  #active = 0;
+  readonly #returning: (() => void)[] = [];
+  readonly #arriving: (() => void)[] = [];
+
+  constructor(size: number) {
+    this.#free = size;
+  }
+
+  take(returning = false): Promise<void> {
+    if (this.#free > 0) {
+      this.#free--;
+      this.#active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      (returning ? this.#returning : this.#arriving).push(() => {
+        this.#active++;
+        resolve();
+      });
+    });
+  }
+
+  give(): void {
+    this.#active--;
+    if (this.waiting === 0) {
+      this.#free++;
+      return;
+    }
+    // Handed over in the loop's next check phase, not in this microtask: mutations that give their
+    // places back at once (creates going to their statement) would otherwise admit the whole queue,
+    // and answer a whole statement's creates, in one turn of the loop, with no timer or I/O between.
+    setImmediate(() => {
+      const next = this.#returning.shift() ?? this.#arriving.shift();
+      if (next) next();
+      else this.#free++;
+    });
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get waiting(): number {
+    return this.#returning.length + this.#arriving.length;
+  }
 }
 
 /** Admits at most `concurrency` (at least 1) mutations at once. */
 export function mutationAdmission(concurrency: number): MutationAdmission {
-  const limit = pLimit(Math.max(1, concurrency));
+  const places = new Places(Math.max(1, concurrency));
   const plugin: Plugin = {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
-      setExecuteFn((execution) => limit(async () => executeFn(execution)));
+      setExecuteFn(async (execution) => {
+        await places.take();
+        let held = true;
+        const place: AdmissionPlace = {
+          async outside(work) {
+            if (!held) return work();
+            held = false;
+            places.give();
+            try {
+              return await work();
+            } finally {
+              await places.take(true);
+              held = true;
+            }
+          },
+        };
+        (execution.contextValue as { admission?: AdmissionPlace }).admission = place;
+        try {
+          return await executeFn(execution);
+        } finally {
+          if (held) places.give();
+        }
+      });
     },
   };
-  return { plugin, active: () => limit.activeCount, waiting: () => limit.pendingCount };
+  return { plugin, active: () => places.active, waiting: () => places.waiting };
 }

@@ -1,6 +1,7 @@
 import { contextCacheSymbol } from '@pothos/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
+import type { AdmissionPlace } from './admission.js';
 import { createAccessLoaders, type AccessLoaders } from '../service/access-loaders.js';
 import type { Services } from '../service/index.js';
 import type { LiveService } from '../service/live.service.js';
@@ -31,6 +32,8 @@ export interface GraphQLContext {
   live: LiveService;
   /** Set for operations that arrived over a WebSocket connection. */
   connection?: ConnectionControls;
+  /** A mutation's admitted place (./admission.ts), set when it starts executing. */
+  admission?: AdmissionPlace;
 }
 
 /** Where an operation's request scope lives on its context object. */

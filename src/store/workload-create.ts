@@ -2,16 +2,19 @@
  * A new workload's rows written in one statement: `workload_create` (migration
  * Migration20261203010000_create_workload) inserts an inline artifact (its repository, row and
  * OWNER grant), the workload, its OWNER grant, its first (active) proton and its `created` event,
- * and returns the event's sequence (ADR 0005, decisions 22 and 23). The rows are the entities the service built and never
- * flushes: each is turned into its columns through the ORM's metadata, so a column added to an
- * entity travels without a second list to keep.
+ * and returns the event's sequence (ADR 0005, decisions 22 and 23); `workload_create_batch`
+ * writes several creates on their own specs in one statement (decision 27). The rows are the
+ * entities the service built and never flushes: each is turned into its columns through the
+ * ORM's metadata, so a column added to an entity travels without a second list to keep.
  */
 import { helper, ReferenceKind } from '@mikro-orm/core';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Artifact, ArtifactRepository, ArtifactSharedRole, Proton, Workload, WorkloadSharedRole } from './entities/index.js';
 import type { NewWorkloadEvent } from './events.js';
 import type { ResourceAmounts } from '../domain/quota.js';
+import { isDatabaseUnavailable } from './errors.js';
 import { jsonColumn, queryRows } from './sql.js';
+import { StatementBatches } from './statement-batches.js';
 import type { BoundedSubject, QuotaBreachRow } from './usage.js';
 
 /** What a create writes: the inline artifact's rows when it brings its own spec, and the workload's. */
@@ -25,40 +28,119 @@ export interface NewWorkloadRows {
 }
 
 /**
- * Writes a new workload's rows (in `em`'s transaction, if any, else as a statement of its own)
- * and returns the sequence of its `created` event. A rule of the database that refuses it (a
- * name taken, a draft taken, an artifact deleted) writes nothing and throws the ORM's typed error.
- *
- * With `quota`, the same statement first takes the subjects' quota locks and checks the new
- * workload's demand against their usage (`workload_create_admitted`, ADR 0013 decision 11): the
- * locks are held for that one statement, not across round trips, and a breach writes nothing and
- * is answered instead of the sequence.
+ * Writes a new workload's rows in `em`'s transaction (a create on an existing artifact, whose
+ * checks hold in it until the write) and returns the sequence of its `created` event. A rule of
+ * the database that refuses it (a name taken, a draft taken, an artifact deleted) writes nothing
+ * and throws the ORM's typed error. A create on its own spec goes through `CreateBatches`.
  */
-export async function insertNewWorkload(
-  em: EntityManager,
-  rows: NewWorkloadRows,
-  quota?: { subjects: readonly BoundedSubject[]; added: ResourceAmounts } | null,
-): Promise<{ sequence: number } | { breach: QuotaBreachRow }> {
+export async function insertNewWorkload(em: EntityManager, rows: NewWorkloadRows): Promise<number> {
+  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [createArgument(rows)]);
+  return sequenceOf(row?.sequence, rows);
+}
+
+/** What `workload_create` takes: the rows' columns, as JSON. */
+function createArgument(rows: NewWorkloadRows): string {
   const e = rows.event;
-  const argument = JSON.stringify({
+  return JSON.stringify({
     ...(rows.inline && { repository: columnsOf(rows.inline.repository), artifact: columnsOf(rows.inline.artifact), artifactGrants: rows.inline.grants.map(columnsOf) }),
     workload: columnsOf(rows.workload),
     workloadGrants: rows.grants.map(columnsOf),
     protons: rows.protons.map(columnsOf),
     event: { type: e.type, message: e.message, actor: e.actor, data: e.data ?? {}, occurred_at: e.occurredAt },
   });
-  if (quota) {
-    const [row] = await queryRows<{ result: { sequence?: number; breach?: QuotaBreachRow } | string }>(
-      em,
-      'select workload_create_admitted(?::jsonb, ?::jsonb) as result',
-      [JSON.stringify(quota), argument],
-    );
-    const result = row ? jsonColumn(row.result) : undefined;
-    if (result?.breach) return { breach: result.breach };
-    return { sequence: sequenceOf(result?.sequence, rows) };
+}
+
+/**
+ * At most this many creates in one statement. Each is a subtransaction; PostgreSQL keeps up to 64
+ * of a transaction's subtransaction ids in shared memory, past which every other session's
+ * snapshot has to look them up on disk while the transaction runs.
+ */
+export const MAX_CREATES_PER_STATEMENT = 8;
+
+/** A create's quota check: the subjects a limit of which it could breach, and what it adds. */
+export type CreateQuota = { subjects: readonly BoundedSubject[]; added: ResourceAmounts };
+
+/** What writing a create answers: its `created` event's sequence, or the quota limit it would break (nothing written). */
+export type CreateOutcome = { sequence: number } | { breach: QuotaBreachRow };
+
+/** One create's outcome in a batch's answer. */
+export type BatchResult = { sequence?: number; breach?: QuotaBreachRow; error?: BatchError };
+/** A create the database refused inside a batch: its SQLSTATE (`code`), message, and what PostgreSQL names (constraint, table, column). */
+export type BatchError = Record<string, string> & { message: string };
+
+/** How batches reach the database: the statement, and the driver's typed error for a refused create. */
+export interface CreateStatement {
+  /** Runs `workload_create_batch` over `items` (a JSON array) and returns its results, in order. */
+  write(items: string): Promise<BatchResult[]>;
+  refusal(error: BatchError): Error;
+}
+
+/** The batch statement through `orm`. */
+export function createStatementOf(orm: MikroORM): CreateStatement {
+  return {
+    async write(items) {
+      const [row] = await queryRows<{ results: BatchResult[] | string }>(orm.em.fork() as EntityManager, 'select workload_create_batch(?::jsonb) as results', [items]);
+      return row ? jsonColumn(row.results) : [];
+    },
+    // Typed as the same refusal of a statement of its own would be (a unique violation names its constraint).
+    refusal: ({ message, ...fields }) => orm.em.getDriver().convertException(Object.assign(new Error(message), fields)),
+  };
+}
+
+/**
+ * Writes creates that read nothing first (a workload on its own spec) several to a statement
+ * (`workload_create_batch`, ADR 0005 decision 27), one statement at a time (`StatementBatches`):
+ * a create that arrives with nothing being written is written at once, alone; those that arrive
+ * meanwhile go together in the next statement, up to `MAX_CREATES_PER_STATEMENT`. Each is decided
+ * in the statement as it would be alone (its quota checked after the creates before it, under the
+ * same locks) and answered on its own: a name taken or a quota breached refuses that create only,
+ * with the typed error or breach it would have had alone. A statement that fails as a whole fails
+ * each of its creates; when the database cannot be reached, the creates waiting for the next
+ * statement fail with it (each would otherwise wait for its own statement's failure, a connect
+ * timeout each when the database hangs).
+ *
+ * The creates hold one connection however many wait, so they need none of ADR 0013 decision 9's
+ * in-process turns.
+ */
+export class CreateBatches {
+  readonly #batches: StatementBatches<string, CreateOutcome>;
+
+  constructor(statement: CreateStatement, maxPerStatement = MAX_CREATES_PER_STATEMENT) {
+    this.#batches = new StatementBatches({
+      maxPerStatement,
+      failsWaiting: isDatabaseUnavailable,
+      write: async (items) => {
+        const results = await statement.write(`[${items.join(',')}]`);
+        return items.map((_, i): PromiseSettledResult<CreateOutcome> => {
+          const result = results[i];
+          if (result?.error) return { status: 'rejected', reason: statement.refusal(result.error) };
+          if (result?.breach) return { status: 'fulfilled', value: { breach: result.breach } };
+          if (typeof result?.sequence === 'number') return { status: 'fulfilled', value: { sequence: result.sequence } };
+          return { status: 'rejected', reason: new Error(`workload_create_batch returned no result for item ${i} of ${items.length}`) };
+        });
+      },
+    });
   }
-  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [argument]);
-  return { sequence: sequenceOf(row?.sequence, rows) };
+
+  /** Writes `rows` (checked against `quota`, if any) with the creates waiting beside it. */
+  write(rows: NewWorkloadRows, quota?: CreateQuota | null): Promise<CreateOutcome> {
+    return this.#batches.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
+  }
+
+  /** Creates waiting for a statement, not counting those being written. */
+  get waiting(): number {
+    return this.#batches.waiting;
+  }
+
+  /** Creates of the statement being written. */
+  get writing(): number {
+    return this.#batches.writing;
+  }
+
+  /** Creates not yet answered: waiting, or being written. */
+  get pending(): number {
+    return this.#batches.pending;
+  }
 }
 
 function sequenceOf(sequence: unknown, rows: NewWorkloadRows): number {

@@ -74,15 +74,19 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
     const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
     // Mutations one at a time, so a burst waits in the admission queue; four workers for passes.
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: '4', GRAPHQL_MUTATION_CONCURRENCY: '1' }, { controller: true, runtime: gated.runtime });
+    // How many passes had reached the runtime when each create's work was done (in its admitted
+    // place, before its answer is written out: the answer's way back to this test can outlast the
+    // next create's work, which writes nothing when its statement held it and earlier creates).
     const answered: number[] = [];
-    const burst = Array.from({ length: BURST }, (_, i) =>
-      createWorkload(t!, `burst-${i}`).then((id) => {
-        // How many passes had reached the runtime when this create was answered.
-        answered.push(gated.entered.length);
-        return id;
-      }),
-    );
-    const ids = await Promise.all(burst);
+    const workloads = t.app.services.workloads;
+    const create = workloads.create.bind(workloads);
+    vi.spyOn(workloads, 'create').mockImplementation(async (...args) => {
+      const created = await create(...args);
+      answered.push(gated.entered.length);
+      return created;
+    });
+    const ids = await Promise.all(Array.from({ length: BURST }, (_, i) => createWorkload(t!, `burst-${i}`)));
+    expect(answered).toHaveLength(BURST);
     // Until the last create began (the one before it was answered), mutations were waiting: the
     // passes each earlier create scheduled went one at a time, and the one that reached the
     // runtime holds it (its gate is closed), so no second pass started.

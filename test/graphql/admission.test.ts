@@ -1,6 +1,6 @@
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
-import { mutationAdmission } from '../../src/graphql/admission.js';
+import { mutationAdmission, type AdmissionPlace } from '../../src/graphql/admission.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { startTestApp } from '../support/test-app.js';
@@ -80,6 +80,60 @@ describe('mutation admission', () => {
     const [failed, ok] = await Promise.all([send('mutation { fail }'), send('mutation { ok }')]);
     expect(failed.errors).toHaveLength(1);
     expect(ok).toEqual({ data: { ok: 'ok' } });
+  });
+});
+
+describe('an admitted place given back', () => {
+  it('lets the next mutation in while a mutation waits outside its place, and takes one again ahead of those not yet admitted, in the order they came back', async () => {
+    const admission = mutationAdmission(1);
+    const log: string[] = [];
+    const waits = new Map<string, () => void>();
+    const wait = (name: string) => new Promise<void>((resolve) => waits.set(name, resolve));
+    const yoga = createYoga({
+      schema: createSchema({
+        typeDefs: 'type Query { ping: String! } type Mutation { hold(name: String!): String! outside(name: String!): String! }',
+        resolvers: {
+          Mutation: {
+            hold: async (_: unknown, { name }: { name: string }) => {
+              log.push(`start ${name}`);
+              await wait(name);
+              log.push(`end ${name}`);
+              return name;
+            },
+            outside: async (_: unknown, { name }: { name: string }, ctx: { admission: AdmissionPlace }) => {
+              log.push(`start ${name}`);
+              await ctx.admission.outside(() => wait(name));
+              log.push(`end ${name}`);
+              return name;
+            },
+          },
+        },
+      }),
+      plugins: [admission.plugin],
+      logging: false,
+    });
+    const send = (query: string) =>
+      Promise.resolve(yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) })).then((r) => r.json() as Promise<any>);
+    const answers = [send('mutation { outside(name: "a") }')];
+    await until(() => waits.has('a'));
+    answers.push(send('mutation { outside(name: "b") }'));
+    await until(() => waits.has('b'));
+    // Both wait outside: the one place is free for the next mutation, which holds it.
+    expect([admission.active(), admission.waiting()]).toEqual([0, 0]);
+    answers.push(send('mutation { hold(name: "c") }'));
+    await until(() => waits.has('c'));
+    answers.push(send('mutation { hold(name: "d") }'));
+    await until(() => admission.waiting() === 1);
+    // a and b come back while c holds the place: they wait for it, before d.
+    waits.get('a')!();
+    waits.get('b')!();
+    await until(() => admission.waiting() === 3);
+    waits.get('c')!();
+    await until(() => waits.has('d'));
+    waits.get('d')!();
+    expect((await Promise.all(answers)).map((r) => Object.values(r.data)[0])).toEqual(['a', 'b', 'c', 'd']);
+    expect(log).toEqual(['start a', 'start b', 'start c', 'end c', 'end a', 'end b', 'start d', 'end d']);
+    expect([admission.active(), admission.waiting()]).toEqual([0, 0]);
   });
 });
 

@@ -53,7 +53,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
         workload: { name: 'one-statement', status: 'SUBMITTED', importance: 'LOW', viewerRole: 'OWNER', artifact: { name: 'its-spec', status: 'DRAFT', viewerRole: 'OWNER' } },
       });
       expect(sql.statements).toHaveLength(1);
-      expect(sql.statements[0]).toMatch(/^select workload_create\(/);
+      expect(sql.statements[0]).toMatch(/^select workload_create_batch\(/);
       const after = await rowCounts(t);
       for (const [table, n] of Object.entries(after)) expect({ table, added: n - before[table]! }).toEqual({ table, added: 1 });
       const id = (result.data as any).createWorkload.workload.id;
@@ -111,7 +111,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       const r = await t.execRaw(CREATE, { input: workloadInput({ name: 'q1', artifact: artifactInput() }) });
       sql.stop();
       expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
-      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_admitted']);
+      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_batch']);
       const before = await rowCounts(t);
       const refused = await t.execRaw(CREATE, { input: workloadInput({ name: 'q2', artifact: artifactInput() }) });
       expect((refused.data as any).createWorkload).toMatchObject({
@@ -177,13 +177,65 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       const r = await member('m1').execRaw(CREATE, { input: workloadInput({ name: 'o1', artifact: artifactInput() }) });
       sql.stop();
       expect((r.data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
-      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_admitted']);
+      expect(sql.statements.map((q) => q.split('(')[0])).toEqual(['select workload_create_batch']);
       for (const [sub, name] of [['m2', 'o2'], ['m3', 'o3']] as const) {
         expect(((await member(sub).execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) })).data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
       }
       const refused = await member('m4').execRaw(CREATE, { input: workloadInput({ name: 'o4', artifact: artifactInput() }) });
       expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError' });
       expect((refused.data as any).createWorkload.message).toContain('organization "acme" is 3 workloads: 3 workloads in use');
+    });
+  });
+
+  describe('when creates arrive while one is being written', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend, { ...UNLIMITED, QUOTA_ORGANIZATION_WORKLOADS: '4' });
+    });
+    afterAll(() => t?.stop());
+
+    it('writes those waiting in one statement, each decided as if alone: a taken name and a breached quota refuse only their own create', async () => {
+      const member = (sub: string) => t.as({ sub, org: 'batched' });
+      const create = (sub: string, name: string) => member(sub).execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
+      expect(((await create('m1', 'taken')).data as any).createWorkload.__typename).toBe('CreateWorkloadPayload');
+      const creates = t.app.services.workloads.creates;
+      const before = await rowCounts(t);
+      const sql = recordSql(t.app.orm);
+      const answers: Promise<any>[] = [];
+      await t.app.orm.em.fork().transactional(async (em) => {
+        // Keep the first statement from finishing: PostgreSQL's waits for the workload table, the
+        // embedded database's for its one connection, which this transaction holds.
+        if (backend.name === 'postgres') await em.getConnection().execute('lock table workload in exclusive mode', [], 'all', em.getTransactionContext());
+        answers.push(create('m1', 'first'));
+        await vi.waitFor(() => expect(creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+        // In this order: the organization has 2 of its 4 once the first is written.
+        const waiting: [string, string][] = [['m1', 'taken'], ['m2', 'twice'], ['m2', 'twice'], ['m3', 'fits'], ['m3', 'past-quota'], ['m4', 'past-quota-too']];
+        for (const [sub, name] of waiting) {
+          answers.push(create(sub, name));
+          const queued = answers.length - 1;
+          await vi.waitFor(() => expect(creates.waiting).toBe(queued), { timeout: 10_000, interval: 5 });
+        }
+      });
+      const results = (await Promise.all(answers)).map((r) => (r.data as any).createWorkload);
+      sql.stop();
+      expect(sql.statements.filter((q) => q.startsWith('select workload_create_batch('))).toHaveLength(2);
+      expect(results.map((r) => r.__typename)).toEqual([
+        'CreateWorkloadPayload', 'ConflictError', 'CreateWorkloadPayload', 'ConflictError', 'CreateWorkloadPayload', 'QuotaExceededError', 'QuotaExceededError',
+      ]);
+      expect(results[1].message).toContain('"taken" is taken');
+      expect(results[3].message).toContain('"twice" is taken');
+      expect(results[5].message).toBe('the workloads quota of organization "batched" is 4 workloads: 4 workloads in use, and this needs 1 workload more');
+      expect(results.filter((r) => r.workload).map((r) => r.workload.name)).toEqual(['first', 'twice', 'fits']);
+      // Only the three written left rows: no inline artifact of a refused create stays behind.
+      const after = await rowCounts(t);
+      for (const [table, n] of Object.entries(after)) expect({ table, added: n - before[table]! }).toEqual({ table, added: 3 });
+      // Each written workload's first event is its own created event.
+      const owners = ['m1', 'm1', 'm2', 'm2', 'm3', 'm3', 'm4'];
+      for (const [i, r] of results.entries()) {
+        if (!r.workload) continue;
+        const read = await member(owners[i]!).execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { events(first: 1) { edges { node { sequence type } } } } } }`, { id: r.workload.id });
+        expect((read.data as any).workload.events.edges.map((e: any) => e.node)).toEqual([{ sequence: 1, type: 'created' }]);
+      }
     });
   });
 });

@@ -224,10 +224,11 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationError, NotFoundError, ForbiddenError, ConflictError, QuotaExceededError], dataField },
     args: { input: t.arg({ type: CreateWorkloadInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const { workload, protons } = await ctx.services.workloads.create(ctx.viewer, {
-        ...input,
-        artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact'),
-      });
+      const { workload, protons } = await ctx.services.workloads.create(
+        ctx.viewer,
+        { ...input, artifactId: input.artifactId == null ? input.artifactId : rawId(input.artifactId, 'Artifact') },
+        ctx.admission,
+      );
       // The creator holds the OWNER grant written with the workload, and with an inline spec the
       // one on its new draft as well; its protons are the one written with it: answering needs no
       // role, artifact or proton read.
