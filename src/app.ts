@@ -6,7 +6,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { cachedAuthenticator } from './auth/cached-authenticator.js';
-import { mutationAdmission } from './graphql/admission.js';
+import { mutationAdmission, type MutationAdmission } from './graphql/admission.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
 import { WorkloadController } from './controller/controller.js';
@@ -83,6 +83,8 @@ export interface App {
   metrics: AppMetrics;
   /** One execution per group of subscribers (ADR 0033); its counters. */
   fanOut: SubscriptionFanOut;
+  /** The mutations executing and waiting for a place (ADR 0060 decision 12). */
+  admission: Pick<MutationAdmission, 'active' | 'waiting'>;
 }
 
 /** Wires configuration, database, services and the GraphQL server; starts nothing. */
@@ -322,6 +324,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     yoga,
     orm,
     services,
+    admission: { active: admission.active, waiting: admission.waiting },
     pubsub,
     bus,
     websocket: () => websocket,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { recordSql } from '../support/sql-log.js';
+import { MAX_CREATES_PER_STATEMENT } from '../../src/store/workload-create.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** A create and what it answers with: the workload's fields, its artifact, the caller's roles. */
@@ -184,6 +185,38 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       const refused = await member('m4').execRaw(CREATE, { input: workloadInput({ name: 'o4', artifact: artifactInput() }) });
       expect((refused.data as any).createWorkload).toMatchObject({ __typename: 'QuotaExceededError' });
       expect((refused.data as any).createWorkload.message).toContain('organization "acme" is 3 workloads: 3 workloads in use');
+    });
+  });
+
+  describe('when a burst of creates arrives while one is being written', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startTestApp(backend, { ...UNLIMITED, GRAPHQL_MUTATION_CONCURRENCY: '1' });
+    });
+    afterAll(() => t?.stop());
+
+    it('lets creates give their admitted place back while two statements of them wait, and keeps the next one in its place, so the burst runs no further ahead of the database', async () => {
+      const creates = t.app.services.workloads.creates;
+      const create = (name: string) => t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
+      const answers: Promise<any>[] = [];
+      await t.app.orm.em.fork().transactional(async (em) => {
+        if (backend.name === 'postgres') await em.getConnection().execute('lock table workload in exclusive mode', [], 'all', em.getTransactionContext());
+        answers.push(create('held-0'));
+        await vi.waitFor(() => expect(creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+        // With one place, each of these is admitted only once the one before gave its place back.
+        for (let i = 1; i < 2 * MAX_CREATES_PER_STATEMENT; i++) answers.push(create(`given-back-${i}`));
+        await vi.waitFor(() => expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT), { timeout: 10_000, interval: 5 });
+        expect(t.app.admission.active()).toBe(0);
+        // Two statements' worth wait: the next create keeps its place while it waits, and the one after waits for it.
+        answers.push(create('kept-place'));
+        await vi.waitFor(() => expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT + 1), { timeout: 10_000, interval: 5 });
+        answers.push(create('waits-for-a-place'));
+        await vi.waitFor(() => expect([t.app.admission.active(), t.app.admission.waiting()]).toEqual([1, 1]), { timeout: 10_000, interval: 5 });
+        expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT + 1);
+      });
+      const results = (await Promise.all(answers)).map((r) => (r.data as any).createWorkload.__typename);
+      expect(results).toEqual(Array.from({ length: 2 * MAX_CREATES_PER_STATEMENT + 2 }, () => 'CreateWorkloadPayload'));
+      expect([t.app.admission.active(), t.app.admission.waiting(), creates.pending]).toEqual([0, 0, 0]);
     });
   });
 
