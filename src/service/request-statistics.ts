@@ -5,7 +5,7 @@
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { STATISTICS_BUCKET_MS, statisticsBucketStart, summarizeStatistics, type StatisticsBucket, type StatisticsSummary } from '../domain/request-statistics.js';
-import { readStatisticsBatch, readStatisticsBuckets, type StatisticsQuery } from '../store/request-statistics.js';
+import { readStatisticsBatch, readStatisticsBuckets, type StatisticsQuery, type StatisticsRead } from '../store/request-statistics.js';
 
 export type { StatisticsQuery };
 
@@ -39,31 +39,39 @@ export async function readRequestStatistics(em: EntityManager, q: StatisticsQuer
 /**
  * The statistics of several workloads or protons (each query as `readRequestStatistics` reads it)
  * in one statement: the summary is summed in the database (a 90-day window is one row, not 130,000
- * buckets), the default series picked there too.
+ * buckets), the default series picked there too. A query of a whole workload with `withProtons`
+ * also answers each of its current protons over the same window (`protons`), from the same
+ * statement: a response that shows both shows numbers of one moment.
  */
-export async function readRequestStatisticsBatch(em: EntityManager, queries: readonly StatisticsQuery[]): Promise<RequestStatisticsReport[]> {
+export async function readRequestStatisticsBatch(
+  em: EntityManager,
+  queries: readonly (StatisticsQuery & { withProtons?: boolean })[],
+): Promise<(RequestStatisticsReport & { protons?: ReadonlyMap<string, RequestStatisticsReport> })[]> {
   const windows = queries.map((q) => {
     const from = q.from ? statisticsBucketStart(q.from) : undefined;
     const to = q.to ? ceilToBucket(q.to) : undefined;
-    return { q, from, to, query: { ...q, ...(from && { from }), ...(to && { to }) } as StatisticsQuery };
+    const query: StatisticsQuery = { workloadId: q.workloadId, ...(q.protonId !== undefined && { protonId: q.protonId }), ...(from && { from }), ...(to && { to }) };
+    return { from, to, query, withProtons: q.withProtons === true };
   });
-  const reads = await readStatisticsBatch(em, windows.map((w) => w.query), DEFAULT_SERIES_POINTS);
+  const reads = await readStatisticsBatch(em, windows.map((w) => ({ ...w.query, withProtons: w.withProtons })), DEFAULT_SERIES_POINTS);
   return windows.map(({ from, to, query }, i) => {
-    const { total, series, inFlight, resetAt } = reads[i]!;
-    // Without bounds, the window runs from the first bucket with requests to the end of the last one.
-    const window: { from?: Date; to?: Date } = {};
-    const windowFrom = from ?? total?.bucketStart;
-    const windowTo = to ?? (total ? new Date(total.lastBucketStart.getTime() + STATISTICS_BUCKET_MS) : undefined);
-    if (windowFrom) window.from = windowFrom;
-    if (windowTo) window.to = windowTo;
-    return {
-      ...summarizeStatistics(total ? [total] : [], window),
-      concurrentRequests: inFlight,
-      resetAt,
-      series: seriesOf(series),
-      query,
-    };
+    const read = reads[i]!;
+    const report = reportOf(read, from, to, query);
+    if (!read.protons) return report;
+    const protons = new Map([...read.protons].map(([protonId, part]) => [protonId, reportOf(part, from, to, { ...query, protonId })]));
+    return { ...report, protons };
   });
+}
+
+function reportOf(read: StatisticsRead, from: Date | undefined, to: Date | undefined, query: StatisticsQuery): RequestStatisticsReport {
+  const { total, series, inFlight, resetAt } = read;
+  // Without bounds, the window runs from the first bucket with requests to the end of the last one.
+  const window: { from?: Date; to?: Date } = {};
+  const windowFrom = from ?? total?.bucketStart;
+  const windowTo = to ?? (total ? new Date(total.lastBucketStart.getTime() + STATISTICS_BUCKET_MS) : undefined);
+  if (windowFrom) window.from = windowFrom;
+  if (windowTo) window.to = windowTo;
+  return { ...summarizeStatistics(total ? [total] : [], window), concurrentRequests: inFlight, resetAt, series: seriesOf(series), query };
 }
 
 /** The newest `last` minutes with requests of a window, oldest first (the database picks the minutes). */

@@ -208,31 +208,48 @@ export interface StatisticsRead {
   readonly series: StatisticsBucket[];
   readonly inFlight: number;
   readonly resetAt: Date | null;
+  /**
+   * For a query of a whole workload that asked for them (`withProtons`): the same read for each
+   * of its current protons, over the same window, from the same statement (so the same snapshot).
+   */
+  readonly protons?: ReadonlyMap<string, StatisticsRead>;
 }
 
 type BatchRow = {
   i: number;
+  part: string | null;
   promoted_at: Date | string | null;
   in_flight: string | number | null;
   total: (BucketRow & { last_bucket_start: string | null }) | null;
   series: BucketRow[] | null;
 };
 
+/** One query of a batch: its index, workload, proton (or null: the whole workload) and window; `expand` also reads each current proton. */
+export interface StatisticsBatchInput {
+  readonly i: number;
+  readonly workload_id: string;
+  readonly proton_id: string | null;
+  readonly from: string | null;
+  readonly to: string | null;
+  readonly expand?: boolean;
+}
+
 /**
- * The statement `readStatisticsBatch` runs for `input` (one row per valid query, `i` its index).
- * Each query reads its own workload's buckets of the window through the index on (workload_id,
- * since, bucket_start): a lateral subquery, kept apart from the join by OFFSET 0, so the planner
- * cannot make it one scan of every workload's buckets hashed against the queries.
+ * The statement `readStatisticsBatch` runs for `input` (one row per valid query, `i` its index;
+ * for an expanded query, one more row per current proton of its workload, `part` that proton's
+ * id). Each query reads its own workload's buckets of the window through the index on
+ * (workload_id, since, bucket_start): a lateral subquery, kept apart from the join by OFFSET 0, so
+ * the planner cannot make it one scan of every workload's buckets hashed against the queries. A
+ * proton's part is summed from its query's buckets, not read again.
  */
-export function statisticsBatchStatement(
-  input: readonly { i: number; workload_id: string; proton_id: string | null; from: string | null; to: string | null }[],
-  lastMinutes: number,
-): { sql: string; params: unknown[] } {
+export function statisticsBatchStatement(input: readonly StatisticsBatchInput[], lastMinutes: number): { sql: string; params: unknown[] } {
   const columns = `b.proton_id, b.bucket_start, b.request_count, b.client_error_count, b.server_error_count,
                    b.latency_sum_ms, b.latency_max_ms, b.latency_histogram, b.peak_concurrency, b.last_request_at`;
+  // The buckets of result row `r`: its query's, and of a part only its proton's.
+  const of = (alias: string) => `${alias}.i = r.i and (r.part is null or ${alias}.proton_id = r.part)`;
   return {
     sql: `with q as (
-       select q.*, w.promoted_at from jsonb_to_recordset(?::jsonb) as q(i integer, workload_id uuid, proton_id uuid, "from" timestamptz, "to" timestamptz)
+       select q.*, w.promoted_at from jsonb_to_recordset(?::jsonb) as q(i integer, workload_id uuid, proton_id uuid, "from" timestamptz, "to" timestamptz, expand boolean)
          left join workload w on w.id = q.workload_id),
      b as (
        select q.i, s.* from q cross join lateral (
@@ -240,10 +257,15 @@ export function statisticsBatchStatement(
           where s.workload_id = q.workload_id and s.since = coalesce(q.promoted_at, '-infinity'::timestamptz)
             and s.bucket_start >= coalesce(q."from", '-infinity'::timestamptz) and s.bucket_start < coalesce(q."to", 'infinity'::timestamptz)
             and (q.proton_id is null or s.proton_id = q.proton_id)
-         offset 0) s)
-     select q.i, q.promoted_at,
+         offset 0) s),
+     r as (
+       select q.i, null::uuid as part, q.workload_id, q.proton_id, q.promoted_at from q
+       union all
+       select q.i, p.id, q.workload_id, p.id, q.promoted_at from q join proton p on p.workload_id = q.workload_id and p.removed_at is null
+        where q.expand and q.proton_id is null)
+     select r.i, r.part, r.promoted_at,
             (select coalesce(sum(f.in_flight), 0) from invoke_in_flight f join proton p on p.id = f.proton_id
-              where p.workload_id = q.workload_id and (q.proton_id is null or f.proton_id = q.proton_id) and f.expires_at > now()) as in_flight,
+              where p.workload_id = r.workload_id and (r.proton_id is null or f.proton_id = r.proton_id) and f.expires_at > now()) as in_flight,
             (select json_build_object(
                       'proton_id', null, 'bucket_start', min(b.bucket_start), 'last_bucket_start', max(b.bucket_start),
                       'request_count', coalesce(sum(b.request_count), 0), 'client_error_count', coalesce(sum(b.client_error_count), 0),
@@ -251,11 +273,11 @@ export function statisticsBatchStatement(
                       'latency_max_ms', coalesce(max(b.latency_max_ms), 0), 'peak_concurrency', coalesce(max(b.peak_concurrency), 0),
                       'last_request_at', max(b.last_request_at),
                       'latency_histogram', case when count(*) = 0 then '{}'::bigint[] else ${HISTOGRAM_SUM} end)
-               from b where b.i = q.i) as total,
+               from b where ${of('b')}) as total,
             (select json_agg(row_to_json(x) order by x.bucket_start, x.proton_id) from (
                select ${columns} from b
-                where b.i = q.i and b.bucket_start in (select distinct b3.bucket_start from b b3 where b3.i = q.i order by b3.bucket_start desc limit ?)) x) as series
-       from q`,
+                where ${of('b')} and b.bucket_start in (select distinct b3.bucket_start from b b3 where ${of('b3')} order by b3.bucket_start desc limit ?)) x) as series
+       from r`,
     params: [JSON.stringify(input), Math.max(0, Math.trunc(lastMinutes))],
   };
 }
@@ -263,35 +285,50 @@ export function statisticsBatchStatement(
 /**
  * For each query, what `readStatisticsTotal`, `readStatisticsBuckets` (the newest `lastMinutes`
  * minutes), `readInFlight` and `readStatisticsResetAt` read, in one statement for all of them: a
- * page of protons asks for its statistics once, not four statements per proton.
+ * page of protons asks for its statistics once, not four statements per proton. A query of a
+ * whole workload with `withProtons` also answers each current proton of it (`protons`).
  */
 export async function readStatisticsBatch(
   em: EntityManager,
-  queries: readonly StatisticsQuery[],
+  queries: readonly (StatisticsQuery & { withProtons?: boolean })[],
   lastMinutes: number,
 ): Promise<StatisticsRead[]> {
   const valid = queries.map((q) => isUuid(q.workloadId) && (q.protonId === undefined || isUuid(q.protonId)));
   const input = queries
-    .map((q, i) => ({ i, workload_id: q.workloadId, proton_id: q.protonId ?? null, from: q.from?.toISOString() ?? null, to: q.to?.toISOString() ?? null }))
+    .map((q, i): StatisticsBatchInput => ({
+      i, workload_id: q.workloadId, proton_id: q.protonId ?? null, from: q.from?.toISOString() ?? null, to: q.to?.toISOString() ?? null,
+      ...(q.withProtons && q.protonId === undefined && { expand: true }),
+    }))
     .filter((_, i) => valid[i]);
   const empty: StatisticsRead = { total: null, series: [], inFlight: 0, resetAt: null };
   if (input.length === 0) return queries.map(() => empty);
   const statement = statisticsBatchStatement(input, lastMinutes);
   const rows = await queryRows<BatchRow>(em, statement.sql, statement.params);
-  const byIndex = new Map(rows.map((r) => [Number(r.i), r]));
-  return queries.map((_, i) => {
+  const byIndex = new Map<number, BatchRow>();
+  const parts = new Map<number, Map<string, StatisticsRead>>();
+  for (const row of rows) {
+    const i = Number(row.i);
+    if (row.part === null) byIndex.set(i, row);
+    else (parts.get(i) ?? parts.set(i, new Map()).get(i)!).set(row.part, readOf(row));
+  }
+  return queries.map((q, i) => {
     const row = byIndex.get(i);
     if (!row) return empty;
-    const total = row.total && row.total.bucket_start !== null && row.total.last_bucket_start !== null
-      ? { ...toBucket(row.total), lastBucketStart: new Date(row.total.last_bucket_start) }
-      : null;
-    return {
-      total,
-      series: (row.series ?? []).map(toBucket),
-      inFlight: Number(row.in_flight ?? 0),
-      resetAt: row.promoted_at ? new Date(row.promoted_at) : null,
-    };
+    const read = readOf(row);
+    return q.withProtons && q.protonId === undefined ? { ...read, protons: parts.get(i) ?? new Map() } : read;
   });
+}
+
+function readOf(row: BatchRow): StatisticsRead {
+  const total = row.total && row.total.bucket_start !== null && row.total.last_bucket_start !== null
+    ? { ...toBucket(row.total), lastBucketStart: new Date(row.total.last_bucket_start) }
+    : null;
+  return {
+    total,
+    series: (row.series ?? []).map(toBucket),
+    inFlight: Number(row.in_flight ?? 0),
+    resetAt: row.promoted_at ? new Date(row.promoted_at) : null,
+  };
 }
 
 function parseBigintArray(value: (string | number)[] | string): number[] {

@@ -81,13 +81,42 @@ const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('Request
   }),
 });
 
-/** Statistics of one request, batched: the protons of a page are read in one statement. */
-const statisticsLoader = createContextCache(
-  (ctx: GraphQLContext) =>
-    new DataLoader((queries: readonly StatisticsQuery[]) => readRequestStatisticsBatch(ctx.em, queries), {
-      cacheKeyFn: (q) => `${q.workloadId}/${q.protonId ?? ''}/${q.from?.toISOString() ?? ''}/${q.to?.toISOString() ?? ''}`,
-    }),
-);
+/** A query's workload and window, without its proton. */
+const windowKey = (q: StatisticsQuery) => `${q.workloadId}/${q.from?.toISOString() ?? ''}/${q.to?.toISOString() ?? ''}`;
+
+/**
+ * Statistics of one request, batched: the protons of a page are read in one statement. A whole
+ * workload's statistics come with each of its current protons' over the same window, read in the
+ * same statement and kept for the request, and a proton's asked for while that read is under way
+ * waits for it: a response that shows the workload's and its protons' shows numbers of one moment
+ * (its protons are read after the workload, so their statistics would otherwise be read by a
+ * later statement, after batches the workload's did not count).
+ */
+const statisticsReads = createContextCache((ctx: GraphQLContext) => {
+  const loader: DataLoader<StatisticsQuery, RequestStatisticsReport, string> = new DataLoader(
+    async (queries: readonly StatisticsQuery[]) => {
+      const reports = await readRequestStatisticsBatch(ctx.em, queries.map((q) => (q.protonId === undefined ? { ...q, withProtons: true } : q)));
+      reports.forEach((report, i) => {
+        for (const [protonId, part] of report.protons ?? []) loader.prime({ ...queries[i]!, protonId }, part);
+      });
+      return reports;
+    },
+    { cacheKeyFn: (q) => `${windowKey(q)}/${q.protonId ?? ''}` },
+  );
+  /** The reads of whole workloads, by workload and window: they answer their protons' too. */
+  const wholes = new Map<string, Promise<unknown>>();
+  return {
+    load(q: StatisticsQuery): Promise<RequestStatisticsReport> {
+      if (q.protonId === undefined) {
+        const read = loader.load(q);
+        wholes.set(windowKey(q), read);
+        return read;
+      }
+      const whole = wholes.get(windowKey(q));
+      return whole ? whole.then(() => loader.load(q), () => loader.load(q)) : loader.load(q);
+    },
+  };
+});
 
 function checkWindow(from: Date | null | undefined, to: Date | null | undefined): void {
   if (from && to && from.getTime() >= to.getTime()) {
@@ -111,7 +140,7 @@ builder.objectFields(WorkloadNode, (t) => ({
       if (protonId !== undefined && !isUuid(protonId)) {
         throw new GraphQLError('"protonId" must be a proton id', { extensions: { code: 'VALIDATION', argument: 'protonId' } });
       }
-      return statisticsLoader(ctx).load({
+      return statisticsReads(ctx).load({
         workloadId: w.id,
         ...(protonId !== undefined && { protonId }),
         ...(args.from && { from: args.from }),
@@ -132,7 +161,7 @@ builder.objectFields(ProtonRef, (t) => ({
     },
     resolve: (p, args, ctx) => {
       checkWindow(args.from, args.to);
-      return statisticsLoader(ctx).load({
+      return statisticsReads(ctx).load({
         workloadId: p.workload.id,
         protonId: p.id,
         ...(args.from && { from: args.from }),
