@@ -390,6 +390,60 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect(waiting).toBeLessThanOrEqual(QUOTA_TURN_WIDTH - 1);
   });
 
+  it('decides concurrent creates of an organization\'s members across two API replicas, several to a statement on each: of twenty-four, exactly five win and none fails otherwise', async () => {
+    if (backend.name !== 'postgres') return; // the embedded database has one process and one connection
+    const replica = await t.replica();
+    try {
+      // Each replica's statements hold several owners' creates, decided under the locks of the
+      // database, which both replicas' statements take.
+      const subs = ['q-two-1', 'q-two-2', 'q-two-3', 'q-two-4'];
+      const results = await Promise.all(
+        subs.flatMap((sub, i) => Array.from({ length: 6 }, (_, k) => create(((i + k) % 2 === 0 ? t : replica).as({ sub, org: 'q-race-two' })))),
+      );
+      expect(results.filter((r) => r.__typename === 'CreateWorkloadPayload')).toHaveLength(5);
+      expect(results.filter((r) => r.__typename === 'QuotaExceededError')).toHaveLength(19);
+    } finally {
+      await replica.stop();
+    }
+  });
+
+  it('takes a statement\'s quota locks in the order a single create takes them: waiting for an owner\'s, it holds no organization\'s', async () => {
+    if (backend.name !== 'postgres') return; // sessions holding locks beside the API's: the embedded database has one
+    const org = 'q-order';
+    const creates = t.app.services.workloads.creates;
+    const advisory = (key: string) => `select pg_advisory_xact_lock(hashtextextended('quota:${key}', 0))`;
+    const notGranted = async () =>
+      (await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`))[0]!.n;
+    // `table` keeps the first statement from finishing; `single` holds the second owner's lock, as
+    // a single create of that owner on another replica does before it takes the organization's.
+    const table = t.app.orm.em.fork();
+    const single = t.app.orm.em.fork();
+    await table.begin();
+    await single.begin();
+    try {
+      await table.execute('lock table workload in exclusive mode');
+      await single.execute(advisory('owner:q-order-2'));
+      const first = create(user('q-order-3', { org }));
+      await vi.waitFor(() => expect(creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+      const together = [create(user('q-order-1', { org })), create(user('q-order-2', { org }))];
+      await vi.waitFor(() => expect(creates.waiting).toBe(2), { timeout: 10_000, interval: 5 });
+      await table.commit();
+      expect((await first).__typename).toBe('CreateWorkloadPayload');
+      // The statement of the two waits for the second owner's lock.
+      await vi.waitFor(async () => expect(await notGranted()).toBe(1), { timeout: 10_000, interval: 10 });
+      // The single create goes on to the organization's lock: free, since the waiting statement
+      // took none yet. (Taken item by item, the first item would hold it: a deadlock, which the
+      // database breaks only after deadlock_timeout, 1 s, failing one of the two.)
+      const organization = single.execute(advisory(`organization:${org}`)).then(() => 'granted' as const);
+      organization.catch(() => {});
+      expect(await Promise.race([organization, new Promise((r) => setTimeout(() => r('waiting'), 500))])).toBe('granted');
+      await single.commit();
+      expect((await Promise.all(together)).map((r) => r.__typename)).toEqual(['CreateWorkloadPayload', 'CreateWorkloadPayload']);
+    } finally {
+      for (const em of [table, single]) if (em.isInTransaction()) await em.rollback().catch(() => {});
+    }
+  });
+
   it('decides concurrent creates across an organization one at a time: of twelve by four members, exactly five win', async () => {
     const members = ['q-race-1', 'q-race-2', 'q-race-3', 'q-race-4'].map((sub) => user(sub, { org: 'q-race' }));
     const results = await Promise.all(members.flatMap((m) => [create(m), create(m), create(m)]));
