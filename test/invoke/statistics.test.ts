@@ -101,6 +101,18 @@ describeEachDatabase('request statistics of the invoke endpoint', (backend) => {
     };
     // The workload's statistics of its one proton is that proton's read, the same as its own.
     expect(await readsOf({ protonId: s.protons[0]!.id })).toBe(1);
+    // A query that shows no protons' statistics reads the workload's alone (a proton's part sums
+    // the window again): its statement asks for no parts.
+    const client = t.app.orm.em.getKnex().client as unknown as { on(e: 'query', l: (q: { sql: string; bindings?: unknown[] }) => void): void; off(e: 'query', l: (q: { sql: string; bindings?: unknown[] }) => void): void };
+    const asked: unknown[] = [];
+    const listener = (q: { sql: string; bindings?: unknown[] }) => {
+      if (q.sql.startsWith('with q as')) asked.push(JSON.parse(String(q.bindings?.[0])));
+    };
+    client.on('query', listener);
+    await t.execRaw('query($id: ID!) { workload(id: $id) { ... on Workload { statistics { requestCount } protons { id } } } }', { id: w.id });
+    await statistics();
+    client.off('query', listener);
+    expect(asked).toEqual([[expect.not.objectContaining({ expand: true })], [expect.objectContaining({ expand: true })]]);
     // Another window than the protons' (theirs is the whole epoch) is read apart.
     expect(await readsOf({ from: new Date(Date.now() - 3_600_000).toISOString() })).toBe(2);
   });

@@ -31,3 +31,39 @@ function selects(info: GraphQLResolveInfo, matches: (field: string) => boolean, 
     });
   return info.fieldNodes.some((node) => within(node.selectionSet));
 }
+
+const withinOperation = new WeakMap<object, Map<string, boolean>>();
+
+/**
+ * Whether the operation being executed selects a field named `child` directly on a field named
+ * `parent`, anywhere in it (through fragments too): what a resolver can read ahead for a field
+ * resolved later, after I/O. Worked out once per operation and pair. Like `selectsField`,
+ * `@skip`/`@include` are not evaluated.
+ */
+export function operationSelectsWithin(info: GraphQLResolveInfo, parent: string, child: string): boolean {
+  let known = withinOperation.get(info.operation);
+  if (!known) withinOperation.set(info.operation, (known = new Map()));
+  const key = `${parent}\u0000${child}`;
+  const cached = known.get(key);
+  if (cached !== undefined) return cached;
+  const directly = (set: SelectionSetNode | undefined, seen: Set<string>): boolean =>
+    (set?.selections ?? []).some((selection) => {
+      if (selection.kind === Kind.FIELD) return selection.name.value === child;
+      if (selection.kind === Kind.INLINE_FRAGMENT) return directly(selection.selectionSet, seen);
+      if (seen.has(selection.name.value)) return false;
+      seen.add(selection.name.value);
+      return directly(info.fragments[selection.name.value]?.selectionSet, seen);
+    });
+  const seen = new Set<string>();
+  const anywhere = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((selection) => {
+      if (selection.kind === Kind.FIELD) return (selection.name.value === parent && directly(selection.selectionSet, new Set())) || anywhere(selection.selectionSet);
+      if (selection.kind === Kind.INLINE_FRAGMENT) return anywhere(selection.selectionSet);
+      if (seen.has(selection.name.value)) return false;
+      seen.add(selection.name.value);
+      return anywhere(info.fragments[selection.name.value]?.selectionSet);
+    });
+  const result = anywhere(info.operation.selectionSet);
+  known.set(key, result);
+  return result;
+}

@@ -16,6 +16,7 @@ import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
+import { operationSelectsWithin } from '../common/selection.js';
 import { ProtonRef } from '../proton/proton.type.js';
 import { WorkloadNode } from '../workload/workload.type.js';
 
@@ -84,18 +85,23 @@ const RequestStatisticsRef = builder.objectRef<RequestStatisticsReport>('Request
 /** A query's workload and window, without its proton. */
 const windowKey = (q: StatisticsQuery) => `${q.workloadId}/${q.from?.toISOString() ?? ''}/${q.to?.toISOString() ?? ''}`;
 
+/** A statistics query, and whether a whole workload's should also answer its current protons'. */
+type LoadedQuery = StatisticsQuery & { withProtons?: boolean };
+
 /**
- * Statistics of one request, batched: the protons of a page are read in one statement. A whole
- * workload's statistics come with each of its current protons' over the same window, read in the
- * same statement and kept for the request, and a proton's asked for while that read is under way
- * waits for it: a response that shows the workload's and its protons' shows numbers of one moment
- * (its protons are read after the workload, so their statistics would otherwise be read by a
- * later statement, after batches the workload's did not count).
+ * Statistics of one request, batched: the protons of a page are read in one statement. When the
+ * operation also selects protons' statistics, a whole workload's statistics come with each of its
+ * current protons' over the same window, read in the same statement and kept for the request, and
+ * a proton's asked for while that read is under way waits for it: a response that shows the
+ * workload's and its protons' shows numbers of one moment (its protons are read after the
+ * workload, so their statistics would otherwise be read by a later statement, after batches the
+ * workload's did not count). Only then: each proton's part sums the window's buckets again (a
+ * month of minutes costs about twice the workload's alone).
  */
 const statisticsReads = createContextCache((ctx: GraphQLContext) => {
-  const loader: DataLoader<StatisticsQuery, RequestStatisticsReport, string> = new DataLoader(
-    async (queries: readonly StatisticsQuery[]) => {
-      const reports = await readRequestStatisticsBatch(ctx.em, queries.map((q) => (q.protonId === undefined ? { ...q, withProtons: true } : q)));
+  const loader: DataLoader<LoadedQuery, RequestStatisticsReport, string> = new DataLoader(
+    async (queries: readonly LoadedQuery[]) => {
+      const reports = await readRequestStatisticsBatch(ctx.em, queries);
       reports.forEach((report, i) => {
         for (const [protonId, part] of report.protons ?? []) loader.prime({ ...queries[i]!, protonId }, part);
       });
@@ -106,7 +112,7 @@ const statisticsReads = createContextCache((ctx: GraphQLContext) => {
   /** The reads of whole workloads, by workload and window: they answer their protons' too. */
   const wholes = new Map<string, Promise<unknown>>();
   return {
-    load(q: StatisticsQuery): Promise<RequestStatisticsReport> {
+    load(q: LoadedQuery): Promise<RequestStatisticsReport> {
       if (q.protonId === undefined) {
         const read = loader.load(q);
         wholes.set(windowKey(q), read);
@@ -134,7 +140,7 @@ builder.objectFields(WorkloadNode, (t) => ({
       to: t.arg({ type: 'DateTime', required: false }),
       protonId: t.arg.id({ required: false, description: 'Only this proton (a current or past proton of the workload).' }),
     },
-    resolve: (w, args, ctx) => {
+    resolve: (w, args, ctx, info) => {
       checkWindow(args.from, args.to);
       const protonId = args.protonId == null ? undefined : rawId(args.protonId, 'Proton');
       if (protonId !== undefined && !isUuid(protonId)) {
@@ -142,6 +148,7 @@ builder.objectFields(WorkloadNode, (t) => ({
       }
       return statisticsReads(ctx).load({
         workloadId: w.id,
+        withProtons: operationSelectsWithin(info, 'protons', 'statistics'),
         ...(protonId !== undefined && { protonId }),
         ...(args.from && { from: args.from }),
         ...(args.to && { to: args.to }),
