@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { describeEachDatabase } from '../support/backends.js';
+import { describeEachDatabase, type Backend } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { recordSql } from '../support/sql-log.js';
 import { MAX_CREATES_PER_STATEMENT } from '../../src/store/workload-create.js';
@@ -33,6 +33,22 @@ async function createArtifact(caller: Pick<TestApp, 'execRaw'>): Promise<string>
     input: artifactInput(),
   });
   return (created.data as any).createArtifact.artifact.id;
+}
+
+/**
+ * Sends `first` and keeps its statement from finishing while `meanwhile` runs (PostgreSQL's waits
+ * for the workload table, the embedded database's for its one connection, which the transaction
+ * here holds); answers what `first` answers, once `meanwhile` is done and the hold released.
+ */
+async function whileFirstStatementHeld(t: TestApp, backend: Backend, first: () => Promise<any>, meanwhile: () => Promise<void>): Promise<any> {
+  let answer: Promise<any> | undefined;
+  await t.app.orm.em.fork().transactional(async (em) => {
+    if (backend.name === 'postgres') await em.getConnection().execute('lock table workload in exclusive mode', [], 'all', em.getTransactionContext());
+    answer = first();
+    await vi.waitFor(() => expect(t.app.services.workloads.creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+    await meanwhile();
+  });
+  return answer!;
 }
 
 describeEachDatabase('a workload created in one statement', (backend) => {
@@ -199,10 +215,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       const creates = t.app.services.workloads.creates;
       const create = (name: string) => t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
       const answers: Promise<any>[] = [];
-      await t.app.orm.em.fork().transactional(async (em) => {
-        if (backend.name === 'postgres') await em.getConnection().execute('lock table workload in exclusive mode', [], 'all', em.getTransactionContext());
-        answers.push(create('held-0'));
-        await vi.waitFor(() => expect(creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+      const first = await whileFirstStatementHeld(t, backend, () => create('held-0'), async () => {
         // With one place, each of these is admitted only once the one before gave its place back.
         for (let i = 1; i < 2 * MAX_CREATES_PER_STATEMENT; i++) answers.push(create(`given-back-${i}`));
         await vi.waitFor(() => expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT), { timeout: 10_000, interval: 5 });
@@ -214,7 +227,7 @@ describeEachDatabase('a workload created in one statement', (backend) => {
         await vi.waitFor(() => expect([t.app.admission.active(), t.app.admission.waiting()]).toEqual([1, 1]), { timeout: 10_000, interval: 5 });
         expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT + 1);
       });
-      const results = (await Promise.all(answers)).map((r) => (r.data as any).createWorkload.__typename);
+      const results = (await Promise.all([first, ...answers])).map((r) => (r.data as any).createWorkload.__typename);
       expect(results).toEqual(Array.from({ length: 2 * MAX_CREATES_PER_STATEMENT + 2 }, () => 'CreateWorkloadPayload'));
       expect([t.app.admission.active(), t.app.admission.waiting(), creates.pending]).toEqual([0, 0, 0]);
     });
@@ -235,21 +248,16 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       const before = await rowCounts(t);
       const sql = recordSql(t.app.orm);
       const answers: Promise<any>[] = [];
-      await t.app.orm.em.fork().transactional(async (em) => {
-        // Keep the first statement from finishing: PostgreSQL's waits for the workload table, the
-        // embedded database's for its one connection, which this transaction holds.
-        if (backend.name === 'postgres') await em.getConnection().execute('lock table workload in exclusive mode', [], 'all', em.getTransactionContext());
-        answers.push(create('m1', 'first'));
-        await vi.waitFor(() => expect(creates.writing).toBe(1), { timeout: 10_000, interval: 5 });
+      const first = await whileFirstStatementHeld(t, backend, () => create('m1', 'first'), async () => {
         // In this order: the organization has 2 of its 4 once the first is written.
         const waiting: [string, string][] = [['m1', 'taken'], ['m2', 'twice'], ['m2', 'twice'], ['m3', 'fits'], ['m3', 'past-quota'], ['m4', 'past-quota-too']];
         for (const [sub, name] of waiting) {
           answers.push(create(sub, name));
-          const queued = answers.length - 1;
+          const queued = answers.length;
           await vi.waitFor(() => expect(creates.waiting).toBe(queued), { timeout: 10_000, interval: 5 });
         }
       });
-      const results = (await Promise.all(answers)).map((r) => (r.data as any).createWorkload);
+      const results = (await Promise.all([first, ...answers])).map((r) => (r.data as any).createWorkload);
       sql.stop();
       expect(sql.statements.filter((q) => q.startsWith('select workload_create_batch('))).toHaveLength(2);
       expect(results.map((r) => r.__typename)).toEqual([

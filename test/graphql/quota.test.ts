@@ -370,7 +370,7 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     }
   });
 
-  it('keeps a burst of one owner\'s creates waiting for their turn in the process, at most one on the database\'s lock holding a connection', async () => {
+  it('keeps a burst of one owner\'s creates waiting in the process, at most one on the database\'s lock holding a connection', async () => {
     const racer = user('q-turns');
     let waiting = 0;
     let done = false;
