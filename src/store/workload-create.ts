@@ -102,9 +102,11 @@ export function createStatementOf(orm: MikroORM): CreateStatement {
  * The creates hold one connection however many wait, so they need none of ADR 0013 decision 9's
  * in-process turns.
  */
-export class CreateBatches extends StatementBatches<string, CreateOutcome> {
+export class CreateBatches {
+  readonly #batches: StatementBatches<string, CreateOutcome>;
+
   constructor(statement: CreateStatement, maxPerStatement = MAX_CREATES_PER_STATEMENT) {
-    super({
+    this.#batches = new StatementBatches({
       maxPerStatement,
       failsWaiting: isDatabaseUnavailable,
       write: async (items) => {
@@ -122,7 +124,22 @@ export class CreateBatches extends StatementBatches<string, CreateOutcome> {
 
   /** Writes `rows` (checked against `quota`, if any) with the creates waiting beside it. */
   write(rows: NewWorkloadRows, quota?: CreateQuota | null): Promise<CreateOutcome> {
-    return this.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
+    return this.#batches.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
+  }
+
+  /** Creates waiting for a statement, not counting those being written. */
+  get waiting(): number {
+    return this.#batches.waiting;
+  }
+
+  /** Creates of the statement being written. */
+  get writing(): number {
+    return this.#batches.writing;
+  }
+
+  /** Creates not yet answered: waiting, or being written. */
+  get pending(): number {
+    return this.#batches.pending;
   }
 }
 
