@@ -15,6 +15,7 @@ import { Migration20261204100000_workload_demand } from './Migration202612041000
 import { Migration20261204200000_quota_counters } from './Migration20261204200000_quota_counters.js';
 import { Migration20261204300000_create_with_proton } from './Migration20261204300000_create_with_proton.js';
 import { Migration20261206000000_create_batch } from './Migration20261206000000_create_batch.js';
+import { Migration20261206100000_mirror_unchanged } from './Migration20261206100000_mirror_unchanged.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -29,4 +30,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204200000_quota_counters', class: Migration20261204200000_quota_counters },
   { name: 'Migration20261204300000_create_with_proton', class: Migration20261204300000_create_with_proton },
   { name: 'Migration20261206000000_create_batch', class: Migration20261206000000_create_batch },
+  { name: 'Migration20261206100000_mirror_unchanged', class: Migration20261206100000_mirror_unchanged },
 ];

@@ -22,7 +22,7 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
-import { artifactSpec, specHolders, type SpecHolder } from '../store/usage.js';
+import { artifactSpec, lockWorkloadRows, specHolders, type SpecHolder } from '../store/usage.js';
 import { newestEventSequences } from '../store/events.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import { lockArtifactIn } from '../store/artifacts.js';
@@ -126,27 +126,40 @@ export class ArtifactService {
    */
   async update(viewer: Viewer, id: string, input: unknown): Promise<Artifact> {
     const patch = parseOrThrow(artifactPatchSchema, input);
-    const { artifact, rolled } = await this.deps.orm.em.fork().transactional(async (em) => {
-      const { artifact } = await this.authorize(em, viewer, id, 'updateArtifact');
-      if (artifact.status === 'locked') {
-        throw new InvalidTransitionError(
-          `artifact "${artifact.name}" is locked (version ${artifact.version}) and immutable; clone it to make a new draft`,
-          'locked',
-        );
-      }
-      let rolled = new Map<string, number>();
-      if (patch.spec != null && !isDeepStrictEqual(patch.spec, artifact.spec)) {
-        const holders = await this.admitSpecChange(em, artifact, patch.spec);
-        rolled = await newestEventSequences(em, holders.map((h) => h.workloadId));
-      }
-      if (patch.name != null) artifact.name = patch.name;
-      if (patch.description != null) artifact.description = patch.description;
-      if (patch.spec != null) artifact.spec = patch.spec;
-      artifact.updatedAt = this.deps.clock();
-      return { artifact, rolled };
-    });
+    const { artifact, rolled } = await this.withSpecHoldersLocked(() =>
+      this.deps.orm.em.fork().transactional(async (em) => {
+        const { artifact } = await this.authorize(em, viewer, id, 'updateArtifact');
+        if (artifact.status === 'locked') {
+          throw new InvalidTransitionError(
+            `artifact "${artifact.name}" is locked (version ${artifact.version}) and immutable; clone it to make a new draft`,
+            'locked',
+          );
+        }
+        let rolled = new Map<string, number>();
+        if (patch.spec != null && !isDeepStrictEqual(patch.spec, artifact.spec)) {
+          const holders = await this.admitSpecChange(em, artifact, patch.spec);
+          rolled = await newestEventSequences(em, holders.map((h) => h.workloadId));
+        }
+        if (patch.name != null) artifact.name = patch.name;
+        if (patch.description != null) artifact.description = patch.description;
+        if (patch.spec != null) artifact.spec = patch.spec;
+        artifact.updatedAt = this.deps.clock();
+        return { artifact, rolled };
+      }),
+    );
     for (const [workloadId, sequence] of rolled) this.deps.pubsub.publish('workload:changed', { workloadId, sequence, specChanged: true });
     return artifact;
+  }
+
+  /** Runs `edit` again (a new transaction) while a workload began running the draft before its row could be locked; at most three times. */
+  private async withSpecHoldersLocked<T>(edit: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await edit();
+      } catch (err) {
+        if (!(err instanceof SpecHoldersChanged) || attempt === 3) throw err instanceof SpecHoldersChanged ? err.conflict : err;
+      }
+    }
   }
 
   /**
@@ -222,20 +235,27 @@ export class ArtifactService {
   /**
    * A draft's new spec is what the workload that runs it requests from then on (its protons roll
    * to it), so the edit is checked against that workload's quotas like any request that adds
-   * usage (ADR 0013, decision 12). The quota locks come first and the artifact's row after them,
-   * the order of a replace onto the draft; under the row lock the spec and the workloads that run
-   * it are read again, and if either changed since the check (another edit, a create, a replace),
-   * the check is made again. Returns the workloads it was checked for: those that run the draft.
+   * usage (ADR 0013, decision 12). Locks in the order every writer takes them: the holders' rows
+   * first (the edit's trigger updates their demand; a round or an operation holds a workload's
+   * row while it takes quota locks or reads the artifact), then the quota locks, then the
+   * artifact's row (the order of a replace onto the draft). Under the row lock the spec and the
+   * holders are read again: if the spec or a locked holder changed since the check, the check is
+   * made again; if a workload began running the draft before its row was locked, the edit starts
+   * over. Returns the workloads it was checked for: those that run the draft.
    */
   private async admitSpecChange(em: EntityManager, artifact: Artifact, spec: ArtifactSpec): Promise<readonly SpecHolder[]> {
     let before = artifact.spec;
     let holders = await specHolders(em, artifact.id);
+    const locked = new Set(holders.map((h) => h.workloadId));
+    await lockWorkloadRows(em, [...locked]);
     for (let attempt = 1; ; attempt += 1) {
       await this.deps.quotas.serialize(em, ...holders);
       for (const h of holders) await this.deps.quotas.admitSpecChange(em, h, h.runtimes, before, spec);
       const now = { spec: await artifactSpec(em, artifact.id, { lock: true }), holders: await specHolders(em, artifact.id) };
       if (isDeepStrictEqual(now.spec, before) && isDeepStrictEqual(now.holders, holders)) return holders;
-      if (attempt === 3) throw new ConflictError(`artifact "${artifact.name}" changed while this edit was checked against its workload's quotas; try again`, [{ type: 'Artifact', id: artifact.id }], 'Conflict');
+      const conflict = new ConflictError(`artifact "${artifact.name}" changed while this edit was checked against its workload's quotas; try again`, [{ type: 'Artifact', id: artifact.id }], 'Conflict');
+      if (now.holders.some((h) => !locked.has(h.workloadId))) throw new SpecHoldersChanged(conflict);
+      if (attempt === 3) throw conflict;
       ({ spec: before, holders } = now);
     }
   }
@@ -346,3 +366,9 @@ export class ArtifactService {
   }
 }
 
+/** A workload began running the draft while its edit was checked, before the edit could lock its row: the edit starts over. */
+class SpecHoldersChanged extends Error {
+  constructor(readonly conflict: ConflictError) {
+    super(conflict.message);
+  }
+}

@@ -88,6 +88,16 @@ export async function sameSpec(em: EntityManager, artifactId: string, spec: Arti
 }
 
 /**
+ * Locks workloads' rows (`for no key update`, in id order) until the transaction ends: what a
+ * spec edit's trigger would lock when it updates their demand, taken first, as every writer of a
+ * workload takes its row before quota locks and artifact rows (ADR 0013, decision 12).
+ */
+export async function lockWorkloadRows(em: EntityManager, workloadIds: readonly string[]): Promise<void> {
+  if (workloadIds.length === 0) return;
+  await queryRows(em, 'select id from workload where id = any(?::uuid[]) order by id for no key update', [[...workloadIds]]);
+}
+
+/**
  * An artifact's stored spec, read now (not from the identity map); with `lock`, its row is held
  * (`for no key update`, as the in-use rule takes it) until the transaction ends.
  */

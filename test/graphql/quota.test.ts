@@ -13,9 +13,11 @@ import {
   WorkloadQuotaStateDocument,
   type CreateWorkloadInput,
 } from './generated/graphql.js';
+import { rawId } from '../../src/graphql/common/errors.type.js';
 import { QUOTA_TURN_WIDTH } from '../../src/service/quota.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { containerInput, specInput } from '../support/fixtures.js';
+import { recordSql } from '../support/sql-log.js';
 import { startTestApp, type TestApp, type TestCaller, type TestSubject } from '../support/test-app.js';
 
 /** Small limits, so that a few workloads reach them; organization "roomy" has no workload limit. */
@@ -264,6 +266,91 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     expect((await edit!).data).toEqual({ updateArtifact: { __typename: 'UpdateArtifactPayload' } });
     // And the start that follows reads the edited spec: 4 CPU is over the limit of 1.
     expect((await ivy.exec(StartWorkloadWithinQuotaDocument, { id })).startWorkload).toMatchObject({ __typename: 'QuotaExceededError', resource: 'CPU', requested: 4 });
+  });
+
+  /** Waits until a session of this test's database waits for a lock. */
+  async function untilSomeoneWaits(): Promise<void> {
+    await vi.waitFor(
+      async () => {
+        const [row] = await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>(
+          `select count(*)::int as n from pg_locks l join pg_stat_activity a on a.pid = l.pid where not l.granted and a.datname = current_database()`,
+        );
+        expect(row!.n).toBeGreaterThan(0);
+      },
+      { timeout: 10_000, interval: 10 },
+    );
+  }
+
+  // PGlite has one connection: two writers never interleave there.
+  it.skipIf(backend.name === 'pglite')('locks the workload running a draft before the quota locks when the draft is edited, as an operation does: an edit racing a start-like operation on it does not deadlock', async () => {
+    const lee = user('q-lee');
+    const id = await created(lee);
+    await until(lee, id, 'RUNNING');
+    const artifactId = ((await lee.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
+    let edit: Promise<any> | undefined;
+    // As an operation (a start, a replace) does: the workload's row, then the owner's quota lock.
+    await t.app.orm.em.fork().transactional(async (em) => {
+      const run = (sql: string, params: unknown[] = []) => em.getConnection().execute(sql, params, 'all', em.getTransactionContext());
+      await run(`select id from workload where id = ? for update`, [rawId(id, 'Workload')]);
+      edit = lee.execRaw(`mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename } }`, {
+        input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '500m', memory: '256Mi' } })]) },
+      });
+      await untilSomeoneWaits();
+      // Had the edit taken the quota lock before the workload's row, this would wait for it while it waits for us.
+      await run(`select pg_advisory_xact_lock(hashtextextended('quota:owner:q-lee', 0))`);
+      // And a round's write of the workload, which names its artifact.
+      await run(`update workload set artifact_id = artifact_id, status_message = status_message where id = ?`, [rawId(id, 'Workload')]);
+    });
+    expect(await edit!).toEqual({ data: { updateArtifact: { __typename: 'UpdateArtifactPayload' } } });
+    expect((await quota(lee)).quota).toMatchObject({ cpu: { used: 0.5 } });
+  });
+
+  it.skipIf(backend.name === 'pglite')('starts a draft\'s edit over when a workload began running the draft before the edit could lock it: the edit is checked for that workload, whose row it locks first', async () => {
+    const ned = user('q-ned');
+    const { createArtifact } = await ned.exec(CreateArtifactForQuotaDocument, { input: { name: 'ned-draft', spec: quarterSpec() as never } });
+    if (createArtifact.__typename !== 'CreateArtifactPayload') throw new Error(createArtifact.__typename);
+    const artifactId = createArtifact.artifact.id;
+    const log = recordSql(t.app.orm);
+    let edit: Promise<any> | undefined;
+    try {
+      // A workload taking the draft (its in-use check holds the draft's row) while the edit, which found no workload on it, waits for that row.
+      await t.app.orm.em.fork().transactional(async (em) => {
+        await em.getConnection().execute(
+          `insert into workload (id, name, owner_id, artifact_id, artifact_status, runtime, created_at, updated_at)
+           values (gen_random_uuid(), 'ned-late', 'q-ned', ?, 'draft', '{"replicaCount":1}'::jsonb, now(), now())`,
+          [rawId(artifactId, 'Artifact')],
+          'all',
+          em.getTransactionContext(),
+        );
+        edit = ned.execRaw(`mutation($input: UpdateArtifactInput!) { updateArtifact(input: $input) { __typename ... on QuotaExceededError { resource used requested } } }`, {
+          input: { id: artifactId, spec: specInput([containerInput({ resources: { cpu: '2', memory: '256Mi' } })]) },
+        });
+        await untilSomeoneWaits();
+      });
+      expect((await edit!).data).toEqual({ updateArtifact: { __typename: 'QuotaExceededError', resource: 'CPU', used: 0.25, requested: 1.75 } });
+    } finally {
+      log.stop();
+    }
+    // Started over, it locked the new workload's row before anything else (continuing would have locked it after the quota locks).
+    expect(log.statements.filter((q) => /^select id from workload where id = any\(.*\) order by id for no key update$/.test(q))).toHaveLength(1);
+  });
+
+  it.skipIf(backend.name === 'pglite')('writes a workload that keeps its artifact without locking the artifact\'s row, so a round never waits for an edit of its draft', async () => {
+    const mia = user('q-mia');
+    const id = await created(mia);
+    const artifactId = ((await mia.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
+    await t.app.orm.em.fork().transactional(async (em) => {
+      // As an edit of the draft, or a create's in-use check, holds it.
+      await em.getConnection().execute(`select id from artifact where id = ? for no key update`, [rawId(artifactId, 'Artifact')], 'all', em.getTransactionContext());
+      await t.app.orm.em.fork().transactional(async (round) => {
+        const run = (sql: string, params: unknown[] = []) => round.getConnection().execute(sql, params, 'all', round.getTransactionContext());
+        await run(`set local lock_timeout = '2s'`);
+        // What workload_record_round writes: every column, the artifact's among them.
+        await run(`update workload set artifact_id = artifact_id, status_message = 'written' where id = ?`, [rawId(id, 'Workload')]);
+      });
+    });
+    const [row] = await t.app.orm.em.fork().getConnection().execute<{ status_message: string; artifact_status: string }[]>(`select status_message, artifact_status from workload where id = ?`, [rawId(id, 'Workload')]);
+    expect(row).toEqual({ status_message: 'written', artifact_status: 'draft' });
   });
 
   it('counts an EDITOR\'s edit of someone else\'s running draft against the quota of the workload\'s owner, not the editor\'s', async () => {
