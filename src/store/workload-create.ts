@@ -102,11 +102,9 @@ export function createStatementOf(orm: MikroORM): CreateStatement {
  * The creates hold one connection however many wait, so they need none of ADR 0013 decision 9's
  * in-process turns.
  */
-export class CreateBatches {
-  readonly #batches: StatementBatches<string, CreateOutcome>;
-
+export class CreateBatches extends StatementBatches<string, CreateOutcome> {
   constructor(statement: CreateStatement, maxPerStatement = MAX_CREATES_PER_STATEMENT) {
-    this.#batches = new StatementBatches({
+    super({
       maxPerStatement,
       failsWaiting: isDatabaseUnavailable,
       write: async (items) => {
@@ -124,22 +122,7 @@ export class CreateBatches {
 
   /** Writes `rows` (checked against `quota`, if any) with the creates waiting beside it. */
   write(rows: NewWorkloadRows, quota?: CreateQuota | null): Promise<CreateOutcome> {
-    return this.#batches.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
-  }
-
-  /** Creates waiting for a statement, not counting those being written. */
-  get waiting(): number {
-    return this.#batches.waiting;
-  }
-
-  /** Creates of the statement being written. */
-  get writing(): number {
-    return this.#batches.writing;
-  }
-
-  /** Creates not yet answered: waiting, or being written. */
-  get pending(): number {
-    return this.#batches.pending;
+    return this.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
   }
 }
 

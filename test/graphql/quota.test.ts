@@ -339,18 +339,17 @@ describeEachDatabase('importance policy and quotas', (backend) => {
     const mia = user('q-mia');
     const id = await created(mia);
     const artifactId = ((await mia.execRaw(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { id } } } }`, { id })).data as any).workload.artifact.id;
-    await t.app.orm.em.fork().transactional(async (em) => {
+    const written = await t.app.orm.em.fork().transactional(async (em) => {
       // As an edit of the draft, or a create's in-use check, holds it.
       await em.getConnection().execute(`select id from artifact where id = ? for no key update`, [rawId(artifactId, 'Artifact')], 'all', em.getTransactionContext());
-      await t.app.orm.em.fork().transactional(async (round) => {
+      return t.app.orm.em.fork().transactional(async (round) => {
         const run = (sql: string, params: unknown[] = []) => round.getConnection().execute(sql, params, 'all', round.getTransactionContext());
         await run(`set local lock_timeout = '2s'`);
         // What workload_record_round writes: every column, the artifact's among them.
-        await run(`update workload set artifact_id = artifact_id, status_message = 'written' where id = ?`, [rawId(id, 'Workload')]);
+        return run(`update workload set artifact_id = artifact_id, status_message = 'written' where id = ? returning status_message, artifact_status`, [rawId(id, 'Workload')]);
       });
     });
-    const [row] = await t.app.orm.em.fork().getConnection().execute<{ status_message: string; artifact_status: string }[]>(`select status_message, artifact_status from workload where id = ?`, [rawId(id, 'Workload')]);
-    expect(row).toEqual({ status_message: 'written', artifact_status: 'draft' });
+    expect(written).toEqual([{ status_message: 'written', artifact_status: 'draft' }]);
   });
 
   it('counts an EDITOR\'s edit of someone else\'s running draft against the quota of the workload\'s owner, not the editor\'s', async () => {
