@@ -14,7 +14,8 @@
  *             platform admin's, who sees every caller's workloads);
  *   reads:    a `workloads(first: 20)` read loop during the burst, latency p50/p99/max, from a
  *             client of its own that is already connected (one keep-alive connection, opened by a
- *             read before the burst: a dashboard's), and the slowest read with when it was sent;
+ *             read before the burst: a dashboard's), in a thread of its own (`--reader`), and the
+ *             slowest read with when it was sent;
  *   cold read: one read on a new connection, sent as the burst starts: it waits for the server to
  *             accept its connection, which a busy Node.js server does between the burst's
  *             requests (see profile.md), so it is reported apart;
@@ -30,7 +31,7 @@
  *   rss:      the API process's peak RSS (VmHWM).
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/run.ts \
- *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--pool K] [--cpu-prof DIR]
+ *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--pool K] [--reader thread|inline] [--cpu-prof DIR]
  *
  * Writes bench/controller/results.md and results.json.
  */
@@ -40,6 +41,7 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -64,6 +66,12 @@ const POOL = args.has('pool') ? Number(args.get('pool')) : undefined;
 function callerPools(): Agent[] | undefined {
   return POOL ? Array.from({ length: CALLERS }, () => new Agent({ connections: POOL })) : undefined;
 }
+/**
+ * `--reader thread` (default): the read loop runs in a thread of its own, a dashboard's client apart
+ * from the burst's callers (whose 1,000 requests would otherwise delay a read before it is sent
+ * and after it is answered); `--reader inline`: on the bench's main thread, beside them.
+ */
+const READER = args.get('reader') === 'inline' ? 'inline' : 'thread';
 const SPEED = 10;
 const SECRET = 'bench-secret-of-at-least-thirty-two-characters';
 const root = path.resolve(import.meta.dirname, '../..');
@@ -184,6 +192,85 @@ async function gql(url: string, token: string, query: string, variables: Record<
   const body = (await res.json()) as { data?: any; errors?: unknown };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
+}
+
+/** A read loop's latencies (ms), its slowest read and when it was sent (ms after the burst began), and its failed reads. */
+interface ReadLoop {
+  latencies: number[];
+  slowest: { sentAtMs: number; ms: number };
+  timeouts: number;
+}
+
+/** The read loop on the bench's main thread, on `client` (connected before the burst), until `stopped()`. */
+function readerInline(url: string, tokens: string[], started: number, client: Agent, stopped: () => boolean): { stop(): Promise<ReadLoop> } {
+  const loop: ReadLoop = { latencies: [], slowest: { sentAtMs: NaN, ms: -1 }, timeouts: 0 };
+  const running = (async () => {
+    let i = 0;
+    while (!stopped()) {
+      const t0 = performance.now();
+      try {
+        await gql(url, tokens[i++ % CALLERS]!, READ, {}, client);
+        const ms = performance.now() - t0;
+        loop.latencies.push(ms);
+        if (ms > loop.slowest.ms) loop.slowest = { sentAtMs: Math.round(t0 - started), ms: Math.round(ms) };
+      } catch {
+        loop.timeouts++;
+      }
+      await sleep(20);
+    }
+  })();
+  return { stop: async () => (await running, loop) };
+}
+
+/**
+ * The read loop in a thread of its own, with its own keep-alive connection, opened (by a first
+ * read, not counted) before this answers; the loop starts at `go`.
+ */
+async function readerThread(url: string, tokens: string[]): Promise<{ go(started: number): void; stop(): Promise<ReadLoop> }> {
+  const worker = new Worker(
+    `const { parentPort, workerData: w } = require('node:worker_threads');
+     const { Agent, fetch } = require('undici');
+     const agent = new Agent({ connections: 1 });
+     const loop = { latencies: [], slowest: { sentAtMs: NaN, ms: -1 }, timeouts: 0 };
+     let stopped = false;
+     const read = async (token) => {
+       const res = await fetch(w.url + '/graphql', { method: 'POST', dispatcher: agent,
+         headers: { 'content-type': 'application/json', authorization: 'Bearer ' + token }, body: JSON.stringify({ query: w.query }) });
+       const body = await res.json();
+       if (body.errors) throw new Error(JSON.stringify(body.errors));
+     };
+     const now = () => performance.timeOrigin + performance.now();
+     read(w.tokens[0]).then(() => parentPort.postMessage('ready'));
+     parentPort.on('message', async (m) => {
+       if (m === 'stop') { stopped = true; return; }
+       // Times cross threads as wall-clock milliseconds (each thread's performance.now() has its own origin).
+       const startedAt = m;
+       for (let i = 0; !stopped; i++) {
+         const t0 = now();
+         try {
+           await read(w.tokens[i % w.tokens.length]);
+           const ms = now() - t0;
+           loop.latencies.push(ms);
+           if (ms > loop.slowest.ms) loop.slowest = { sentAtMs: Math.round(t0 - startedAt), ms: Math.round(ms) };
+         } catch { loop.timeouts++; }
+         await new Promise((r) => setTimeout(r, 20));
+       }
+       await agent.close();
+       parentPort.postMessage(loop);
+     });`,
+    { eval: true, workerData: { url, tokens, query: READ } },
+  );
+  await once(worker, 'message');
+  const result = once(worker, 'message').then(([loop]) => loop as ReadLoop);
+  return {
+    go: (started) => worker.postMessage(performance.timeOrigin + started),
+    stop: async () => {
+      worker.postMessage('stop');
+      const loop = await result;
+      await worker.terminate();
+      return loop;
+    },
+  };
 }
 
 const token = (subject: string, roles: string[] = []) =>
@@ -348,6 +435,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     // The reading client: its own connection, opened before the burst.
     const readClient = new Agent({ connections: 1 });
     await gql(api.url, tokens[0]!, READ, {}, readClient);
+    const threadReader = READER === 'thread' ? await readerThread(api.url, tokens) : undefined;
     const commitsBefore = await commits();
     const before = processStats(api.pid);
     const started = performance.now();
@@ -369,9 +457,6 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       }
     });
     let done = false;
-    const readLatencies: number[] = [];
-    // The slowest read, and when it was sent (ms after the burst began).
-    let slowestRead = { sentAtMs: NaN, ms: -1 };
     const coldRead = (async () => {
       const t0 = performance.now();
       const client = new Agent({ connections: 1 });
@@ -383,22 +468,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       }
     })();
     const loopP99: number[] = [];
-    let readTimeouts = 0;
-    const reader = (async () => {
-      let i = 0;
-      while (!done) {
-        const t0 = performance.now();
-        try {
-          await gql(api.url, tokens[i++ % CALLERS]!, READ, {}, readClient);
-          const ms = performance.now() - t0;
-          readLatencies.push(ms);
-          if (ms > slowestRead.ms) slowestRead = { sentAtMs: Math.round(t0 - started), ms: Math.round(ms) };
-        } catch {
-          readTimeouts++;
-        }
-        await sleep(20);
-      }
-    })();
+    threadReader?.go(started);
+    const reader = threadReader ?? readerInline(api.url, tokens, started, readClient, () => done);
     // Per window: the loop's delay p99, and how long the loop's thread waited for a CPU meanwhile.
     const loopWaits: number[] = [];
     const scheduleAtStart = mainThreadSchedule(api.pid);
@@ -427,7 +498,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       await sleep(50);
     }
     done = true;
-    await Promise.all([reader, scraper]);
+    const [{ latencies: readLatencies, slowest: slowestRead, timeouts: readTimeouts }] = await Promise.all([reader.stop(), scraper]);
     await readClient.close();
     const cold = await coldRead.catch((err: unknown) => ({ sentAtMs: NaN, ms: NaN, error: String(err) }));
     const after = processStats(api.pid);
@@ -452,7 +523,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, failures, firstFailure, reads, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, failures, firstFailure, reads, reader: READER, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms); ` +
@@ -495,7 +566,7 @@ ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loade
 \`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP${POOL ? `, each caller over ${POOL} keep-alive connections (\`--pool ${POOL}\`), floors alike` : ', each create on a new connection'}) to an
 API process of its own (the compiled JavaScript, with \`npm start\`'s environment and Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
-during the burst from a client already connected (one keep-alive connection opened before the burst). Cold
+during the burst from a client already connected (one keep-alive connection opened before the burst)${READER === 'thread' ? ', in a thread of its own (apart from the burst\'s callers)' : ', on the thread of the burst\'s callers'}. Cold
 read: one read on a new connection sent as the burst starts (the server accepts it between the burst's requests). Transport
 floor: the same N requests to a bare Node.js server that answers each at once. Statement floor: the same N requests to a bare
 Node.js server that writes each one's input in one insert (PostgreSQL: a pool of 10 to a database of its own; embedded: PGlite
