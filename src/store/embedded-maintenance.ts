@@ -9,8 +9,10 @@
  * vacuumed (every round of the controller leaves a dead row version and index entries behind). Its
  * statistics counters are not kept either (`n_mod_since_analyze` stays 0), so the trigger here is
  * size: a table is analyzed when its size in pages has moved by a fifth (and at least a few pages)
- * since its last analysis, checked every few seconds with one catalog query; every table of the
- * schema is vacuumed and analyzed every few minutes. See docs/adr/0071-startup-and-memory.md
+ * since its last analysis, checked every second with one catalog query, but only after a second in
+ * which the API sent statements (a burst of creates grows the tables within seconds, and until the
+ * next analysis every list plans for the tables' old sizes); every table of the schema is vacuumed
+ * and analyzed every few minutes. See docs/adr/0071-startup-and-memory.md
  * (decision 10).
  *
  * On a PostgreSQL server, autovacuum analyzes a table once enough rows changed, but only at its
@@ -32,7 +34,7 @@ export interface MaintenanceSettings {
   readonly minPages: number;
 }
 
-export const EMBEDDED_MAINTENANCE: MaintenanceSettings = { checkMs: 5_000, vacuumMs: 10 * 60_000, growth: 0.2, minPages: 4 };
+export const EMBEDDED_MAINTENANCE: MaintenanceSettings = { checkMs: 1_000, vacuumMs: 10 * 60_000, growth: 0.2, minPages: 4 };
 
 /** On a PostgreSQL server: analysis on the same trigger, no vacuum. */
 export const SERVER_MAINTENANCE: MaintenanceSettings = { ...EMBEDDED_MAINTENANCE, vacuumMs: null };
@@ -79,34 +81,46 @@ export async function vacuumAll(run: RunSql): Promise<void> {
 
 /**
  * Runs `analyzeChanged` every `checkMs` and `vacuumAll` every `vacuumMs`, one at a time, until
- * stopped. A failed run is reported and the next one tries again (the database may be restarting;
- * requests report that themselves); while runs keep failing only the first is reported, so an
- * outage does not log every few seconds. The timers do not keep the process alive.
+ * stopped. With `activity` (a count of the statements the API sent, not the maintenance's own), a
+ * check is skipped while the count has not moved since the last one: an idle API costs its
+ * database nothing. A failed run is reported and the next one tries again (the database may be
+ * restarting; requests report that themselves); while runs keep failing only the first is
+ * reported, so an outage does not log every few seconds. The timers do not keep the process alive.
  */
-export function startMaintenance(run: RunSql, settings: MaintenanceSettings, onError: (err: unknown) => void): { stop(): Promise<void> } {
+export function startMaintenance(
+  run: RunSql,
+  settings: MaintenanceSettings,
+  onError: (err: unknown) => void,
+  activity?: () => number,
+): { stop(): Promise<void> } {
   let running: Promise<void> | undefined;
   let stopped = false;
   let failing = false;
   let lastVacuum = Date.now();
+  let checkedAt: number | undefined;
   const once = async () => {
     try {
       if (settings.vacuumMs !== null && Date.now() - lastVacuum >= settings.vacuumMs) {
         lastVacuum = Date.now();
         await vacuumAll(run);
       } else {
-        await analyzeChanged(run, settings);
+        const now = activity?.();
+        // A check that failed is made again whatever the count.
+        if (now === undefined || now !== checkedAt || failing) {
+          await analyzeChanged(run, settings);
+          checkedAt = now;
+        }
       }
       failing = false;
     } catch (err) {
       if (!stopped && !failing) onError(err);
       failing = true;
-    } finally {
-      running = undefined;
     }
   };
   // A run that outlasts the interval is not queued behind: the next tick finds it running and waits.
+  // (Cleared once it settles, never inside it: a skipped check settles without a turn in between.)
   const timer = setInterval(() => {
-    if (!stopped && !running) running = once();
+    if (!stopped && !running) running = once().finally(() => (running = undefined));
   }, settings.checkMs);
   timer.unref();
   return {

@@ -121,7 +121,12 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
     const knex = (orm.em.getConnection() as AbstractSqlConnection).getKnex();
     const run: RunSql = async <T>(sql: string, params: unknown[] = []) =>
       ((await knex.raw(`${MAINTENANCE_TAG} ${sql}`, params as Knex.RawBinding[])) as { rows: T[] }).rows;
-    const maintenance = startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {}));
+    // What the API sends (every statement but the maintenance's): a check follows only activity.
+    let sent = 0;
+    (knex.client as unknown as { on(event: 'query', listener: (q: { sql: string }) => void): void }).on('query', (q) => {
+      if (!q.sql.startsWith(MAINTENANCE_TAG)) sent++;
+    });
+    const maintenance = startMaintenance(run, settings, opts.onMaintenanceError ?? (() => {}), () => sent);
     const closeWithout = orm.close.bind(orm);
     orm.close = async (force?: boolean) => {
       await maintenance.stop();

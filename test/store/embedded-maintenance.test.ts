@@ -116,14 +116,41 @@ it('reports the first failure of an outage only, and the first of the next outag
   expect(String(errors[1])).toMatch(/the database is down/);
 });
 
-/** A default check comes within this (its interval, 5 s, and the analysis). */
-const CHECK_WITHIN_MS = 8_000;
+it('checks sizes only after the API sent statements, and again after a check that failed', async () => {
+  let checks = 0;
+  let fail = false;
+  const run: RunSql = async <T,>(sql: string) => {
+    if (sql.includes('pg_class')) checks++;
+    if (fail) throw new Error('the database is down');
+    return [] as T[];
+  };
+  let sent = 0;
+  const maintenance = startMaintenance(run, { ...SERVER_MAINTENANCE, checkMs: 5 }, () => {}, () => sent);
+  await expect.poll(() => checks, { timeout: 2_000 }).toBe(1);
+  await new Promise((r) => setTimeout(r, 60));
+  expect(checks).toBe(1); // idle: nothing sent since
+  sent += 3;
+  await expect.poll(() => checks, { timeout: 2_000 }).toBe(2);
+  await new Promise((r) => setTimeout(r, 60));
+  expect(checks).toBe(2);
+  fail = true;
+  sent += 1;
+  await expect.poll(() => checks, { timeout: 2_000 }).toBeGreaterThan(3); // a failed check is made again while idle
+  fail = false;
+  const recovered = checks;
+  await new Promise((r) => setTimeout(r, 60));
+  expect(checks).toBe(recovered + 1);
+  await maintenance.stop();
+});
+
+/** A default check comes within this (its interval, 1 s, and the analysis). */
+const CHECK_WITHIN_MS = 5_000;
 
 describeEachDatabase('the database opened by the API', (backend) => {
   it('is analyzed once a table grows without being asked, apart from the statements requests send, and the maintenance stops with the database', async () => {
     const { database, drop } = await createDatabase(backend);
     const sent: string[] = [];
-    // The defaults: the embedded database's, or a server's (analysis only), every 5 s.
+    // The defaults: the embedded database's, or a server's (analysis only), every second after activity.
     const orm = await openOrm(database, { onQuery: (sql) => sent.push(sql) });
     const log = recordSql(orm);
     try {
