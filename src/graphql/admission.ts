@@ -60,14 +60,23 @@ class Places {
       this.#free++;
       return;
     }
-    // Handed over in the loop's next check phase, not in this microtask: mutations that give their
-    // places back at once (creates going to their statement) would otherwise admit the whole queue,
-    // and answer a whole statement's creates, in one turn of the loop, with no timer or I/O between.
-    setImmediate(() => {
-      const next = this.#returning.shift() ?? this.#arriving.shift();
-      if (next) next();
-      else this.#free++;
-    });
+    // Handed over one to a turn of the loop, in its check phase, never in this microtask: mutations
+    // that give their places back at once (a statement's creates, answered together) would
+    // otherwise admit as many waiting mutations in one turn, and their work would run back to back
+    // with no timer or I/O between (a read's answer waited out 100-150 ms stretches of it).
+    this.#handovers++;
+    if (this.#handovers === 1) setImmediate(() => this.#handOne());
+  }
+
+  #handovers = 0;
+
+  #handOne(): void {
+    this.#handovers--;
+    const next = this.#returning.shift() ?? this.#arriving.shift();
+    if (next) next();
+    else this.#free++;
+    // Scheduled from the check phase, the next handover runs in the loop's next turn.
+    if (this.#handovers > 0) setImmediate(() => this.#handOne());
   }
 
   get active(): number {

@@ -65,6 +65,27 @@ describe('mutation admission', () => {
     expect([s.admission.active(), s.admission.waiting()]).toEqual([0, 0]);
   });
 
+  it('hands places given back at once to the waiting mutations one to a turn of the loop, so that timers and I/O run between them', async () => {
+    const s = server(3);
+    const writes: Promise<any>[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((name) => s.send(`mutation { write(name: "${name}") }`));
+    await until(() => s.started.length === 3 && s.admission.waiting() === 3);
+    // Three mutations finish in one turn (as a statement's creates are answered together)...
+    for (const release of s.releases.splice(0)) release();
+    // ...and the started count is looked at once in each turn of the loop after it.
+    const seen: number[] = [];
+    for (let turn = 0; turn < 100 && s.started.length < 6; turn++) {
+      await new Promise((r) => setImmediate(r));
+      seen.push(s.started.length);
+    }
+    expect(s.started).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    const admittedPerTurn = seen.map((n, i) => n - (i === 0 ? 3 : seen[i - 1]!));
+    expect(Math.max(...admittedPerTurn), JSON.stringify(seen)).toBe(1);
+    await until(() => s.releases.length === 3);
+    for (const release of s.releases.splice(0)) release();
+    expect((await Promise.all(writes)).map((r) => r.data.write)).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect([s.admission.active(), s.admission.waiting()]).toEqual([0, 0]);
+  });
+
   it('lets the next mutation in when one fails', async () => {
     const admission = mutationAdmission(1);
     const yoga = createYoga({
