@@ -1,0 +1,106 @@
+/**
+ * Reads go first on the embedded database's one connection (ADR 0071, decision 13).
+ *
+ * PGlite has one connection, so every statement waits in one queue for it, first come first
+ * served: a read sent during a burst waited behind the controller's rounds and the creates'
+ * statements queued before it (measured: the connection's wait p50 14 ms, p99 66 ms, max 109 ms
+ * over an embedded burst of 1,000 creates). A GraphQL query's work runs marked (`asRead`, set
+ * where the operation is executed), and the connection goes to its statements before the others'
+ * (mutations, the controller's passes, the maintenance), which keep their arrival order among
+ * themselves; after `READS_IN_A_ROW` reads' turns in a row with other work waiting, that work gets
+ * one, so a steady stream of reads never stops writes or the controller. (Giving every request
+ * priority over the controller was tried: the burst's creates then held the rounds back, and all
+ * RUNNING came 1.5-2 s later.) A PostgreSQL server's pool has connections enough for both (ADR
+ * 0060 decision 12 bounds what writes hold), so this is the embedded database's only.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { getOperationAST } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+
+const reads = new AsyncLocalStorage<true>();
+
+/** Runs `work` (and everything it starts) as a read: first on the embedded database's connection. */
+export function asRead<T>(work: () => T): T {
+  return reads.run(true, work);
+}
+
+/** Executes every GraphQL query operation as a read (`asRead`): its statements go first. */
+export const readPriorityPlugin: Plugin = {
+  onExecute({ args, executeFn, setExecuteFn }) {
+    if (getOperationAST(args.document, args.operationName)?.operation === 'query') setExecuteFn((execution) => asRead(() => executeFn(execution)));
+  },
+};
+
+/** Whether the caller runs as a read (`asRead`). */
+export function isRead(): boolean {
+  return reads.getStore() === true;
+}
+
+/** Reads' turns in a row before other work waiting gets one. */
+export const READS_IN_A_ROW = 4;
+
+/** One holder at a time; reads' waiters before the others, each in arrival order. */
+export class PriorityGate {
+  #held = false;
+  #readsInARow = 0;
+  readonly #reads: (() => void)[] = [];
+  readonly #others: (() => void)[] = [];
+
+  constructor(private readonly readsInARow = READS_IN_A_ROW) {}
+
+  /** Waits for the gate; a `read` waits only behind other reads (within the fairness bound). */
+  take(read: boolean): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => (read ? this.#reads : this.#others).push(resolve));
+  }
+
+  /** Passes the gate to the next waiter, or opens it. */
+  release(): void {
+    const toOther = this.#others.length > 0 && (this.#reads.length === 0 || this.#readsInARow >= this.readsInARow);
+    const next = toOther ? this.#others.shift() : this.#reads.shift();
+    if (!next) {
+      this.#held = false;
+      this.#readsInARow = 0;
+      return;
+    }
+    this.#readsInARow = toOther ? 0 : this.#readsInARow + 1;
+    next();
+  }
+
+  /** Waiters, for tests. */
+  get waiting(): { reads: number; others: number } {
+    return { reads: this.#reads.length, others: this.#others.length };
+  }
+}
+
+/** The part of knex's client the gate wraps. */
+interface PooledClient {
+  acquireConnection(): Promise<unknown>;
+  releaseConnection(connection: unknown): Promise<unknown>;
+}
+
+/** Puts `gate` in front of a one-connection pool: the connection is acquired through it and released back to it. */
+export function prioritizeConnection(client: PooledClient, gate = new PriorityGate()): PriorityGate {
+  const acquire = client.acquireConnection.bind(client);
+  const release = client.releaseConnection.bind(client);
+  client.acquireConnection = async () => {
+    await gate.take(isRead());
+    try {
+      return await acquire();
+    } catch (err) {
+      gate.release();
+      throw err;
+    }
+  };
+  client.releaseConnection = async (connection) => {
+    try {
+      return await release(connection);
+    } finally {
+      gate.release();
+    }
+  };
+  return gate;
+}
