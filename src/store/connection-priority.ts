@@ -7,8 +7,11 @@
  * over an embedded burst of 1,000 creates). A GraphQL query's work runs marked (`asRead`, set
  * where the operation is executed), and the connection goes to its statements before the others'
  * (mutations, the controller's passes, the maintenance), which keep their arrival order among
- * themselves; after `READS_IN_A_ROW` reads' turns in a row with other work waiting, that work gets
- * one, so a steady stream of reads never stops writes or the controller. (Giving every request
+ * themselves; once the oldest of them has waited `OTHERS_WAIT_AT_MOST_MS`, it goes next, so a
+ * steady stream of reads never stops writes or the controller. The bound is a time, not a count
+ * of reads: a count let a controller's round in between two statements of one query (its
+ * workload's replacement read before the round, its protons after: an answer no moment had),
+ * where a query's few statements take a few milliseconds together. (Giving every request
  * priority over the controller was tried: the burst's creates then held the rounds back, and all
  * RUNNING came 1.5-2 s later.) A PostgreSQL server's pool has connections enough for both (ADR
  * 0060 decision 12 bounds what writes hold), so this is the embedded database's only.
@@ -36,38 +39,36 @@ export function isRead(): boolean {
   return reads.getStore() === true;
 }
 
-/** Reads' turns in a row before other work waiting gets one. */
-export const READS_IN_A_ROW = 4;
+/** How long the oldest statement that is not a read waits behind reads at most, in ms. */
+export const OTHERS_WAIT_AT_MOST_MS = 50;
 
 /** One holder at a time; reads' waiters before the others, each in arrival order. */
 export class PriorityGate {
   #held = false;
-  #readsInARow = 0;
   readonly #reads: (() => void)[] = [];
-  readonly #others: (() => void)[] = [];
+  readonly #others: { since: number; go: () => void }[] = [];
 
-  constructor(private readonly readsInARow = READS_IN_A_ROW) {}
+  constructor(
+    private readonly othersWaitAtMostMs = OTHERS_WAIT_AT_MOST_MS,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
 
-  /** Waits for the gate; a `read` waits only behind other reads (within the fairness bound). */
+  /** Waits for the gate; a `read` waits only behind other reads, the others behind reads too (at most `othersWaitAtMostMs`). */
   take(read: boolean): Promise<void> {
     if (!this.#held) {
       this.#held = true;
       return Promise.resolve();
     }
-    return new Promise((resolve) => (read ? this.#reads : this.#others).push(resolve));
+    return new Promise((resolve) => (read ? this.#reads.push(resolve) : this.#others.push({ since: this.now(), go: resolve })));
   }
 
   /** Passes the gate to the next waiter, or opens it. */
   release(): void {
-    const toOther = this.#others.length > 0 && (this.#reads.length === 0 || this.#readsInARow >= this.readsInARow);
-    const next = toOther ? this.#others.shift() : this.#reads.shift();
-    if (!next) {
-      this.#held = false;
-      this.#readsInARow = 0;
-      return;
-    }
-    this.#readsInARow = toOther ? 0 : this.#readsInARow + 1;
-    next();
+    const oldest = this.#others[0];
+    const toOther = oldest !== undefined && (this.#reads.length === 0 || this.now() - oldest.since >= this.othersWaitAtMostMs);
+    const next = toOther ? this.#others.shift()!.go : this.#reads.shift();
+    if (next) next();
+    else this.#held = false;
   }
 
   /** Waiters, for tests. */

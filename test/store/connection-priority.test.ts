@@ -1,28 +1,37 @@
 /**
  * The embedded database's one connection goes to queries' statements before the others'
- * (mutations, the controller's passes, the maintenance), with a turn for the others after a few
- * reads in a row.
+ * (mutations, the controller's passes, the maintenance), which go once the oldest has waited a
+ * bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asRead, isRead, PriorityGate, READS_IN_A_ROW } from '../../src/store/connection-priority.js';
+import { asRead, isRead, PriorityGate } from '../../src/store/connection-priority.js';
 import { openOrm, type Orm } from '../../src/store/orm.js';
 
 describe('a priority gate', () => {
-  it('passes to reads before the others, each in arrival order, and to the others after a few reads in a row', async () => {
-    const gate = new PriorityGate(2);
+  it('passes to reads before the others, each in arrival order, and to the oldest other once it has waited the bound', async () => {
+    let now = 0;
+    const gate = new PriorityGate(50, () => now);
     const order: string[] = [];
     await gate.take(false);
     const waiters = [
-      ...['b1', 'b2'].map((name) => gate.take(false).then(() => order.push(name))),
-      ...['f1', 'f2', 'f3', 'f4'].map((name) => gate.take(true).then(() => order.push(name))),
+      ...['o1', 'o2'].map((name) => gate.take(false).then(() => order.push(name))),
+      ...['r1', 'r2', 'r3', 'r4'].map((name) => gate.take(true).then(() => order.push(name))),
     ];
     expect(gate.waiting).toEqual({ reads: 4, others: 2 });
-    for (let i = 0; i < 6; i++) {
+    const release = async (at: number) => {
+      now = at;
       gate.release();
       await new Promise((r) => setImmediate(r));
-    }
+    };
+    await release(10);
+    await release(49);
+    expect(order).toEqual(['r1', 'r2']);
+    await release(50); // o1 has waited 50 ms
+    await release(51); // so has o2
+    await release(52);
+    await release(53);
     await Promise.all(waiters);
-    expect(order).toEqual(['f1', 'f2', 'b1', 'f3', 'f4', 'b2']);
+    expect(order).toEqual(['r1', 'r2', 'o1', 'o2', 'r3', 'r4']);
     gate.release();
     // Open again: the next taker goes at once.
     await gate.take(false);
@@ -56,14 +65,13 @@ describe('the embedded database\'s connection', () => {
       await held;
     });
     await new Promise((r) => setTimeout(r, 20));
-    // ...while more statements queue, then a query's.
-    const others = Array.from({ length: READS_IN_A_ROW + 2 }, (_, i) => run(`select ${i}`).then(() => order.push(`other ${i}`)));
-    await new Promise((r) => setTimeout(r, 5));
+    // ...while more statements queue, then a query's (well within the others' bound of waiting).
+    const others = Array.from({ length: 6 }, (_, i) => run(`select ${i}`).then(() => order.push(`other ${i}`)));
     const read = asRead(() => run('select 100').then(() => order.push('read')));
-    await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
     release();
     await Promise.all([holder, ...others, read]);
     expect(order[0]).toBe('read');
-    expect(order.slice(1)).toEqual(Array.from({ length: READS_IN_A_ROW + 2 }, (_, i) => `other ${i}`));
+    expect(order.slice(1)).toEqual(Array.from({ length: 6 }, (_, i) => `other ${i}`));
   });
 });
