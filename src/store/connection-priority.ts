@@ -42,32 +42,66 @@ export function isRead(): boolean {
 /** How long the oldest statement that is not a read waits behind reads at most, in ms. */
 export const OTHERS_WAIT_AT_MOST_MS = 50;
 
+interface Waiter {
+  readonly since: number;
+  go: () => void;
+}
+
+/** No turn at the gate within the time the pool allows an acquire (knex's `acquireConnectionTimeout`). */
+export class GateTimeoutError extends Error {
+  constructor(timeoutMs: number) {
+    super(`Knex: Timeout acquiring a connection (waited ${timeoutMs} ms for the embedded database's one connection)`);
+    this.name = 'KnexTimeoutError';
+  }
+}
+
 /** One holder at a time; reads' waiters before the others, each in arrival order. */
 export class PriorityGate {
   #held = false;
-  readonly #reads: (() => void)[] = [];
-  readonly #others: { since: number; go: () => void }[] = [];
+  readonly #reads: Waiter[] = [];
+  readonly #others: Waiter[] = [];
 
   constructor(
     private readonly othersWaitAtMostMs = OTHERS_WAIT_AT_MOST_MS,
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** Waits for the gate; a `read` waits only behind other reads, the others behind reads too (at most `othersWaitAtMostMs`). */
-  take(read: boolean): Promise<void> {
+  /**
+   * Waits for the gate; a `read` waits only behind other reads, the others behind reads too (at
+   * most `othersWaitAtMostMs`). With `timeoutMs`, a waiter still waiting then leaves the queue and
+   * fails with `GateTimeoutError` (as the pool's own acquire would have).
+   */
+  take(read: boolean, timeoutMs?: number): Promise<void> {
     if (!this.#held) {
       this.#held = true;
       return Promise.resolve();
     }
-    return new Promise((resolve) => (read ? this.#reads.push(resolve) : this.#others.push({ since: this.now(), go: resolve })));
+    const queue = read ? this.#reads : this.#others;
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { since: this.now(), go: resolve };
+      if (timeoutMs !== undefined) {
+        const timer = setTimeout(() => {
+          const at = queue.indexOf(waiter);
+          if (at < 0) return;
+          queue.splice(at, 1);
+          reject(new GateTimeoutError(timeoutMs));
+        }, timeoutMs);
+        timer.unref();
+        waiter.go = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }
+      queue.push(waiter);
+    });
   }
 
   /** Passes the gate to the next waiter, or opens it. */
   release(): void {
     const oldest = this.#others[0];
     const toOther = oldest !== undefined && (this.#reads.length === 0 || this.now() - oldest.since >= this.othersWaitAtMostMs);
-    const next = toOther ? this.#others.shift()!.go : this.#reads.shift();
-    if (next) next();
+    const next = toOther ? this.#others.shift() : this.#reads.shift();
+    if (next) next.go();
     else this.#held = false;
   }
 
@@ -81,14 +115,21 @@ export class PriorityGate {
 interface PooledClient {
   acquireConnection(): Promise<unknown>;
   releaseConnection(connection: unknown): Promise<unknown>;
+  config?: { acquireConnectionTimeout?: number };
 }
 
-/** Puts `gate` in front of a one-connection pool: the connection is acquired through it and released back to it. */
+/**
+ * Puts `gate` in front of a one-connection pool: the connection is acquired through it and
+ * released back to it. The wait for it is bounded as the pool bounded it (knex's
+ * `acquireConnectionTimeout`, 60 s by default): a statement never waits for ever behind a
+ * connection that is not given back.
+ */
 export function prioritizeConnection(client: PooledClient, gate = new PriorityGate()): PriorityGate {
   const acquire = client.acquireConnection.bind(client);
   const release = client.releaseConnection.bind(client);
+  const timeoutMs = client.config?.acquireConnectionTimeout ?? 60_000;
   client.acquireConnection = async () => {
-    await gate.take(isRead());
+    await gate.take(isRead(), timeoutMs);
     try {
       return await acquire();
     } catch (err) {

@@ -4,7 +4,7 @@
  * bound.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asRead, isRead, PriorityGate } from '../../src/store/connection-priority.js';
+import { asRead, GateTimeoutError, isRead, PriorityGate } from '../../src/store/connection-priority.js';
 import { openOrm, type Orm } from '../../src/store/orm.js';
 
 describe('a priority gate', () => {
@@ -35,6 +35,19 @@ describe('a priority gate', () => {
     gate.release();
     // Open again: the next taker goes at once.
     await gate.take(false);
+  });
+
+  it('fails a waiter still waiting after its timeout, which leaves the queue; the others keep their turns', async () => {
+    const gate = new PriorityGate();
+    await gate.take(false);
+    const late = gate.take(true, 20);
+    const patient = gate.take(false, 10_000);
+    await expect(late).rejects.toBeInstanceOf(GateTimeoutError);
+    expect(gate.waiting).toEqual({ reads: 0, others: 1 });
+    gate.release();
+    await patient;
+    gate.release();
+    await gate.take(true, 10); // open: at once
   });
 
   it('knows a read across awaits, and only there', async () => {
