@@ -35,6 +35,8 @@ class Places {
   #active = 0;
   readonly #returning: (() => void)[] = [];
   readonly #arriving: (() => void)[] = [];
+  /** Places given back while mutations wait, not yet handed over (one a turn of the loop). */
+  #handovers = 0;
 
   constructor(size: number) {
     this.#free = size;
@@ -67,8 +69,6 @@ class Places {
     this.#handovers++;
     if (this.#handovers === 1) setImmediate(() => this.#handOne());
   }
-
-  #handovers = 0;
 
   #handOne(): void {
     this.#handovers--;
