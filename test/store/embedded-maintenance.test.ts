@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   analyzeChanged,
   EMBEDDED_MAINTENANCE,
+  MAINTENANCE_TAG,
   SERVER_MAINTENANCE,
   startMaintenance,
   tablesToAnalyze,
@@ -164,6 +165,17 @@ describeEachDatabase('the database opened by the API', (backend) => {
       expect(sent.filter((q) => /relpages|analyze "/i.test(q))).toEqual([]);
       expect(log.statements.filter((q) => /relpages|analyze /i.test(q))).toEqual([]);
       log.stop();
+      // Idle, the API sends its database nothing: no check follows a second without statements.
+      const checks: string[] = [];
+      const client = orm.em.getKnex().client as unknown as { on(e: 'query', l: (q: { sql: string }) => void): void; off(e: 'query', l: (q: { sql: string }) => void): void };
+      const listener = (q: { sql: string }) => {
+        if (q.sql.startsWith(MAINTENANCE_TAG)) checks.push(q.sql);
+      };
+      await new Promise((r) => setTimeout(r, 1_500)); // the check after the statements above
+      client.on('query', listener);
+      await new Promise((r) => setTimeout(r, 2_500));
+      client.off('query', listener);
+      expect(checks).toEqual([]);
       if (backend.name === 'postgres') {
         // A server's autovacuum vacuums: the API only analyzes.
         const [row] = await run<{ last_vacuum: Date | null; last_analyze: Date | null }>(`select last_vacuum, last_analyze from pg_stat_user_tables where relname = 'grows'`);
