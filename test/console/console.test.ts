@@ -74,13 +74,23 @@ describeWithBrowser('the console, in a browser', () => {
     await alice.getByRole('button', { name: 'Add', exact: true }).click();
     await alice.getByLabel('Subject', { exact: true }).last().fill('bob');
     await alice.getByLabel('Role').last().selectOption('OBSERVER');
+    // The workload changes while the grant is being edited (its importance, from another
+    // session): the page receives it live, and the edit not yet saved stays.
+    const id = decodeURIComponent(new URL(alice.url()).hash.split('/')[2]!);
+    const subjects = (await (await fetch(`${t.url}/console/development-subjects`)).json()) as { subjects: { name: string; token: string }[] };
+    const token = subjects.subjects.find((s) => s.name === 'alice')!.token;
+    const changed = await fetch(`${t.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: 'mutation($input: UpdateWorkloadInput!) { updateWorkload(input: $input) { __typename } }', variables: { input: { id, importance: 'MODERATE' } } }),
+    });
+    expect(await changed.json()).toEqual({ data: { updateWorkload: { __typename: 'UpdateWorkloadPayload' } } });
+    await alice.locator('dd', { hasText: /^MODERATE$/ }).waitFor();
+    expect(await alice.getByLabel('Subject', { exact: true }).last().inputValue()).toBe('bob');
     await alice.locator('button[data-action="save-sharing"]').click();
     await alice.getByText('saved').waitFor();
 
     // Some traffic for the statistics, through the endpoint named by the workload's global id.
-    const id = decodeURIComponent(new URL(alice.url()).hash.split('/')[2]!);
-    const subjects = (await (await fetch(`${t.url}/console/development-subjects`)).json()) as { subjects: { name: string; token: string }[] };
-    const token = subjects.subjects.find((s) => s.name === 'alice')!.token;
     for (let i = 0; i < 20; i++) {
       const res = await fetch(`${t.url}/endpoints/workloads/${id}/hello`, { headers: { authorization: `Bearer ${token}`, ...(i % 5 === 0 && { 'x-sim-status': '500' }) } });
       expect(res.status).toBe(i % 5 === 0 ? 500 : 200);

@@ -25,10 +25,28 @@ export function SharingEditor(props: { kind: 'workload' | 'artifact'; id: string
   const [grants, setGrants] = useState<Grant[]>(props.roles);
   const [refusal, setRefusal] = useState<RefusalFragment | { __typename: 'TransportError'; message: string } | null>(null);
   const [saved, setSaved] = useState(false);
+  // Edits not yet saved are kept when the page receives the workload again (every live update
+  // does, whatever changed): the stored grants replace the form only while nothing is being
+  // edited, and once a save's grants are what the page receives.
+  const [editing, setEditing] = useState(false);
+  const [savedGrants, setSavedGrants] = useState<string | null>(null);
   const reason = roleRefusal(props.viewerRole, 'OWNER');
-  useEffect(() => setGrants(props.roles), [props.roles]);
+  const stored = grantsKey(props.roles);
+  useEffect(() => {
+    if (savedGrants === stored) {
+      setSavedGrants(null);
+      setEditing(false);
+    }
+    if (!editing || savedGrants === stored) setGrants(props.roles);
+  }, [stored, savedGrants]); // props.roles by value: a new array holding the same grants changes nothing
 
-  const update = (i: number, change: Partial<Grant>) => setGrants((g) => g.map((x, n) => (n === i ? { ...x, ...change } : x)));
+  const edit = (change: (g: Grant[]) => Grant[]) => {
+    setEditing(true);
+    setSavedGrants(null);
+    setSaved(false);
+    setGrants(change);
+  };
+  const update = (i: number, change: Partial<Grant>) => edit((g) => g.map((x, n) => (n === i ? { ...x, ...change } : x)));
   const save = async () => {
     setRefusal(null);
     setSaved(false);
@@ -41,6 +59,7 @@ export function SharingEditor(props: { kind: 'workload' | 'artifact'; id: string
       if ('code' in data) setRefusal(data);
       else {
         setSaved(true);
+        setSavedGrants(grantsKey(grants));
         props.onSaved();
       }
     } catch (e) {
@@ -76,7 +95,7 @@ export function SharingEditor(props: { kind: 'workload' | 'artifact'; id: string
                 </select>
               </td>
               <td>
-                <button type="button" className="small" disabled={Boolean(reason)} onClick={() => setGrants((all) => all.filter((_, n) => n !== i))}>
+                <button type="button" className="small" disabled={Boolean(reason)} onClick={() => edit((all) => all.filter((_, n) => n !== i))}>
                   remove
                 </button>
               </td>
@@ -85,7 +104,7 @@ export function SharingEditor(props: { kind: 'workload' | 'artifact'; id: string
         </tbody>
       </table>
       <div className="row">
-        <button type="button" disabled={Boolean(reason)} title={reason ?? undefined} onClick={() => setGrants((g) => [...g, { subjectType: 'USER', subjectId: '', role: 'OBSERVER' }])}>
+        <button type="button" disabled={Boolean(reason)} title={reason ?? undefined} onClick={() => edit((g) => [...g, { subjectType: 'USER', subjectId: '', role: 'OBSERVER' }])}>
           Add
         </button>
         <button type="button" data-action="save-sharing" disabled={Boolean(reason)} title={reason ?? undefined} onClick={() => void save()}>
@@ -96,4 +115,9 @@ export function SharingEditor(props: { kind: 'workload' | 'artifact'; id: string
       <RefusalView refusal={refusal} />
     </Section>
   );
+}
+
+/** A list of grants by value, whatever its order. */
+function grantsKey(grants: readonly Grant[]): string {
+  return JSON.stringify(grants.map(({ subjectType, subjectId, role }) => `${subjectType}\u0000${subjectId}\u0000${role}`).sort());
 }
