@@ -18,7 +18,6 @@ import { draftExpiresAt } from '../domain/ttl.js';
 import {
   ArtifactEntity,
   ProtonEntity,
-  ReplacementEntity,
   WorkloadEntity,
   WorkloadSharedRoleEntity,
   type Proton,
@@ -37,7 +36,9 @@ import type { Orm } from '../store/orm.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
-import { countWorkloads, readWorkloadPage, type WorkloadFilter, type WorkloadOrder, type WorkloadPage } from '../store/workload-page.js';
+import {
+  countWorkloads, readReplacements, readWorkloadPage, readWorkloadView, type PageOptions, type WorkloadFilter, type WorkloadOrder, type WorkloadPage,
+} from '../store/workload-page.js';
 
 export type { WorkloadFilter, WorkloadOrder, WorkloadOrderField, WorkloadPage } from '../store/workload-page.js';
 import { sharedRolesSchema } from '../domain/sharing.js';
@@ -278,9 +279,19 @@ export class WorkloadService {
     filter: WorkloadFilter,
     order: WorkloadOrder,
     page: PageWindow,
-    options: { withCount?: boolean; withRelations?: boolean } = {},
+    options: PageOptions = {},
   ): Promise<WorkloadPage> {
     return readWorkloadPage(em, viewer, filter, order, page, options);
+  }
+
+  /**
+   * One workload the caller may see, with what `options` asks for beside it, in one statement
+   * (a page of one): what a query of one workload answers from. NotFoundError otherwise.
+   */
+  async view(em: EntityManager, viewer: Viewer, id: string, options: Omit<PageOptions, 'withCount'> = {}): Promise<WorkloadPage> {
+    const page = await readWorkloadView(em, viewer, id, options);
+    if (!page) throw new NotFoundError('Workload', id);
+    return page;
   }
 
   /** How many live workloads match `filter`. */
@@ -384,9 +395,9 @@ export class WorkloadService {
     return (await em.findOne(WorkloadEntity, { id: workloadId }))?.lifecycle ?? null;
   }
 
-  /** Every replacement of a workload, newest first. */
-  async replacementsOf(em: EntityManager, workloadId: string): Promise<Replacement[]> {
-    return em.find(ReplacementEntity, { workload: workloadId }, { orderBy: { createdAt: 'desc', id: 'desc' } });
+  /** Every replacement of each workload, newest first, in one statement. */
+  async replacementsOf(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
+    return readReplacements(em, workloadIds);
   }
 
   /** The workload's grants, for anyone who may read it. */

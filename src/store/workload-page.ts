@@ -6,12 +6,13 @@ import { grantMatchSql } from './access.js';
 import { keysetSql, likePattern, type PageWindow, type SortDirection } from './pagination.js';
 import { rowReader } from './read-model.js';
 import { jsonColumn, queryRows } from './sql.js';
-import { ArtifactEntity, ProtonEntity, WorkloadEntity, type Artifact, type Proton, type Workload } from './entities/index.js';
+import { ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, type Artifact, type Proton, type Replacement, type Workload } from './entities/index.js';
 
 /**
  * One page of workloads with what a list shows beside each: its artifact, its current protons
- * (and their artifacts), and the caller's effective role on each workload and artifact, all read
- * in one statement (ADR 0061). The objects are plain views of the rows (ADR 0061 decision 8).
+ * (and their artifacts), its replacements when asked for, and the caller's effective role on each
+ * workload and artifact, all read in one statement (ADR 0061): one answer is one moment of the
+ * database. The objects are plain views of the rows (ADR 0061 decision 8).
  */
 export interface WorkloadPage {
   readonly workloads: Workload[];
@@ -23,6 +24,8 @@ export interface WorkloadPage {
   readonly workloadRoles: ReadonlyMap<string, SharingRole | null>;
   /** The caller's effective role on each artifact of `artifacts`. */
   readonly artifactRoles: ReadonlyMap<string, SharingRole | null>;
+  /** Each workload's replacements, newest first, when asked for (`withReplacements`). */
+  readonly replacements?: ReadonlyMap<string, Replacement[]>;
   /** How many workloads match across all pages, when asked for (`withCount`). */
   readonly totalCount?: number;
 }
@@ -35,11 +38,14 @@ type PageRow = Record<string, unknown> & {
   artifact_row: Record<string, unknown>;
   artifact_grants: GrantJson[] | null;
   proton_rows: ProtonJson[];
+  replacement_rows?: Record<string, unknown>[];
   total_count?: number | string;
 };
 
 /** What a list of workloads may be narrowed to (every field optional; null is "any"). */
 export interface WorkloadFilter {
+  /** The one workload with this id (a single workload's view). */
+  id?: string | null;
   status?: WorkloadStatus[] | null;
   importance?: Importance[] | null;
   artifactStatus?: ArtifactStatus | null;
@@ -68,6 +74,11 @@ const placeholders = (values: readonly unknown[]) => values.map(() => '?').join(
 function matchingWorkloads(who: Principal, filter: WorkloadFilter): Sql {
   const parts = ['w.deleted_at is null'];
   const params: unknown[] = [];
+  if (filter.id != null) {
+    // An id that is no UUID names no workload (and must not reach a uuid comparison).
+    parts.push(isUuid(filter.id) ? 'w.id = ?' : 'false');
+    if (isUuid(filter.id)) params.push(filter.id);
+  }
   if (filter.status?.length) {
     parts.push(`w.status in (${placeholders(filter.status)})`);
     params.push(...filter.status);
@@ -118,6 +129,7 @@ export async function countWorkloads(em: EntityManager, who: Principal, filter: 
  *
  * `withRelations: false` leaves the artifacts and protons out (the page then has none of them,
  * and what asks for them later loads them): a list of names and statuses costs about 40% less.
+ * `withReplacements` adds each workload's replacements (as `replacementsOf` orders them).
  */
 export async function readWorkloadPage(
   em: EntityManager,
@@ -125,7 +137,7 @@ export async function readWorkloadPage(
   filter: WorkloadFilter,
   order: WorkloadOrder,
   window: PageWindow,
-  options: { withCount?: boolean; withRelations?: boolean } = {},
+  options: PageOptions = {},
 ): Promise<WorkloadPage> {
   const match = who.isPlatformAdmin ? null : grantMatchSql(who);
   const withRelations = options.withRelations ?? true;
@@ -146,6 +158,9 @@ export async function readWorkloadPage(
         order by p.role asc, p.created_at asc), '[]'::json)
         from proton p where p.workload_id = w.id and p.removed_at is null) as proton_rows`,
         ]
+      : []),
+    ...(options.withReplacements
+      ? [`(select coalesce(json_agg(to_jsonb(r) order by r.created_at desc, r.id desc), '[]'::json) from replacement r where r.workload_id = w.id) as replacement_rows`]
       : []),
   ];
   const where = matchingWorkloads(who, filter);
@@ -172,10 +187,12 @@ export async function readWorkloadPage(
   const readWorkload = rowReader(em, WorkloadEntity);
   const readArtifact = rowReader(em, ArtifactEntity);
   const readProton = rowReader(em, ProtonEntity);
+  const readReplacement = rowReader(em, ReplacementEntity);
   const artifacts = new Map<string, Artifact>();
   const artifactRoles = new Map<string, SharingRole | null>();
   const workloadRoles = new Map<string, SharingRole | null>();
   const protons = new Map<string, Proton[]>();
+  const replacements = options.withReplacements ? new Map<string, Replacement[]>() : undefined;
   const workloads: Workload[] = [];
   const roleOf = (grants: readonly GrantJson[]) => effectiveRole(grants, who);
   const addArtifact = (row: Record<string, unknown>, ownGrants: GrantJson[] | null, workloadGrants: readonly GrantJson[]) => {
@@ -184,12 +201,13 @@ export async function readWorkloadPage(
     const role = roleOf([...(ownGrants ?? []), ...workloadGrants.map((g) => ({ ...g, role: 'OBSERVER' as const }))]);
     artifactRoles.set(artifact.id, role);
   };
-  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, total_count: _, ...workloadRow } of rows) {
+  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, total_count: _, ...workloadRow } of rows) {
     const grants = jsonColumn(viewer_grants) ?? [];
     if (withRelations) addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), grants);
     const workload = readWorkload(workloadRow);
     workloads.push(workload);
     workloadRoles.set(workload.id, roleOf(grants));
+    replacements?.set(workload.id, jsonColumn(replacement_rows ?? []).map(readReplacement));
     if (!withRelations) continue;
     protons.set(
       workload.id,
@@ -201,5 +219,46 @@ export async function readWorkloadPage(
   }
   // A page past the end has no row to carry the total: it is counted apart.
   const totalCount = !options.withCount ? undefined : rows.length > 0 ? Number(rows[0]!.total_count) : await countWorkloads(em, who, filter);
-  return { workloads, protons, artifacts: [...artifacts.values()], workloadRoles, artifactRoles, ...(totalCount !== undefined && { totalCount }) };
+  return {
+    workloads, protons, artifacts: [...artifacts.values()], workloadRoles, artifactRoles,
+    ...(replacements && { replacements }),
+    ...(totalCount !== undefined && { totalCount }),
+  };
+}
+
+/** What a page reads beside its workloads' rows (`readWorkloadPage`). */
+export interface PageOptions {
+  withCount?: boolean;
+  withRelations?: boolean;
+  withReplacements?: boolean;
+}
+
+/**
+ * One workload the caller may see, as a page of one (`readWorkloadPage`): the workload, and what
+ * `options` asks for beside it, in one statement, so that its status, its protons and its
+ * replacement are one moment. Undefined when there is no such live workload or the caller holds
+ * no role on it.
+ */
+export async function readWorkloadView(em: EntityManager, who: Principal, id: string, options: Omit<PageOptions, 'withCount'> = {}): Promise<WorkloadPage | undefined> {
+  const page = await readWorkloadPage(em, who, { id }, { field: 'createdAt', direction: 'DESC' }, { limit: 1, inverted: false }, options);
+  return page.workloads.length > 0 ? page : undefined;
+}
+
+/** The replacements of each of `workloadIds` (newest first), in one statement, as plain views. */
+export async function readReplacements(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
+  const ids = workloadIds.filter(isUuid);
+  const rows = ids.length === 0 ? [] : await queryRows<Record<string, unknown>>(
+    em,
+    `select * from replacement r where r.workload_id in (${placeholders(ids)}) order by r.created_at desc, r.id desc`,
+    ids,
+  );
+  const read = rowReader(em, ReplacementEntity);
+  const byWorkload = new Map<string, Replacement[]>();
+  for (const row of rows) {
+    const replacement = read(row);
+    const list = byWorkload.get(replacement.workload.id);
+    if (list) list.push(replacement);
+    else byWorkload.set(replacement.workload.id, [replacement]);
+  }
+  return workloadIds.map((id) => byWorkload.get(id) ?? []);
 }

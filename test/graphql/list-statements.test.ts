@@ -199,6 +199,60 @@ describeEachDatabase('list statements', (backend) => {
     }
   });
 
+  it('reads one workload with its artifact, protons, roles and replacements in one statement: one moment, as its page shows it', async () => {
+    // Replacements written directly (onto the workload's own artifact, which the claim trigger
+    // allows): two finished ones on every third workload, and one in progress on w0.
+    const sql = t.app.orm.em.fork().getConnection();
+    const rows = await sql.execute<{ id: string; name: string; artifact_id: string }[]>(`select id, name, artifact_id from workload where name ~ '^w[0-9]+$' order by name`);
+    for (const row of rows) {
+      const i = Number(row.name.slice(1));
+      if (i % 3 !== 0) continue;
+      for (const [age, status] of [[3, 'completed'], [2, 'cancelled'], ...(i === 0 ? [[1, 'warming']] : [])] as const) {
+        await sql.execute(
+          `insert into replacement (id, workload_id, from_artifact_id, to_artifact_id, status, created_at, updated_at)
+           values (gen_random_uuid(), ?, ?, ?, ?, now() - make_interval(mins => ?), now())`,
+          [row.id, row.artifact_id, row.artifact_id, status, age],
+        );
+      }
+    }
+    const DETAIL = `id name status viewerRole artifact { id name viewerRole } protons { id role status artifact { id viewerRole } }
+      replacement { id status createdAt fromArtifact { id } toArtifact { id } } history { kind at replacement { id status } artifact { id } }`;
+    const owner = t.as({ sub: 'developer' });
+    t.queries.length = 0;
+    const page = await owner.execRaw(`{ workloads(first: 30) { edges { node { ${DETAIL} } } } }`);
+    expect(JSON.stringify(page.errors)).toBeUndefined();
+    // The page's replacements come with it (one statement, not one more per workload).
+    expect(t.queries).toHaveLength(1);
+    type Detail = { id: string; name: string; replacement: { status: string } | null; history: { replacement: { status: string } | null }[] };
+    const nodes = (page.data as { workloads: { edges: { node: Detail }[] } }).workloads.edges.map((e) => e.node);
+    const w0 = nodes.find((n) => n.name === 'w0')!;
+    expect(w0.replacement).toMatchObject({ status: 'WARMING' });
+    expect(w0.history.map((h) => h.replacement?.status)).toEqual(['WARMING', 'CANCELLED', 'COMPLETED']);
+    expect(nodes.find((n) => n.name === 'w3')!.replacement).toMatchObject({ status: 'CANCELLED' });
+    expect(nodes.find((n) => n.name === 'w1')!.replacement).toBeNull();
+    for (const caller of [owner, t.as(bob)]) {
+      const own = await caller.execRaw(`{ workloads(first: 30) { edges { node { ${DETAIL} } } } }`);
+      expect(JSON.stringify(own.errors)).toBeUndefined();
+      const visible = (own.data as { workloads: { edges: { node: Detail }[] } }).workloads.edges.map((e) => e.node);
+      expect(visible).toHaveLength(caller === owner ? 30 : 15);
+      for (const node of visible.slice(0, 12)) {
+        t.queries.length = 0;
+        const one = await caller.execRaw(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { ${DETAIL} } } }`, { id: node.id });
+        expect(JSON.stringify(one.errors)).toBeUndefined();
+        // The workload, its artifact, protons, roles and replacements: one statement, so one moment.
+        expect(t.queries).toHaveLength(1);
+        expect((one.data as { workload: unknown }).workload).toEqual({ __typename: 'Workload', ...node });
+      }
+    }
+    // Not visible to a stranger, and no such workload: NOT_FOUND, from the same single statement.
+    for (const [caller, id] of [[t.as({ sub: 'carol', org: 'other' }), w0.id], [owner, Buffer.from('Workload:not-a-uuid').toString('base64')]] as const) {
+      t.queries.length = 0;
+      const missing = await caller.execRaw(`query($id: ID!) { workload(id: $id) { __typename } }`, { id });
+      expect(missing.data).toEqual({ workload: { __typename: 'NotFoundError' } });
+      expect(t.queries.length).toBeLessThanOrEqual(1);
+    }
+  });
+
   it('narrows a page by status, importance, artifact status, artifact and search, alone and together', async () => {
     const owner = t.as({ sub: 'developer' });
     const sql = t.app.orm.em.fork().getConnection();

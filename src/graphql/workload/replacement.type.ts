@@ -2,7 +2,7 @@ import type { Replacement } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { ReplacementStatusEnum } from '../common/enums.type.js';
-import { WorkloadNode } from './workload.type.js';
+import { replacementsOfWorkload, WorkloadNode } from './workload.type.js';
 
 const ReplacementRef = builder.objectRef<Replacement>('Replacement').implement({
   description: 'One blue/green swap of a workload onto a new proton.',
@@ -45,13 +45,13 @@ builder.objectFields(WorkloadNode, (t) => ({
     type: ReplacementRef,
     nullable: true,
     description: 'The replacement in progress, or the most recent one.',
-    resolve: async (w, _args, ctx) => (await ctx.services.workloads.replacementsOf(ctx.em, w.id))[0] ?? null,
+    resolve: async (w, _args, ctx) => (await replacementsOfWorkload(ctx).load(w.id))[0] ?? null,
   }),
   history: t.field({
     type: [HistoryEntryRef],
     description: 'Past replacements and the promotion, newest first.',
     resolve: async (w, _args, ctx) => {
-      const replacements = await ctx.services.workloads.replacementsOf(ctx.em, w.id);
+      const replacements = await replacementsOfWorkload(ctx).load(w.id);
       const entries: HistoryEntry[] = replacements.map((r) => ({
         kind: 'REPLACEMENT',
         at: r.createdAt,

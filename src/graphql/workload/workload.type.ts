@@ -2,7 +2,7 @@ import { RULEBOOK } from '../../domain/rulebook.js';
 import { createContextCache } from '@pothos/core';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import DataLoader from 'dataloader';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
 import type { Workload, WorkloadEvent } from '../../store/entities/index.js';
 import { encodeCursor } from '../../domain/cursor.js';
 import type { WorkloadOrderField, WorkloadPage } from '../../service/workload.service.js';
@@ -79,8 +79,20 @@ const protonsOfWorkload = createContextCache(
   (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids)),
 );
 
+/** The replacements of workloads (newest first), batched per request; a page that read them primes it. */
+export const replacementsOfWorkload = createContextCache(
+  (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.replacementsOf(ctx.em, ids)),
+);
+
 /** The fields of a workload that a page reads beside its rows (`readWorkloadPage`'s relations). */
 const PAGE_RELATIONS: ReadonlySet<string> = new Set(['artifact', 'protons']);
+/** The fields of a workload that read its replacements (`withReplacements`). */
+const REPLACEMENT_FIELDS: ReadonlySet<string> = new Set(['replacement', 'history']);
+
+/** What a page should read beside its workloads' rows, from what the query selects below `info`'s field. */
+function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withReplacements: boolean } {
+  return { withRelations: selectsAnyFieldBelow(info, PAGE_RELATIONS), withReplacements: selectsAnyFieldBelow(info, REPLACEMENT_FIELDS) };
+}
 
 /**
  * Hands what the page statement read to the loaders the page's fields resolve through (the
@@ -94,6 +106,10 @@ function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] 
   for (const [id, role] of page.workloadRoles) ctx.access.workloadRole.prime(id, role);
   const protons = protonsOfWorkload(ctx);
   for (const [id, list] of page.protons) protons.prime(id, list);
+  if (page.replacements) {
+    const replacements = replacementsOfWorkload(ctx);
+    for (const [id, list] of page.replacements) replacements.prime(id, list);
+  }
   const lifecycles = workloadLifecycles(ctx);
   for (const w of page.workloads) lifecycles.prime(w.id, w.lifecycle ?? null);
   return page.workloads;
@@ -137,7 +153,9 @@ builder.queryFields((t) => ({
     type: WorkloadNode,
     errors: { types: [NotFoundError], directResult: true },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, ctx) => ctx.services.workloads.get(ctx.em, ctx.viewer, rawId(args.id, 'Workload')),
+    // A page of one: the workload and what is selected of it in one statement, so that its
+    // status, protons and replacement answer one moment (ADR 0061 decision 14).
+    resolve: async (_root, args, ctx, info) => primeWorkloadPage(ctx, await ctx.services.workloads.view(ctx.em, ctx.viewer, rawId(args.id, 'Workload'), pageOptions(info)))[0]!,
   }),
   workloads: t.connection(
     {
@@ -163,12 +181,12 @@ builder.queryFields((t) => ({
         // artifacts and protons too, unless nothing below asks for them (a status list): the
         // statement then costs about 40% less (ADR 0061 decision 13).
         const withCount = selectsField(info, 'totalCount');
-        const withRelations = selectsAnyFieldBelow(info, PAGE_RELATIONS);
+        const { withRelations, withReplacements } = pageOptions(info);
         let totalCount: number | undefined;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
-            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations });
+            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements });
             totalCount = page.totalCount;
             return primeWorkloadPage(ctx, page);
           },
