@@ -37,7 +37,7 @@ import type { WorkloadPubSub } from '../pubsub/topics.js';
 import type { ArtifactService, NewArtifact } from './artifact.service.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
 import {
-  countWorkloads, readReplacements, readWorkloadPage, readWorkloadView, type PageOptions, type WorkloadFilter, type WorkloadOrder, type WorkloadPage,
+  countWorkloads, readReplacements, readWorkloadGrants, readWorkloadPage, readWorkloadView, type PageOptions, type WorkloadFilter, type WorkloadOrder, type WorkloadPage,
 } from '../store/workload-page.js';
 
 export type { WorkloadFilter, WorkloadOrder, WorkloadOrderField, WorkloadPage } from '../store/workload-page.js';
@@ -398,6 +398,11 @@ export class WorkloadService {
   /** Every replacement of each workload, newest first, in one statement. */
   async replacementsOf(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
     return readReplacements(em, workloadIds);
+  }
+
+  /** The grants of each workload, oldest first, in one statement (plain views, to read). */
+  async grantsOf(em: EntityManager, workloadIds: readonly string[]): Promise<WorkloadSharedRole[][]> {
+    return readWorkloadGrants(em, workloadIds);
   }
 
   /** The workload's grants, for anyone who may read it. */

@@ -6,11 +6,14 @@ import { grantMatchSql } from './access.js';
 import { keysetSql, likePattern, type PageWindow, type SortDirection } from './pagination.js';
 import { rowReader } from './read-model.js';
 import { jsonColumn, queryRows } from './sql.js';
-import { ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, type Artifact, type Proton, type Replacement, type Workload } from './entities/index.js';
+import {
+  ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, WorkloadSharedRoleEntity,
+  type Artifact, type Proton, type Replacement, type Workload, type WorkloadSharedRole,
+} from './entities/index.js';
 
 /**
  * One page of workloads with what a list shows beside each: its artifact, its current protons
- * (and their artifacts), its replacements when asked for, and the caller's effective role on each
+ * (and their artifacts), its replacements and grants when asked for, and the caller's effective role on each
  * workload and artifact, all read in one statement (ADR 0061): one answer is one moment of the
  * database. The objects are plain views of the rows (ADR 0061 decision 8).
  */
@@ -26,6 +29,8 @@ export interface WorkloadPage {
   readonly artifactRoles: ReadonlyMap<string, SharingRole | null>;
   /** Each workload's replacements, newest first, when asked for (`withReplacements`). */
   readonly replacements?: ReadonlyMap<string, Replacement[]>;
+  /** Each workload's grants, oldest first, when asked for (`withGrants`). */
+  readonly grants?: ReadonlyMap<string, WorkloadSharedRole[]>;
   /** How many workloads match across all pages, when asked for (`withCount`). */
   readonly totalCount?: number;
 }
@@ -39,6 +44,7 @@ type PageRow = Record<string, unknown> & {
   artifact_grants: GrantJson[] | null;
   proton_rows: ProtonJson[];
   replacement_rows?: Record<string, unknown>[];
+  grant_rows?: Record<string, unknown>[];
   total_count?: number | string;
 };
 
@@ -129,7 +135,8 @@ export async function countWorkloads(em: EntityManager, who: Principal, filter: 
  *
  * `withRelations: false` leaves the artifacts and protons out (the page then has none of them,
  * and what asks for them later loads them): a list of names and statuses costs about 40% less.
- * `withReplacements` adds each workload's replacements (as `replacementsOf` orders them).
+ * `withReplacements` adds each workload's replacements (as `replacementsOf` orders them), and
+ * `withGrants` its grants (as `grantsOf` orders them).
  */
 export async function readWorkloadPage(
   em: EntityManager,
@@ -162,6 +169,9 @@ export async function readWorkloadPage(
     ...(options.withReplacements
       ? [`(select coalesce(json_agg(to_jsonb(r) order by r.created_at desc, r.id desc), '[]'::json) from replacement r where r.workload_id = w.id) as replacement_rows`]
       : []),
+    ...(options.withGrants
+      ? [`(select coalesce(json_agg(to_jsonb(sr) order by sr.granted_at, sr.id), '[]'::json) from workload_shared_role sr where sr.workload_id = w.id) as grant_rows`]
+      : []),
   ];
   const where = matchingWorkloads(who, filter);
   // The total rides on every row as an uncorrelated subquery, worked out once per statement.
@@ -188,11 +198,13 @@ export async function readWorkloadPage(
   const readArtifact = rowReader(em, ArtifactEntity);
   const readProton = rowReader(em, ProtonEntity);
   const readReplacement = rowReader(em, ReplacementEntity);
+  const readGrant = rowReader(em, WorkloadSharedRoleEntity);
   const artifacts = new Map<string, Artifact>();
   const artifactRoles = new Map<string, SharingRole | null>();
   const workloadRoles = new Map<string, SharingRole | null>();
   const protons = new Map<string, Proton[]>();
   const replacements = options.withReplacements ? new Map<string, Replacement[]>() : undefined;
+  const workloadGrants = options.withGrants ? new Map<string, WorkloadSharedRole[]>() : undefined;
   const workloads: Workload[] = [];
   const roleOf = (grants: readonly GrantJson[]) => effectiveRole(grants, who);
   const addArtifact = (row: Record<string, unknown>, ownGrants: GrantJson[] | null, workloadGrants: readonly GrantJson[]) => {
@@ -201,13 +213,14 @@ export async function readWorkloadPage(
     const role = roleOf([...(ownGrants ?? []), ...workloadGrants.map((g) => ({ ...g, role: 'OBSERVER' as const }))]);
     artifactRoles.set(artifact.id, role);
   };
-  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, total_count: _, ...workloadRow } of rows) {
+  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, grant_rows, total_count: _, ...workloadRow } of rows) {
     const grants = jsonColumn(viewer_grants) ?? [];
     if (withRelations) addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), grants);
     const workload = readWorkload(workloadRow);
     workloads.push(workload);
     workloadRoles.set(workload.id, roleOf(grants));
     replacements?.set(workload.id, jsonColumn(replacement_rows ?? []).map(readReplacement));
+    workloadGrants?.set(workload.id, jsonColumn(grant_rows ?? []).map(readGrant));
     if (!withRelations) continue;
     protons.set(
       workload.id,
@@ -222,6 +235,7 @@ export async function readWorkloadPage(
   return {
     workloads, protons, artifacts: [...artifacts.values()], workloadRoles, artifactRoles,
     ...(replacements && { replacements }),
+    ...(workloadGrants && { grants: workloadGrants }),
     ...(totalCount !== undefined && { totalCount }),
   };
 }
@@ -231,6 +245,7 @@ export interface PageOptions {
   withCount?: boolean;
   withRelations?: boolean;
   withReplacements?: boolean;
+  withGrants?: boolean;
 }
 
 /**
@@ -245,20 +260,32 @@ export async function readWorkloadView(em: EntityManager, who: Principal, id: st
 }
 
 /** The replacements of each of `workloadIds` (newest first), in one statement, as plain views. */
-export async function readReplacements(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
+export function readReplacements(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
+  return rowsOfWorkloads(em, ReplacementEntity, 'replacement', 'created_at desc, id desc', workloadIds);
+}
+
+/** The grants of each of `workloadIds` (oldest first), in one statement, as plain views. */
+export function readWorkloadGrants(em: EntityManager, workloadIds: readonly string[]): Promise<WorkloadSharedRole[][]> {
+  return rowsOfWorkloads(em, WorkloadSharedRoleEntity, 'workload_shared_role', 'granted_at, id', workloadIds);
+}
+
+/** The rows of `table` that belong to each of `workloadIds` (its `workload_id`), ordered by `orderBy`. */
+async function rowsOfWorkloads<T extends { workload: { id: string } }>(
+  em: EntityManager,
+  entity: Parameters<typeof rowReader<T>>[1],
+  table: string,
+  orderBy: string,
+  workloadIds: readonly string[],
+): Promise<T[][]> {
   const ids = workloadIds.filter(isUuid);
-  const rows = ids.length === 0 ? [] : await queryRows<Record<string, unknown>>(
-    em,
-    `select * from replacement r where r.workload_id in (${placeholders(ids)}) order by r.created_at desc, r.id desc`,
-    ids,
-  );
-  const read = rowReader(em, ReplacementEntity);
-  const byWorkload = new Map<string, Replacement[]>();
+  const rows = ids.length === 0 ? [] : await queryRows<Record<string, unknown>>(em, `select * from ${table} where workload_id in (${placeholders(ids)}) order by ${orderBy}`, ids);
+  const read = rowReader<T>(em, entity);
+  const byWorkload = new Map<string, T[]>();
   for (const row of rows) {
-    const replacement = read(row);
-    const list = byWorkload.get(replacement.workload.id);
-    if (list) list.push(replacement);
-    else byWorkload.set(replacement.workload.id, [replacement]);
+    const view = read(row);
+    const list = byWorkload.get(view.workload.id);
+    if (list) list.push(view);
+    else byWorkload.set(view.workload.id, [view]);
   }
   return workloadIds.map((id) => byWorkload.get(id) ?? []);
 }

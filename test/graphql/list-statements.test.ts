@@ -199,7 +199,7 @@ describeEachDatabase('list statements', (backend) => {
     }
   });
 
-  it('reads one workload with its artifact, protons, roles and replacements in one statement: one moment, as its page shows it', async () => {
+  it('reads one workload with its artifact, protons, roles, replacements and grants in one statement: one moment, as its page shows it', async () => {
     // Replacements written directly (onto the workload's own artifact, which the claim trigger
     // allows): two finished ones on every third workload, and one in progress on w0.
     const sql = t.app.orm.em.fork().getConnection();
@@ -216,12 +216,13 @@ describeEachDatabase('list statements', (backend) => {
       }
     }
     const DETAIL = `id name status viewerRole artifact { id name viewerRole } protons { id role status artifact { id viewerRole } }
-      replacement { id status createdAt fromArtifact { id } toArtifact { id } } history { kind at replacement { id status } artifact { id } }`;
+      replacement { id status createdAt fromArtifact { id } toArtifact { id } } history { kind at replacement { id status } artifact { id } }
+      sharedRoles { subjectType subjectId role grantedBy }`;
     const owner = t.as({ sub: 'developer' });
     t.queries.length = 0;
     const page = await owner.execRaw(`{ workloads(first: 30) { edges { node { ${DETAIL} } } } }`);
     expect(JSON.stringify(page.errors)).toBeUndefined();
-    // The page's replacements come with it (one statement, not one more per workload).
+    // The page's replacements and grants come with it (one statement, not more per workload).
     expect(t.queries).toHaveLength(1);
     type Detail = { id: string; name: string; replacement: { status: string } | null; history: { replacement: { status: string } | null }[] };
     const nodes = (page.data as { workloads: { edges: { node: Detail }[] } }).workloads.edges.map((e) => e.node);
@@ -230,6 +231,9 @@ describeEachDatabase('list statements', (backend) => {
     expect(w0.history.map((h) => h.replacement?.status)).toEqual(['WARMING', 'CANCELLED', 'COMPLETED']);
     expect(nodes.find((n) => n.name === 'w3')!.replacement).toMatchObject({ status: 'CANCELLED' });
     expect(nodes.find((n) => n.name === 'w1')!.replacement).toBeNull();
+    const grants = (name: string) => (nodes.find((n) => n.name === name) as unknown as { sharedRoles: { subjectType: string; subjectId: string; role: string }[] }).sharedRoles;
+    expect(grants('w1').map((g) => [g.subjectType, g.subjectId, g.role])).toEqual([['USER', 'developer', 'OWNER']]);
+    expect(grants('w0').map((g) => [g.subjectType, g.subjectId, g.role])).toEqual([['USER', 'developer', 'OWNER'], ['GROUP', 'team-b', 'EDITOR']]);
     for (const caller of [owner, t.as(bob)]) {
       const own = await caller.execRaw(`{ workloads(first: 30) { edges { node { ${DETAIL} } } } }`);
       expect(JSON.stringify(own.errors)).toBeUndefined();
@@ -239,7 +243,7 @@ describeEachDatabase('list statements', (backend) => {
         t.queries.length = 0;
         const one = await caller.execRaw(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { ${DETAIL} } } }`, { id: node.id });
         expect(JSON.stringify(one.errors)).toBeUndefined();
-        // The workload, its artifact, protons, roles and replacements: one statement, so one moment.
+        // The workload, its artifact, protons, roles, replacements and grants: one statement, so one moment.
         expect(t.queries).toHaveLength(1);
         expect((one.data as { workload: unknown }).workload).toEqual({ __typename: 'Workload', ...node });
       }

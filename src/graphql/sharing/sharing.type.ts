@@ -6,7 +6,7 @@ import { ArtifactNode } from '../artifact/artifact.type.js';
 import { SharingRoleEnum, SubjectTypeEnum } from '../common/enums.type.js';
 import { rawId } from '../common/errors.type.js';
 import { TEXT_LIMITS, textDescription } from '../common/text.js';
-import { WorkloadNode } from '../workload/workload.type.js';
+import { sharedRolesOfWorkload, WorkloadNode } from '../workload/workload.type.js';
 
 interface GrantShape {
   subjectType: SubjectType;
@@ -50,7 +50,7 @@ builder.objectFields(WorkloadNode, (t) => ({
   sharedRoles: t.field({
     type: [SharedRoleRef],
     description: 'Who holds which role on this workload. Roles propagate to its protons, events and statistics.',
-    resolve: (w, _args, ctx) => ctx.services.workloads.sharedRoles(ctx.em, w.id),
+    resolve: (w, _args, ctx) => sharedRolesOfWorkload(ctx).load(w.id),
   }),
   viewerRole: t.field({
     type: SharingRoleEnum,

@@ -84,14 +84,24 @@ export const replacementsOfWorkload = createContextCache(
   (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.replacementsOf(ctx.em, ids)),
 );
 
+/** The grants on workloads (oldest first), batched per request; a page that read them primes it. */
+export const sharedRolesOfWorkload = createContextCache(
+  (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.grantsOf(ctx.em, ids)),
+);
+
 /** The fields of a workload that a page reads beside its rows (`readWorkloadPage`'s relations). */
 const PAGE_RELATIONS: ReadonlySet<string> = new Set(['artifact', 'protons']);
-/** The fields of a workload that read its replacements (`withReplacements`). */
+/** The fields of a workload that read its replacements (`withReplacements`), and its grants (`withGrants`). */
 const REPLACEMENT_FIELDS: ReadonlySet<string> = new Set(['replacement', 'history']);
+const GRANT_FIELDS: ReadonlySet<string> = new Set(['sharedRoles']);
 
 /** What a page should read beside its workloads' rows, from what the query selects below `info`'s field. */
-function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withReplacements: boolean } {
-  return { withRelations: selectsAnyFieldBelow(info, PAGE_RELATIONS), withReplacements: selectsAnyFieldBelow(info, REPLACEMENT_FIELDS) };
+function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withReplacements: boolean; withGrants: boolean } {
+  return {
+    withRelations: selectsAnyFieldBelow(info, PAGE_RELATIONS),
+    withReplacements: selectsAnyFieldBelow(info, REPLACEMENT_FIELDS),
+    withGrants: selectsAnyFieldBelow(info, GRANT_FIELDS),
+  };
 }
 
 /**
@@ -109,6 +119,10 @@ function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] 
   if (page.replacements) {
     const replacements = replacementsOfWorkload(ctx);
     for (const [id, list] of page.replacements) replacements.prime(id, list);
+  }
+  if (page.grants) {
+    const grants = sharedRolesOfWorkload(ctx);
+    for (const [id, list] of page.grants) grants.prime(id, list);
   }
   const lifecycles = workloadLifecycles(ctx);
   for (const w of page.workloads) lifecycles.prime(w.id, w.lifecycle ?? null);
@@ -181,12 +195,12 @@ builder.queryFields((t) => ({
         // artifacts and protons too, unless nothing below asks for them (a status list): the
         // statement then costs about 40% less (ADR 0061 decision 13).
         const withCount = selectsField(info, 'totalCount');
-        const { withRelations, withReplacements } = pageOptions(info);
+        const { withRelations, withReplacements, withGrants } = pageOptions(info);
         let totalCount: number | undefined;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
-            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements });
+            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants });
             totalCount = page.totalCount;
             return primeWorkloadPage(ctx, page);
           },
