@@ -1,3 +1,4 @@
+import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../domain/ids.js';
 import { effectiveRole, type Grant, type Principal } from '../domain/sharing.js';
@@ -261,23 +262,23 @@ export async function readWorkloadView(em: EntityManager, who: Principal, id: st
 
 /** The replacements of each of `workloadIds` (newest first), in one statement, as plain views. */
 export function readReplacements(em: EntityManager, workloadIds: readonly string[]): Promise<Replacement[][]> {
-  return rowsOfWorkloads(em, ReplacementEntity, 'replacement', 'created_at desc, id desc', workloadIds);
+  return rowsOfWorkloads(em, ReplacementEntity, 'created_at desc, id desc', workloadIds);
 }
 
 /** The grants of each of `workloadIds` (oldest first), in one statement, as plain views. */
 export function readWorkloadGrants(em: EntityManager, workloadIds: readonly string[]): Promise<WorkloadSharedRole[][]> {
-  return rowsOfWorkloads(em, WorkloadSharedRoleEntity, 'workload_shared_role', 'granted_at, id', workloadIds);
+  return rowsOfWorkloads(em, WorkloadSharedRoleEntity, 'granted_at, id', workloadIds);
 }
 
-/** The rows of `table` that belong to each of `workloadIds` (its `workload_id`), ordered by `orderBy`. */
+/** The rows of `entity`'s table that belong to each of `workloadIds` (its `workload_id`), ordered by `orderBy`. */
 async function rowsOfWorkloads<T extends { workload: { id: string } }>(
   em: EntityManager,
-  entity: Parameters<typeof rowReader<T>>[1],
-  table: string,
+  entity: EntityName<T>,
   orderBy: string,
   workloadIds: readonly string[],
 ): Promise<T[][]> {
   const ids = workloadIds.filter(isUuid);
+  const table = em.getMetadata(entity).tableName;
   const rows = ids.length === 0 ? [] : await queryRows<Record<string, unknown>>(em, `select * from ${table} where workload_id in (${placeholders(ids)}) order by ${orderBy}`, ids);
   const read = rowReader<T>(em, entity);
   const byWorkload = new Map<string, T[]>();

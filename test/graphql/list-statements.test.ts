@@ -253,7 +253,7 @@ describeEachDatabase('list statements', (backend) => {
       t.queries.length = 0;
       const missing = await caller.execRaw(`query($id: ID!) { workload(id: $id) { __typename } }`, { id });
       expect(missing.data).toEqual({ workload: { __typename: 'NotFoundError' } });
-      expect(t.queries.length).toBeLessThanOrEqual(1);
+      expect(t.queries).toHaveLength(1);
     }
   });
 
