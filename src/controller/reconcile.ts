@@ -8,6 +8,7 @@
  */
 import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
+import type { ProtonStatusReport } from '../domain/proton-status.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import { inUseViolation } from '../store/artifact-use.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
@@ -16,7 +17,7 @@ import type { RoundRows } from '../store/workload-rounds.js';
 import { applyDesired } from './apply.js';
 import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from './decide.js';
 import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
-import { observe, type RuntimeFacts } from './observe.js';
+import { observe, type Observation, type RuntimeFacts } from './observe.js';
 import { liveRows, readPassView, recordFirstLifecycle, recordPass, recordRound, type PassView } from './record.js';
 
 /** At most this many rounds per pass; each round moves at least one step. */
@@ -176,19 +177,24 @@ export class Reconciler {
     await applyDesired(runtime, workload, desiredRuntime(workload, stored.state, records, now));
 
     const facts = await readFacts(runtime, workloadId, stored.state.candidate !== undefined);
-    const observation = observe(stored.state, facts, (id) => records.get(id)?.runtime.replicaCount ?? 0);
+    const replicasOf = (id: string) => records.get(id)?.runtime.replicaCount ?? 0;
+    const observation = observe(stored.state, facts, replicasOf);
     const decision = decideState(stored, observation, this.context(now), (id) => facts.protons.has(id));
 
     const before = canonicalJson(serializeLifecycle(stored));
     const after = canonicalJson(serializeLifecycle(decision.next));
+    // The protons' statuses are recorded as the step leaves them: the same facts seen under the
+    // new state (a candidate that starts warming has warming replicas in the same commit), so a
+    // read never shows a step beside its protons' statuses of the step before.
+    const reports = before === after ? observation.reports : reportsAfterStep(observation, observe(decision.next.state, facts, replicasOf));
     const protonStatusChanged = rows.some((p) => {
-      const report = observation.reports.get(p.id);
+      const report = reports.get(p.id);
       return report && (report.status !== p.status || (report.reason ?? null) !== p.statusReason);
     });
     if (before === after && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
     let sequence: number | null | 'stale';
     try {
-      sequence = await recordRound(view, stored, decision, observation.reports, now);
+      sequence = await recordRound(view, stored, decision, reports, now);
     } catch (err) {
       // A rule across objects refused the step (the switch onto a draft another workload holds, an
       // artifact deleted meanwhile): fail the replacement with a typed reason and an event within
@@ -208,6 +214,14 @@ export class Reconciler {
     if (decision.finishedDeleting) return 'deleted';
     return before !== after ? 'changed' : 'quiet';
   }
+}
+
+/**
+ * The reports a step records: each proton as the new state sees it, and as the state before saw it
+ * where the new state no longer names it (an old active that finished draining).
+ */
+function reportsAfterStep(before: Observation, after: Observation): ReadonlyMap<string, ProtonStatusReport> {
+  return new Map([...before.reports, ...after.reports]);
 }
 
 /** What a refusal by one of the database's rules across objects says, if `err` is one. */

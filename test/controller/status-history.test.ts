@@ -1,3 +1,4 @@
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   CreateArtifactDocument,
@@ -96,6 +97,39 @@ describe('the event log as a complete status history', () => {
       'launching>running',
       'replacementRequested',
     ]);
+  });
+
+  /** The workload's events as stored, each with the transaction that wrote it. */
+  async function transactions(id: string): Promise<{ sequence: number; xid: string; data: Record<string, unknown> }[]> {
+    const rows = await t.app.orm.em.fork().getConnection().execute<{ sequence: number; xid: string; data: unknown }[]>(
+      'select sequence, xmin::text as xid, data from workload_event where workload_id = ? order by sequence',
+      [decodeGlobalID(id).id],
+    );
+    return rows.map((r) => ({ sequence: r.sequence, xid: r.xid, data: typeof r.data === 'string' ? JSON.parse(r.data) : (r.data as Record<string, unknown>) }));
+  }
+
+  it.each([
+    { step: 'warming', warmupSeconds: 3600, keepOldVersionSeconds: 0 },
+    { step: 'draining', warmupSeconds: 0, keepOldVersionSeconds: 3600 },
+  ])('records the step of a replacement to $step and the proton status it gives in one commit', async ({ step, warmupSeconds, keepOldVersionSeconds }) => {
+    const { createWorkload } = await t.exec(CreateWorkloadDocument, {
+      input: { name: `step-${step}`, artifact: { name: `step-${step}`, spec: specInput([containerInput()]) as never }, runtime: { replicaCount: 1 } },
+    });
+    if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+    const id = createWorkload.workload.id;
+    await until(id, allRunning);
+    const { createArtifact } = await t.exec(CreateArtifactDocument, { input: { name: `step-${step}-next`, spec: specInput([containerInput()]) as never } });
+    if (createArtifact.__typename !== 'CreateArtifactPayload') throw new Error(createArtifact.__typename);
+    await t.exec(ReplaceWorkloadArtifactDocument, { input: { id, artifactId: createArtifact.artifact.id, warmupSeconds, keepOldVersionSeconds } });
+    await until(id, (w) => w.replacement?.status === step.toUpperCase());
+    await vi.waitFor(async () => {
+      const events = await transactions(id);
+      const stepped = events.find((e) => e.data.type === 'replacementStep' && e.data.to === step);
+      const proton = events.find((e) => e.data.type === 'statusChanged' && e.data.subject === 'proton' && e.data.to === step);
+      // A read between two commits would show the step beside the proton's status of the step before.
+      expect(proton, JSON.stringify(events.map((e) => [e.xid, e.data]))).toBeDefined();
+      expect(proton!.xid).toBe(stepped!.xid);
+    }, { timeout: 10_000, interval: 50 });
   });
 
   it('chains the transitions of every proton from submitted to the status it shows', async () => {
