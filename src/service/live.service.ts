@@ -7,7 +7,9 @@ import { NotFoundError } from '../domain/errors.js';
 import { matchesWorkloadFilter, subscriberLag, type WorkloadListFilter } from '../domain/workload-filter.js';
 import type { ChangeFeed, ChangeListener } from '../pubsub/change-feed.js';
 import { visibleWorkloads, workloadRoles } from '../store/access.js';
+import type { Principal } from '../domain/sharing.js';
 import { readHeadAndEvents, type WorkloadHeadAndEvents } from '../store/events.js';
+import { readWorkloadView, type PageOptions, type WorkloadPage } from '../store/workload-page.js';
 import { queryRows } from '../store/sql.js';
 import { WorkloadEntity, type Workload, type WorkloadEvent } from '../store/entities/index.js';
 import type { Orm } from '../store/orm.js';
@@ -44,7 +46,22 @@ export class SubscriptionEnded {
 export interface WorkloadChange {
   sequence: number;
   workload: Workload;
+  /**
+   * The workload with its artifact, protons and (when the subscription selects them) replacements
+   * and grants, read in one statement: what the payload's fields answer from, so that one payload
+   * is one moment (ADR 0061 decision 14). Roles are not taken from it: they are the caller's.
+   */
+  moment: WorkloadPage;
 }
+
+/** What a `workloadChanged` payload reads beside the workload (from the subscription's selection). */
+export type WorkloadChangeOptions = Pick<PageOptions, 'withReplacements' | 'withGrants'>;
+
+/**
+ * Whom the reads shared by every stream of a workload are made for: they see any live workload
+ * (the stream has checked its own caller's role), and the roles they read are never handed on.
+ */
+const ANY_CALLER: Principal = { userId: '', groups: [], organization: null, roles: [], isPlatformAdmin: true };
 
 /** A change of a list view: the workload as it is now, or `null` when it left the list. */
 export interface WorkloadListChange {
@@ -155,8 +172,6 @@ export class LiveService {
    */
   private readonly reads = new Map<string, { value: Promise<unknown>; expires: number }>();
   private sweeper: NodeJS.Timeout | undefined;
-  /** The payload of `workloadChanged` for one read of a workload, shared by every stream that sends it. */
-  private readonly changes = new WeakMap<Workload, WorkloadChange>();
   /** Role reads under way, by caller, workload and sequence (see roleOf). */
   private readonly roleReads = new Map<string, Promise<SharingRole | null>>();
   /** Joining subscribers' role reads, batched per caller. */
@@ -245,14 +260,15 @@ export class LiveService {
     return this.shared(`head:${id}:${atLeast}:${from}`, () => readHeadAndEvents(this.deps.orm.em.fork(), id, from, EVENT_PAGE));
   }
 
-  /** The `workloadChanged` payload of one read of a workload: the same object for every stream. */
-  private changeOf(w: Workload): WorkloadChange {
-    let change = this.changes.get(w);
-    if (!change) {
-      change = { sequence: w.lastEventSequence, workload: w };
-      this.changes.set(w, change);
-    }
-    return change;
+  /**
+   * The `workloadChanged` payload of a live workload as read after every change up to `atLeast` was
+   * committed (no authorization; undefined when it is deleted or never was): one statement for all
+   * streams that know of nothing newer and select the same relations, and the same payload object
+   * for each of them (executed once per group, ADR 0033).
+   */
+  private sharedChange(id: string, atLeast: number, options: WorkloadChangeOptions): Promise<WorkloadChange | undefined> {
+    const key = `change:${id}:${atLeast}:${options.withReplacements ? 'r' : ''}${options.withGrants ? 'g' : ''}`;
+    return this.shared(key, async () => changeOf(await readWorkloadView(this.deps.orm.em.fork(), ANY_CALLER, id, { withRelations: true, ...options })));
   }
 
   /** The newest sharing change of a workload up to `upTo`, read once for all streams. */
@@ -284,7 +300,7 @@ export class LiveService {
   }
 
   /** The workload now, then again whenever it changes; ends when it is deleted or unshared. */
-  workloadChanges(viewer: Viewer, id: string, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadChange | SubscriptionEnded> {
+  workloadChanges(viewer: Viewer, id: string, hooks: StreamHooks = {}, options: WorkloadChangeOptions = {}): AsyncIterableIterator<WorkloadChange | SubscriptionEnded> {
     let last = -1;
     let newestNotified = 0;
     return this.stream<WorkloadChange>(
@@ -303,7 +319,7 @@ export class LiveService {
       async (push, wake, stopped, halted) => {
         // Read in a helper: the stream's frame lives as long as the subscription, so it keeps
         // only a sequence number, not the first read's entities and their EntityManager.
-        const start = await this.ride(() => this.pushCurrent(viewer, id, push), stopped, halted);
+        const start = await this.ride(() => this.pushCurrent(viewer, id, push, hooks, options), stopped, halted);
         if (start === STOPPED || start === null) return;
         if (start instanceof SubscriptionEnded) return push(start);
         // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
@@ -313,7 +329,7 @@ export class LiveService {
           await wake.next();
           if (stopped()) return;
           // The pass runs in a helper so that no entity stays referenced while the stream waits.
-          const sent = await this.ride(() => this.pushIfNewer(viewer, id, auth, last, Math.max(last, newestNotified), push, hooks), stopped, halted);
+          const sent = await this.ride(() => this.pushIfNewer(viewer, id, auth, last, Math.max(last, newestNotified), push, hooks, options), stopped, halted);
           if (sent === STOPPED || sent === null) return;
           if (sent instanceof SubscriptionEnded) return push(sent);
           last = sent;
@@ -622,15 +638,16 @@ export class LiveService {
     known: number,
     push: Push<WorkloadChange>,
     hooks: StreamHooks,
+    options: WorkloadChangeOptions,
   ): Promise<number | null> {
-    const w = await this.sharedWorkload(id, known);
-    if (!w || !(await this.stillVisible(viewer, w, auth, hooks))) {
+    const change = await this.sharedChange(id, known, options);
+    if (!change || !(await this.stillVisible(viewer, change.workload, auth, hooks))) {
       await push(await this.whyGone(id));
       return null;
     }
-    if (w.lastEventSequence <= last) return last;
-    await push(this.changeOf(w));
-    return w.lastEventSequence;
+    if (change.sequence <= last) return last;
+    await push(change);
+    return change.sequence;
   }
 
   /**
@@ -678,14 +695,18 @@ export class LiveService {
   }
 
   /** Sends the workload as it is now; returns its newest sequence, or null when it cannot be seen. */
-  private async pushCurrent(viewer: Viewer, id: string, push: Push<WorkloadChange>): Promise<number | null> {
-    const first = await this.readVisible(viewer, id);
-    if (!first) {
+  private async pushCurrent(viewer: Viewer, id: string, push: Push<WorkloadChange>, hooks: StreamHooks, options: WorkloadChangeOptions): Promise<number | null> {
+    // The caller's own page of one: the first payload, and the caller's role read with it.
+    const page = await readWorkloadView(this.deps.orm.em.fork(), viewer, id, { withRelations: true, ...options });
+    const first = changeOf(page);
+    const role = page?.workloadRoles.get(id);
+    if (!first || role == null) {
       await push(new SubscriptionEnded('NOT_FOUND', `no workload with id "${id}"`));
       return null;
     }
-    await push({ sequence: first.lastEventSequence, workload: first });
-    return first.lastEventSequence;
+    hooks.onRole?.(id, role);
+    await push(first);
+    return first.sequence;
   }
 
   /** The workload's newest event sequence if the viewer may see it, else null. */
@@ -741,4 +762,10 @@ function matches(w: Workload, filter: WorkloadListFilter): boolean {
 function slowConsumer(max: number, delivered: number | null): SubscriptionEnded {
   const resume = delivered === null ? 're-read the list and subscribe again' : `subscribe again with after: ${delivered}`;
   return new SubscriptionEnded('SLOW_CONSUMER', `the subscriber fell more than ${max} changes behind; ${resume}`);
+}
+
+/** The `workloadChanged` payload of a page of one, if it holds the workload. */
+function changeOf(page: WorkloadPage | undefined): WorkloadChange | undefined {
+  const workload = page?.workloads[0];
+  return workload && { sequence: workload.lastEventSequence, workload, moment: page };
 }

@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import { LiveService } from '../../src/service/live.service.js';
-import { CreateWorkloadDocument, UpdateWorkloadDocument, WorkloadEventsLiveDocument } from '../graphql/generated/graphql.js';
+import { CreateWorkloadDocument, UpdateWorkloadDocument, WorkloadChangedDetailDocument, WorkloadEventsLiveDocument } from '../graphql/generated/graphql.js';
 import { subscribeWs, wsClient } from '../support/live.js';
 import { artifactInput } from '../support/fixtures.js';
-import { startTestApp, type TestApp } from '../support/test-app.js';
+import { isPassViewRead, startTestApp, type TestApp } from '../support/test-app.js';
 
 let t: TestApp;
 beforeAll(async () => {
@@ -103,4 +103,32 @@ it('lets streams that fell out of step use the reads of the streams ahead of the
   }
   expect(t.queries.length - before).toBeLessThanOrEqual(3);
   await Promise.all(streams.map((s) => s.return?.()));
+});
+
+it('reads a workloadChanged payload with its artifact, protons and replacement in one statement: one moment', async () => {
+  const url = await t.app.start();
+  const { createWorkload } = await t.exec(CreateWorkloadDocument, { input: { name: 'watched-whole', artifact: artifactInput() as never } });
+  if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+  const id = createWorkload.workload.id;
+  const client = await wsClient(`${url.replace(/^http/, 'ws')}/graphql`, { sub: 'developer' });
+  try {
+    const stream = subscribeWs(client, WorkloadChangedDetailDocument, { id });
+    await stream.count(1);
+    t.queries.length = 0;
+    // A mutation that reads nothing of the workload's relations itself, so that what does is the payload's.
+    const updated = await t.execRaw(`mutation($input: UpdateWorkloadInput!) { updateWorkload(input: $input) { __typename } }`, { input: { id, importance: 'HIGH' } });
+    expect(updated.data).toEqual({ updateWorkload: { __typename: 'UpdateWorkloadPayload' } });
+    const [, second] = await stream.count(2);
+    expect(stream.errors).toEqual([]);
+    expect(second!.workloadChanged.workload).toMatchObject({ importance: 'HIGH', viewerRole: 'OWNER', replacement: null });
+    expect(second!.workloadChanged.workload.protons).toHaveLength(1);
+    const payload = t.queries.slice(t.queries.indexOf('[query] commit') + 1).filter((q) => !isPassViewRead(q));
+    // The workload, its artifact, protons and replacements: one statement (the page of one), and
+    // no read of any of them apart from it. The rest is authorization (the caller's roles).
+    const rows = payload.filter((q) => /^\[query\] select (\w+\.|"\w+"\.)?\* ?,? ?.*?from "?(workload|proton|artifact|replacement)"? /.test(q));
+    expect(rows, payload.join('\n')).toHaveLength(1);
+    expect(rows[0]).toMatch(/^\[query\] select w\.\*,.* from proton p .* from replacement /);
+  } finally {
+    await client.dispose();
+  }
 });

@@ -8,7 +8,7 @@ import { rawId } from '../common/errors.type.js';
 import { checkSearch } from '../common/text.js';
 import { releaseRequestScope, type GraphQLContext } from '../context.js';
 import { WorkloadEventRef } from '../event/event.type.js';
-import { WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
+import { pageOptions, primeWorkloadRows, WorkloadFilter, WorkloadNode } from '../workload/workload.type.js';
 import { asSourceStream, fanOutOf } from './fan-out.js';
 import { primeKnownRoles, rememberRole } from './known-roles.js';
 
@@ -62,8 +62,16 @@ builder.subscriptionFields((t) => ({
       'The workload now, then again whenever it, its protons or its replacement change (changes in quick succession may arrive as one). ' +
       'Ends with a NOT_FOUND error when the workload does not exist or is not shared with you, or is deleted, and with ACCESS_REVOKED when your role is removed.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => ctx.live.workloadChanges(ctx.viewer, rawId(args.id, 'Workload'), hooksFor(ctx)),
-    resolve: (item, _args, ctx) => deliver(item, ctx),
+    subscribe: (_root, args, ctx, info) => {
+      const { withReplacements, withGrants } = pageOptions(info);
+      return ctx.live.workloadChanges(ctx.viewer, rawId(args.id, 'Workload'), hooksFor(ctx), { withReplacements, withGrants });
+    },
+    resolve: (item, _args, ctx) => {
+      const change = deliver(item, ctx);
+      // The payload's fields answer from the one statement it was read with (one moment).
+      primeWorkloadRows(ctx, change.moment);
+      return change;
+    },
   }),
   workloadEvents: t.field({
     type: WorkloadEventRef,

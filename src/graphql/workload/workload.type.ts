@@ -96,7 +96,7 @@ const REPLACEMENT_FIELDS: ReadonlySet<string> = new Set(['replacement', 'history
 const GRANT_FIELDS: ReadonlySet<string> = new Set(['sharedRoles']);
 
 /** What a page should read beside its workloads' rows, from what the query selects below `info`'s field. */
-function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withReplacements: boolean; withGrants: boolean } {
+export function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withReplacements: boolean; withGrants: boolean } {
   return {
     withRelations: selectsAnyFieldBelow(info, PAGE_RELATIONS),
     withReplacements: selectsAnyFieldBelow(info, REPLACEMENT_FIELDS),
@@ -110,10 +110,19 @@ function pageOptions(info: GraphQLResolveInfo): { withRelations: boolean; withRe
  * the page reads nothing more (ADR 0061).
  */
 function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] {
-  const artifacts = ArtifactNode.getDataloader(ctx);
-  for (const a of page.artifacts) artifacts.prime(a.id, a);
   for (const [id, role] of page.artifactRoles) ctx.access.artifactRole.prime(id, role);
   for (const [id, role] of page.workloadRoles) ctx.access.workloadRole.prime(id, role);
+  return primeWorkloadRows(ctx, page);
+}
+
+/**
+ * Hands the rows of a page to the loaders its fields resolve through, but not the roles it read:
+ * for a page read on behalf of others (a subscription's payload, shared by its streams), whose
+ * roles are not the caller's. The auth scopes then check the caller's own roles.
+ */
+export function primeWorkloadRows(ctx: GraphQLContext, page: WorkloadPage): Workload[] {
+  const artifacts = ArtifactNode.getDataloader(ctx);
+  for (const a of page.artifacts) artifacts.prime(a.id, a);
   const protons = protonsOfWorkload(ctx);
   for (const [id, list] of page.protons) protons.prime(id, list);
   if (page.replacements) {
