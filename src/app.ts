@@ -47,6 +47,13 @@ import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store
  */
 export const LISTEN_BACKLOG = 4096;
 
+/**
+ * How long after a mutation arrived the controller still counts a burst as under way (ms): longer
+ * than the gaps between a burst's requests on a busy loop, short enough that a lone mutation holds
+ * the backlog back for no more than a few of its passes (ADR 0005, decision 24).
+ */
+const BURST_GAP_MS = 50;
+
 export interface AppDeps {
   config: Config;
   /** Overrides the configured database (tests pass their own). */
@@ -127,8 +134,11 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     concurrency: config.controller.concurrency,
-    // Creates waiting for their statement are a burst's mutations too (they gave back their places).
-    yieldTo: () => admission.waiting() > 0 || (services?.workloads.creates.pending ?? 0) > 0,
+    // A burst of mutations is under way while any waits for admission or runs, a create waits for
+    // its statement (it gave back its place), or one arrived within the last BURST_GAP_MS (the
+    // requests of a burst arrive at the pace the loop accepts them, one after another).
+    yieldTo: () =>
+      admission.waiting() > 0 || admission.active() > 0 || (services?.workloads.creates.pending ?? 0) > 0 || performance.now() - admission.lastArrival() < BURST_GAP_MS,
     onReconciled: metrics.observeReconcile,
   });
   const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);

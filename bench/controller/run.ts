@@ -345,44 +345,21 @@ async function transportFloor(n: number, tokens: string[]): Promise<ReturnType<t
 }
 
 /**
- * N requests at once on new connections to a bare HTTP server that writes each one's input in one
- * statement (an insert of its name and JSON into one table) before it answers: the least a create
- * can do. On PostgreSQL through a pool of the API's size (10) to a database of its own; embedded,
- * through PGlite in the server's process.
+ * N requests at once on new connections to a server that writes each one's input in one statement
+ * (an insert of its name and JSON into one table) before it answers (`floor-server.mjs`): a bare
+ * HTTP server (`statement`: the least a create can do), or graphql-yoga with a one-field schema
+ * and the caller's token verified (`graphql`: the least a create over GraphQL with authentication
+ * can do on this stack). On PostgreSQL through a pool of the API's size (10) to a database of its
+ * own; embedded, through PGlite in the server's process.
  */
-async function statementFloor(db: 'postgres' | 'pglite', n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
+async function createFloor(mode: 'statement' | 'graphql', db: 'postgres' | 'pglite', n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
   const scratch = db === 'postgres' ? await scratchDatabase(adminUrl!, `bench_floor_${Date.now().toString(36)}`) : undefined;
   const port = await freePort();
-  const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
-  const server = spawn(
-    process.execPath,
-    [
-      '-e',
-      `(async () => {
-        let query;
-        if (process.env.FLOOR_DATABASE_URL) {
-          const pool = new (require('pg').Pool)({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10 });
-          query = (sql, params) => pool.query(sql, params);
-        } else {
-          const db = new (require('@electric-sql/pglite').PGlite)();
-          query = (sql, params) => db.query(sql, params);
-        }
-        await query('create table floor_create (id bigserial primary key, name text not null, input jsonb not null, created_at timestamptz not null default now())');
-        require('node:http').createServer((q, s) => {
-          let body = '';
-          q.setEncoding('utf8');
-          q.on('data', (d) => (body += d));
-          q.on('end', async () => {
-            const { input } = JSON.parse(body).variables;
-            await query('insert into floor_create (name, input) values ($1, $2) returning id', [input.name, input]);
-            s.setHeader('content-type', 'application/json');
-            s.end(${JSON.stringify(answer)});
-          });
-        }).listen({ port: ${port}, host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));
-      })();`,
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...(scratch && { FLOOR_DATABASE_URL: scratch.url }) } },
-  );
+  const server = spawn(process.execPath, [path.join(import.meta.dirname, 'floor-server.mjs')], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, FLOOR_MODE: mode, PORT: String(port), AUTH_JWT_SECRET: SECRET, NODE_ENV: 'production', ...(scratch && { FLOOR_DATABASE_URL: scratch.url }) },
+  });
   try {
     return await burstAt(server, port, n, tokens);
   } finally {
@@ -423,7 +400,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
   try {
     const tokens = await Promise.all(Array.from({ length: CALLERS }, (_, i) => token(`bench-caller-${i}`)));
     const floorOfTransport = await transportFloor(n, tokens);
-    const floorOfStatement = await statementFloor(db, n, tokens);
+    const floorOfStatement = await createFloor('statement', db, n, tokens);
+    const floorOfGraphql = await createFloor('graphql', db, n, tokens);
     // Floor: one workload alone, create -> RUNNING.
     const floorStarted = performance.now();
     await gql(api.url, tokens[0]!, CREATE, { input: input('floor') });
@@ -487,6 +465,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       }
     })();
     await Promise.all(creates);
+    const burstMs = performance.now() - started;
     await Promise.all(pools?.map((pool) => pool.close()) ?? []);
     let runningMs = NaN;
     const deadline = started + 300_000;
@@ -509,6 +488,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const worstWindow = loopP99.indexOf(Math.max(...loopP99));
     const loop = {
       windows: loopP99.length,
+      // Each 500 ms window's p99 in order, and when the burst's last create was answered (ms).
+      series: loopP99.map((v) => Math.round(v * 10) / 10),
+      burstMs: Math.round(burstMs),
       p99Max: Math.max(...loopP99),
       p99Median: summary(loopP99).p50,
       // The floor beside it: the loop cannot turn while its thread waits for a CPU (the burst's
@@ -523,10 +505,10 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, failures, firstFailure, reads, reader: READER, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, graphqlFloor: floorOfGraphql, failures, firstFailure, reads, reader: READER, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
-        `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms); ` +
+        `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms; GraphQL floor p50 ${floorOfGraphql.p50.toFixed(0)} p99 ${floorOfGraphql.p99.toFixed(0)} ms); ` +
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
         `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
@@ -570,18 +552,19 @@ during the burst from a client already connected (one keep-alive connection open
 read: one read on a new connection sent as the burst starts (the server accepts it between the burst's requests). Transport
 floor: the same N requests to a bare Node.js server that answers each at once. Statement floor: the same N requests to a bare
 Node.js server that writes each one's input in one insert (PostgreSQL: a pool of 10 to a database of its own; embedded: PGlite
-in its process) before it answers: the least a create can do. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
+in its process) before it answers: the least a create can do. GraphQL floor: the same insert behind graphql-yoga with a
+one-field schema and the caller's token verified (\`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
 its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
 and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | create p99 / statement floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | loop thread's CPU wait: worst window ms / burst share | CPU ms per workload | commits per workload | peak RSS MB | failures |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | loop thread's CPU wait: worst window ms / burst share | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,

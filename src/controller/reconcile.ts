@@ -7,6 +7,7 @@
  * far as the runtime lets it. Call only from the workload's queue (see controller.ts).
  */
 import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
@@ -128,6 +129,9 @@ export class Reconciler {
     this.kept.delete(workloadId);
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
+        // The next round in a turn of the loop of its own: a round over the in-process runtime is
+        // CPU work with no I/O, and a request's answer should not wait for a whole pass of them.
+        if (round > 0) await yieldToLoop();
         if (!kept) {
           const readAt = performance.now();
           const view = await readPassView(this.deps.orm, workloadId);

@@ -21,6 +21,8 @@ export interface MutationAdmission {
   readonly active: () => number;
   /** Mutations waiting for a place. */
   readonly waiting: () => number;
+  /** When the last mutation arrived (`performance.now()`), or -Infinity before the first. */
+  readonly lastArrival: () => number;
 }
 
 /** An admitted mutation's place, on its operation's context as `admission`. */
@@ -91,10 +93,12 @@ class Places {
 /** Admits at most `concurrency` (at least 1) mutations at once. */
 export function mutationAdmission(concurrency: number): MutationAdmission {
   const places = new Places(Math.max(1, concurrency));
+  let lastArrival = -Infinity;
   const plugin: Plugin = {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
       setExecuteFn(async (execution) => {
+        lastArrival = performance.now();
         await places.take();
         let held = true;
         const place: AdmissionPlace = {
@@ -119,5 +123,5 @@ export function mutationAdmission(concurrency: number): MutationAdmission {
       });
     },
   };
-  return { plugin, active: () => places.active, waiting: () => places.waiting };
+  return { plugin, active: () => places.active, waiting: () => places.waiting, lastArrival: () => lastArrival };
 }

@@ -105,6 +105,30 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
     );
   }, 120_000);
 
+  it('holds the backlog to one pass while mutations arrive one after another, none waiting for its turn, and fills every worker once they stop', async () => {
+    const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
+    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: '4' }, { controller: true, runtime: gated.runtime });
+    // A client's creates one after another: each sent when the last was answered, so none waits
+    // for admission; the burst is told by the mutations under way and the one just arrived.
+    const entered: number[] = [];
+    for (let i = 0; i < 12; i++) {
+      await createWorkload(t, `steady-${i}`);
+      entered.push(gated.entered.length);
+    }
+    // The one pass that reached the runtime holds it (its gate is closed): no second one started
+    // beside it while the creates went on (before, every worker took a pass between two creates).
+    expect(Math.max(...entered)).toBeLessThanOrEqual(1);
+    await vi.waitFor(() => expect(gated.entered.length).toBe(4), { timeout: 30_000, interval: 20 });
+    gated.open();
+    await vi.waitFor(
+      async () => {
+        const d = await t!.execRaw(`query { workloads(first: 50) { edges { node { status } } } }`);
+        expect(new Set((d.data as any).workloads.edges.map((e: any) => e.node.status))).toEqual(new Set(['RUNNING']));
+      },
+      { timeout: 60_000, interval: 50 },
+    );
+  }, 120_000);
+
   it('answers a read, a create and a stop while every worker is busy and passes wait in the queue, then carries the stop out', async () => {
     const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: String(CONCURRENCY) }, { controller: true, runtime: gated.runtime });

@@ -4,6 +4,7 @@ import { backoffDelay, WorkQueue } from '../../src/controller/workqueue.js';
 /** A handler whose passes finish only when the test releases them, recording what ran. */
 function gatedHandler() {
   const started: string[] = [];
+  const startedAt: number[] = [];
   const running = new Map<string, number>();
   let maxRunning = 0;
   let overlapOnOneKey = false;
@@ -11,6 +12,7 @@ function gatedHandler() {
   const handle = (key: string) =>
     new Promise<void>((resolve, reject) => {
       started.push(key);
+      startedAt.push(performance.now());
       const n = (running.get(key) ?? 0) + 1;
       if (n > 1) overlapOnOneKey = true;
       running.set(key, n);
@@ -25,7 +27,10 @@ function gatedHandler() {
       });
     });
   /** Releases the oldest pass still running (of `key`, if given) and lets the queue move on. */
+  /** Lets the passes the queue started run (each starts in a turn of the loop of its own). */
+  const settle = () => new Promise((r) => setImmediate(r));
   const release = async (key?: string, err?: Error) => {
+    await settle();
     const i = key === undefined ? 0 : gates.findIndex((g) => g.key === key);
     if (i < 0) throw new Error(`no pass of ${key} is running`);
     const [gate] = gates.splice(i, 1);
@@ -33,10 +38,27 @@ function gatedHandler() {
     for (let k = 0; k < 5; k++) await Promise.resolve();
     await new Promise((r) => setImmediate(r));
   };
-  return { handle, started, release, gates, stats: () => ({ maxRunning, overlapOnOneKey }) };
+  /** Releases every pass, those the releases start included, until none is running. */
+  const releaseAll = async () => {
+    for (;;) {
+      await settle();
+      if (gates.length === 0) return;
+      await release();
+    }
+  };
+  return { handle, started, startedAt, settle, release, releaseAll, gates, stats: () => ({ maxRunning, overlapOnOneKey }) };
 }
 
 const options = { concurrency: 2, baseDelayMs: 10, maxDelayMs: 80 };
+
+/** Fake timers for the retries' backoff; the passes' starts (setImmediate) stay real. */
+const fakeBackoff = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+
+/** Moves the fake clock on, then lets the passes it started run (each starts in a turn of the loop of its own). */
+async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+  await new Promise((r) => setImmediate(r));
+}
 
 describe('WorkQueue', () => {
   afterEach(() => vi.useRealTimers());
@@ -60,11 +82,14 @@ describe('WorkQueue', () => {
     const q = new WorkQueue(h.handle, { ...options, concurrency: 4 });
     q.add('a');
     q.add('a'); // while waiting: deduplicated
-    expect(h.started).toEqual(['a']); // started at once: now processing
+    await h.settle();
+    expect(h.started).toEqual(['a']); // started: now processing
     q.add('a'); // while processing: marked dirty, not started on a second worker
     q.add('a');
+    await h.settle();
     expect(h.started).toEqual(['a']);
     await h.release('a');
+    await h.settle();
     expect(h.started).toEqual(['a', 'a']);
     await h.release('a');
     await q.drain();
@@ -78,33 +103,54 @@ describe('WorkQueue', () => {
     for (let i = 0; i < 20; i++) q.add(`w${i}`);
     expect(q.active).toBe(3);
     expect(q.depth).toBe(20);
-    while (h.gates.length > 0) await h.release();
+    await h.releaseAll();
     await q.drain();
     expect(h.started).toHaveLength(20);
     expect(h.stats().maxRunning).toBe(3);
   });
 
-  it('runs one pass at a time while the foreground waits, and fills every worker again once it does not', async () => {
+  it('while the foreground works, runs one pass at a time and starts one at most every yieldStartEveryMs; fills every worker again once it stops', async () => {
     const h = gatedHandler();
-    let foregroundWaiting = true;
-    const q = new WorkQueue(h.handle, { ...options, concurrency: 3, yieldTo: () => foregroundWaiting });
+    let foreground = true;
+    const q = new WorkQueue(h.handle, { ...options, concurrency: 3, yieldTo: () => foreground, yieldStartEveryMs: 100 });
     for (let i = 0; i < 10; i++) q.add(`w${i}`);
-    expect(q.active).toBe(1); // the backlog still moves, one pass at a time
+    await h.settle();
+    expect(h.started).toEqual(['w0']); // the backlog still moves
     await h.release();
+    await vi.waitFor(() => expect(h.started).toEqual(['w0', 'w1']), { timeout: 1000, interval: 5 });
+    // Not at once after the first ended: at least yieldStartEveryMs after the first started.
+    expect(h.startedAt[1]! - h.startedAt[0]!).toBeGreaterThanOrEqual(99);
     expect(q.active).toBe(1);
-    expect(h.started).toEqual(['w0', 'w1']);
-    foregroundWaiting = false;
+    foreground = false;
     // The workers fill again soon after, though the one pass under way has not ended.
     await vi.waitFor(() => expect(q.active).toBe(3), { timeout: 1000, interval: 5 });
-    foregroundWaiting = true;
+    foreground = true;
     await h.release();
     await h.release();
     expect(q.active).toBe(1); // passes under way finish; no new one starts beside them
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 150));
     expect(q.active).toBe(1);
-    while (h.gates.length > 0) await h.release();
+    foreground = false;
+    await h.releaseAll();
     await q.drain();
     expect(h.started).toHaveLength(10);
+  });
+
+  it('starts each pass in a turn of the loop of its own: I/O is served between passes', async () => {
+    const turns: number[] = [];
+    let turn = 0;
+    const ticking = setInterval(() => turn++, 0);
+    const q = new WorkQueue(async () => {
+      turns.push(turn);
+      // A pass of pure CPU work that ends at once.
+      const until = performance.now() + 2;
+      while (performance.now() < until);
+    }, { ...options, concurrency: 1 });
+    for (let i = 0; i < 5; i++) q.add(`w${i}`);
+    await q.drain();
+    clearInterval(ticking);
+    // A timer ran between each two passes (before: all five ran within one turn).
+    for (let i = 1; i < turns.length; i++) expect(turns[i]).toBeGreaterThan(turns[i - 1]!);
   });
 
   it('tells each pass when its key was first added since its last pass began, not when the pass starts', async () => {
@@ -119,7 +165,7 @@ describe('WorkQueue', () => {
     q.add('busy'); // re-added during its pass: woken now
     const tBusy = performance.now();
     await new Promise((r) => setTimeout(r, 30));
-    while (h.gates.length > 0) await h.release();
+    await h.releaseAll();
     await q.drain();
     expect(woken.map(([k]) => k)).toEqual(['busy', 'a', 'busy']);
     expect(woken[1]![1]).toBeLessThan(t0 + 20);
@@ -137,7 +183,7 @@ describe('WorkQueue', () => {
       q.add('busy');
       await h.release();
     }
-    while (h.gates.length > 0) await h.release();
+    await h.releaseAll();
     await q.drain();
     expect(h.started.slice(0, 5)).toEqual(['busy', 'a', 'b', 'c', 'busy']);
     // Between two passes of the busy key, every key that was waiting before it got its turn.
@@ -157,7 +203,7 @@ describe('WorkQueue', () => {
   });
 
   it('retries a failed pass after its backoff, growing to the cap, and forgets the failures after a success', async () => {
-    vi.useFakeTimers();
+    fakeBackoff();
     const errors: number[] = [];
     let calls = 0;
     const outcomes = [false, false, false, false, false, true];
@@ -169,21 +215,25 @@ describe('WorkQueue', () => {
       { ...options, onError: (_key, _err, retryInMs) => errors.push(retryInMs) },
     );
     q.add('a');
-    await vi.advanceTimersByTimeAsync(0);
+    await advance(0);
     expect(calls).toBe(1);
-    await vi.advanceTimersByTimeAsync(9);
+    await advance(9);
     expect(calls).toBe(1); // not before its backoff
-    await vi.advanceTimersByTimeAsync(1);
+    await advance(1);
     expect(calls).toBe(2);
-    await vi.advanceTimersByTimeAsync(20 + 40 + 80 + 80);
-    expect(calls).toBe(6);
+    for (const [backoff, n] of [[20, 3], [40, 4], [80, 5], [80, 6]] as const) {
+      await advance(backoff - 1);
+      expect(calls).toBe(n - 1); // not before its backoff
+      await advance(1);
+      expect(calls).toBe(n);
+    }
     expect(errors).toEqual([10, 20, 40, 80, 80]);
     expect(q.retries('a')).toBe(0);
     await q.drain();
   });
 
   it('keeps one pending retry per key, and an add during the backoff runs the pass at once', async () => {
-    vi.useFakeTimers();
+    fakeBackoff();
     let calls = 0;
     const q = new WorkQueue(
       async () => {
@@ -193,13 +243,13 @@ describe('WorkQueue', () => {
       options,
     );
     q.add('a');
-    await vi.advanceTimersByTimeAsync(0);
+    await advance(0);
     expect(calls).toBe(1);
     q.addRateLimited('a'); // a second retry request while one is pending: still one timer
     q.add('a'); // a new event does not wait for the backoff
-    await vi.advanceTimersByTimeAsync(0);
+    await advance(0);
     expect(calls).toBe(2);
-    await vi.advanceTimersByTimeAsync(1000);
+    await advance(1000);
     expect(calls).toBe(3); // the one pending retry, once
   });
 
@@ -216,6 +266,7 @@ describe('WorkQueue', () => {
     await h.release('a');
     await stopped;
     q.add('c');
+    await h.settle();
     expect(h.started).toEqual(['a']);
     expect(q.depth).toBe(0);
   });

@@ -1,0 +1,75 @@
+// The floors of a create, run by bench/controller/run.ts as a process of their own (plain Node.js,
+// no flags): each writes a create's input in one insert into one table before it answers.
+//
+//   FLOOR_MODE=statement  a bare HTTP server: parses the body and inserts (the least a create can do)
+//   FLOOR_MODE=graphql    graphql-yoga with a one-field schema, the caller's token verified (jose,
+//                         HS256) and the same insert: the least a create over GraphQL with
+//                         authentication can do on this stack
+//
+// FLOOR_DATABASE_URL: PostgreSQL through a pool of 10 (the API's size); without it, PGlite in this
+// process. PORT: where to listen; AUTH_JWT_SECRET: the secret the bench signs its tokens with.
+import { createServer } from 'node:http';
+
+let query;
+if (process.env.FLOOR_DATABASE_URL) {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10 });
+  query = (sql, params) => pool.query(sql, params);
+} else {
+  const { PGlite } = await import('@electric-sql/pglite');
+  const db = new PGlite();
+  query = (sql, params) => db.query(sql, params);
+}
+await query('create table floor_create (id bigserial primary key, name text not null, input jsonb not null, created_at timestamptz not null default now())');
+const insert = async (input) => (await query('insert into floor_create (name, input) values ($1, $2) returning id', [input.name, input])).rows[0].id;
+
+let handler;
+if (process.env.FLOOR_MODE === 'graphql') {
+  const { createSchema, createYoga, GraphQLError } = await import('graphql-yoga');
+  const { jwtVerify } = await import('jose');
+  const secret = new TextEncoder().encode(process.env.AUTH_JWT_SECRET);
+  const schema = createSchema({
+    // The bench's document, as the API's schema types it: an input of its own type, a result
+    // union with an error interface.
+    typeDefs: /* GraphQL */ `
+      scalar CreateWorkloadInput
+      interface Error { code: String! message: String! }
+      type Refused implements Error { code: String! message: String! }
+      type Workload { id: ID! status: String! }
+      type CreateWorkloadPayload { workload: Workload! }
+      union CreateWorkloadResult = CreateWorkloadPayload | Refused
+      type Query { ready: Boolean! }
+      type Mutation { createWorkload(input: CreateWorkloadInput!): CreateWorkloadResult! }
+    `,
+    resolvers: {
+      Query: { ready: () => true },
+      CreateWorkloadResult: { __resolveType: (r) => r.__typename },
+      Mutation: {
+        createWorkload: async (_root, { input }, ctx) => {
+          const authorization = ctx.request.headers.get('authorization') ?? '';
+          try {
+            await jwtVerify(authorization.replace(/^Bearer /, ''), secret, { algorithms: ['HS256'] });
+          } catch {
+            throw new GraphQLError('unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } });
+          }
+          const id = await insert(input);
+          return { __typename: 'CreateWorkloadPayload', workload: { id: String(id), status: 'SUBMITTED' } };
+        },
+      },
+    },
+  });
+  handler = createYoga({ schema, graphiql: false, logging: false });
+} else {
+  const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
+  handler = (q, s) => {
+    let body = '';
+    q.setEncoding('utf8');
+    q.on('data', (d) => (body += d));
+    q.on('end', async () => {
+      await insert(JSON.parse(body).variables.input);
+      s.setHeader('content-type', 'application/json');
+      s.end(answer);
+    });
+  };
+}
+createServer(handler).listen({ port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));
