@@ -54,6 +54,19 @@ export const LISTEN_BACKLOG = 4096;
  */
 const BURST_GAP_MS = 50;
 
+/**
+ * Whether a burst of mutations is under way in this process, for the controller's passes to yield
+ * to (ADR 0005 decision 24): some wait for admission, several run, several creates wait for their
+ * statement (they gave back their places), or the last two arrived within BURST_GAP_MS of each
+ * other and of now (a burst's requests arrive at the pace the loop accepts them, one after
+ * another, so few wait). A lone mutation is no burst: its own pass is not held back.
+ */
+export function burstUnderWay(admission: Pick<MutationAdmission, 'waiting' | 'active' | 'arrivals'>, createsPending: number, now = performance.now()): boolean {
+  if (admission.waiting() > 0 || admission.active() > 1 || createsPending > 1) return true;
+  const { last, previous } = admission.arrivals();
+  return now - last < BURST_GAP_MS && last - previous < BURST_GAP_MS;
+}
+
 export interface AppDeps {
   config: Config;
   /** Overrides the configured database (tests pass their own). */
@@ -134,11 +147,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     policy: config.policy,
     tickIntervalMs: config.controller.tickIntervalMs,
     concurrency: config.controller.concurrency,
-    // A burst of mutations is under way while any waits for admission or runs, a create waits for
-    // its statement (it gave back its place), or one arrived within the last BURST_GAP_MS (the
-    // requests of a burst arrive at the pace the loop accepts them, one after another).
-    yieldTo: () =>
-      admission.waiting() > 0 || admission.active() > 0 || (services?.workloads.creates.pending ?? 0) > 0 || performance.now() - admission.lastArrival() < BURST_GAP_MS,
+    yieldTo: () => burstUnderWay(admission, services?.workloads.creates.pending ?? 0),
     onReconciled: metrics.observeReconcile,
   });
   const leadership = kube ? kube.leadershipFor(config.runtime, controller, runtime, logger) : singleProcessLeadership(controller);

@@ -21,8 +21,8 @@ export interface MutationAdmission {
   readonly active: () => number;
   /** Mutations waiting for a place. */
   readonly waiting: () => number;
-  /** When the last mutation arrived (`performance.now()`), or -Infinity before the first. */
-  readonly lastArrival: () => number;
+  /** When the last two mutations arrived (`performance.now()`; -Infinity before there were any). */
+  readonly arrivals: () => { readonly last: number; readonly previous: number };
 }
 
 /** An admitted mutation's place, on its operation's context as `admission`. */
@@ -93,12 +93,13 @@ class Places {
 /** Admits at most `concurrency` (at least 1) mutations at once. */
 export function mutationAdmission(concurrency: number): MutationAdmission {
   const places = new Places(Math.max(1, concurrency));
-  let lastArrival = -Infinity;
+  const arrivals = { last: -Infinity, previous: -Infinity };
   const plugin: Plugin = {
     onExecute({ args, executeFn, setExecuteFn }) {
       if (getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
       setExecuteFn(async (execution) => {
-        lastArrival = performance.now();
+        arrivals.previous = arrivals.last;
+        arrivals.last = performance.now();
         await places.take();
         let held = true;
         const place: AdmissionPlace = {
@@ -123,5 +124,5 @@ export function mutationAdmission(concurrency: number): MutationAdmission {
       });
     },
   };
-  return { plugin, active: () => places.active, waiting: () => places.waiting, lastArrival: () => lastArrival };
+  return { plugin, active: () => places.active, waiting: () => places.waiting, arrivals: () => arrivals };
 }

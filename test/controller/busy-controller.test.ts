@@ -1,4 +1,5 @@
-import { afterEach, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { burstUnderWay } from '../../src/app.js';
 import type { ProtonRuntime } from '../../src/runtime/proton-runtime.js';
 import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../src/runtime/simulated/index.js';
 import { describeEachDatabase } from '../support/backends.js';
@@ -105,30 +106,6 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
     );
   }, 120_000);
 
-  it('holds the backlog to one pass while mutations arrive one after another, none waiting for its turn, and fills every worker once they stop', async () => {
-    const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
-    t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: '4' }, { controller: true, runtime: gated.runtime });
-    // A client's creates one after another: each sent when the last was answered, so none waits
-    // for admission; the burst is told by the mutations under way and the one just arrived.
-    const entered: number[] = [];
-    for (let i = 0; i < 12; i++) {
-      await createWorkload(t, `steady-${i}`);
-      entered.push(gated.entered.length);
-    }
-    // The one pass that reached the runtime holds it (its gate is closed): no second one started
-    // beside it while the creates went on (before, every worker took a pass between two creates).
-    expect(Math.max(...entered)).toBeLessThanOrEqual(1);
-    await vi.waitFor(() => expect(gated.entered.length).toBe(4), { timeout: 30_000, interval: 20 });
-    gated.open();
-    await vi.waitFor(
-      async () => {
-        const d = await t!.execRaw(`query { workloads(first: 50) { edges { node { status } } } }`);
-        expect(new Set((d.data as any).workloads.edges.map((e: any) => e.node.status))).toEqual(new Set(['RUNNING']));
-      },
-      { timeout: 60_000, interval: 50 },
-    );
-  }, 120_000);
-
   it('answers a read, a create and a stop while every worker is busy and passes wait in the queue, then carries the stop out', async () => {
     const gated = gatedRuntime(new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) })));
     t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50', CONTROLLER_CONCURRENCY: String(CONCURRENCY) }, { controller: true, runtime: gated.runtime });
@@ -169,4 +146,22 @@ describeEachDatabase('a busy controller does not hold up reads and mutations', (
       { timeout: 60_000, interval: 50 },
     );
   }, 120_000);
+});
+
+describe('what the controller counts as a burst of mutations', () => {
+  const admission = (waiting: number, active: number, last = -Infinity, previous = -Infinity) => ({ waiting: () => waiting, active: () => active, arrivals: () => ({ last, previous }) });
+
+  it.each([
+    { name: 'nothing under way', a: admission(0, 0), creates: 0, burst: false },
+    { name: 'a lone mutation running, just arrived', a: admission(0, 1, 990), creates: 0, burst: false },
+    { name: 'a lone create waiting for its statement', a: admission(0, 0, 990), creates: 1, burst: false },
+    { name: 'a mutation waiting for its turn', a: admission(1, 1, 990), creates: 0, burst: true },
+    { name: 'two mutations running', a: admission(0, 2, 990, 985), creates: 0, burst: true },
+    { name: 'two creates waiting for their statement', a: admission(0, 0, 990, 985), creates: 2, burst: true },
+    { name: 'two arrivals within 50 ms, the last just now (one after another)', a: admission(0, 0, 990, 960), creates: 0, burst: true },
+    { name: 'two arrivals within 50 ms, the last long ago', a: admission(0, 0, 900, 880), creates: 0, burst: false },
+    { name: 'two arrivals 200 ms apart, the last just now', a: admission(0, 0, 990, 790), creates: 0, burst: false },
+  ])('$name: $burst', ({ a, creates, burst }) => {
+    expect(burstUnderWay(a, creates, 1000)).toBe(burst);
+  });
 });

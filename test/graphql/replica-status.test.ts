@@ -189,8 +189,9 @@ describe('Replica.status through GraphQL: the same derivation as its proton, fro
     expect(restartWorkload.__typename).toBe('WorkloadOperationPayload');
     // Every pod of the proton now starts and never gets ready: the restart stays in progress.
     await shapes.shape(rawId(running.protons[0]!.id), 'running-not-ready');
-    const w = await until(id, (x) => x.protons[0]!.replicas.length > 0 && x.protons[0]!.replicas.every((r) => r.status === 'INITIALIZING'));
-    expect(w.protons[0]!.status).toBe('INITIALIZING');
+    // The replicas are derived from the pods as they are when read, the proton's status is what
+    // the controller last recorded of them: the pods change first, so wait for both.
+    const w = await until(id, (x) => x.protons[0]!.status === 'INITIALIZING' && x.protons[0]!.replicas.length > 0 && x.protons[0]!.replicas.every((r) => r.status === 'INITIALIZING'));
     expect(new Set(w.protons[0]!.replicas.map((r) => r.reason))).toEqual(new Set(['ContainersNotReady']));
     expect(w.status).toBe('LAUNCHING');
   });
