@@ -48,9 +48,9 @@ import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store
 export const LISTEN_BACKLOG = 4096;
 
 /**
- * How long after a mutation arrived the controller still counts a burst as under way (ms): longer
- * than the gaps between a burst's requests on a busy loop, short enough that a lone mutation holds
- * the backlog back for no more than a few of its passes (ADR 0005, decision 24).
+ * How close two mutations' arrivals, and the last to now, must be for the controller to count a
+ * burst (ms): longer than the gaps between a burst's requests on a busy loop, short enough that a
+ * burst's end soon lets the backlog's passes run again (ADR 0005, decision 24).
  */
 const BURST_GAP_MS = 50;
 

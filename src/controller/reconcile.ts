@@ -6,8 +6,8 @@
  * A pass repeats (up to `MAX_ROUNDS`) while it records a change, so one pass moves a workload as
  * far as the runtime lets it. Call only from the workload's queue (see controller.ts).
  */
-import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { refuseReplacementStep, type OperationContext } from '../domain/lifecycle.js';
 import type { LifecyclePolicy } from '../domain/policy.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
