@@ -126,3 +126,23 @@ export function mutationAdmission(concurrency: number): MutationAdmission {
   };
   return { plugin, active: () => places.active, waiting: () => places.waiting, arrivals: () => arrivals };
 }
+
+/**
+ * How close two mutations' arrivals, and the last to now, must be for the controller to count a
+ * burst (ms): longer than the gaps between a burst's requests on a busy loop, short enough that a
+ * burst's end soon lets the backlog's passes run again (ADR 0005, decision 24).
+ */
+const BURST_GAP_MS = 50;
+
+/**
+ * Whether a burst of mutations is under way in this process, for the controller's passes to yield
+ * to (ADR 0005 decision 24): some wait for admission, several run, several creates wait for their
+ * statement (they gave back their places), or the last two arrived within BURST_GAP_MS of each
+ * other and of now (a burst's requests arrive at the pace the loop accepts them, one after
+ * another, so few wait). A lone mutation is no burst: its own pass is not held back.
+ */
+export function burstUnderWay(admission: Pick<MutationAdmission, 'waiting' | 'active' | 'arrivals'>, createsPending: number, now = performance.now()): boolean {
+  if (admission.waiting() > 0 || admission.active() > 1 || createsPending > 1) return true;
+  const { last, previous } = admission.arrivals();
+  return now - last < BURST_GAP_MS && last - previous < BURST_GAP_MS;
+}

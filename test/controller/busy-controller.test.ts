@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { burstUnderWay } from '../../src/app.js';
+import { burstUnderWay } from '../../src/graphql/admission.js';
 import type { ProtonRuntime } from '../../src/runtime/proton-runtime.js';
 import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../src/runtime/simulated/index.js';
 import { describeEachDatabase } from '../support/backends.js';
