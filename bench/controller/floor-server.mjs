@@ -1,6 +1,8 @@
 // The floors of a create, run by bench/controller/run.ts as a process of their own (plain Node.js,
-// no flags): each writes a create's input in one insert into one table before it answers.
+// no flags): the transport's, and two that write a create's input in one insert into one table
+// before they answer.
 //
+//   FLOOR_MODE=transport  a bare HTTP server that answers each request at once, writing nothing
 //   FLOOR_MODE=statement  a bare HTTP server: parses the body and inserts (the least a create can do)
 //   FLOOR_MODE=graphql    graphql-yoga with a one-field schema, the caller's token verified (jose,
 //                         HS256) and the same insert: the least a create over GraphQL with
@@ -8,10 +10,20 @@
 //
 // FLOOR_DATABASE_URL: PostgreSQL through a pool of 10 (the API's size); without it, PGlite in this
 // process. PORT: where to listen; AUTH_JWT_SECRET: the secret the bench signs its tokens with.
+// GET /loop answers the event-loop delay p99 since the last such request (ms, as the API's
+// /metrics gives it through prom-client: a monitor of the same 10 ms resolution), so the bench
+// measures the floor's loop as it measures the API's.
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 
+const loop = monitorEventLoopDelay({ resolution: 10 });
+loop.enable();
+
+const mode = process.env.FLOOR_MODE;
 let query;
-if (process.env.FLOOR_DATABASE_URL) {
+if (mode === 'transport') {
+  query = undefined;
+} else if (process.env.FLOOR_DATABASE_URL) {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: process.env.FLOOR_DATABASE_URL, max: 10 });
   query = (sql, params) => pool.query(sql, params);
@@ -20,11 +32,11 @@ if (process.env.FLOOR_DATABASE_URL) {
   const db = new PGlite();
   query = (sql, params) => db.query(sql, params);
 }
-await query('create table floor_create (id bigserial primary key, name text not null, input jsonb not null, created_at timestamptz not null default now())');
+await query?.('create table floor_create (id bigserial primary key, name text not null, input jsonb not null, created_at timestamptz not null default now())');
 const insert = async (input) => (await query('insert into floor_create (name, input) values ($1, $2) returning id', [input.name, input])).rows[0].id;
 
 let handler;
-if (process.env.FLOOR_MODE === 'graphql') {
+if (mode === 'graphql') {
   const { createSchema, createYoga, GraphQLError } = await import('graphql-yoga');
   const { jwtVerify } = await import('jose');
   const secret = new TextEncoder().encode(process.env.AUTH_JWT_SECRET);
@@ -59,6 +71,15 @@ if (process.env.FLOOR_MODE === 'graphql') {
     },
   });
   handler = createYoga({ schema, graphiql: false, logging: false });
+} else if (mode === 'transport') {
+  const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
+  handler = (q, s) => {
+    q.resume();
+    q.on('end', () => {
+      s.setHeader('content-type', 'application/json');
+      s.end(answer);
+    });
+  };
 } else {
   const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
   handler = (q, s) => {
@@ -72,4 +93,10 @@ if (process.env.FLOOR_MODE === 'graphql') {
     });
   };
 }
-createServer(handler).listen({ port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));
+const answerLoop = (s) => {
+  const p99 = loop.percentile(99) / 1e6;
+  loop.reset();
+  s.setHeader('content-type', 'application/json');
+  s.end(JSON.stringify({ p99 }));
+};
+createServer((q, s) => (q.method === 'GET' && q.url === '/loop' ? answerLoop(s) : handler(q, s))).listen({ port: Number(process.env.PORT), host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));

@@ -310,12 +310,33 @@ async function scrapeLoopP99(url: string): Promise<number> {
   return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_MONITOR_INTERVAL_MS) : NaN;
 }
 
-/** Once `server` says it listens, sends it the burst's N creates at once on new connections; their latencies. */
-async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
+/** A floor's event-loop delay over its burst, as the API's is measured: each 500 ms window's p99. */
+type FloorLoop = { series: number[]; p99Max: number; p99Median: number };
+
+/**
+ * Once a floor `server` says it listens, sends it the burst's N creates at once on new
+ * connections; their latencies, and its loop's delay p99 in 500 ms windows meanwhile, scraped as
+ * the API's /metrics is.
+ */
+async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: FloorLoop }> {
   await once(server.stdout!, 'data');
   const url = `http://127.0.0.1:${port}`;
   const latencies: number[] = [];
   const pools = callerPools();
+  const windows: number[] = [];
+  let done = false;
+  const scrapeLoop = async () => {
+    const { p99 } = (await fetch(`${url}/loop`).then((r) => r.json())) as { p99: number };
+    return Math.max(0, p99 - LOOP_MONITOR_INTERVAL_MS);
+  };
+  await scrapeLoop();
+  const scraper = (async () => {
+    while (!done) {
+      await sleep(500);
+      const v = await scrapeLoop().catch(() => NaN);
+      if (Number.isFinite(v)) windows.push(v);
+    }
+  })();
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const t0 = performance.now();
@@ -323,37 +344,24 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
       latencies.push(performance.now() - t0);
     }),
   );
+  done = true;
+  await scraper;
   await Promise.all(pools?.map((pool) => pool.close()) ?? []);
-  return summary(latencies);
-}
-
-/** N requests at once on new connections to a bare HTTP server that answers each at once. */
-async function transportFloor(n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
-  const port = await freePort();
-  const answer = JSON.stringify({ data: { createWorkload: { __typename: 'CreateWorkloadPayload' } } });
-  const server = spawn(
-    process.execPath,
-    ['-e', `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => { s.setHeader('content-type', 'application/json'); s.end(${JSON.stringify(answer)}); }); })
-      .listen({ port: ${port}, host: '127.0.0.1', backlog: 4096 }, () => console.log('listening'));`],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  try {
-    return await burstAt(server, port, n, tokens);
-  } finally {
-    server.kill();
-  }
+  const loop = windows.length > 0 ? { series: windows.map((v) => Math.round(v * 10) / 10), p99Max: Math.max(...windows), p99Median: summary(windows).p50 } : undefined;
+  return { ...summary(latencies), ...(loop && { loop }) };
 }
 
 /**
- * N requests at once on new connections to a server that writes each one's input in one statement
- * (an insert of its name and JSON into one table) before it answers (`floor-server.mjs`): a bare
+ * N requests at once on new connections to a floor (`floor-server.mjs`): a bare HTTP server that
+ * answers each at once (`transport`), or a server that writes each one's input in one statement
+ * (an insert of its name and JSON into one table) before it answers: a bare
  * HTTP server (`statement`: the least a create can do), or graphql-yoga with a one-field schema
  * and the caller's token verified (`graphql`: the least a create over GraphQL with authentication
  * can do on this stack). On PostgreSQL through a pool of the API's size (10) to a database of its
  * own; embedded, through PGlite in the server's process.
  */
-async function createFloor(mode: 'statement' | 'graphql', db: 'postgres' | 'pglite', n: number, tokens: string[]): Promise<ReturnType<typeof summary>> {
-  const scratch = db === 'postgres' ? await scratchDatabase(adminUrl!, `bench_floor_${Date.now().toString(36)}`) : undefined;
+async function createFloor(mode: 'transport' | 'statement' | 'graphql', db: 'postgres' | 'pglite', n: number, tokens: string[]): ReturnType<typeof burstAt> {
+  const scratch = db === 'postgres' && mode !== 'transport' ? await scratchDatabase(adminUrl!, `bench_floor_${Date.now().toString(36)}`) : undefined;
   const port = await freePort();
   const server = spawn(process.execPath, [path.join(import.meta.dirname, 'floor-server.mjs')], {
     cwd: root,
@@ -399,7 +407,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
   const api = await startApi(env, label);
   try {
     const tokens = await Promise.all(Array.from({ length: CALLERS }, (_, i) => token(`bench-caller-${i}`)));
-    const floorOfTransport = await transportFloor(n, tokens);
+    const floorOfTransport = await createFloor('transport', db, n, tokens);
     const floorOfStatement = await createFloor('statement', db, n, tokens);
     const floorOfGraphql = await createFloor('graphql', db, n, tokens);
     // Floor: one workload alone, create -> RUNNING.
@@ -510,7 +518,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms; GraphQL floor p50 ${floorOfGraphql.p50.toFixed(0)} p99 ${floorOfGraphql.p99.toFixed(0)} ms); ` +
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
-        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     return row;
   } finally {
@@ -554,17 +562,17 @@ floor: the same N requests to a bare Node.js server that answers each at once. S
 Node.js server that writes each one's input in one insert (PostgreSQL: a pool of 10 to a database of its own; embedded: PGlite
 in its process) before it answers: the least a create can do. GraphQL floor: the same insert behind graphql-yoga with a
 one-field schema and the caller's token verified (\`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
-its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
+beside it, the worst window of the transport and GraphQL floors' loops over their own bursts, measured the same way (\`GET /loop\` of \`floor-server.mjs\`); and its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
 and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | loop thread's CPU wait: worst window ms / burst share | CPU ms per workload | commits per workload | peak RSS MB | failures |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms / burst share | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,
