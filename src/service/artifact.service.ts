@@ -22,6 +22,7 @@ import { keysetPage, likePattern, type PageWindow, type SortDirection } from '..
 import type { Orm } from '../store/orm.js';
 import { artifactRoles, visibleArtifacts } from '../store/access.js';
 import { artifactReferences, inUseViolation } from '../store/artifact-use.js';
+import { newRow } from '../store/read-model.js';
 import { artifactSpec, lockWorkloadRows, specHolders, type SpecHolder } from '../store/usage.js';
 import { newestEventSequences } from '../store/events.js';
 import type { WorkloadPubSub } from '../pubsub/topics.js';
@@ -93,23 +94,23 @@ export class ArtifactService {
 
   /** Creates a draft artifact (and a new repository for its lineage) inside `em`'s transaction. */
   async createIn(em: EntityManager, viewer: Viewer, input: NewArtifact): Promise<Artifact> {
-    const rows = this.newInline(em, viewer, input);
-    em.persist([rows.repository, rows.artifact, ...rows.grants]);
-    return rows.artifact;
+    const now = this.deps.clock();
+    const repository = em.create(ArtifactRepositoryEntity, newRepositoryColumns(viewer, input.name, now));
+    const { artifact, grant } = this.draftRows(em, viewer, repository, draftFields(input), now);
+    em.persist([artifact, grant]);
+    return artifact;
   }
 
   /**
-   * The rows of a new draft in a repository of its own, owned by the caller, built in `em` but not
-   * persisted: the caller writes them (a workload's create, in its one statement).
+   * The rows of a new draft in a repository of its own, owned by the caller, as plain views
+   * (`newRow`, ADR 0005 decision 28): the caller writes them (a workload's create, in its one
+   * statement) and answers from them.
    */
-  newInline(em: EntityManager, viewer: Viewer, input: NewArtifact): { repository: ArtifactRepository; artifact: Artifact; grants: ArtifactSharedRole[] } {
+  newInline(viewer: Viewer, input: NewArtifact): { repository: ArtifactRepository; artifact: Artifact; grants: ArtifactSharedRole[] } {
     const now = this.deps.clock();
-    const repository = em.create(
-      ArtifactRepositoryEntity,
-      { id: randomUUID(), name: input.name, ownerId: viewer.userId, lastVersion: 0, createdAt: now },
-      { persist: false },
-    );
-    const { artifact, grant } = this.draftRows(em, viewer, repository, { name: input.name, description: input.description ?? '', spec: input.spec }, now);
+    const repository = newRow<ArtifactRepository>(newRepositoryColumns(viewer, input.name, now));
+    const artifact = newRow<Artifact>({ ...draftColumns(viewer, draftFields(input), now), repository });
+    const grant = newRow<ArtifactSharedRole>({ ...ownerGrantColumns(viewer, now), artifact });
     return { repository, artifact, grants: [grant] };
   }
 
@@ -352,18 +353,31 @@ export class ArtifactService {
     fields: Pick<Artifact, 'name' | 'description' | 'spec'>,
     now: Date,
   ): { artifact: Artifact; grant: ArtifactSharedRole } {
-    const artifact = em.create(
-      ArtifactEntity,
-      { id: randomUUID(), repository, ...fields, status: 'draft', version: null, ownerId: viewer.userId, createdAt: now, updatedAt: now, lockedAt: null, deletedAt: null },
-      { persist: false },
-    );
-    const grant = em.create(
-      ArtifactSharedRoleEntity,
-      { id: randomUUID(), artifact, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
-      { persist: false },
-    );
+    const artifact = em.create(ArtifactEntity, { ...draftColumns(viewer, fields, now), repository }, { persist: false });
+    const grant = em.create(ArtifactSharedRoleEntity, { ...ownerGrantColumns(viewer, now), artifact }, { persist: false });
     return { artifact, grant };
   }
+}
+
+type DraftFields = Pick<Artifact, 'name' | 'description' | 'spec'>;
+
+function draftFields(input: NewArtifact): DraftFields {
+  return { name: input.name, description: input.description ?? '', spec: input.spec };
+}
+
+/** A new repository's columns, owned by the caller. */
+function newRepositoryColumns(viewer: Viewer, name: string, now: Date) {
+  return { id: randomUUID(), name, ownerId: viewer.userId, lastVersion: 0, createdAt: now };
+}
+
+/** A new draft's columns but its repository. */
+function draftColumns(viewer: Viewer, fields: DraftFields, now: Date) {
+  return { id: randomUUID(), ...fields, status: 'draft' as const, version: null, ownerId: viewer.userId, createdAt: now, updatedAt: now, lockedAt: null, deletedAt: null };
+}
+
+/** The caller's OWNER grant's columns but what it grants on. */
+function ownerGrantColumns(viewer: Viewer, now: Date) {
+  return { id: randomUUID(), subjectType: 'user' as const, subjectId: viewer.userId, role: 'OWNER' as const, grantedBy: viewer.userId, grantedAt: now };
 }
 
 /** A workload began running the draft while its edit was checked, before the edit could lock its row: the edit starts over. */

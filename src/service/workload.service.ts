@@ -30,6 +30,7 @@ import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
 import { CreateBatches, createStatementOf, insertNewWorkload, MAX_CREATES_PER_STATEMENT } from '../store/workload-create.js';
 import { createdRoundRows } from '../store/workload-rounds.js';
+import { newRow } from '../store/read-model.js';
 import { sameSpec } from '../store/usage.js';
 import type { PageWindow } from '../store/pagination.js';
 import type { Orm } from '../store/orm.js';
@@ -122,7 +123,7 @@ export class WorkloadService {
     const inline = input.artifactId ? undefined : (input.artifact as NewArtifact);
     const workloadId = randomUUID();
     const write = async (em: EntityManager) => {
-      const rows = inline ? this.deps.artifacts.newInline(em, viewer, inline) : undefined;
+      const rows = inline ? this.deps.artifacts.newInline(viewer, inline) : undefined;
       const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
       if (artifact.status === 'draft' && !rows) {
         const taken = await draftHolder(em, artifact.id);
@@ -141,41 +142,31 @@ export class WorkloadService {
       // controller's first pass goes straight to the runtime (ADR 0005, decision 23).
       const protonId = randomUUID();
       const first = initialLifecycle({ artifactId: artifact.id, artifactStatus: artifact.status, createdAt: now, expiresAt }, (at) => ({ ...this.deps.policy, now: at }), protonId);
-      const workload = em.create(
-        WorkloadEntity,
-        {
-          id: workloadId,
-          name: input.name,
-          description: input.description ?? '',
-          ownerId: viewer.userId,
-          organization: viewer.organization,
-          artifact,
-          artifactStatus: artifact.status,
-          importance: input.importance ?? 'low',
-          ...first.columns,
-          runtime,
-          lifecycle: first.lifecycle,
-          promotedAt: null,
-          lastEventSequence: 0,
-          createdAt: now,
-          updatedAt: now,
-          deletedAt: null,
-        },
-        { persist: false },
-      );
-      const grant = em.create(
-        WorkloadSharedRoleEntity,
-        { id: randomUUID(), workload, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now },
-        { persist: false },
-      );
-      const proton = em.create(
-        ProtonEntity,
-        {
-          id: protonId, workload, artifact, role: 'active', status: 'submitted', statusReason: null, statusMessage: null,
-          runtime, restartedAt: null, createdAt: now, updatedAt: now, removedAt: null,
-        },
-        { persist: false },
-      );
+      // Plain views, not managed entities (ADR 0005, decision 28): the statement writes them and
+      // the answer is made from them.
+      const workload = newRow<Workload>({
+        id: workloadId,
+        name: input.name,
+        description: input.description ?? '',
+        ownerId: viewer.userId,
+        organization: viewer.organization,
+        artifact,
+        artifactStatus: artifact.status,
+        importance: input.importance ?? 'low',
+        ...first.columns,
+        runtime,
+        lifecycle: first.lifecycle,
+        promotedAt: null,
+        lastEventSequence: 0,
+        createdAt: now,
+        updatedAt: now,
+        deletedAt: null,
+      });
+      const grant = newRow<WorkloadSharedRole>({ id: randomUUID(), workload, subjectType: 'user', subjectId: viewer.userId, role: 'OWNER', grantedBy: viewer.userId, grantedAt: now });
+      const proton = newRow<Proton>({
+        id: protonId, workload, artifact, role: 'active', status: 'submitted', statusReason: null, statusMessage: null,
+        runtime, restartedAt: null, createdAt: now, updatedAt: now, removedAt: null,
+      });
       const newRows = {
         ...(rows && { inline: rows }),
         workload,

@@ -3,16 +3,31 @@
  * Migration20261203010000_create_workload) inserts an inline artifact (its repository, row and
  * OWNER grant), the workload, its OWNER grant, its first (active) proton and its `created` event,
  * and returns the event's sequence (ADR 0005, decisions 22 and 23); `workload_create_batch`
- * writes several creates on their own specs in one statement (decision 27). The rows are the
- * entities the service built and never flushes: each is turned into its columns through the
- * ORM's metadata, so a column added to an entity travels without a second list to keep.
+ * writes several creates on their own specs in one statement (decision 27). The rows are plain
+ * views the service built (`newRow`, decision 28), never managed: each is turned into its columns
+ * through the ORM's metadata (`rowColumns`), so a column added to an entity travels without a
+ * second list to keep.
  */
-import { helper, ReferenceKind } from '@mikro-orm/core';
+import type { MetadataStorage } from '@mikro-orm/core';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import type { Artifact, ArtifactRepository, ArtifactSharedRole, Proton, Workload, WorkloadSharedRole } from './entities/index.js';
+import {
+  ArtifactEntity,
+  ArtifactRepositoryEntity,
+  ArtifactSharedRoleEntity,
+  ProtonEntity,
+  WorkloadEntity,
+  WorkloadSharedRoleEntity,
+  type Artifact,
+  type ArtifactRepository,
+  type ArtifactSharedRole,
+  type Proton,
+  type Workload,
+  type WorkloadSharedRole,
+} from './entities/index.js';
 import type { NewWorkloadEvent } from './events.js';
 import type { ResourceAmounts } from '../domain/quota.js';
 import { isDatabaseUnavailable } from './errors.js';
+import { rowColumns } from './read-model.js';
 import { jsonColumn, queryRows } from './sql.js';
 import { StatementBatches } from './statement-batches.js';
 import type { BoundedSubject, QuotaBreachRow } from './usage.js';
@@ -34,18 +49,22 @@ export interface NewWorkloadRows {
  * and throws the ORM's typed error. A create on its own spec goes through `CreateBatches`.
  */
 export async function insertNewWorkload(em: EntityManager, rows: NewWorkloadRows): Promise<number> {
-  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [createArgument(rows)]);
+  const [row] = await queryRows<{ sequence: number }>(em, 'select workload_create(?::jsonb) as sequence', [createArgument(em.getMetadata(), rows)]);
   return sequenceOf(row?.sequence, rows);
 }
 
 /** What `workload_create` takes: the rows' columns, as JSON. */
-function createArgument(rows: NewWorkloadRows): string {
+function createArgument(metadata: MetadataStorage, rows: NewWorkloadRows): string {
   const e = rows.event;
   return JSON.stringify({
-    ...(rows.inline && { repository: columnsOf(rows.inline.repository), artifact: columnsOf(rows.inline.artifact), artifactGrants: rows.inline.grants.map(columnsOf) }),
-    workload: columnsOf(rows.workload),
-    workloadGrants: rows.grants.map(columnsOf),
-    protons: rows.protons.map(columnsOf),
+    ...(rows.inline && {
+      repository: rowColumns(metadata, ArtifactRepositoryEntity)(rows.inline.repository),
+      artifact: rowColumns(metadata, ArtifactEntity)(rows.inline.artifact),
+      artifactGrants: rows.inline.grants.map(rowColumns(metadata, ArtifactSharedRoleEntity)),
+    }),
+    workload: rowColumns(metadata, WorkloadEntity)(rows.workload),
+    workloadGrants: rows.grants.map(rowColumns(metadata, WorkloadSharedRoleEntity)),
+    protons: rows.protons.map(rowColumns(metadata, ProtonEntity)),
     event: { type: e.type, message: e.message, actor: e.actor, data: e.data ?? {}, occurred_at: e.occurredAt },
   });
 }
@@ -68,8 +87,9 @@ export type BatchResult = { sequence?: number; breach?: QuotaBreachRow; error?: 
 /** A create the database refused inside a batch: its SQLSTATE (`code`), message, and what PostgreSQL names (constraint, table, column). */
 export type BatchError = Record<string, string> & { message: string };
 
-/** How batches reach the database: the statement, and the driver's typed error for a refused create. */
+/** How batches reach the database: the tables' metadata, the statement, and the driver's typed error for a refused create. */
 export interface CreateStatement {
+  readonly metadata: MetadataStorage;
   /** Runs `workload_create_batch` over `items` (a JSON array) and returns its results, in order. */
   write(items: string): Promise<BatchResult[]>;
   refusal(error: BatchError): Error;
@@ -78,6 +98,7 @@ export interface CreateStatement {
 /** The batch statement through `orm`. */
 export function createStatementOf(orm: MikroORM): CreateStatement {
   return {
+    metadata: orm.getMetadata(),
     async write(items) {
       const [row] = await queryRows<{ results: BatchResult[] | string }>(orm.em.fork() as EntityManager, 'select workload_create_batch(?::jsonb) as results', [items]);
       return row ? jsonColumn(row.results) : [];
@@ -103,6 +124,8 @@ export function createStatementOf(orm: MikroORM): CreateStatement {
  * in-process turns.
  */
 export class CreateBatches extends StatementBatches<string, CreateOutcome> {
+  readonly #metadata: MetadataStorage;
+
   constructor(statement: CreateStatement, maxPerStatement = MAX_CREATES_PER_STATEMENT) {
     super({
       maxPerStatement,
@@ -118,31 +141,16 @@ export class CreateBatches extends StatementBatches<string, CreateOutcome> {
         });
       },
     });
+    this.#metadata = statement.metadata;
   }
 
   /** Writes `rows` (checked against `quota`, if any) with the creates waiting beside it. */
   write(rows: NewWorkloadRows, quota?: CreateQuota | null): Promise<CreateOutcome> {
-    return this.add(`{"rows":${createArgument(rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
+    return this.add(`{"rows":${createArgument(this.#metadata, rows)}${quota ? `,"quota":${JSON.stringify(quota)}` : ''}}`);
   }
 }
 
 function sequenceOf(sequence: unknown, rows: NewWorkloadRows): number {
   if (typeof sequence !== 'number') throw new Error(`workload_create returned no sequence for workload ${rows.workload.id}`);
   return sequence;
-}
-
-/** An entity's columns, keyed by column name: its scalars, and the key of each entity it refers to. */
-export function columnsOf(entity: object): Record<string, unknown> {
-  const meta = helper(entity).__meta;
-  const values = entity as Record<string, unknown>;
-  const columns: Record<string, unknown> = {};
-  for (const prop of meta.props) {
-    if (prop.persist === false || !prop.fieldNames?.[0]) continue;
-    const value = values[prop.name];
-    if (prop.kind === ReferenceKind.SCALAR) columns[prop.fieldNames[0]] = value ?? null;
-    else if (prop.kind === ReferenceKind.MANY_TO_ONE || (prop.kind === ReferenceKind.ONE_TO_ONE && prop.owner)) {
-      columns[prop.fieldNames[0]] = value == null ? null : helper(value as object).getPrimaryKey();
-    }
-  }
-  return columns;
 }

@@ -1,13 +1,14 @@
 /**
  * Plain views of rows (ADR 0061 decision 8): what `rowReader` makes of a row, from the table's
  * own columns or from `to_jsonb` of the row (as a page's aggregates carry them), against the
- * entity the ORM makes of the same row, property by property.
+ * entity the ORM makes of the same row, property by property; and what `rowColumns` writes of a
+ * view (a create's new rows, ADR 0005 decision 28): the row's own columns again.
  */
 import { defineEntity, p } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArtifactEntity, ProtonEntity, WorkloadEntity } from '../../src/store/entities/index.js';
-import { rowReader } from '../../src/store/read-model.js';
+import { rowColumns, rowReader } from '../../src/store/read-model.js';
 import { queryRows } from '../../src/store/sql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
@@ -61,6 +62,24 @@ describeEachDatabase('plain views of rows', (backend) => {
       // Every kind was exercised: a date, a JSON object and a reference are present on each.
       expect(Object.values(expected).some((v) => v instanceof Date)).toBe(true);
       expect(Object.values(expected).some((v) => v !== null && typeof v === 'object' && !(v instanceof Date) && !('id' in v))).toBe(true);
+    });
+
+    it(`writes a view of the ${table} row as the row's columns`, async () => {
+      const em = t.app.orm.em.fork();
+      const keyValue = table === 'artifact'
+        ? (await queryRows<{ artifact_id: string }>(em, 'select artifact_id from workload where id = ?', [workloadId]))[0]!.artifact_id
+        : workloadId;
+      const [row] = await queryRows<Record<string, unknown>>(em, `select * from ${table} where ${key} = ?`, [keyValue]);
+      const read = rowReader(em, entity as typeof WorkloadEntity);
+      const view = read(row!);
+      const columns = rowColumns(em.getMetadata(), entity as typeof WorkloadEntity)(view);
+      // The table's columns (those the database maintains, as a workload's demand, are not the entity's)...
+      expect(Object.keys(row!)).toEqual(expect.arrayContaining(Object.keys(columns)));
+      // ...that read back as the same view, every property of it.
+      expect(read(columns)).toEqual(view);
+      // A managed entity's columns are the same (a create on an existing artifact refers to one).
+      const managed = await em.findOneOrFail(entity as typeof WorkloadEntity, { id: row!.id as string });
+      expect(rowColumns(em.getMetadata(), entity as typeof WorkloadEntity)(managed)).toEqual(columns);
     });
   }
 });
