@@ -7,6 +7,7 @@ import { pino, type Logger } from 'pino';
 import { AuthenticationError, createJwtAuthenticator, type Authenticator } from './auth/authenticator.js';
 import { cachedAuthenticator } from './auth/cached-authenticator.js';
 import { burstUnderWay, mutationAdmission, type MutationAdmission } from './graphql/admission.js';
+import { readPriorityPlugin } from './store/connection-priority.js';
 import { prepareDevelopmentAuth } from './auth/development.js';
 import { mayReceiveDevelopmentTokens, remoteAddressOf } from './auth/development-exposure.js';
 import { WorkloadController } from './controller/controller.js';
@@ -251,6 +252,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       queryCostRateLimitPlugin(queryCostRateLimiter),
       // Last: only what every limit and budget let through waits for its turn.
       admission.plugin,
+      // A query's statements first on the embedded database's one connection.
+      readPriorityPlugin,
     ],
     logging: {
       debug: (...args) => logger.debug(args.map(String).join(' ')),

@@ -5,6 +5,7 @@ import { Migrator } from '@mikro-orm/migrations';
 import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
+import { prioritizeConnection } from './connection-priority.js';
 import { EMBEDDED_MAINTENANCE, MAINTENANCE_TAG, SERVER_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
 import { startEmbeddedDatabaseThread, type EmbeddedDatabaseThread } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
@@ -95,6 +96,8 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
       dbName: 'postgres',
       driverOptions: { connection: { pglite: () => (embedded = startEmbeddedDatabaseThread({ dataDir, wasmModule })) } },
     });
+    // Queries' statements first on the one connection.
+    prioritizeConnection((orm.em.getConnection() as AbstractSqlConnection).getKnex().client as never);
     // The thread starts with the driver's first connection.
     const heapStatistics = () => (embedded ? embedded.heapStatistics() : Promise.reject(new Error('the embedded database is not open')));
     Object.assign(orm, { embeddedDatabase: { heapStatistics } });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { burstUnderWay } from '../../src/graphql/admission.js';
 import type { ProtonRuntime } from '../../src/runtime/proton-runtime.js';
 import { acceleratedTimings, SimulatedCluster, SimulatedProtonRuntime } from '../../src/runtime/simulated/index.js';
+import { isRead } from '../../src/store/connection-priority.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
@@ -163,5 +164,51 @@ describe('what the controller counts as a burst of mutations', () => {
     { name: 'two arrivals 200 ms apart, the last just now', a: admission(0, 0, 990, 790), creates: 0, burst: false },
   ])('$name: $burst', ({ a, creates, burst }) => {
     expect(burstUnderWay(a, creates, 1000)).toBe(burst);
+  });
+});
+
+describeEachDatabase('reads first on the embedded database\'s connection', (backend) => {
+  it('runs a query\'s work as a read, and a mutation\'s and the controller\'s passes not', async () => {
+    const inner = new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) }));
+    const passes: boolean[] = [];
+    const runtime = new Proxy(inner, {
+      get(target, prop, receiver) {
+        const value = Reflect.get(target, prop, receiver) as unknown;
+        if (prop !== 'listPods') return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        return (...args: unknown[]) => {
+          passes.push(isRead());
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const t = await startTestApp(backend, { CONTROLLER_TICK_MS: '50' }, { controller: true, runtime });
+    try {
+      const services = t.app.services.workloads;
+      let inMutation: boolean | undefined;
+      const create = services.create.bind(services);
+      const createSpy = vi.spyOn(services, 'create').mockImplementation((...args) => {
+        inMutation = isRead();
+        return create(...args);
+      });
+      const id = await createWorkload(t, 'reads-first');
+      createSpy.mockRestore();
+      expect(inMutation).toBe(false);
+      let inQuery: boolean | undefined;
+      const list = services.list.bind(services);
+      const listSpy = vi.spyOn(services, 'list').mockImplementation((...args) => {
+        inQuery = isRead();
+        return list(...args);
+      });
+      await vi.waitFor(async () => {
+        const { data } = await t.execRaw(`{ workloads(first: 5) { edges { node { id status } } } }`);
+        expect((data as any).workloads.edges.find((e: any) => e.node.id === id)?.node.status).toBe('RUNNING');
+      }, { timeout: 20_000, interval: 20 });
+      listSpy.mockRestore();
+      expect(inQuery).toBe(true);
+      expect(passes.length).toBeGreaterThan(0);
+      expect(passes.every((read) => !read)).toBe(true);
+    } finally {
+      await t.stop();
+    }
   });
 });
