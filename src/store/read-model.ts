@@ -72,7 +72,7 @@ export function newRow<T extends object>(values: NewRow<T>): T {
   return values as unknown as T;
 }
 
-/** A row's columns, keyed by column name: from a view or entity of the entity named `name`. */
+/** A row's columns, keyed by column name, from a view (or a managed entity) of one entity. */
 export type RowColumns = (row: object) => Record<string, unknown>;
 
 const writers = new WeakMap<EntityMetadata, RowColumns>();
