@@ -168,7 +168,7 @@ describe('what the controller counts as a burst of mutations', () => {
 });
 
 describeEachDatabase('reads first on the embedded database\'s connection', (backend) => {
-  it('runs a query\'s work as a read, and a mutation\'s and the controller\'s passes not', async () => {
+  it('runs a query\'s work as a read on the embedded database (on PostgreSQL nothing is marked), and a mutation\'s and the controller\'s passes not', async () => {
     const inner = new SimulatedProtonRuntime(new SimulatedCluster({ timings: acceleratedTimings(50) }));
     const passes: boolean[] = [];
     const runtime = new Proxy(inner, {
@@ -204,7 +204,8 @@ describeEachDatabase('reads first on the embedded database\'s connection', (back
         expect((data as any).workloads.edges.find((e: any) => e.node.id === id)?.node.status).toBe('RUNNING');
       }, { timeout: 20_000, interval: 20 });
       listSpy.mockRestore();
-      expect(inQuery).toBe(true);
+      // The mark (an AsyncLocalStorage) is set only where the gate is: on Node.js 20 it costs every promise.
+      expect(inQuery).toBe(backend.name === 'pglite');
       expect(passes.length).toBeGreaterThan(0);
       expect(passes.every((read) => !read)).toBe(true);
     } finally {
