@@ -70,6 +70,8 @@ export class WorkQueue {
   private idleWaiters: (() => void)[] = [];
   private recheck: NodeJS.Timeout | undefined;
   private shuttingDown = false;
+  /** When the last pass started (`performance.now()`). */
+  private lastStart = -Infinity;
 
   constructor(
     private readonly handle: ProcessKey,
@@ -112,9 +114,6 @@ export class WorkQueue {
   get depth(): number {
     return this.items.length - this.head + this.processing.size;
   }
-
-  /** When the last pass started (`performance.now()`). */
-  private lastStart = -Infinity;
 
   /** Passes running now. */
   get active(): number {

@@ -26,9 +26,9 @@ function gatedHandler() {
         },
       });
     });
-  /** Releases the oldest pass still running (of `key`, if given) and lets the queue move on. */
   /** Lets the passes the queue started run (each starts in a turn of the loop of its own). */
   const settle = () => new Promise((r) => setImmediate(r));
+  /** Releases the oldest pass still running (of `key`, if given) and lets the queue move on. */
   const release = async (key?: string, err?: Error) => {
     await settle();
     const i = key === undefined ? 0 : gates.findIndex((g) => g.key === key);
