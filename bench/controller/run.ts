@@ -310,15 +310,19 @@ async function scrapeLoopP99(url: string): Promise<number> {
   return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_MONITOR_INTERVAL_MS) : NaN;
 }
 
-/** A floor's event-loop delay over its burst, as the API's is measured: each 500 ms window's p99. */
-type FloorLoop = { series: number[]; p99Max: number; p99Median: number };
+/** An event loop's delay over a burst: each 500 ms window's p99 in order, the worst and the median. */
+type LoopWindows = { series: number[]; p99Max: number; p99Median: number };
+
+function loopWindows(windows: number[]): LoopWindows {
+  return { series: windows.map((v) => Math.round(v * 10) / 10), p99Max: Math.max(...windows), p99Median: summary(windows).p50 };
+}
 
 /**
  * Once a floor `server` says it listens, sends it the burst's N creates at once on new
  * connections; their latencies, and its loop's delay p99 in 500 ms windows meanwhile, scraped as
  * the API's /metrics is.
  */
-async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: FloorLoop }> {
+async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: LoopWindows }> {
   await once(server.stdout!, 'data');
   const url = `http://127.0.0.1:${port}`;
   const latencies: number[] = [];
@@ -347,8 +351,7 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
   done = true;
   await scraper;
   await Promise.all(pools?.map((pool) => pool.close()) ?? []);
-  const loop = windows.length > 0 ? { series: windows.map((v) => Math.round(v * 10) / 10), p99Max: Math.max(...windows), p99Median: summary(windows).p50 } : undefined;
-  return { ...summary(latencies), ...(loop && { loop }) };
+  return { ...summary(latencies), ...(windows.length > 0 && { loop: loopWindows(windows) }) };
 }
 
 /**
@@ -496,11 +499,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const worstWindow = loopP99.indexOf(Math.max(...loopP99));
     const loop = {
       windows: loopP99.length,
-      // Each 500 ms window's p99 in order, and when the burst's last create was answered (ms).
-      series: loopP99.map((v) => Math.round(v * 10) / 10),
+      // Each 500 ms window's p99 in order, its worst and median, and when the burst's last create was answered (ms).
+      ...loopWindows(loopP99),
       burstMs: Math.round(burstMs),
-      p99Max: Math.max(...loopP99),
-      p99Median: summary(loopP99).p50,
       // The floor beside it: the loop cannot turn while its thread waits for a CPU (the burst's
       // clients, PostgreSQL and the API share the machine's cores).
       worstWindowCpuWaitMs: loopWaits[worstWindow] ?? NaN,
