@@ -37,7 +37,8 @@ const insert = async (input) => (await query('insert into floor_create (name, in
 
 let handler;
 if (mode === 'graphql') {
-  const { createSchema, createYoga, GraphQLError } = await import('graphql-yoga');
+  const { createSchema, createYoga } = await import('graphql-yoga');
+  const { GraphQLError } = await import('graphql');
   const { jwtVerify } = await import('jose');
   const secret = new TextEncoder().encode(process.env.AUTH_JWT_SECRET);
   const schema = createSchema({

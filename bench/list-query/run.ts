@@ -6,12 +6,17 @@
  *   - floor: a bare `node:http` server, in a process of its own, that answers with the JSON of one
  *     hand-written SQL statement (visibility, page, count, artifacts and protons; the JSON is
  *     built by PostgreSQL). It verifies no token: it is what the answer costs at the least.
+ *   - GraphQL floor: graphql-yoga with a schema of just the list's types, the token verified, and
+ *     one resolver answering `workloads` with the same statement's JSON (`GRAPHQL_FLOOR_SERVER`):
+ *     the least a GraphQL server on this stack does for the list. The goal is against the floor;
+ *     the GraphQL floor says how much of the ratio is GraphQL over HTTP itself.
  *   - API: the compiled JavaScript (`dist/`, compiled first when stale, as `npm start` does) on
  *     PostgreSQL, in a process of its own, with the simulated cluster.
  *   - data: `--workloads` workloads (default 100) created through the API with 2 replicas each and
  *     brought up by the controller, so each has an artifact, an active proton and its pods.
  *   - clients: closed loop (each of C callers sends its next request when the previous answer
- *     arrived) in a worker thread, over keep-alive connections; floor and API alternate per level.
+ *     arrived) in a worker thread, over keep-alive connections; floor, GraphQL floor and API take
+ *     turns per level.
  *   - statements per request: PostgreSQL's `pg_stat_statements`, on a PostgreSQL cluster of the
  *     bench's own (initdb, `shared_preload_libraries=pg_stat_statements`): the calls during 20
  *     sequential requests, less the calls of an idle period as long (the controller's own).
@@ -36,7 +41,7 @@ import pg from 'pg';
 import { startThrowawayPostgres } from '../../test/support/throwaway-postgres.js';
 import { STATISTICS_COMPLEXITY } from '../../src/graphql/cost.js';
 import type { Calibration, Fit } from './model.js';
-import { CALIBRATION_VARIANTS, FLOOR_SERVER, LIST_QUERY } from './queries.js';
+import { CALIBRATION_VARIANTS, FLOOR_SERVER, GRAPHQL_FLOOR_SERVER, LIST_QUERY } from './queries.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -45,7 +50,7 @@ const SECONDS = Number(args.get('seconds') ?? 5);
 const LEVELS = (args.get('concurrency') ?? '1,4').split(',').map(Number);
 const FIRST = Number(args.get('first') ?? 50);
 const COUNTED_REQUESTS = 20;
-/** `--profile DIR`: the API runs with --cpu-prof and writes its profile there when it stops. */
+/** `--profile DIR`: the API runs with --cpu-prof and writes its profile there when it stops (the GraphQL floor's in DIR/graphql-floor). */
 const PROFILE_DIR = args.get('profile');
 const CALIBRATION_REQUESTS = Number(args.get('calibration-requests') ?? 300);
 const CALIBRATE = args.get('calibrate') !== 'false';
@@ -134,6 +139,21 @@ async function caller() { while (performance.now() < end) await one(); }
 })();
 `;
 
+/** One level of clients: each side's run and the p50 ratios between them. */
+interface Level {
+  concurrency: number;
+  floor: Run;
+  graphqlFloor: Run;
+  api: Run;
+  /** The goal's ratios: the API's against the bare floor's. */
+  p50Ratio: number;
+  p99Ratio: number;
+  /** The GraphQL floor's p50 against the bare floor's: what GraphQL over HTTP itself adds. */
+  graphqlFloorRatio: number;
+  /** The API's p50 against the GraphQL floor's: what the API adds beyond that. */
+  p50RatioToGraphqlFloor: number;
+}
+
 interface Run {
   requests: number;
   errors: number;
@@ -170,6 +190,16 @@ function startProcess(argv: string[], env: Record<string, string>, pattern: RegE
     child.stderr?.on('data', onData);
     child.on('exit', (code) => reject(new Error(`process exited (${code}):\n${out}`)));
   });
+}
+
+async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
+  }
 }
 
 async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }> {
@@ -211,6 +241,8 @@ async function main(): Promise<void> {
     children.push(api.child);
     const floor = await startProcess(['--input-type=module', '-e', FLOOR_SERVER], { DATABASE_URL: dbUrl }, /listening (\S+)/);
     children.push(floor.child);
+    const graphqlFloor = await startProcess([...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, 'graphql-floor')] : []), '--input-type=module', '-e', GRAPHQL_FLOOR_SERVER], { DATABASE_URL: dbUrl, AUTH_JWT_SECRET: SECRET }, /listening (\S+)/);
+    children.push(graphqlFloor.child);
     const apiUrl = `${api.url}/graphql`;
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setIssuedAt(now).setExpirationTime(now + 3600)
@@ -239,12 +271,19 @@ async function main(): Promise<void> {
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
 
-    // The same answer from both.
+    // Planner statistics, as autovacuum keeps them on a database in use: without them the fresh
+    // tables' estimates (one row each) pick plans no real database runs.
+    await withClient(dbUrl, (client) => client.query('analyze'));
+
+    // The same answer from all three.
     const listBody = JSON.stringify({ query: LIST_QUERY, variables: { first: FIRST } });
     const fromApi = await post(apiUrl, headers, JSON.parse(listBody));
     const fromFloor = (await (await fetch(floor.url, { method: 'POST', headers, body: JSON.stringify({ first: FIRST, subject: 'alice' }) })).json()) as unknown;
-    const sameAnswer = isDeepStrictEqual(fromApi, fromFloor);
-    if (!sameAnswer) console.warn('floor and API answers differ:', JSON.stringify(fromApi).slice(0, 400), JSON.stringify(fromFloor).slice(0, 400));
+    const fromGraphqlFloor = await post(graphqlFloor.url, headers, JSON.parse(listBody));
+    const sameAnswer = isDeepStrictEqual(fromApi, fromFloor) && isDeepStrictEqual(fromGraphqlFloor, fromFloor);
+    if (!sameAnswer) {
+      console.warn('the answers differ:', JSON.stringify(fromApi).slice(0, 400), JSON.stringify(fromFloor).slice(0, 400), JSON.stringify(fromGraphqlFloor).slice(0, 400));
+    }
     const floorBody = JSON.stringify({ first: FIRST, subject: 'alice' });
 
     // Statements per request, from pg_stat_statements.
@@ -265,17 +304,24 @@ async function main(): Promise<void> {
     const floorStatements = await statements(() => fetch(floor.url, { method: 'POST', body: floorBody }).then((r) => r.text()), COUNTED_REQUESTS);
     console.log(`statements per list: API ${apiStatements.perRequest}, floor ${floorStatements.perRequest}`);
 
-    // Latency, closed loop, floor and API side by side per level.
-    const levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[] = [];
+    // Latency, closed loop, floor, GraphQL floor and API side by side per level.
+    const levels: Level[] = [];
     for (const concurrency of LEVELS) {
       await load(floor.url, headers, floorBody, concurrency, 1);
+      await load(graphqlFloor.url, headers, listBody, concurrency, 1);
       await load(apiUrl, headers, listBody, concurrency, 1);
       const floorRun = await measured(floor.child.pid!, pgPort, () => load(floor.url, headers, floorBody, concurrency, SECONDS));
+      const graphqlRun = await measured(graphqlFloor.child.pid!, pgPort, () => load(graphqlFloor.url, headers, listBody, concurrency, SECONDS));
       const apiRun = await measured(api.child.pid!, pgPort, () => load(apiUrl, headers, listBody, concurrency, SECONDS));
-      const row = { concurrency, floor: floorRun, api: apiRun, p50Ratio: apiRun.p50 / floorRun.p50, p99Ratio: apiRun.p99 / floorRun.p99 };
+      const row = {
+        concurrency, floor: floorRun, graphqlFloor: graphqlRun, api: apiRun,
+        p50Ratio: apiRun.p50 / floorRun.p50, p99Ratio: apiRun.p99 / floorRun.p99,
+        graphqlFloorRatio: graphqlRun.p50 / floorRun.p50, p50RatioToGraphqlFloor: apiRun.p50 / graphqlRun.p50,
+      };
       levels.push(row);
-      console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x; ` +
-        `CPU ms per list: floor ${cpuText(floorRun.cpu)}, API ${cpuText(apiRun.cpu)}`);
+      console.log(`c=${concurrency}: floor p50 ${floorRun.p50.toFixed(2)} ms p99 ${floorRun.p99.toFixed(2)}; GraphQL floor p50 ${graphqlRun.p50.toFixed(2)} p99 ${graphqlRun.p99.toFixed(2)}; ` +
+        `API p50 ${apiRun.p50.toFixed(2)} p99 ${apiRun.p99.toFixed(2)}; ratio p50 ${row.p50Ratio.toFixed(2)}x (GraphQL floor ${row.graphqlFloorRatio.toFixed(2)}x; API / GraphQL floor ${row.p50RatioToGraphqlFloor.toFixed(2)}x); ` +
+        `CPU ms per list: floor ${cpuText(floorRun.cpu)}, GraphQL floor ${cpuText(graphqlRun.cpu)}, API ${cpuText(apiRun.cpu)}`);
     }
 
     // Calibration: the API's CPU per request for each variant, sequential requests, the variants
@@ -364,7 +410,7 @@ function markdown(r: {
   cpus: number;
   date: string; loadAverageStart: number[]; loadAverageEnd: number[]; loaded: boolean; settings: Record<string, unknown>;
   met: Record<string, boolean>; statements: { api: { perRequest: number }; floor: { perRequest: number } };
-  levels: { concurrency: number; floor: Run; api: Run; p50Ratio: number; p99Ratio: number }[];
+  levels: Level[];
   calibration: { name: string; first: number; cpuMsPerRequest: number; rounds: number[]; modelCost: number; statements: number }[];
   fit?: Fit;
   consoleList: { cost: number; limit: number };
@@ -380,15 +426,18 @@ function markdown(r: {
     '| --- | --- | --- |',
     `| <= 3 SQL statements per list | ${r.statements.api.perRequest} (floor: ${r.statements.floor.perRequest}) | ${r.met.statements ? 'yes' : 'no'} |`,
     `| p50 <= 2x the floor | worst ${f(Math.max(...r.levels.map((l) => l.p50Ratio)))}x | ${r.met.p50Ratio ? 'yes' : 'no'} |`,
-    `| same JSON as the floor | ${r.met.sameAnswer ? 'identical' : 'differs'} | ${r.met.sameAnswer ? 'yes' : 'no'} |`,
+    `| same JSON from the API, the floor and the GraphQL floor | ${r.met.sameAnswer ? 'identical' : 'differs'} | ${r.met.sameAnswer ? 'yes' : 'no'} |`,
     ...(r.fit ? [`| the cost model's weights fit the calibration (below) | ${r.fit.weights.filter((w) => w.fits).length} of ${r.fit.weights.length} | ${r.met.weights ? 'yes' : 'no'} |`] : []),
     `| the console's list at a page of 100 within the default \`GRAPHQL_MAX_COMPLEXITY\` | ${r.consoleList.cost} of ${r.consoleList.limit} | ${r.met.consoleList ? 'yes' : 'no'} |`,
     '',
-    '| Clients | Floor p50 / p99 ms | API p50 / p99 ms | Floor req/s | API req/s | p50 ratio | p99 ratio | Floor CPU ms / list (node + PostgreSQL) | API CPU ms / list (node + PostgreSQL) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-    ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ${l.floor.rps.toFixed(0)} | ${l.api.rps.toFixed(0)} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x | ${cpuText(l.floor.cpu)} | ${cpuText(l.api.cpu)} |`),
+    '| Clients | Floor p50 / p99 ms | GraphQL floor p50 / p99 ms | API p50 / p99 ms | Floor / GraphQL floor / API req/s | p50 ratio | p99 ratio | GraphQL floor p50 / floor | API p50 / GraphQL floor | Floor CPU ms / list (node + PostgreSQL) | GraphQL floor CPU | API CPU |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.levels.map((l) => `| ${l.concurrency} | ${f(l.floor.p50)} / ${f(l.floor.p99)} | ${f(l.graphqlFloor.p50)} / ${f(l.graphqlFloor.p99)} | ${f(l.api.p50)} / ${f(l.api.p99)} | ` +
+      `${[l.floor, l.graphqlFloor, l.api].map((s) => s.rps.toFixed(0)).join(' / ')} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x | ${f(l.graphqlFloorRatio)}x | ${f(l.p50RatioToGraphqlFloor)}x | ` +
+      `${cpuText(l.floor.cpu)} | ${cpuText(l.graphqlFloor.cpu)} | ${cpuText(l.api.cpu)} |`),
     '',
-    `CPU per list is the server process's (the API or the floor's bare server) and the benchmark's PostgreSQL server's (every backend), from /proc, over each run. With every client busy the machine's ${r.cpus} cores bound a side's throughput at ${r.cpus} x 1000 / (its CPU ms per list) lists a second.`,
+    `The floor: a bare node:http server answering with one statement's JSON (built by PostgreSQL). The GraphQL floor: graphql-yoga with the list's types only, the token verified, and the same statement's JSON walked by graphql-js's default resolvers: what GraphQL over HTTP itself adds on this stack. p50 ratio and p99 ratio are the API's against the floor (the goal).`,
+    `CPU per list is the server process's and the benchmark's PostgreSQL server's (every backend), from /proc, over each run. With every client busy the machine's ${r.cpus} cores bound a side's throughput at ${r.cpus} x 1000 / (its CPU ms per list) lists a second.`,
     '',
     ...(r.fit ? [
       '## Calibration of the complexity model (`src/graphql/cost.ts`, ADR 0061)',

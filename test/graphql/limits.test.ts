@@ -53,7 +53,7 @@ const overLimit: [string, string, Record<string, unknown>, string, number, numbe
   ],
   ['over 400 tokens in 1.4 kB', `{ workloads(first: 1) { edges { node { ${'id '.repeat(450)} } } } }`, {}, 'tokens', 400, undefined],
   ['a 4 kB document of one field and a comment', `# ${'x'.repeat(4000)}\n{ __typename }`, {}, 'documentBytes', 3000, 4003 + '{ __typename }'.length],
-  ['a page of 100 (cost 4,401: the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 4401],
+  ['a page of 100 (cost 5,901: the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 5901],
   ['a subscription reading 100 events per change (cost 3,404)', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 1000, 3404],
 ];
 
@@ -155,8 +155,8 @@ describe('limits on what one GraphQL operation may weigh', () => {
     // At most 3 protons (active, candidate, previous), each weighing 8 beyond its fields; each replica 30 beyond its fields, at most 10 of them.
     expect(protons('id')).toBe(1 + (30 + 1 + (3 * 8 + 3 * 1)));
     expect(protons('replicas { name }')).toBe(1 + (30 + 1 + (3 * 8 + 3 * (10 * 30 + 10 * 1))));
-    // An artifact weighs 10 beyond its fields, on a workload and on a proton.
-    expect(protons('artifact { name }')).toBe(1 + (30 + 1 + (3 * 8 + 3 * (10 + 1))));
+    // An artifact weighs 25 beyond its fields, on a workload and on a proton.
+    expect(protons('artifact { name }')).toBe(1 + (30 + 1 + (3 * 8 + 3 * (25 + 1))));
   });
 
   it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {
