@@ -25,6 +25,7 @@ import { SubscriptionFanOut } from './graphql/subscription/fan-out.js';
 import type { Config } from './config.js';
 import { createOperationContext, releaseRequestScope, type GraphQLContext } from './graphql/context.js';
 import { buildSchema } from './graphql/schema.js';
+import { bodyLimitPlugin } from './graphql/body-limit.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
 import { queryLimitsPlugins } from './graphql/limits.js';
 import { createMutationRateLimiter, mutationRateLimitPlugin, queryCostRateLimitPlugin } from './graphql/rate-limit.js';
@@ -236,7 +237,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       if (!origin || !corsAllows(config.cors, origin)) return false;
       return { origin, credentials: true, allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'], methods: ['GET', 'POST', 'OPTIONS'], maxAge: 600 };
     },
-    maxRequestBodySize: config.graphql.maxBodyBytes,
+    // The body limit is ours (bodyLimitPlugin, below): Yoga's counts every body through a stream.
+    maxRequestBodySize: false,
     plugins: [
       // Observability (README.md, "Operations"): request ids on errors, operation metrics, open streams.
       // First, so that what the limits below refuse is still counted and carries a request id.
@@ -245,6 +247,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       streams.plugin(),
       fanOut.plugin(),
       // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.
+      bodyLimitPlugin(config.graphql.maxBodyBytes),
       authenticateBeforeParsing(authenticator),
       introspectionPlugin(config.graphql.introspection),
       ...queryLimitsPlugins(config.graphql.limits),
