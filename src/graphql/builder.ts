@@ -48,7 +48,12 @@ export const builder = new SchemaBuilder<{
   // Defense in depth: services already filter and check roles; every Workload, Proton, event and
   // Artifact object is checked again here, from the same batched role loaders. A role the request
   // already knows (a page primes its rows' roles) is answered at once: no promise per object.
+  // The check runs once per object as it completes (`isTypeOf`), not around each of its fields:
+  // the wrapper per field allocated closures on every field of every row (ADR 0061 decision 16).
+  // An object refused so fails where it is returned, with one FORBIDDEN error
+  // (test/graphql/type-scopes.test.ts).
   scopeAuth: {
+    runScopesOnType: true,
     authScopes: (ctx) => ({
       authenticated: Boolean(ctx.viewer),
       workloadReader: (id) => ctx.access.workloadRole.holdsAny(id),

@@ -1,0 +1,83 @@
+import { randomUUID } from 'node:crypto';
+import { execute, parse, type ExecutionResult } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { userViewer } from '../../src/auth/viewer.js';
+import type { SharingRole } from '../../src/domain/model.js';
+import type { GraphQLContext } from '../../src/graphql/context.js';
+import { buildSchema } from '../../src/graphql/schema.js';
+import { createAccessLoaders } from '../../src/service/access-loaders.js';
+import type { WorkloadPage } from '../../src/service/workload.service.js';
+
+/**
+ * The auth scopes on Workload, Artifact and Proton are defense in depth: the services already
+ * read only what the caller may see. Here a service hands over a page the caller holds no role on
+ * (as a bug would), and the type scopes must keep every field of it out of the answer. The roles
+ * are the page's own (primed as a list primes them), so nothing reads the database.
+ */
+const schema = buildSchema();
+const globalId = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
+
+function pageOf(workloadRole: SharingRole | null, artifactRole: SharingRole | null): { page: WorkloadPage; workloadId: string } {
+  const workloadId = randomUUID();
+  const artifactId = randomUUID();
+  const artifact = { id: artifactId, name: 'secret-artifact', status: 'draft', version: null };
+  const proton = { id: randomUUID(), role: 'active', status: 'running', workload: { id: workloadId }, artifact: { id: artifactId } };
+  const workload = { id: workloadId, name: 'secret-workload', status: 'running', artifact: { id: artifactId }, lifecycle: null };
+  return {
+    workloadId,
+    page: {
+      workloads: [workload],
+      protons: new Map([[workloadId, [proton]]]),
+      artifacts: [artifact],
+      workloadRoles: new Map([[workloadId, workloadRole]]),
+      artifactRoles: new Map([[artifactId, artifactRole]]),
+    } as unknown as WorkloadPage,
+  };
+}
+
+async function read(page: WorkloadPage, workloadId: string, selection: string): Promise<ExecutionResult> {
+  const viewer = userViewer('mallory');
+  const contextValue = {
+    viewer,
+    em: {} as never,
+    services: { workloads: { view: async () => page } },
+    access: createAccessLoaders(() => {
+      throw new Error('a primed role needs no database');
+    }, viewer),
+    publicBaseUrl: 'http://api.test',
+    live: {} as never,
+  } as unknown as GraphQLContext;
+  return execute({
+    schema,
+    document: parse(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { ${selection} } } }`),
+    variableValues: { id: globalId('Workload', workloadId) },
+    contextValue,
+  });
+}
+
+describe('the type scopes (defense in depth behind the services)', () => {
+  it('answers the fields of a workload, its artifact and protons when the caller holds roles on them', async () => {
+    const { page, workloadId } = pageOf('VIEWER', 'VIEWER');
+    const result = await read(page, workloadId, 'name artifact { name } protons { role artifact { name } }');
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({
+      workload: { __typename: 'Workload', name: 'secret-workload', artifact: { name: 'secret-artifact' }, protons: [{ role: 'ACTIVE', artifact: { name: 'secret-artifact' } }] },
+    });
+  });
+
+  it('keeps a workload the caller holds no role on out of the answer, with a FORBIDDEN error', async () => {
+    const { page, workloadId } = pageOf(null, 'VIEWER');
+    const result = await read(page, workloadId, 'id name');
+    expect(JSON.stringify(result.data ?? null)).not.toContain('secret');
+    expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toContain('FORBIDDEN');
+  });
+
+  it('keeps an artifact the caller may not read out of the answer, on the workload and on its protons', async () => {
+    const { page, workloadId } = pageOf('VIEWER', null);
+    for (const selection of ['name artifact { name }', 'name protons { artifact { name } }']) {
+      const result = await read(page, workloadId, selection);
+      expect(JSON.stringify(result.data ?? null)).not.toContain('secret-artifact');
+      expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toContain('FORBIDDEN');
+    }
+  });
+});
