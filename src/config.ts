@@ -158,7 +158,7 @@ const envSchema = z.object({
   INVOKE_STATISTICS_FLUSH_MS: z.coerce.number().int().min(10).max(600_000).default(1000),
   INVOKE_STATISTICS_RETENTION_DAYS: z.coerce.number().int().min(0).max(36_500).default(90),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(1).max(1000).default(12),
-  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(1).default(150_000),
+  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(1).default(225_000),
   GRAPHQL_MAX_ALIASES: z.coerce.number().int().min(0).max(10_000).default(30),
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(1).default(2000),
   GRAPHQL_MAX_DIRECTIVES: z.coerce.number().int().min(0).max(10_000).default(50),
@@ -168,7 +168,7 @@ const envSchema = z.object({
   GRAPHQL_MUTATION_RATE_POINTS: z.coerce.number().int().min(1).default(300),
   GRAPHQL_MUTATION_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(4),
   GRAPHQL_MUTATION_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
-  GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(1_500_000),
+  GRAPHQL_QUERY_COST_RATE_POINTS: z.coerce.number().int().min(1).default(2_250_000),
   GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
 
   TRUSTED_PROXIES: addressList.optional(),

@@ -86,12 +86,12 @@ describe('loadConfig', () => {
 
   it('limits GraphQL operations by default so that GraphiQL and every client of ours fit, and reads each limit', () => {
     expect(loadConfig({}).graphql).toEqual({
-      limits: { maxDepth: 12, maxComplexity: 150_000, maxAliases: 30, maxTokens: 2000, maxDirectives: 50, maxDocumentBytes: 32 * 1024 },
+      limits: { maxDepth: 12, maxComplexity: 225_000, maxAliases: 30, maxTokens: 2000, maxDirectives: 50, maxDocumentBytes: 32 * 1024 },
       maxBodyBytes: 1024 * 1024,
       introspection: true,
       mutationRateLimit: { points: 300, durationSeconds: 60 },
       mutationConcurrency: 4,
-      queryCostRateLimit: { points: 1_500_000, durationSeconds: 60 },
+      queryCostRateLimit: { points: 2_250_000, durationSeconds: 60 },
     });
     const env = {
       GRAPHQL_MAX_DEPTH: '8',

@@ -16,10 +16,10 @@ export const LIST_MULTIPLIER = 10;
  * Statistics are an aggregate query over the window's samples (up to the 90-day retention), not a
  * field read. The calibration's windows are empty (a few units a proton), so this weight is the
  * judgment ADR 0061 decision 6 made (about 7 ms of the database's time for a window), in today's
- * unit of about 1.2 µs (decision 12): a page of 20 workloads' statistics fits the limit, one of 100
+ * unit of about 0.8 µs (decision 17): a page of 20 workloads' statistics fits the limit, one of 100
  * does not. A window with requests in every minute of 90 days costs far more (decision 9, left open).
  */
-export const STATISTICS_COMPLEXITY = { field: 5700, multiplier: 1 } as const;
+export const STATISTICS_COMPLEXITY = { field: 8750, multiplier: 1 } as const;
 
 /** A statistics series has a point per minute with requests, at most `last` (default 60): its field cost; the multiplier is its page. */
 export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
@@ -32,7 +32,7 @@ export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
  * replica include their field's own resolution (an artifact's auth scope and loader; a replica's
  * pod read from the runtime and its state derived).
  */
-export const OBJECT_WEIGHTS = { row: 30, artifact: 25, proton: 8, replica: 30 } as const;
+export const OBJECT_WEIGHTS = { row: 30, artifact: 35, proton: 8, replica: 40 } as const;
 
 /** The most current protons a workload has: one active and one candidate (unique indexes), a previous one while kept. */
 export const MAX_PROTONS = 3;
