@@ -32,7 +32,7 @@ export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
  * replica include their field's own resolution (an artifact's auth scope and loader; a replica's
  * pod read from the runtime and its state derived).
  */
-export const OBJECT_WEIGHTS = { row: 30, artifact: 35, proton: 8, replica: 40 } as const;
+export const OBJECT_WEIGHTS = { row: 35, artifact: 40, proton: 8, replica: 50 } as const;
 
 /** The most current protons a workload has: one active and one candidate (unique indexes), a previous one while kept. */
 export const MAX_PROTONS = 3;

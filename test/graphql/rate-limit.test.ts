@@ -166,12 +166,12 @@ describe('mutation budget while Redis is away', () => {
 describe('query cost budget per caller', () => {
   let t: LiveApp;
   let drop: () => Promise<void>;
-  // workloads(first: 100) { edges { node { id } } } costs 1 + 100 × (30 + 2) = 3,201 (ADRs 0060, 0061): three fit in 10,000, a fourth not.
+  // workloads(first: 100) { edges { node { id } } } costs 1 + 100 × (35 + 2) = 3,701 (ADRs 0060, 0061): three fit in 12,000, a fourth not.
   const EXPENSIVE = '{ workloads(first: 100) { edges { node { id } } } }';
   beforeAll(async () => {
     const db = await createDatabase({ name: 'pglite' });
     drop = db.drop;
-    t = await startLiveApp(db.database, { ...BUDGET, GRAPHQL_QUERY_COST_RATE_POINTS: '10000', GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '60' });
+    t = await startLiveApp(db.database, { ...BUDGET, GRAPHQL_QUERY_COST_RATE_POINTS: '12000', GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '60' });
   });
   afterAll(async () => {
     await t?.stop();
@@ -191,11 +191,11 @@ describe('query cost budget per caller', () => {
     expect(refused.data).toEqual([]);
     expect(refused.errors).toEqual([
       expect.objectContaining({
-        message: expect.stringMatching(/^Too much query cost: at most a cost of 10000 per 60 s/),
-        extensions: expect.objectContaining({ code: 'RATE_LIMITED', budget: 'queryCost', limit: 10000, windowSeconds: 60 }),
+        message: expect.stringMatching(/^Too much query cost: at most a cost of 12000 per 60 s/),
+        extensions: expect.objectContaining({ code: 'RATE_LIMITED', budget: 'queryCost', limit: 12000, windowSeconds: 60 }),
       }),
     ]);
-    // What is left (10,000 - 9,603 = 397) still pays for cheap queries, and mutations have a budget of their own.
+    // What is left (12,000 - 11,103 = 897) still pays for cheap queries, and mutations have a budget of their own.
     expect((await postGraphQL(t.url, who, { query: '{ artifacts(first: 1) { totalCount } }' })).errors).toEqual([]);
     expectCreated(await create(t, who));
     // Another caller is not affected.
