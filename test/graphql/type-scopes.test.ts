@@ -57,7 +57,7 @@ async function read(page: WorkloadPage, workloadId: string, selection: string): 
 
 describe('the type scopes (defense in depth behind the services)', () => {
   it('answers the fields of a workload, its artifact and protons when the caller holds roles on them', async () => {
-    const { page, workloadId } = pageOf('VIEWER', 'VIEWER');
+    const { page, workloadId } = pageOf('OBSERVER', 'OBSERVER');
     const result = await read(page, workloadId, 'name artifact { name } protons { role artifact { name } }');
     expect(result.errors).toBeUndefined();
     expect(result.data).toEqual({
@@ -66,14 +66,14 @@ describe('the type scopes (defense in depth behind the services)', () => {
   });
 
   it('keeps a workload the caller holds no role on out of the answer, with a FORBIDDEN error', async () => {
-    const { page, workloadId } = pageOf(null, 'VIEWER');
+    const { page, workloadId } = pageOf(null, 'OBSERVER');
     const result = await read(page, workloadId, 'id name');
     expect(JSON.stringify(result.data ?? null)).not.toContain('secret');
     expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toContain('FORBIDDEN');
   });
 
   it('keeps an artifact the caller may not read out of the answer, on the workload and on its protons', async () => {
-    const { page, workloadId } = pageOf('VIEWER', null);
+    const { page, workloadId } = pageOf('OBSERVER', null);
     for (const selection of ['name artifact { name }', 'name protons { artifact { name } }']) {
       const result = await read(page, workloadId, selection);
       expect(JSON.stringify(result.data ?? null)).not.toContain('secret-artifact');
