@@ -214,10 +214,12 @@ export async function readWorkloadPage(
     const role = roleOf([...(ownGrants ?? []), ...workloadGrants.map((g) => ({ ...g, role: 'OBSERVER' as const }))]);
     artifactRoles.set(artifact.id, role);
   };
-  for (const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, grant_rows, total_count: _, ...workloadRow } of rows) {
+  // A reader takes its table's columns by name and leaves the rest: a row is read as it came.
+  for (const row of rows) {
+    const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, grant_rows } = row;
     const grants = jsonColumn(viewer_grants) ?? [];
     if (withRelations) addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), grants);
-    const workload = readWorkload(workloadRow);
+    const workload = readWorkload(row);
     workloads.push(workload);
     workloadRoles.set(workload.id, roleOf(grants));
     replacements?.set(workload.id, jsonColumn(replacement_rows ?? []).map(readReplacement));
@@ -225,8 +227,8 @@ export async function readWorkloadPage(
     if (!withRelations) continue;
     protons.set(
       workload.id,
-      jsonColumn(proton_rows).map(({ artifact_row: protonArtifact, artifact_grants: protonArtifactGrants, ...protonRow }) => {
-        if (protonArtifact) addArtifact(protonArtifact, protonArtifactGrants, grants);
+      jsonColumn(proton_rows).map((protonRow) => {
+        if (protonRow.artifact_row) addArtifact(protonRow.artifact_row, protonRow.artifact_grants, grants);
         return readProton(protonRow);
       }),
     );
