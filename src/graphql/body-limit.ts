@@ -11,7 +11,7 @@ function bodyTooLarge(): GraphQLError {
 /**
  * The HTTP body limit (`GRAPHQL_MAX_BODY_BYTES`), in place of Yoga's `maxRequestBodySize`, which
  * pipes every body through a counting stream: a stream pipeline per request, whose end aborts
- * a signal and so builds a DOMException with its stack (about 2% of a list's CPU, measured by
+ * a signal and so builds a DOMException with its stack (about 4% of a list's CPU, measured by
  * `bench/list-query`). A body with a Content-Length is refused by that header, before a byte of it
  * is read, and needs no counting: Node.js's HTTP parser hands a request exactly as many bytes as
  * its Content-Length says (it refuses one that also says chunked). Only a body without one
