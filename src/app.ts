@@ -117,7 +117,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       : createSimulatedRuntime({ timings: acceleratedTimings(config.simulatedSpeed) }));
   // Mutations wait for their turn here (last of the plugins below); while some wait, the
   // controller runs one pass at a time, so a burst is answered ahead of the backlog it makes.
-  const admission = mutationAdmission(config.graphql.mutationConcurrency);
+  // Two places handed over a turn on PostgreSQL, one on the embedded database (its reads share the creates' connection).
+  const admission = mutationAdmission(config.graphql.mutationConcurrency, orm.embeddedDatabase ? 1 : 2);
   let services: Services | undefined;
   const controller = new WorkloadController({
     orm,
