@@ -1,4 +1,4 @@
-/** What several benchmarks share: a scratch database on the user's PostgreSQL server, and medians. */
+/** What several benchmarks share: a scratch database on the user's PostgreSQL server, a statement on a connection of its own, and medians. */
 import pg from 'pg';
 
 /** The median of `values` (the mean of the middle two for an even count); NaN for none. */
@@ -14,17 +14,19 @@ export function median(values: readonly number[]): number {
  * returns its URL; `drop` removes it, closing whatever is still connected to it.
  */
 export async function scratchDatabase(adminUrl: string, name: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const run = async (sql: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  await run(`create database "${name}"`);
+  await runSql(adminUrl, `create database "${name}"`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
-  return { url: url.toString(), drop: () => run(`drop database if exists "${name}" with (force)`) };
+  return { url: url.toString(), drop: () => runSql(adminUrl, `drop database if exists "${name}" with (force)`) };
+}
+
+/** Runs `sql` on a connection of its own to `url`, closed after it. */
+export async function runSql(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
 }

@@ -39,6 +39,7 @@ import { Worker } from 'node:worker_threads';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { startThrowawayPostgres } from '../../test/support/throwaway-postgres.js';
+import { runSql } from '../support.js';
 import { STATISTICS_COMPLEXITY } from '../../src/graphql/cost.js';
 import type { Calibration, Fit } from './model.js';
 import { CALIBRATION_VARIANTS, FLOOR_SERVER, GRAPHQL_FLOOR_SERVER, LIST_QUERY } from './queries.js';
@@ -192,16 +193,6 @@ function startProcess(argv: string[], env: Record<string, string>, pattern: RegE
   });
 }
 
-async function withClient<T>(url: string, use: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await use(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function post(url: string, headers: Record<string, string>, body: unknown): Promise<{ data?: Record<string, unknown>; errors?: unknown[] }> {
   const response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(body) });
   return (await response.json()) as { data?: Record<string, unknown>; errors?: unknown[] };
@@ -273,7 +264,7 @@ async function main(): Promise<void> {
 
     // Planner statistics, as autovacuum keeps them on a database in use: without them the fresh
     // tables' estimates (one row each) pick plans no real database runs.
-    await withClient(dbUrl, (client) => client.query('analyze'));
+    await runSql(dbUrl, 'analyze');
 
     // The same answer from all three.
     const listBody = JSON.stringify({ query: LIST_QUERY, variables: { first: FIRST } });

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { encodeGlobalID } from '@pothos/plugin-relay';
 import { execute, parse, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
@@ -15,7 +16,6 @@ import type { WorkloadPage } from '../../src/service/workload.service.js';
  * are the page's own (primed as a list primes them), so nothing reads the database.
  */
 const schema = buildSchema();
-const globalId = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
 
 function pageOf(workloadRole: SharingRole | null, artifactRole: SharingRole | null): { page: WorkloadPage; workloadId: string } {
   const workloadId = randomUUID();
@@ -50,7 +50,7 @@ async function read(page: WorkloadPage, workloadId: string, selection: string): 
   return execute({
     schema,
     document: parse(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { ${selection} } } }`),
-    variableValues: { id: globalId('Workload', workloadId) },
+    variableValues: { id: encodeGlobalID('Workload', workloadId) },
     contextValue,
   });
 }
