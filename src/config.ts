@@ -93,6 +93,8 @@ const envSchema = z.object({
   PGLITE_TEMPLATE_DIR: z.string().min(1).optional(),
   DATABASE_POOL_MAX: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(5000),
+  // Off behind a pooler that moves a session's prepared statements between clients (ADR 0061 d18).
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   DRAFT_TTL_SECONDS: seconds(8 * 60 * 60),
   MAX_REPLICAS: z.coerce.number().int().min(1).max(1000).default(10),
@@ -213,7 +215,10 @@ const configSchema = envSchema.transform((e, ctx) => {
     port: e.PORT,
     publicBaseUrl: (e.PUBLIC_BASE_URL ?? `http://${publicHost}:${e.PORT}`).replace(/\/+$/, ''),
     database: e.DATABASE_URL
-      ? { kind: 'postgres' as const, url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS }
+      ? {
+          kind: 'postgres' as const, url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX, connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_MS,
+          preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
+        }
       : { kind: 'pglite' as const, dataDir: e.DATA_DIR, ...(e.PGLITE_TEMPLATE_DIR && { templateDir: e.PGLITE_TEMPLATE_DIR }) },
     dataDir: e.DATA_DIR,
     logLevel: e.LOG_LEVEL,

@@ -21,8 +21,11 @@ describe('loadConfig', () => {
       url: 'postgres://u@db:5432/wl',
       poolMax: 20,
       connectTimeoutMs: 5000,
+      preparedStatements: true,
     });
     expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/wl', DATABASE_CONNECT_TIMEOUT_MS: '1500' }).database).toMatchObject({ connectTimeoutMs: 1500 });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/wl', DATABASE_PREPARED_STATEMENTS: 'false' }).database).toMatchObject({ preparedStatements: false });
+    expect(loadConfig({ DATABASE_URL: 'postgres://u@db:5432/wl', DATABASE_PREPARED_STATEMENTS: '' }).database).toMatchObject({ preparedStatements: true });
   });
 
   const production = { NODE_ENV: 'production', AUTH_JWT_SECRET: 's'.repeat(32) };

@@ -6,6 +6,7 @@ import { migrationsList } from '../../migrations/index.js';
 import { entities } from './entities/index.js';
 import { pgliteModule } from './pglite-module.js';
 import { prioritizeConnection } from './connection-priority.js';
+import { allowPreparedStatements } from './sql.js';
 import { EMBEDDED_MAINTENANCE, MAINTENANCE_TAG, SERVER_MAINTENANCE, startMaintenance, type MaintenanceSettings, type RunSql } from './embedded-maintenance.js';
 import { startEmbeddedDatabaseThread, type EmbeddedDatabaseThread } from './pglite-thread.js';
 import { seedFromTemplate } from './pglite-template.js';
@@ -21,6 +22,12 @@ export type DatabaseConfig =
        * (SERVICE_UNAVAILABLE) instead of waiting for the pool's default of a minute.
        */
       connectTimeoutMs?: number;
+      /**
+       * Whether hot statements stay prepared on the connections that run them (default true;
+       * ADR 0061 decision 18). Off behind a pooler that hands a session's statements to other
+       * clients' connections (PgBouncer in transaction mode before 1.21).
+       */
+      preparedStatements?: boolean;
     }
   | {
       kind: 'pglite';
@@ -78,6 +85,7 @@ export async function openOrm(database: DatabaseConfig, opts: OrmOptions = {}): 
         connection: { connectionTimeoutMillis: database.connectTimeoutMs ?? 5000, options: '-c jit=off' },
       },
     });
+    if (database.preparedStatements ?? true) allowPreparedStatements(orm.config);
   } else {
     let dataDir: string | undefined;
     if (database.kind === 'pglite') {

@@ -57,6 +57,15 @@ export function rowReader<T extends object>(em: EntityManager, entity: EntityNam
 }
 
 /**
+ * The columns `rowReader` reads of `entity`'s table, as a select list under `alias`
+ * (`w.id, w.name, ...`): a statement that names them keeps its result's shape when a migration
+ * adds a column, as a prepared statement must (`queryRows`' `prepared`).
+ */
+export function selectColumns<T extends object>(em: EntityManager, entity: EntityName<T>, alias: string): string {
+  return columnsOf(em.getMetadata(entity) as EntityMetadata).map(([, column]) => `${alias}.${column}`).join(', ');
+}
+
+/**
  * What a new row's view holds: every property of `T` but its collections, a to-one relation as the
  * row (or view, or entity) it refers to.
  */

@@ -5,7 +5,7 @@ import { effectiveRole, type Grant, type Principal } from '../domain/sharing.js'
 import type { ArtifactStatus, Importance, SharingRole, WorkloadStatus } from '../domain/model.js';
 import { grantMatchSql } from './access.js';
 import { keysetSql, likePattern, type PageWindow, type SortDirection } from './pagination.js';
-import { rowReader } from './read-model.js';
+import { rowReader, selectColumns } from './read-model.js';
 import { jsonColumn, queryRows } from './sql.js';
 import {
   ArtifactEntity, ProtonEntity, ReplacementEntity, WorkloadEntity, WorkloadSharedRoleEntity,
@@ -181,7 +181,7 @@ export async function readWorkloadPage(
   const conditions = [where, ...keyset.conditions];
   const rows = await queryRows<PageRow>(
     em,
-    `select w.*, ${selects.join(',\n')}${count}
+    `select ${selectColumns(em, WorkloadEntity, 'w')}, ${selects.join(',\n')}${count}
        from workload w
       where ${conditions.map((c) => c.sql).join(' and ')}
       order by ${keyset.orderBy}
@@ -193,6 +193,8 @@ export async function readWorkloadPage(
       ...conditions.flatMap((c) => c.params),
       keyset.limit,
     ],
+    // A list's statement plans in about as long as it runs: its connections keep it prepared.
+    { prepared: true },
   );
 
   const readWorkload = rowReader(em, WorkloadEntity);
