@@ -26,7 +26,7 @@
  *     `src/graphql/cost.ts`; and the console's list at a page of 100 against the default limit.
  *
  *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--concurrency 1,4] [--first 50]
- *     [--calibrate false] [--calibration-rounds 5] [--calibration-requests 300]
+ *     [--calibrate false] [--calibration-rounds 5] [--calibration-requests 300] [--env-vars 0]
  *
  * Writes bench/list-query/results.json and results.md.
  */
@@ -50,6 +50,8 @@ const WORKLOADS = Number(args.get('workloads') ?? 100);
 const SECONDS = Number(args.get('seconds') ?? 5);
 const LEVELS = (args.get('concurrency') ?? '1,4').split(',').map(Number);
 const FIRST = Number(args.get('first') ?? 50);
+/** `--env-vars N`: each container carries N environment variables of 40 characters (a spec of about 80 N bytes), as real specs do. */
+const ENV_VARS = Number(args.get('env-vars') ?? 0);
 const COUNTED_REQUESTS = 20;
 /** `--profile DIR`: the API runs with --cpu-prof and writes its profile there when it stops (the GraphQL floor's in DIR/graphql-floor). */
 const PROFILE_DIR = args.get('profile');
@@ -247,7 +249,10 @@ async function main(): Promise<void> {
         query: `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) { __typename ... on Error { message } } }`,
         variables: { input: {
           name: `bench-${i}`,
-          artifact: { name: `bench-${i}`, spec: { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'ghcr.io/example/app:1', primary: true, port: 8080 }] }] } },
+          artifact: { name: `bench-${i}`, spec: { containerGroups: [{ name: 'default', containers: [{
+            name: 'app', imageUri: 'ghcr.io/example/app:1', primary: true, port: 8080,
+            ...(ENV_VARS > 0 && { environmentVars: Array.from({ length: ENV_VARS }, (_, j) => ({ name: `SETTING_${j}`, value: 'v'.repeat(40) })) }),
+          }] }] } },
           runtime: { replicaCount: 2 },
         } },
       });
@@ -371,7 +376,7 @@ async function main(): Promise<void> {
       loadAverageStart: loadStart,
       loadAverageEnd: loadEnd,
       loaded: loadStart[0]! > 1.5,
-      settings: { workloads: WORKLOADS, first: FIRST, seconds: SECONDS, concurrency: LEVELS, replicasPerWorkload: 2 },
+      settings: { workloads: WORKLOADS, first: FIRST, seconds: SECONDS, concurrency: LEVELS, replicasPerWorkload: 2, environmentVariablesPerContainer: ENV_VARS },
       goals: GOALS,
       met,
       statements: { api: apiStatements, floor: floorStatements },

@@ -129,6 +129,42 @@ describeEachDatabase('list statements', (backend) => {
     expect(sharedStatuses.data.workloads.edges.map((e) => e.node)).toEqual(sharedFull.data.workloads.edges.map(({ node: { artifact: _, ...rest } }) => rest));
   });
 
+  it("leaves the artifacts' specs out of a page whose operation names no spec, and reads them with the page when it names one anywhere", async () => {
+    const owner = t.as({ sub: 'developer' });
+    const page = async (query: string, variables?: Record<string, unknown>) => {
+      t.queries.length = 0;
+      const r = await owner.execRaw(query, variables);
+      expect(JSON.stringify(r.errors)).toBeUndefined();
+      return { data: r.data as { workloads: { edges: { node: { artifact: { id: string; spec?: unknown }; protons: { artifact: { id: string; spec?: unknown } }[] } }[] }; artifact?: { spec: unknown } }, queries: [...t.queries] };
+    };
+    const readsSpecs = (sql: string) => /to_jsonb\(a\) from artifact a/.test(sql);
+    const leavesSpecsOut = (sql: string) => sql.includes(`to_jsonb(a) - 'spec'`) && sql.includes(`to_jsonb(pa) - 'spec'`);
+    const names = await page(`{ workloads(first: 30) { edges { node { artifact { id name } protons { artifact { id name } } } } } }`);
+    expect(names.queries).toHaveLength(1);
+    expect(leavesSpecsOut(names.queries[0]!)).toBe(true);
+    expect(readsSpecs(names.queries[0]!)).toBe(false);
+    // Named on the list's artifacts, on a proton's, in a fragment: read with the page, one statement.
+    const specs = [
+      `{ workloads(first: 30) { edges { node { artifact { id spec { containerGroups { name } } } protons { artifact { id } } } } } }`,
+      `{ workloads(first: 30) { edges { node { artifact { id } protons { artifact { id spec { containerGroups { name } } } } } } } }`,
+      `{ workloads(first: 30) { edges { node { artifact { id ...Spec } protons { artifact { id } } } } } } fragment Spec on Artifact { spec { containerGroups { name } } }`,
+    ];
+    for (const query of specs) {
+      const withSpecs = await page(query);
+      expect(withSpecs.queries).toHaveLength(1);
+      expect(readsSpecs(withSpecs.queries[0]!)).toBe(true);
+      expect(leavesSpecsOut(withSpecs.queries[0]!)).toBe(false);
+      const shown = withSpecs.data.workloads.edges.flatMap(({ node }) => [node.artifact, ...node.protons.map((p) => p.artifact)]).filter((a) => a.spec);
+      expect(shown.length).toBeGreaterThanOrEqual(30);
+      for (const a of shown) expect(a.spec).toEqual({ containerGroups: [{ name: 'default' }] });
+    }
+    // An artifact read beside the list shares the request's loader with the page's artifacts: its spec is answered.
+    const first = names.data.workloads.edges[0]!.node.artifact.id;
+    const beside = await page(`query($id: ID!) { workloads(first: 30) { edges { node { artifact { id name } } } } artifact(id: $id) { ... on Artifact { spec { containerGroups { name } } } } }`, { id: first });
+    expect(beside.data.artifact).toEqual({ spec: { containerGroups: [{ name: 'default' }] } });
+    expect(readsSpecs(beside.queries.find((q) => q.includes('as viewer_grants'))!)).toBe(true);
+  });
+
   it('reads the protons\' statistics in one more statement for the whole page', async () => {
     const owner = t.as({ sub: 'developer' });
     expect((await statements(owner, 2, true)).count).toBe(2);

@@ -1,5 +1,8 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
+import { createContextCache } from '@pothos/core';
+import DataLoader from 'dataloader';
+import type { ArtifactSpec } from '../../domain/artifact-spec.js';
 import type { Artifact } from '../../store/entities/index.js';
 import { encodeCursor } from '../../domain/cursor.js';
 import { builder } from '../builder.js';
@@ -10,6 +13,12 @@ import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../commo
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
+
+/** Artifacts' specs by id, batched per request, for an artifact read without its spec. */
+const specOf = createContextCache((ctx: GraphQLContext) => new DataLoader<string, ArtifactSpec>(async (ids) => {
+  const found = new Map((await ctx.services.artifacts.loadMany(ctx.em, ctx.viewer, ids)).map((a) => [a.id, a.spec]));
+  return ids.map((id) => found.get(id) ?? new NotFoundError('Artifact', id));
+}));
 
 export const ArtifactNode = builder.loadableNode('Artifact', {
   description: 'What runs: a container spec, draft (mutable) or locked (immutable, versioned).',
@@ -23,7 +32,12 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
     status: t.field({ type: ArtifactStatusEnum, resolve: (a) => a.status }),
     version: t.int({ nullable: true, description: 'Assigned when the artifact is locked: the next version of its repository.', resolve: (a) => a.version ?? null }),
     repositoryId: t.id({ description: 'The lineage this artifact belongs to; clones share it.', resolve: (a) => a.repository.id }),
-    spec: t.field({ type: ArtifactSpecRef, resolve: (a) => a.spec }),
+    spec: t.field({
+      type: ArtifactSpecRef,
+      // A list's page leaves specs out when the operation names none (ADR 0061 decision 19): one
+      // read without it is loaded here rather than answered wrong.
+      resolve: (a, _args, ctx) => (a.spec as ArtifactSpec | null) ?? specOf(ctx).load(a.id),
+    }),
     createdAt: t.field({ type: 'DateTime', resolve: (a) => a.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (a) => a.updatedAt }),
     lockedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.lockedAt ?? null }),

@@ -67,3 +67,27 @@ export function operationSelectsWithin(info: GraphQLResolveInfo, parent: string,
   known.set(key, result);
   return result;
 }
+
+const anywhereInOperation = new WeakMap<object, Map<string, boolean>>();
+
+/**
+ * Whether the operation being executed selects a field named `name` anywhere in it (through
+ * fragments too, on any type): what a resolver may leave out of a read whose objects other
+ * fields of the operation share (a request's loaders). Worked out once per operation and name;
+ * `@skip`/`@include` are not evaluated.
+ */
+export function operationSelectsAnywhere(info: GraphQLResolveInfo, name: string): boolean {
+  let known = anywhereInOperation.get(info.operation);
+  if (!known) anywhereInOperation.set(info.operation, (known = new Map()));
+  const cached = known.get(name);
+  if (cached !== undefined) return cached;
+  const within = (set: SelectionSetNode | undefined): boolean =>
+    (set?.selections ?? []).some((selection) =>
+      selection.kind === Kind.FIELD ? selection.name.value === name || within(selection.selectionSet)
+        : selection.kind === Kind.INLINE_FRAGMENT ? within(selection.selectionSet)
+        // Every fragment of the document is looked at below, whether spread or not.
+        : false);
+  const result = within(info.operation.selectionSet) || Object.values(info.fragments).some((fragment) => within(fragment.selectionSet));
+  known.set(name, result);
+  return result;
+}

@@ -18,7 +18,7 @@ import { WorkloadEventRef } from '../event/event.type.js';
 import { ProtonRef, workloadLifecycles } from '../proton/proton.type.js';
 import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
-import { selectsAnyFieldBelow, selectsField } from '../common/selection.js';
+import { operationSelectsAnywhere, selectsAnyFieldBelow, selectsField } from '../common/selection.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -205,11 +205,14 @@ builder.queryFields((t) => ({
         // statement then costs about 40% less (ADR 0061 decision 13).
         const withCount = selectsField(info, 'totalCount');
         const { withRelations, withReplacements, withGrants } = pageOptions(info);
+        // Specs only when the operation names one anywhere: the page's artifacts prime the
+        // request's artifact loader, which any other field may read (ADR 0061 decision 19).
+        const withSpecs = operationSelectsAnywhere(info, 'spec');
         let totalCount: number | undefined;
         const connection = await resolveCursorConnection<Promise<Workload[]>>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
-            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants });
+            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs });
             totalCount = page.totalCount;
             return primeWorkloadPage(ctx, page);
           },

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { execute, parse } from 'graphql';
+import { describe, expect, it } from 'vitest';
+import { userViewer } from '../../src/auth/viewer.js';
+import type { GraphQLContext } from '../../src/graphql/context.js';
+import { buildSchema } from '../../src/graphql/schema.js';
+import { createAccessLoaders } from '../../src/service/access-loaders.js';
+import type { WorkloadPage } from '../../src/service/workload.service.js';
+
+/**
+ * A list's page leaves its artifacts' specs out when the operation names no `spec` (ADR 0061
+ * decision 19); the page's artifacts prime the request's loader. Should an artifact without its
+ * spec ever reach `Artifact.spec`, the field loads it (through the artifact service, as the
+ * caller) rather than answering null or a wrong spec. Here a service hands over such a view.
+ */
+const schema = buildSchema();
+const spec = { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'registry.example/app:1', primary: true }] }] };
+
+function read(loaded: string[][]) {
+  const workloadId = randomUUID();
+  const artifactId = randomUUID();
+  const page = {
+    workloads: [{ id: workloadId, name: 'w', status: 'running', artifact: { id: artifactId }, lifecycle: null }],
+    protons: new Map([[workloadId, []]]),
+    // Read by a page without specs.
+    artifacts: [{ id: artifactId, name: 'a', status: 'draft', version: null, spec: null }],
+    workloadRoles: new Map([[workloadId, 'OWNER']]),
+    artifactRoles: new Map([[artifactId, 'OWNER']]),
+  } as unknown as WorkloadPage;
+  const viewer = userViewer('developer');
+  const contextValue = {
+    viewer,
+    em: {} as never,
+    services: {
+      workloads: { view: async () => page },
+      artifacts: {
+        loadMany: async (_em: unknown, who: { userId: string }, ids: readonly string[]) => {
+          expect(who.userId).toBe('developer');
+          loaded.push([...ids]);
+          return ids.map((id) => ({ id, spec }));
+        },
+      },
+    },
+    access: createAccessLoaders(() => {
+      throw new Error('a primed role needs no database');
+    }, viewer),
+    publicBaseUrl: 'http://api.test',
+    live: {} as never,
+  } as unknown as GraphQLContext;
+  return execute({
+    schema,
+    document: parse(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { name spec { containerGroups { containers { imageUri } } } } } } }`),
+    variableValues: { id: encodeGlobalID('Workload', workloadId) },
+    contextValue,
+  });
+}
+
+describe("an artifact's spec", () => {
+  it('is loaded for an artifact that was read without it', async () => {
+    const loaded: string[][] = [];
+    const result = await read(loaded);
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ workload: { artifact: { name: 'a', spec: { containerGroups: [{ containers: [{ imageUri: 'registry.example/app:1' }] }] } } } });
+    expect(loaded).toHaveLength(1);
+  });
+});
