@@ -58,11 +58,15 @@ export function rowReader<T extends object>(em: EntityManager, entity: EntityNam
 
 /**
  * The columns `rowReader` reads of `entity`'s table, as a select list under `alias`
- * (`w.id, w.name, ...`): a statement that names them keeps its result's shape when a migration
- * adds a column, as a prepared statement must (`queryRows`' `prepared`).
+ * (`w.id, w.name, ...`), but the properties in `omit`: a statement that names them keeps its
+ * result's shape when a migration adds a column, as a prepared statement must (`queryRows`'
+ * `prepared`), and reads no more than its reader takes.
  */
-export function selectColumns<T extends object>(em: EntityManager, entity: EntityName<T>, alias: string): string {
-  return columnsOf(em.getMetadata(entity) as EntityMetadata).map(([, column]) => `${alias}.${column}`).join(', ');
+export function selectColumns<T extends object>(em: EntityManager, entity: EntityName<T>, alias: string, omit: ReadonlySet<string> = new Set()): string {
+  return columnsOf(em.getMetadata(entity) as EntityMetadata)
+    .filter(([property]) => !omit.has(property))
+    .map(([, column]) => `${alias}.${column}`)
+    .join(', ');
 }
 
 /**

@@ -66,6 +66,9 @@ export interface WorkloadOrder {
   direction: SortDirection;
 }
 
+/** The artifact's properties a page leaves out without `withSpecs`. */
+const WITHOUT_SPEC: ReadonlySet<string> = new Set(['spec']);
+
 /** The columns a list orders by: fixed, never from input. */
 const ORDER_COLUMNS: Record<WorkloadOrderField, string> = { createdAt: 'created_at', updatedAt: 'updated_at', name: 'name' };
 
@@ -150,8 +153,10 @@ export async function readWorkloadPage(
 ): Promise<WorkloadPage> {
   const match = who.isPlatformAdmin ? null : grantMatchSql(who);
   const withRelations = options.withRelations ?? true;
-  // An artifact's spec is most of its row (a container group's images, commands, variables).
-  const artifactJson = (alias: string) => (options.withSpecs ?? true ? `to_jsonb(${alias})` : `to_jsonb(${alias}) - 'spec'`);
+  // An artifact as JSON of the columns its reader takes: its spec (most of the row: a container
+  // group's images, commands, variables) only when asked for; left out, it is not even read.
+  const artifactJson = (alias: string) =>
+    `(select row_to_json(r) from (select ${selectColumns(em, ArtifactEntity, alias, options.withSpecs ?? true ? undefined : WITHOUT_SPEC)}) r)`;
   const grantsOf = (table: string, column: string, key: string) =>
     match
       ? `(select json_agg(json_build_object('subjectType', g.subject_type, 'subjectId', g.subject_id, 'role', g.role))

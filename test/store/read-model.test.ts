@@ -8,7 +8,7 @@ import { defineEntity, p } from '@mikro-orm/core';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ArtifactEntity, ProtonEntity, WorkloadEntity } from '../../src/store/entities/index.js';
-import { rowColumns, rowReader } from '../../src/store/read-model.js';
+import { rowColumns, rowReader, selectColumns } from '../../src/store/read-model.js';
 import { queryRows } from '../../src/store/sql.js';
 import { describeEachDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
@@ -56,9 +56,14 @@ describeEachDatabase('plain views of rows', (backend) => {
         if (prop.kind === 'scalar') expected[prop.name] = managed[prop.name] ?? null;
         if (prop.kind === 'm:1') expected[prop.name] = { id: (managed[prop.name] as { id: string }).id };
       }
+      // As a page carries a related row: JSON of the columns the reader takes, named.
+      const { named } = (await queryRows<{ named: Record<string, unknown> }>(
+        em, `select (select row_to_json(r) from (select ${selectColumns(em, entity as typeof WorkloadEntity, 'x')}) r) as named from ${table} x where ${key} = ?`, [keyValue],
+      ))[0]!;
       const read = rowReader(em, entity as typeof WorkloadEntity);
       expect(read(row!)).toEqual(expected);
       expect(read(typeof j === 'string' ? JSON.parse(j) : j)).toEqual(expected);
+      expect(read(typeof named === 'string' ? JSON.parse(named) : named)).toEqual(expected);
       // Every kind was exercised: a date, a JSON object and a reference are present on each.
       expect(Object.values(expected).some((v) => v instanceof Date)).toBe(true);
       expect(Object.values(expected).some((v) => v !== null && typeof v === 'object' && !(v instanceof Date) && !('id' in v))).toBe(true);
