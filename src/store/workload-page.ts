@@ -168,9 +168,11 @@ export async function readWorkloadPage(
       ? [
           `(select ${artifactJson('a')} from artifact a where a.id = w.artifact_id) as artifact_row`,
           `${grantsOf('artifact_shared_role', 'artifact_id', 'w.artifact_id')} as artifact_grants`,
-          `(select coalesce(json_agg(to_jsonb(p) || jsonb_build_object(
-          'artifact_row', case when p.artifact_id = w.artifact_id then null else (select ${artifactJson('pa')} from artifact pa where pa.id = p.artifact_id) end,
-          'artifact_grants', case when p.artifact_id = w.artifact_id then null else ${grantsOf('artifact_shared_role', 'artifact_id', 'p.artifact_id')} end)
+          // Each proton as JSON of its reader's columns and, where it runs another artifact than
+          // the workload's, that artifact and the caller's grants on it.
+          `(select coalesce(json_agg((select row_to_json(r) from (select ${selectColumns(em, ProtonEntity, 'p')},
+          case when p.artifact_id = w.artifact_id then null else (select ${artifactJson('pa')} from artifact pa where pa.id = p.artifact_id) end as artifact_row,
+          case when p.artifact_id = w.artifact_id then null else ${grantsOf('artifact_shared_role', 'artifact_id', 'p.artifact_id')} end as artifact_grants) r)
         order by p.role asc, p.created_at asc), '[]'::json)
         from proton p where p.workload_id = w.id and p.removed_at is null) as proton_rows`,
         ]
