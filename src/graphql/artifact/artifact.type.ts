@@ -50,6 +50,25 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
   }),
 });
 
+/**
+ * The artifacts this request's reads handed over (a list's page, a create's draft), by id: a
+ * field that refers to one returns it at once instead of its id (which the loader would answer
+ * with a promise). The loader is primed too, for `node` and `artifact(id:)`.
+ */
+const knownArtifacts = createContextCache((_ctx: GraphQLContext) => new Map<string, Artifact>());
+
+export function primeArtifact(ctx: GraphQLContext, artifact: Artifact): void {
+  const known = knownArtifacts(ctx);
+  if (known.has(artifact.id)) return;
+  known.set(artifact.id, artifact);
+  ArtifactNode.getDataloader(ctx).prime(artifact.id, artifact);
+}
+
+/** The artifact a read of this request handed over, else its id (for the loader). */
+export function artifactOrId(ctx: GraphQLContext, id: string): Artifact | string {
+  return knownArtifacts(ctx).get(id) ?? id;
+}
+
 const ArtifactOrderFieldEnum = builder.enumType('ArtifactOrderField', {
   values: { CREATED_AT: { value: 'createdAt' }, UPDATED_AT: { value: 'updatedAt' }, NAME: { value: 'name' } } as const,
 });

@@ -10,7 +10,7 @@ import { ARTIFACT_COMPLEXITY, PROTONS_COMPLEXITY } from '../cost.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
-import { ArtifactNode } from '../artifact/artifact.type.js';
+import { ArtifactNode, artifactOrId, primeArtifact } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
 import { ConflictError, ForbiddenError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
@@ -19,6 +19,7 @@ import { ProtonRef, workloadLifecycles } from '../proton/proton.type.js';
 import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import { operationSelectsAnywhere, selectsAnyFieldBelow, selectsField } from '../common/selection.js';
+import { PrimedLoader } from '../common/primed.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -33,7 +34,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', resolve: (w) => w.statusReason ?? null }),
     statusMessage: t.string({ nullable: true, resolve: (w) => w.statusMessage ?? null }),
     importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
-    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w) => w.artifact.id }),
+    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w, _args, ctx) => artifactOrId(ctx, w.artifact.id) }),
     runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
     protons: t.field({
       type: [ProtonRef],
@@ -76,7 +77,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
 
 /** The current protons of workloads, batched per request; a list primes it with its page. */
 const protonsOfWorkload = createContextCache(
-  (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids)),
+  (ctx: GraphQLContext) => new PrimedLoader(new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids))),
 );
 
 /** The replacements of workloads (newest first), batched per request; a page that read them primes it. */
@@ -121,8 +122,7 @@ function primeWorkloadPage(ctx: GraphQLContext, page: WorkloadPage): Workload[] 
  * roles are not the caller's. The auth scopes then check the caller's own roles.
  */
 export function primeWorkloadRows(ctx: GraphQLContext, page: WorkloadPage): Workload[] {
-  const artifacts = ArtifactNode.getDataloader(ctx);
-  for (const a of page.artifacts) artifacts.prime(a.id, a);
+  for (const a of page.artifacts) primeArtifact(ctx, a);
   const protons = protonsOfWorkload(ctx);
   for (const [id, list] of page.protons) protons.prime(id, list);
   if (page.replacements) {
@@ -279,7 +279,7 @@ builder.mutationFields((t) => ({
       ctx.access.workloadRole.prime(workload.id, 'OWNER');
       protonsOfWorkload(ctx).prime(workload.id, protons);
       if (input.artifactId == null) {
-        ArtifactNode.getDataloader(ctx).prime(workload.artifact.id, workload.artifact);
+        primeArtifact(ctx, workload.artifact);
         ctx.access.artifactRole.prime(workload.artifact.id, 'OWNER');
       }
       return workload;
