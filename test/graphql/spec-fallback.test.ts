@@ -3,10 +3,9 @@ import { encodeGlobalID } from '@pothos/plugin-relay';
 import { execute, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
-import type { GraphQLContext } from '../../src/graphql/context.js';
 import { buildSchema } from '../../src/graphql/schema.js';
-import { createAccessLoaders } from '../../src/service/access-loaders.js';
 import type { WorkloadPage } from '../../src/service/workload.service.js';
+import { schemaContext } from '../support/schema-context.js';
 
 /**
  * A list's page leaves its artifacts' specs out when the operation names no `spec` (ADR 0061
@@ -28,26 +27,16 @@ function read(loaded: string[][]) {
     workloadRoles: new Map([[workloadId, 'OWNER']]),
     artifactRoles: new Map([[artifactId, 'OWNER']]),
   } as unknown as WorkloadPage;
-  const viewer = userViewer('developer');
-  const contextValue = {
-    viewer,
-    em: {} as never,
-    services: {
-      workloads: { view: async () => page },
-      artifacts: {
-        loadMany: async (_em: unknown, who: { userId: string }, ids: readonly string[]) => {
-          expect(who.userId).toBe('developer');
-          loaded.push([...ids]);
-          return ids.map((id) => ({ id, spec }));
-        },
+  const contextValue = schemaContext(userViewer('developer'), {
+    workloads: { view: async () => page },
+    artifacts: {
+      loadMany: async (_em: unknown, who: { userId: string }, ids: readonly string[]) => {
+        expect(who.userId).toBe('developer');
+        loaded.push([...ids]);
+        return ids.map((id) => ({ id, spec }));
       },
     },
-    access: createAccessLoaders(() => {
-      throw new Error('a primed role needs no database');
-    }, viewer),
-    publicBaseUrl: 'http://api.test',
-    live: {} as never,
-  } as unknown as GraphQLContext;
+  });
   return execute({
     schema,
     document: parse(`query($id: ID!) { workload(id: $id) { ... on Workload { artifact { name spec { containerGroups { containers { imageUri } } } } } } }`),

@@ -4,10 +4,9 @@ import { execute, parse, type ExecutionResult } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import type { SharingRole } from '../../src/domain/model.js';
-import type { GraphQLContext } from '../../src/graphql/context.js';
 import { buildSchema } from '../../src/graphql/schema.js';
-import { createAccessLoaders } from '../../src/service/access-loaders.js';
 import type { WorkloadPage } from '../../src/service/workload.service.js';
+import { schemaContext } from '../support/schema-context.js';
 
 /**
  * The auth scopes on Workload, Artifact and Proton are defense in depth: the services already
@@ -36,17 +35,7 @@ function pageOf(workloadRole: SharingRole | null, artifactRole: SharingRole | nu
 }
 
 async function read(page: WorkloadPage, workloadId: string, selection: string): Promise<ExecutionResult> {
-  const viewer = userViewer('mallory');
-  const contextValue = {
-    viewer,
-    em: {} as never,
-    services: { workloads: { view: async () => page } },
-    access: createAccessLoaders(() => {
-      throw new Error('a primed role needs no database');
-    }, viewer),
-    publicBaseUrl: 'http://api.test',
-    live: {} as never,
-  } as unknown as GraphQLContext;
+  const contextValue = schemaContext(userViewer('mallory'), { workloads: { view: async () => page } });
   return execute({
     schema,
     document: parse(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { ${selection} } } }`),
