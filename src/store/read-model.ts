@@ -20,8 +20,12 @@ const reference: Convert = (value) => (value == null ? null : { id: value });
 
 const readers = new WeakMap<EntityMetadata, RowReader<unknown>>();
 
-/** How each column of `meta` becomes its property; refuses a property type it does not know. */
+const columnLists = new WeakMap<EntityMetadata, [property: string, column: string, convert: Convert][]>();
+
+/** How each column of `meta` becomes its property, worked out once per entity; refuses a property type it does not know. */
 function columnsOf(meta: EntityMetadata): [property: string, column: string, convert: Convert][] {
+  const known = columnLists.get(meta);
+  if (known) return known;
   const columns: [string, string, Convert][] = [];
   for (const prop of meta.props) {
     if (prop.persist === false) continue;
@@ -37,6 +41,7 @@ function columnsOf(meta: EntityMetadata): [property: string, column: string, con
       columns.push([prop.name, prop.fieldNames[0]!, convert]);
     }
   }
+  columnLists.set(meta, columns);
   return columns;
 }
 

@@ -11,6 +11,7 @@ import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js'
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
+import { PrimedLoader } from '../common/primed.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
@@ -51,22 +52,18 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
 });
 
 /**
- * The artifacts this request's reads handed over (a list's page, a create's draft), by id: a
- * field that refers to one returns it at once instead of its id (which the loader would answer
- * with a promise). The loader is primed too, for `node` and `artifact(id:)`.
+ * The request's artifact loader, answering at once what a read handed over (a list's page, a
+ * create's draft): a field that refers to one returns it instead of a promise (`PrimedLoader`).
  */
-const knownArtifacts = createContextCache((_ctx: GraphQLContext) => new Map<string, Artifact>());
+const artifacts = createContextCache((ctx: GraphQLContext) => new PrimedLoader(ArtifactNode.getDataloader(ctx)));
 
 export function primeArtifact(ctx: GraphQLContext, artifact: Artifact): void {
-  const known = knownArtifacts(ctx);
-  if (known.has(artifact.id)) return;
-  known.set(artifact.id, artifact);
-  ArtifactNode.getDataloader(ctx).prime(artifact.id, artifact);
+  artifacts(ctx).prime(artifact.id, artifact);
 }
 
-/** The artifact a read of this request handed over, else its id (for the loader). */
-export function artifactOrId(ctx: GraphQLContext, id: string): Artifact | string {
-  return knownArtifacts(ctx).get(id) ?? id;
+/** The artifact `id` names: the one a read of this request handed over, at once, else loaded. */
+export function artifactOf(ctx: GraphQLContext, id: string): Artifact | Promise<Artifact> {
+  return artifacts(ctx).load(id);
 }
 
 const ArtifactOrderFieldEnum = builder.enumType('ArtifactOrderField', {

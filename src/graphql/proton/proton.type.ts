@@ -5,7 +5,7 @@ import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
 import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
-import { ArtifactNode, artifactOrId } from '../artifact/artifact.type.js';
+import { ArtifactNode, artifactOf } from '../artifact/artifact.type.js';
 import { ARTIFACT_COMPLEXITY } from '../cost.js';
 
 export const ProtonRef = builder.objectRef<Proton>('Proton');
@@ -20,7 +20,7 @@ builder.node(ProtonRef, {
     status: t.field({ type: ProtonStatusEnum, resolve: (p) => p.status }),
     statusReason: t.string({ nullable: true, description: 'The Kubernetes reason behind the status, e.g. CrashLoopBackOff.', resolve: (p) => p.statusReason ?? null }),
     statusMessage: t.string({ nullable: true, resolve: (p) => p.statusMessage ?? null }),
-    artifact: t.field({ type: ArtifactNode, complexity: ARTIFACT_COMPLEXITY, resolve: (p, _args, ctx) => artifactOrId(ctx, p.artifact.id) }),
+    artifact: t.field({ type: ArtifactNode, complexity: ARTIFACT_COMPLEXITY, resolve: (p, _args, ctx) => artifactOf(ctx, p.artifact.id) }),
     runtime: t.field({ type: WorkloadRuntimeRef, resolve: (p) => p.runtime }),
     createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
     updatedAt: t.field({ type: 'DateTime', resolve: (p) => p.updatedAt }),

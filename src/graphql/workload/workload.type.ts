@@ -10,7 +10,7 @@ import { ARTIFACT_COMPLEXITY, PROTONS_COMPLEXITY } from '../cost.js';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
-import { ArtifactNode, artifactOrId, primeArtifact } from '../artifact/artifact.type.js';
+import { ArtifactNode, artifactOf, primeArtifact } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
 import { ConflictError, ForbiddenError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
@@ -34,7 +34,7 @@ export const WorkloadNode = builder.loadableNode('Workload', {
     statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', resolve: (w) => w.statusReason ?? null }),
     statusMessage: t.string({ nullable: true, resolve: (w) => w.statusMessage ?? null }),
     importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
-    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w, _args, ctx) => artifactOrId(ctx, w.artifact.id) }),
+    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w, _args, ctx) => artifactOf(ctx, w.artifact.id) }),
     runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
     protons: t.field({
       type: [ProtonRef],
