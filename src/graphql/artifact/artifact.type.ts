@@ -1,5 +1,4 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
-import { resolveCursorConnection } from '@pothos/plugin-relay';
 import { createContextCache } from '@pothos/core';
 import DataLoader from 'dataloader';
 import type { ArtifactSpec } from '../../domain/artifact-spec.js';
@@ -12,6 +11,7 @@ import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, Q
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import { PrimedLoader } from '../common/primed.js';
+import { resolveLazyCursorConnection } from '../common/connection.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
@@ -109,7 +109,7 @@ builder.queryFields((t) => ({
         checkSearch(args.filter);
         const filter = { ...args.filter, repositoryId: args.filter?.repositoryId ?? null };
         const order = { field: args.orderBy?.field ?? 'createdAt', direction: args.orderBy?.direction ?? 'DESC' } as const;
-        const connection = await resolveCursorConnection<Promise<Artifact[]>>(
+        const connection = await resolveLazyCursorConnection<Artifact>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (a: Artifact) => cursorOf(a, order.field) },
           (page) => ctx.services.artifacts.list(ctx.em, ctx.viewer, filter, order, page),
         );

@@ -20,6 +20,7 @@ import { ArtifactSpecInput } from '../artifact/artifact-spec.type.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import { operationSelectsAnywhere, selectsAnyFieldBelow, selectsField } from '../common/selection.js';
 import { PrimedLoader } from '../common/primed.js';
+import { resolveLazyCursorConnection } from '../common/connection.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -209,7 +210,7 @@ builder.queryFields((t) => ({
         // request's artifact loader, which any other field may read (ADR 0061 decision 19).
         const withSpecs = operationSelectsAnywhere(info, 'spec');
         let totalCount: number | undefined;
-        const connection = await resolveCursorConnection<Promise<Workload[]>>(
+        const connection = await resolveLazyCursorConnection<Workload>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
             const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs });
