@@ -24,6 +24,7 @@ import { LiveStreams } from './transport/live-streams.js';
 import { SubscriptionFanOut } from './graphql/subscription/fan-out.js';
 import type { Config } from './config.js';
 import { createOperationContext, releaseRequestScope, type GraphQLContext } from './graphql/context.js';
+import { releaseOperationCachesPlugin } from './graphql/common/operation-cache.js';
 import { buildSchema } from './graphql/schema.js';
 import { bodyLimitPlugin } from './graphql/body-limit.js';
 import { authenticateBeforeParsing, introspectionPlugin } from './graphql/exposure.js';
@@ -245,6 +246,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       // First, so that what the limits below refuse is still counted and carries a request id.
       useRequestIds(logger),
       metrics.graphqlPlugin(),
+      // A query's or mutation's per-operation caches dropped with its result (ADR 0061 decision 22).
+      releaseOperationCachesPlugin,
       streams.plugin(),
       fanOut.plugin(),
       // Limits and budgets (README.md, "Limits"); they apply over HTTP, SSE and graphql-ws alike.

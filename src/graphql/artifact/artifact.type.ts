@@ -1,5 +1,5 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
-import { createContextCache } from '@pothos/core';
+import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import type { ArtifactSpec } from '../../domain/artifact-spec.js';
 import type { Artifact } from '../../store/entities/index.js';
@@ -16,7 +16,7 @@ import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '.
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
 /** Artifacts' specs by id, batched per request, for an artifact read without its spec. */
-const specOf = createContextCache((ctx: GraphQLContext) => new DataLoader<string, ArtifactSpec>(async (ids) => {
+const specOf = operationCache((ctx: GraphQLContext) => new DataLoader<string, ArtifactSpec>(async (ids) => {
   const found = new Map((await ctx.services.artifacts.loadMany(ctx.em, ctx.viewer, ids)).map((a) => [a.id, a.spec]));
   return ids.map((id) => found.get(id) ?? new NotFoundError('Artifact', id));
 }));
@@ -55,7 +55,7 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
  * The request's artifact loader, answering at once what a read handed over (a list's page, a
  * create's draft): a field that refers to one returns it instead of a promise (`PrimedLoader`).
  */
-const artifacts = createContextCache((ctx: GraphQLContext) => new PrimedLoader(ArtifactNode.getDataloader(ctx)));
+const artifacts = operationCache((ctx: GraphQLContext) => new PrimedLoader(ArtifactNode.getDataloader(ctx)));
 
 export function primeArtifact(ctx: GraphQLContext, artifact: Artifact): void {
   artifacts(ctx).prime(artifact.id, artifact);

@@ -1,4 +1,4 @@
-import { createContextCache } from '@pothos/core';
+import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import type { Proton } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
@@ -33,7 +33,7 @@ builder.node(ProtonRef, {
  * from. A list primes it with its page; otherwise each workload is looked up by id (the request's
  * identity map answers a workload the request already read).
  */
-export const workloadLifecycles = createContextCache(
+export const workloadLifecycles = operationCache(
   (ctx: GraphQLContext) =>
     new DataLoader((ids: readonly string[]) => Promise.all(ids.map((id) => ctx.services.workloads.lifecycleOf(ctx.em, id)))),
 );

@@ -10,7 +10,7 @@ import {
   type StatisticsPoint,
 } from '../../service/request-statistics.js';
 import type { StatisticsQuery } from '../../service/request-statistics.js';
-import { createContextCache } from '@pothos/core';
+import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import { builder } from '../builder.js';
 import type { GraphQLContext } from '../context.js';
@@ -98,7 +98,7 @@ type LoadedQuery = StatisticsQuery & { withProtons?: boolean };
  * workload's did not count). Only then: each proton's part sums the window's buckets again (a
  * month of minutes costs about twice the workload's alone).
  */
-const statisticsReads = createContextCache((ctx: GraphQLContext) => {
+const statisticsReads = operationCache((ctx: GraphQLContext) => {
   const loader: DataLoader<LoadedQuery, RequestStatisticsReport, string> = new DataLoader(
     async (queries: readonly LoadedQuery[]) => {
       const reports = await readRequestStatisticsBatch(ctx.em, queries);

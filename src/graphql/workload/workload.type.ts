@@ -1,5 +1,5 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
-import { createContextCache } from '@pothos/core';
+import { operationCache } from '../common/operation-cache.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import DataLoader from 'dataloader';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
@@ -77,17 +77,17 @@ export const WorkloadNode = builder.loadableNode('Workload', {
 });
 
 /** The current protons of workloads, batched per request; a list primes it with its page. */
-const protonsOfWorkload = createContextCache(
+const protonsOfWorkload = operationCache(
   (ctx: GraphQLContext) => new PrimedLoader(new DataLoader((ids: readonly string[]) => ctx.services.workloads.protonsOf(ctx.em, ids))),
 );
 
 /** The replacements of workloads (newest first), batched per request; a page that read them primes it. */
-export const replacementsOfWorkload = createContextCache(
+export const replacementsOfWorkload = operationCache(
   (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.replacementsOf(ctx.em, ids)),
 );
 
 /** The grants on workloads (oldest first), batched per request; a page that read them primes it. */
-export const sharedRolesOfWorkload = createContextCache(
+export const sharedRolesOfWorkload = operationCache(
   (ctx: GraphQLContext) => new DataLoader((ids: readonly string[]) => ctx.services.workloads.grantsOf(ctx.em, ids)),
 );
 

@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import { contextCacheSymbol } from '@pothos/core';
+import { encodeGlobalID } from '@pothos/plugin-relay';
+import { RequestCache } from '@pothos/plugin-scope-auth';
+import { createYoga } from 'graphql-yoga';
+import { describe, expect, it } from 'vitest';
+import { userViewer } from '../../src/auth/viewer.js';
+import { ArtifactNode } from '../../src/graphql/artifact/artifact.type.js';
+import { builder } from '../../src/graphql/builder.js';
+import { operationCache, releaseOperationCaches, releaseOperationCachesPlugin } from '../../src/graphql/common/operation-cache.js';
+import { createOperationContext, holdsRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
+import { buildSchema } from '../../src/graphql/schema.js';
+import type { WorkloadPage } from '../../src/service/workload.service.js';
+
+/**
+ * A query's or mutation's per-operation caches (its loaders' values, its auth scopes' results, its
+ * EntityManager and role loaders) are dropped once its result is complete (ADR 0061 decision 22):
+ * Pothos keeps them in WeakMaps keyed by the context, whose values V8's scavenger keeps alive
+ * until a full collection, so every page read was promoted to the old generation.
+ */
+const schema = buildSchema();
+
+function operation(loadedArtifacts: string[][]) {
+  const workloadId = randomUUID();
+  const artifactId = randomUUID();
+  const page = {
+    workloads: [{ id: workloadId, name: 'w', status: 'running', artifact: { id: artifactId }, lifecycle: null }],
+    protons: new Map([[workloadId, []]]),
+    artifacts: [{ id: artifactId, name: 'a', status: 'draft', version: null, spec: null }],
+    workloadRoles: new Map([[workloadId, 'OWNER']]),
+    artifactRoles: new Map([[artifactId, 'OWNER']]),
+  } as unknown as WorkloadPage;
+  const services = {
+    workloads: { view: async () => page },
+    artifacts: {
+      loadMany: async (_em: unknown, _who: unknown, ids: readonly string[]) => {
+        loadedArtifacts.push([...ids]);
+        return ids.map((id) => ({ id, name: 'a', status: 'draft', version: null, spec: null }));
+      },
+    },
+  };
+  const base = { viewer: userViewer('developer'), services, publicBaseUrl: 'http://api.test', live: {} } as never;
+  // As the app makes it: the request scope installed on Yoga's own context object.
+  const holder: { context?: GraphQLContext; probe?: object } = {};
+  const contextFactory = (initial: object) => {
+    holder.context = initial as GraphQLContext;
+    // The key Pothos' caches hold the operation's values under, and a stand-in holding it: what
+    // those caches still keep for the operation after it (the context itself moves on to a new key).
+    const key = {};
+    Object.assign(initial, { [contextCacheSymbol]: key });
+    holder.probe = { [contextCacheSymbol]: key };
+    return createOperationContext(initial, base, () => ({}) as never);
+  };
+  return { holder, contextFactory, workloadId, artifactId };
+}
+
+async function query(contextFactory: (initial: object) => GraphQLContext, workloadId: string, plugins = [releaseOperationCachesPlugin]) {
+  const yoga = createYoga({ schema, context: contextFactory, plugins, logging: false, maskedErrors: false });
+  const response = await yoga.fetch('http://api.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      query: 'query($id: ID!) { workload(id: $id) { ... on Workload { name protons { id } artifact { name } } } }',
+      variables: { id: encodeGlobalID('Workload', workloadId) },
+    }),
+  });
+  return (await response.json()) as { data?: unknown; errors?: unknown };
+}
+
+describe('per-operation caches', () => {
+  it('answer one value within an operation and a new one after it is released', () => {
+    let made = 0;
+    const cache = operationCache((_ctx: object) => ({ n: ++made }));
+    const context = {};
+    const first = cache(context);
+    expect(cache(context)).toBe(first);
+    releaseOperationCaches(context);
+    expect(cache(context)).not.toBe(first);
+    expect(made).toBe(2);
+  });
+
+  it("are dropped when a query's result is complete: its loaders' values, its scopes' results, its EntityManager and role loaders", async () => {
+    const loaded: string[][] = [];
+    const { holder, contextFactory, workloadId, artifactId } = operation(loaded);
+    const result = await query(contextFactory, workloadId);
+    const context = holder.context!;
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ workload: { name: 'w', protons: [], artifact: { name: 'a' } } });
+    // The page primed the artifact, so the query loaded none.
+    expect(loaded).toEqual([]);
+    expect(holdsRequestScope(context)).toBe(false);
+    // The artifact the page primed is no longer held: a load after the operation asks the service.
+    await ArtifactNode.getDataloader(holder.probe as never).load(artifactId);
+    expect(loaded).toEqual([[artifactId]]);
+    // The auth scopes' cache is a new one: the query's had evaluated the caller's scopes.
+    expect((RequestCache.fromContext(holder.probe!, builder as never) as unknown as { scopes?: unknown }).scopes).toBeUndefined();
+  });
+
+  it('keep what the operation cached while it runs when the plugin is not there (the failure this guards)', async () => {
+    const loaded: string[][] = [];
+    const { holder, contextFactory, workloadId, artifactId } = operation(loaded);
+    const result = await query(contextFactory, workloadId, []);
+    expect(result.errors).toBeUndefined();
+    const context = holder.context!;
+    await ArtifactNode.getDataloader(holder.probe as never).load(artifactId);
+    expect(loaded).toEqual([]);
+    expect((RequestCache.fromContext(holder.probe!, builder as never) as unknown as { scopes?: unknown }).scopes).toBeDefined();
+    expect(holdsRequestScope(context)).toBe(true);
+  });
+});
