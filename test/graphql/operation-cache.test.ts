@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { contextCacheSymbol } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { RequestCache } from '@pothos/plugin-scope-auth';
@@ -10,7 +9,7 @@ import { builder } from '../../src/graphql/builder.js';
 import { operationCache, releaseOperationCaches, releaseOperationCachesPlugin } from '../../src/graphql/common/operation-cache.js';
 import { createOperationContext, holdsRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
 import { buildSchema } from '../../src/graphql/schema.js';
-import type { WorkloadPage } from '../../src/service/workload.service.js';
+import { pageOfOne } from '../support/schema-context.js';
 
 /**
  * A query's or mutation's per-operation caches (its loaders' values, its auth scopes' results, its
@@ -21,15 +20,8 @@ import type { WorkloadPage } from '../../src/service/workload.service.js';
 const schema = buildSchema();
 
 function operation(loadedArtifacts: string[][]) {
-  const workloadId = randomUUID();
-  const artifactId = randomUUID();
-  const page = {
-    workloads: [{ id: workloadId, name: 'w', status: 'running', artifact: { id: artifactId }, lifecycle: null }],
-    protons: new Map([[workloadId, []]]),
-    artifacts: [{ id: artifactId, name: 'a', status: 'draft', version: null, spec: null }],
-    workloadRoles: new Map([[workloadId, 'OWNER']]),
-    artifactRoles: new Map([[artifactId, 'OWNER']]),
-  } as unknown as WorkloadPage;
+  // Read by a page without specs.
+  const { page, workloadId, artifactId } = pageOfOne();
   const services = {
     workloads: { view: async () => page },
     artifacts: {

@@ -1,11 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { execute, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import { buildSchema } from '../../src/graphql/schema.js';
-import type { WorkloadPage } from '../../src/service/workload.service.js';
-import { schemaContext } from '../support/schema-context.js';
+import { pageOfOne, schemaContext } from '../support/schema-context.js';
 
 /**
  * A list's page leaves its artifacts' specs out when the operation names no `spec` (ADR 0061
@@ -17,16 +15,8 @@ const schema = buildSchema();
 const spec = { containerGroups: [{ name: 'default', containers: [{ name: 'app', imageUri: 'registry.example/app:1', primary: true }] }] };
 
 function read(loaded: string[][]) {
-  const workloadId = randomUUID();
-  const artifactId = randomUUID();
-  const page = {
-    workloads: [{ id: workloadId, name: 'w', status: 'running', artifact: { id: artifactId }, lifecycle: null }],
-    protons: new Map([[workloadId, []]]),
-    // Read by a page without specs.
-    artifacts: [{ id: artifactId, name: 'a', status: 'draft', version: null, spec: null }],
-    workloadRoles: new Map([[workloadId, 'OWNER']]),
-    artifactRoles: new Map([[artifactId, 'OWNER']]),
-  } as unknown as WorkloadPage;
+  // Read by a page without specs.
+  const { page, workloadId, artifactId } = pageOfOne();
   const contextValue = schemaContext(userViewer('developer'), {
     workloads: { view: async () => page },
     artifacts: {
