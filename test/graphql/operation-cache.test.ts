@@ -2,14 +2,16 @@ import { contextCacheSymbol } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
 import { RequestCache } from '@pothos/plugin-scope-auth';
 import { createYoga } from 'graphql-yoga';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import { ArtifactNode } from '../../src/graphql/artifact/artifact.type.js';
 import { builder } from '../../src/graphql/builder.js';
 import { operationCache, releaseOperationCaches, releaseOperationCachesPlugin } from '../../src/graphql/common/operation-cache.js';
 import { createOperationContext, holdsRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
 import { buildSchema } from '../../src/graphql/schema.js';
+import { describeEachDatabase } from '../support/backends.js';
 import { pageOfOne } from '../support/schema-context.js';
+import { startTestApp, tokenFor, type TestApp } from '../support/test-app.js';
 
 /**
  * A query's or mutation's per-operation caches (its loaders' values, its auth scopes' results, its
@@ -98,5 +100,25 @@ describe('per-operation caches', () => {
     expect(loaded).toEqual([]);
     expect((RequestCache.fromContext(holder.probe!, builder as never) as unknown as { scopes?: unknown }).scopes).toBeDefined();
     expect(holdsRequestScope(context)).toBe(true);
+  });
+});
+
+describeEachDatabase('the app', (backend) => {
+  let t: TestApp | undefined;
+  beforeAll(async () => {
+    t = await startTestApp(backend);
+  });
+  afterAll(() => t?.stop());
+
+  it("releases a query's operation caches once its result is complete", async () => {
+    const query = '{ workloads(first: 5) { edges { node { id protons { id } } } } }';
+    const request = new Request('http://localhost/graphql', { method: 'POST', headers: { authorization: `Bearer ${await tokenFor({ sub: 'alice' })}` } });
+    // As the WebSocket transport runs an operation: the app's own plugins around one execution.
+    const enveloped = t!.app.yoga.getEnveloped({ request, params: { query } });
+    const contextValue = await enveloped.contextFactory();
+    const result = await enveloped.execute({ schema: enveloped.schema, document: enveloped.parse(query), contextValue });
+    expect(result).toMatchObject({ data: { workloads: { edges: [] } } });
+    // The list read through the operation's EntityManager; it is let go with the result.
+    expect(holdsRequestScope(contextValue)).toBe(false);
   });
 });
