@@ -1,4 +1,6 @@
-import { contextCacheSymbol } from '@pothos/core';
+import { contextCacheSymbol, createContextCache } from '@pothos/core';
+import { clearAllDataLoaders } from '@pothos/plugin-dataloader';
+import { RequestCache } from '@pothos/plugin-scope-auth';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Viewer } from '../auth/viewer.js';
 import type { AdmissionPlace } from './admission.js';
@@ -92,17 +94,41 @@ export function installRequestScope(context: object, fork: () => EntityManager, 
   Object.defineProperties(context, scopeAccessors);
 }
 
+/** The operation caches made by {@link operationCache}, each able to drop an operation's entry. */
+const operationCaches: { delete(context: object): void }[] = [];
+
 /**
- * Drops the operation's EntityManager, role loaders and Pothos caches; the next use creates fresh
- * ones, which show the database as it is then and check the caller's roles as they are then.
+ * A per-operation cache (Pothos' `createContextCache`: one value per GraphQL context) whose entry
+ * {@link releaseRequestScope} drops.
+ */
+export function operationCache<T, C extends object>(create: (context: C) => T): (context: C) => T {
+  const cache = createContextCache(create);
+  operationCaches.push(cache as unknown as { delete(context: object): void });
+  return cache;
+}
+
+/**
+ * Drops the operation's EntityManager, role loaders and per-operation caches (ours and Pothos'
+ * loaders and auth scopes); the next use creates fresh ones, which show the database as it is then
+ * and check the caller's roles as they are then. A query or mutation is released once its result is
+ * complete, a subscription between payloads.
+ *
+ * The caches' entries are deleted, not only left behind a new key: Pothos keeps them in
+ * module-wide WeakMaps keyed by the context, and V8's scavenger keeps a WeakMap's values alive
+ * until a full collection even when their key died young, so every list's page (its rows, views
+ * and loader maps) was promoted to the old generation and copied on the way (ADR 0061 decision 22).
  */
 export function releaseRequestScope(context: object): void {
+  RequestCache.clearForContext(context);
+  // Pothos' loaders stay in its caches (only their values are cleared); their batch functions
+  // hold the context, which lets go of its EntityManager and role loaders below.
+  clearAllDataLoaders(context);
+  for (const cache of operationCaches) cache.delete(context);
   const state = (context as Partial<Scoped>)[scopeState];
   if (!state) return;
   state.em = undefined;
   state.access = undefined;
-  // Pothos keys its per-request caches (dataloaders, auth scopes) weakly by the object under this
-  // symbol: a new key lets the old caches be collected.
+  // A new key for Pothos' caches: the next use of any of them starts afresh.
   Object.assign(context, { [contextCacheSymbol]: {} });
 }
 

@@ -1,11 +1,10 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
-import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import type { ArtifactSpec } from '../../domain/artifact-spec.js';
 import type { Artifact } from '../../store/entities/index.js';
 import { encodeCursor } from '../../domain/cursor.js';
 import { builder } from '../builder.js';
-import type { GraphQLContext } from '../context.js';
+import { operationCache, type GraphQLContext } from '../context.js';
 import { ArtifactStatusEnum, OrderDirectionEnum } from '../common/enums.type.js';
 import { ConflictError, ForbiddenError, InvalidTransitionError, NotFoundError, QuotaExceededError, ValidationError } from '../../domain/errors.js';
 import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../common/errors.type.js';

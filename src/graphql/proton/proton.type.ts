@@ -1,8 +1,7 @@
-import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import type { Proton } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
-import type { GraphQLContext } from '../context.js';
+import { operationCache, type GraphQLContext } from '../context.js';
 import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
 import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode, artifactOf } from '../artifact/artifact.type.js';

@@ -10,10 +10,9 @@ import {
   type StatisticsPoint,
 } from '../../service/request-statistics.js';
 import type { StatisticsQuery } from '../../service/request-statistics.js';
-import { operationCache } from '../common/operation-cache.js';
 import DataLoader from 'dataloader';
 import { builder } from '../builder.js';
-import type { GraphQLContext } from '../context.js';
+import { operationCache, type GraphQLContext } from '../context.js';
 import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
 import { operationSelectsWithin } from '../common/selection.js';

@@ -1,5 +1,4 @@
 import { RULEBOOK } from '../../domain/rulebook.js';
-import { operationCache } from '../common/operation-cache.js';
 import { resolveCursorConnection } from '@pothos/plugin-relay';
 import DataLoader from 'dataloader';
 import { GraphQLError, type GraphQLResolveInfo } from 'graphql';
@@ -8,7 +7,7 @@ import { encodeCursor } from '../../domain/cursor.js';
 import type { WorkloadOrderField, WorkloadPage } from '../../service/workload.service.js';
 import { ARTIFACT_COMPLEXITY, PROTONS_COMPLEXITY } from '../cost.js';
 import { builder } from '../builder.js';
-import type { GraphQLContext } from '../context.js';
+import { operationCache, type GraphQLContext } from '../context.js';
 import { WorkloadRuntimeInput, WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode, artifactOf, primeArtifact } from '../artifact/artifact.type.js';
 import { ArtifactStatusEnum, ImportanceEnum, OrderDirectionEnum, WorkloadStatusEnum } from '../common/enums.type.js';
