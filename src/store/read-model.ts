@@ -18,7 +18,14 @@ const date: Convert = (value) => (value == null ? null : value instanceof Date ?
 const json: Convert = (value) => (value == null ? null : jsonColumn(value));
 const reference: Convert = (value) => (value == null ? null : { id: value });
 
-const readers = new WeakMap<EntityMetadata, RowReader<unknown>>();
+/** Each entity's readers: of every column (key ''), and of the sets of properties asked for (`only`). */
+const readers = new WeakMap<EntityMetadata, Map<string, RowReader<unknown>>>();
+
+/**
+ * How many readers (and select lists) of subsets of its properties an entity keeps: the subsets
+ * come from the operations clients send, so the caches are bounded (emptied when full).
+ */
+const SUBSETS_KEPT = 64;
 
 const columnLists = new WeakMap<EntityMetadata, [property: string, column: string, convert: Convert][]>();
 
@@ -45,15 +52,31 @@ function columnsOf(meta: EntityMetadata): [property: string, column: string, con
   return columns;
 }
 
-/** The reader of `entity`'s rows (column names as in its table), made once per entity. */
-export function rowReader<T extends object>(em: EntityManager, entity: EntityName<T>): RowReader<T> {
+/**
+ * The reader of `entity`'s rows (column names as in its table), made once per entity and set of
+ * properties: of `only` those (a view then has no other property), else of every column.
+ */
+export function rowReader<T extends object>(em: EntityManager, entity: EntityName<T>, only?: ReadonlySet<string>): RowReader<T> {
   const meta = em.getMetadata(entity) as EntityMetadata;
-  let reader = readers.get(meta);
+  let kept = readers.get(meta);
+  if (!kept) readers.set(meta, (kept = new Map()));
+  const key = only ? subsetKey(only) : '';
+  let reader = kept.get(key);
   if (!reader) {
-    reader = compileReader(columnsOf(meta));
-    readers.set(meta, reader);
+    if (kept.size >= SUBSETS_KEPT) kept.clear();
+    reader = compileReader(columnsOf(meta).filter(([property]) => !only || only.has(property)));
+    kept.set(key, reader);
   }
   return reader as RowReader<T>;
+}
+
+const subsetKeys = new WeakMap<ReadonlySet<string>, string>();
+
+/** A set of properties as a cache key (the same for the same properties in any order). */
+function subsetKey(only: ReadonlySet<string>): string {
+  let key = subsetKeys.get(only);
+  if (key === undefined) subsetKeys.set(only, (key = ' ' + [...only].sort().join(' ')));
+  return key;
 }
 
 /**
@@ -75,20 +98,27 @@ function compileReader(columns: readonly [property: string, column: string, conv
 
 /**
  * The columns `rowReader` reads of `entity`'s table, as a select list under `alias`
- * (`w.id, w.name, ...`), but the properties in `omit`: a statement that names them keeps its
- * result's shape when a migration adds a column, as a prepared statement must (`queryRows`'
- * `prepared`), and reads no more than its reader takes.
+ * (`w.id, w.name, ...`), but the properties in `omit`, and of `only` those when given: a
+ * statement that names them keeps its result's shape when a migration adds a column, as a prepared
+ * statement must (`queryRows`' `prepared`), and reads no more than its reader takes.
  */
-export function selectColumns<T extends object>(em: EntityManager, entity: EntityName<T>, alias: string, omit: ReadonlySet<string> = new Set()): string {
+export function selectColumns<T extends object>(
+  em: EntityManager,
+  entity: EntityName<T>,
+  alias: string,
+  omit: ReadonlySet<string> = new Set(),
+  only?: ReadonlySet<string>,
+): string {
   const meta = em.getMetadata(entity) as EntityMetadata;
   let lists = selectLists.get(meta);
   if (!lists) selectLists.set(meta, (lists = new Map()));
-  // Aliases and omitted properties are the store's own (a handful): the lists stay few.
-  const key = omit.size === 0 ? alias : `${alias} ${[...omit].join(' ')}`;
+  // Aliases and omitted properties are the store's own (a handful); the subsets come from operations.
+  const key = `${alias}${omit.size === 0 ? '' : ` -${[...omit].join(' -')}`}${only ? subsetKey(only) : ''}`;
   let list = lists.get(key);
   if (list === undefined) {
+    if (lists.size >= SUBSETS_KEPT) lists.clear();
     list = columnsOf(meta)
-      .filter(([property]) => !omit.has(property))
+      .filter(([property]) => !omit.has(property) && (!only || only.has(property)))
       .map(([, column]) => `${alias}.${column}`)
       .join(', ');
     lists.set(key, list);

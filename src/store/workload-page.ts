@@ -155,8 +155,9 @@ export async function readWorkloadPage(
   const withRelations = options.withRelations ?? true;
   // An artifact as JSON of the columns its reader takes: its spec (most of the row: a container
   // group's images, commands, variables) only when asked for; left out, it is not even read.
+  const columns = checkedColumns(options.columns);
   const artifactJson = (alias: string) =>
-    `(select row_to_json(r) from (select ${selectColumns(em, ArtifactEntity, alias, options.withSpecs ?? true ? undefined : WITHOUT_SPEC)}) r)`;
+    `(select row_to_json(r) from (select ${selectColumns(em, ArtifactEntity, alias, options.withSpecs ?? true ? undefined : WITHOUT_SPEC, columns.artifact)}) r)`;
   const grantsOf = (table: string, column: string, key: string) =>
     match
       ? `(select json_agg(json_build_object('subjectType', g.subject_type, 'subjectId', g.subject_id, 'role', g.role))
@@ -170,7 +171,7 @@ export async function readWorkloadPage(
           `${grantsOf('artifact_shared_role', 'artifact_id', 'w.artifact_id')} as artifact_grants`,
           // Each proton as JSON of its reader's columns and, where it runs another artifact than
           // the workload's, that artifact and the caller's grants on it.
-          `(select coalesce(json_agg((select row_to_json(r) from (select ${selectColumns(em, ProtonEntity, 'p')},
+          `(select coalesce(json_agg((select row_to_json(r) from (select ${selectColumns(em, ProtonEntity, 'p', undefined, columns.proton)},
           case when p.artifact_id = w.artifact_id then null else (select ${artifactJson('pa')} from artifact pa where pa.id = p.artifact_id) end as artifact_row,
           case when p.artifact_id = w.artifact_id then null else ${grantsOf('artifact_shared_role', 'artifact_id', 'p.artifact_id')} end as artifact_grants) r)
         order by p.role asc, p.created_at asc), '[]'::json)
@@ -191,7 +192,7 @@ export async function readWorkloadPage(
   const conditions = [where, ...keyset.conditions];
   const rows = await queryRows<PageRow>(
     em,
-    `select ${selectColumns(em, WorkloadEntity, 'w')}, ${selects.join(',\n')}${count}
+    `select ${selectColumns(em, WorkloadEntity, 'w', undefined, columns.workload)}, ${selects.join(',\n')}${count}
        from workload w
       where ${conditions.map((c) => c.sql).join(' and ')}
       order by ${keyset.orderBy}
@@ -207,9 +208,9 @@ export async function readWorkloadPage(
     { prepared: true },
   );
 
-  const readWorkload = rowReader(em, WorkloadEntity);
-  const readArtifact = rowReader(em, ArtifactEntity);
-  const readProton = rowReader(em, ProtonEntity);
+  const readWorkload = rowReader(em, WorkloadEntity, columns.workload);
+  const readArtifact = rowReader(em, ArtifactEntity, columns.artifact);
+  const readProton = rowReader(em, ProtonEntity, columns.proton);
   const readReplacement = rowReader(em, ReplacementEntity);
   const readGrant = rowReader(em, WorkloadSharedRoleEntity);
   const artifacts = new Map<string, Artifact>();
@@ -266,6 +267,27 @@ export interface PageOptions {
   withSpecs?: boolean;
   withReplacements?: boolean;
   withGrants?: boolean;
+  /**
+   * Which properties of the workloads, artifacts and protons the page reads (each with `id`); every
+   * column of a table not named. A view then has only those properties (ADR 0061 decision 23):
+   * what it primes must be asked for by no other field of the operation.
+   */
+  columns?: PageColumns;
+}
+
+/** The properties a page reads of each table's rows; all of a table not named. */
+export interface PageColumns {
+  workload?: ReadonlySet<string>;
+  artifact?: ReadonlySet<string>;
+  proton?: ReadonlySet<string>;
+}
+
+/** `columns`, each set refused without `id` (the page keys its views by it). */
+function checkedColumns(columns: PageColumns = {}): PageColumns {
+  for (const [table, only] of Object.entries(columns)) {
+    if (only && !only.has('id')) throw new Error(`a page's ${table} columns must include id`);
+  }
+  return columns;
 }
 
 /**

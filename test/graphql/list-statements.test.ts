@@ -236,6 +236,44 @@ describeEachDatabase('list statements', (backend) => {
     }
   });
 
+  it('reads of each row only the columns the operation reads: the order\'s, the scopes\' and each selected field\'s, anywhere in it', async () => {
+    const owner = t.as({ sub: 'developer' });
+    const page = async (query: string, variables?: Record<string, unknown>) => {
+      t.queries.length = 0;
+      const r = await owner.execRaw(query, variables);
+      expect(JSON.stringify(r.errors)).toBeUndefined();
+      return { data: r.data as { workloads: { pageInfo?: { endCursor: string }; edges: { node: Record<string, unknown> }[] } }, sql: t.queries.find((q) => q.includes('as viewer_grants'))! };
+    };
+    // The select lists: the workloads', the artifacts' (`a`, `pa`) and the protons' (their columns only, not their order).
+    const lists = (sql: string) => [/select ((?:w\.\w+, )*w\.\w+)/, /\(select ((?:a\.\w+, )*a\.\w+)\) r\)/, /\(select ((?:p\.\w+, )*p\.\w+),\s*case when/]
+      .map((pattern) => pattern.exec(sql)?.[1] ?? '').join(', ').split(', ');
+    const reads = (sql: string, column: string) => lists(sql).includes(column);
+    const names = await page(`{ workloads(first: 30) { edges { node { id name artifact { id name } protons { id status } } } } }`);
+    expect(names.data.workloads.edges).toHaveLength(30);
+    for (const column of ['w.id', 'w.name', 'w.created_at', 'a.id', 'a.name', 'p.id', 'p.status', 'p.role', 'p.workload_id']) expect(reads(names.sql, column), column).toBe(true);
+    for (const column of ['w.runtime', 'w.lifecycle', 'w.description', 'w.status_message', 'w.updated_at', 'a.description', 'a.created_at', 'a.spec', 'p.runtime', 'p.status_message', 'p.created_at', 'p.artifact_id']) {
+      expect(reads(names.sql, column), column).toBe(false);
+    }
+    // Selected anywhere in the operation (another field, a fragment, a node read beside the list):
+    // the page's rows prime the request's loaders, so they carry what any field of the type reads.
+    const first = names.data.workloads.edges[0]!.node;
+    const elsewhere = [
+      [`{ workloads(first: 3) { edges { node { id runtime { replicaCount } } } } }`, 'w.runtime'],
+      [`{ workloads(first: 3) { edges { node { id protons { replicas { name } } } } } }`, 'w.lifecycle'],
+      [`{ workloads(first: 3) { edges { node { id ...D } } } } fragment D on Workload { description }`, 'w.description'],
+      [`query($id: ID!) { workloads(first: 3) { edges { node { id artifact { id } } } } node(id: $id) { ... on Workload { artifact { createdAt } } } }`, 'a.created_at'],
+      [`{ workloads(first: 3) { edges { node { id protons { id artifact { id } } } } } }`, 'p.artifact_id'],
+    ] as const;
+    for (const [query, column] of elsewhere) expect(reads((await page(query, { id: first.id })).sql, column), query).toBe(true);
+    // Ordered by another column: that column is read (the cursors), and the pages follow on.
+    const byUpdate = `query($after: String) { workloads(first: 20, after: $after, orderBy: { field: UPDATED_AT, direction: ASC }) { pageInfo { endCursor } edges { node { id } } } }`;
+    const one = await page(byUpdate);
+    expect(reads(one.sql, 'w.updated_at')).toBe(true);
+    expect(reads(one.sql, 'w.name')).toBe(false);
+    const two = await page(byUpdate, { after: one.data.workloads.pageInfo!.endCursor });
+    expect(new Set([...one.data.workloads.edges, ...two.data.workloads.edges].map((e) => e.node.id)).size).toBe(30);
+  });
+
   it('reads one workload with its artifact, protons, roles, replacements and grants in one statement: one moment, as its page shows it', async () => {
     // Replacements written directly (onto the workload's own artifact, which the claim trigger
     // allows): two finished ones on every third workload, and one in progress on w0.
@@ -331,5 +369,49 @@ describeEachDatabase('list statements', (backend) => {
     const stranger = await statements(t.as({ sub: 'carol', org: 'other' }), 30, true);
     expect(stranger.list).toEqual([]);
     expect(stranger.count).toBeLessThanOrEqual(2);
+  });
+  it('answers each field of a row alone, on a page that reads only its columns, as the workload read whole shows it', async () => {
+    const owner = t.as({ sub: 'developer' });
+    const sql = t.app.orm.em.fork().getConnection();
+    // Every column set somewhere: a promoted workload (its artifact locked), reasons and messages, a lifecycle.
+    const [promoted] = await sql.execute<{ id: string }[]>(`select id from workload where name = 'w4'`);
+    await sql.execute(`update artifact set status = 'locked', version = 1, locked_at = now() where id = (select artifact_id from workload where id = ?)`, [promoted!.id]);
+    await sql.execute(`update workload set promoted_at = now() where id = ?`, [promoted!.id]);
+    await sql.execute(`update workload set description = 'about ' || name, status_reason = 'Pending', status_message = 'waiting', lifecycle = '{"state":{}}'::jsonb where name in ('w1', 'w2', 'w4')`);
+    await sql.execute(`update proton set status_reason = 'CrashLoopBackOff', status_message = 'back-off' where workload_id in (select id from workload where name in ('w1', 'w4'))`);
+    await sql.execute(
+      `insert into replacement (id, workload_id, from_artifact_id, to_artifact_id, status, created_at, updated_at)
+       select gen_random_uuid(), id, artifact_id, artifact_id, 'completed', now(), now() from workload where name = 'w5'`,
+    );
+    const artifactFields = ['name', 'description', 'status', 'version', 'repositoryId', 'createdAt', 'updatedAt', 'lockedAt', 'deletedAt', 'viewerRole', 'spec { containerGroups { name } }', 'sharedRoles { subjectId role }'];
+    const protonFields = ['role', 'status', 'statusReason', 'statusMessage', 'createdAt', 'updatedAt', 'runtime { replicaCount }', 'artifact { id name }', 'replicas { name status }', 'statistics { requestCount }'];
+    const fields = [
+      'name', 'description', 'status', 'statusReason', 'statusMessage', 'importance', 'endpoint', 'expiresAt', 'createdAt', 'updatedAt', 'promotedAt', 'viewerRole',
+      'runtime { replicaCount containerResources { containerName cpu memory } }', 'replacement { id status }', 'history { kind artifact { id } }',
+      'sharedRoles { subjectId role }', 'statistics { requestCount }', 'events(first: 2) { edges { node { sequence } } }',
+      ...artifactFields.map((f) => `artifact { id ${f} }`),
+      ...protonFields.map((f) => `protons { id ${f} }`),
+    ];
+    const ids = (await page(owner, `{ workloads(first: 30) { edges { node { id } } } }`)).map((n) => n.id as string);
+    // What no row of this data shows: an artifact a workload runs is never deleted, and the test
+    // runtime's protons have no pods.
+    const nullEverywhere: string[] = [];
+    for (const field of fields) {
+      const nodes = await page(owner, `{ workloads(first: 30) { edges { node { id ${field} } } } }`);
+      // The same workloads read one by one (a page of one, every column).
+      const whole = await owner.execRaw(`{ ${ids.map((id, i) => `w${i}: workload(id: "${id}") { ... on Workload { id ${field} } }`).join(' ')} }`);
+      expect(JSON.stringify(whole.errors)).toBeUndefined();
+      expect(nodes, field).toEqual(ids.map((_, i) => (whole.data as Record<string, unknown>)[`w${i}`]));
+      // Whether a value shows anything but ids.
+      const shown = (value: unknown): boolean => (Array.isArray(value) ? value.some(shown) : value !== null && (typeof value !== 'object' || Object.entries(value).some(([k, v]) => k !== 'id' && shown(v))));
+      if (!nodes.some(shown)) nullEverywhere.push(field);
+    }
+    expect(nullEverywhere).toEqual(['artifact { id deletedAt }', 'protons { id replicas { name status } }']);
+
+    async function page(caller: ReturnType<TestApp['as']>, query: string) {
+      const r = await caller.execRaw(query);
+      expect(JSON.stringify(r.errors)).toBeUndefined();
+      return (r.data as { workloads: { edges: { node: Record<string, unknown> }[] } }).workloads.edges.map((e) => e.node);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { checkPageSize, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, rawId } from '../commo
 import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import { PrimedLoader } from '../common/primed.js';
 import { resolveLazyCursorConnection } from '../common/connection.js';
+import { reads } from '../common/projection.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
@@ -27,24 +28,27 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
   authScopes: (a) => ({ artifactReader: a.id }),
   sort: (a) => a.id,
   fields: (t) => ({
-    name: t.exposeString('name'),
-    description: t.exposeString('description'),
-    status: t.field({ type: ArtifactStatusEnum, resolve: (a) => a.status }),
-    version: t.int({ nullable: true, description: 'Assigned when the artifact is locked: the next version of its repository.', resolve: (a) => a.version ?? null }),
-    repositoryId: t.id({ description: 'The lineage this artifact belongs to; clones share it.', resolve: (a) => a.repository.id }),
+    // Each field says what it reads of the artifact (`reads`): a list reads only those columns.
+    name: t.exposeString('name', reads('name')),
+    description: t.exposeString('description', reads('description')),
+    status: t.field({ type: ArtifactStatusEnum, ...reads('status'), resolve: (a) => a.status }),
+    version: t.int({ nullable: true, description: 'Assigned when the artifact is locked: the next version of its repository.', ...reads('version'), resolve: (a) => a.version ?? null }),
+    repositoryId: t.id({ description: 'The lineage this artifact belongs to; clones share it.', ...reads('repository'), resolve: (a) => a.repository.id }),
     spec: t.field({
       type: ArtifactSpecRef,
+      ...reads('spec'),
       // A list's page leaves specs out when the operation names none (ADR 0061 decision 19): one
       // read without it is loaded here rather than answered wrong.
       resolve: (a, _args, ctx) => (a.spec as ArtifactSpec | null) ?? specOf(ctx).load(a.id),
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (a) => a.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (a) => a.updatedAt }),
-    lockedAt: t.field({ type: 'DateTime', nullable: true, resolve: (a) => a.lockedAt ?? null }),
+    createdAt: t.field({ type: 'DateTime', ...reads('createdAt'), resolve: (a) => a.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', ...reads('updatedAt'), resolve: (a) => a.updatedAt }),
+    lockedAt: t.field({ type: 'DateTime', nullable: true, ...reads('lockedAt'), resolve: (a) => a.lockedAt ?? null }),
     deletedAt: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When the artifact was deleted. A deleted artifact leaves lists and lookups but stays readable through the history of the workloads that ran it.',
+      ...reads('deletedAt'),
       resolve: (a) => a.deletedAt ?? null,
     }),
   }),

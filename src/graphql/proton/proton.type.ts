@@ -6,6 +6,7 @@ import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
 import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode, artifactOf } from '../artifact/artifact.type.js';
 import { ARTIFACT_COMPLEXITY } from '../cost.js';
+import { reads } from '../common/projection.js';
 
 export const ProtonRef = builder.objectRef<Proton>('Proton');
 
@@ -15,14 +16,15 @@ builder.node(ProtonRef, {
   authScopes: (p) => ({ workloadReader: p.workload.id }),
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'role' in value && 'workload' in value,
   fields: (t) => ({
-    role: t.field({ type: ProtonRoleEnum, resolve: (p) => p.role }),
-    status: t.field({ type: ProtonStatusEnum, resolve: (p) => p.status }),
-    statusReason: t.string({ nullable: true, description: 'The Kubernetes reason behind the status, e.g. CrashLoopBackOff.', resolve: (p) => p.statusReason ?? null }),
-    statusMessage: t.string({ nullable: true, resolve: (p) => p.statusMessage ?? null }),
-    artifact: t.field({ type: ArtifactNode, complexity: ARTIFACT_COMPLEXITY, resolve: (p, _args, ctx) => artifactOf(ctx, p.artifact.id) }),
-    runtime: t.field({ type: WorkloadRuntimeRef, resolve: (p) => p.runtime }),
-    createdAt: t.field({ type: 'DateTime', resolve: (p) => p.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (p) => p.updatedAt }),
+    // Each field says what it reads of the proton (`reads`): a list reads only those columns.
+    role: t.field({ type: ProtonRoleEnum, ...reads('role'), resolve: (p) => p.role }),
+    status: t.field({ type: ProtonStatusEnum, ...reads('status'), resolve: (p) => p.status }),
+    statusReason: t.string({ nullable: true, description: 'The Kubernetes reason behind the status, e.g. CrashLoopBackOff.', ...reads('statusReason'), resolve: (p) => p.statusReason ?? null }),
+    statusMessage: t.string({ nullable: true, ...reads('statusMessage'), resolve: (p) => p.statusMessage ?? null }),
+    artifact: t.field({ type: ArtifactNode, complexity: ARTIFACT_COMPLEXITY, ...reads('artifact'), resolve: (p, _args, ctx) => artifactOf(ctx, p.artifact.id) }),
+    runtime: t.field({ type: WorkloadRuntimeRef, ...reads('runtime'), resolve: (p) => p.runtime }),
+    createdAt: t.field({ type: 'DateTime', ...reads('createdAt'), resolve: (p) => p.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', ...reads('updatedAt'), resolve: (p) => p.updatedAt }),
   }),
   loadMany: (ids, ctx) => ctx.services.workloads.loadProtons(ctx.em, ctx.viewer, ids),
 });

@@ -3,6 +3,7 @@ import type { ReplicaView } from '../../service/replicas.js';
 import { builder } from '../builder.js';
 import { REPLICAS_COMPLEXITY } from '../cost.js';
 import { ProtonStatusEnum } from '../common/enums.type.js';
+import { reads } from '../common/projection.js';
 import { ProtonRef, workloadLifecycles } from './proton.type.js';
 
 const ContainerStatusRef = builder.objectRef<ContainerObservation & { image: string | null }>('ReplicaContainer').implement({
@@ -57,6 +58,7 @@ builder.objectField(ProtonRef, 'replicas', (t) =>
     type: [ReplicaRef],
     description: 'The proton\'s pods, live from the cluster.',
     complexity: REPLICAS_COMPLEXITY,
+    ...reads('workload', 'Workload.lifecycle'),
     resolve: (proton, _args, ctx) => ctx.services.workloads.replicasOf(proton, workloadLifecycles(ctx).load(proton.workload.id)),
   }),
 );

@@ -5,6 +5,7 @@ import { builder } from '../builder.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { SharingRoleEnum, SubjectTypeEnum } from '../common/enums.type.js';
 import { rawId } from '../common/errors.type.js';
+import { reads } from '../common/projection.js';
 import { TEXT_LIMITS, textDescription } from '../common/text.js';
 import { sharedRolesOfWorkload, WorkloadNode } from '../workload/workload.type.js';
 
@@ -50,11 +51,13 @@ builder.objectFields(WorkloadNode, (t) => ({
   sharedRoles: t.field({
     type: [SharedRoleRef],
     description: 'Who holds which role on this workload. Roles propagate to its protons, events and statistics.',
+    ...reads(),
     resolve: (w, _args, ctx) => sharedRolesOfWorkload(ctx).load(w.id),
   }),
   viewerRole: t.field({
     type: SharingRoleEnum,
     description: 'The caller\'s effective role: the highest matching grant (OWNER for a platform admin).',
+    ...reads(),
     resolve: async (w, _args, ctx) => (await ctx.access.workloadRole.load(w.id)) ?? 'OBSERVER',
   }),
 }));
@@ -63,11 +66,13 @@ builder.objectFields(ArtifactNode, (t) => ({
   sharedRoles: t.field({
     type: [SharedRoleRef],
     description: 'Who holds which role on this artifact.',
+    ...reads(),
     resolve: (a, _args, ctx) => ctx.services.artifacts.sharedRoles(ctx.em, a.id),
   }),
   viewerRole: t.field({
     type: SharingRoleEnum,
     description: 'The caller\'s effective role; OBSERVER when it reads the artifact through a workload that runs it.',
+    ...reads(),
     resolve: async (a, _args, ctx) => (await ctx.access.artifactRole.load(a.id)) ?? 'OBSERVER',
   }),
 }));

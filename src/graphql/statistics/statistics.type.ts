@@ -16,6 +16,7 @@ import { operationCache, type GraphQLContext } from '../context.js';
 import { SERIES_COMPLEXITY, STATISTICS_COMPLEXITY } from '../cost.js';
 import { rawId } from '../common/errors.type.js';
 import { operationSelectsWithin } from '../common/selection.js';
+import { reads } from '../common/projection.js';
 import { ProtonRef } from '../proton/proton.type.js';
 import { WorkloadNode } from '../workload/workload.type.js';
 
@@ -134,6 +135,7 @@ builder.objectFields(WorkloadNode, (t) => ({
     type: RequestStatisticsRef,
     complexity: STATISTICS_COMPLEXITY,
     description: `Request statistics of the workload's protons, or of one (\`protonId\`). ${describeWindow}`,
+    ...reads(),
     args: {
       from: t.arg({ type: 'DateTime', required: false }),
       to: t.arg({ type: 'DateTime', required: false }),
@@ -161,6 +163,7 @@ builder.objectFields(ProtonRef, (t) => ({
     type: RequestStatisticsRef,
     complexity: STATISTICS_COMPLEXITY,
     description: `Request statistics of this proton. ${describeWindow}`,
+    ...reads('workload'),
     args: {
       from: t.arg({ type: 'DateTime', required: false }),
       to: t.arg({ type: 'DateTime', required: false }),

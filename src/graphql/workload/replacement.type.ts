@@ -2,6 +2,7 @@ import type { Replacement } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
 import { ArtifactNode } from '../artifact/artifact.type.js';
 import { ReplacementStatusEnum } from '../common/enums.type.js';
+import { reads } from '../common/projection.js';
 import { replacementsOfWorkload, WorkloadNode } from './workload.type.js';
 
 const ReplacementRef = builder.objectRef<Replacement>('Replacement').implement({
@@ -45,11 +46,13 @@ builder.objectFields(WorkloadNode, (t) => ({
     type: ReplacementRef,
     nullable: true,
     description: 'The replacement in progress, or the most recent one.',
+    ...reads(),
     resolve: async (w, _args, ctx) => (await replacementsOfWorkload(ctx).load(w.id))[0] ?? null,
   }),
   history: t.field({
     type: [HistoryEntryRef],
     description: 'Past replacements and the promotion, newest first.',
+    ...reads('promotedAt', 'artifact'),
     resolve: async (w, _args, ctx) => {
       const replacements = await replacementsOfWorkload(ctx).load(w.id);
       const entries: HistoryEntry[] = replacements.map((r) => ({
@@ -65,5 +68,5 @@ builder.objectFields(WorkloadNode, (t) => ({
       return entries.sort((a, b) => b.at.getTime() - a.at.getTime());
     },
   }),
-  promotedAt: t.field({ type: 'DateTime', nullable: true, resolve: (w) => w.promotedAt ?? null }),
+  promotedAt: t.field({ type: 'DateTime', nullable: true, ...reads('promotedAt'), resolve: (w) => w.promotedAt ?? null }),
 }));

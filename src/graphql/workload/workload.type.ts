@@ -20,6 +20,7 @@ import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '.
 import { operationSelectsAnywhere, selectsAnyFieldBelow, selectsField } from '../common/selection.js';
 import { PrimedLoader } from '../common/primed.js';
 import { resolveLazyCursorConnection } from '../common/connection.js';
+import { propertiesRead, reads } from '../common/projection.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
@@ -28,36 +29,41 @@ export const WorkloadNode = builder.loadableNode('Workload', {
   authScopes: (w) => ({ workloadReader: w.id }),
   sort: (w) => w.id,
   fields: (t) => ({
-    name: t.exposeString('name'),
-    description: t.exposeString('description'),
-    status: t.field({ type: WorkloadStatusEnum, resolve: (w) => w.status }),
-    statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', resolve: (w) => w.statusReason ?? null }),
-    statusMessage: t.string({ nullable: true, resolve: (w) => w.statusMessage ?? null }),
-    importance: t.field({ type: ImportanceEnum, resolve: (w) => w.importance }),
-    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, resolve: (w, _args, ctx) => artifactOf(ctx, w.artifact.id) }),
-    runtime: t.field({ type: WorkloadRuntimeRef, resolve: (w) => w.runtime }),
+    // Each field says what it reads of the workload (`reads`): a list reads only those columns.
+    name: t.exposeString('name', reads('name')),
+    description: t.exposeString('description', reads('description')),
+    status: t.field({ type: WorkloadStatusEnum, ...reads('status'), resolve: (w) => w.status }),
+    statusReason: t.string({ nullable: true, description: 'Why the workload has its status, e.g. CrashLoopBackOff or ProgressDeadlineExceeded.', ...reads('statusReason'), resolve: (w) => w.statusReason ?? null }),
+    statusMessage: t.string({ nullable: true, ...reads('statusMessage'), resolve: (w) => w.statusMessage ?? null }),
+    importance: t.field({ type: ImportanceEnum, ...reads('importance'), resolve: (w) => w.importance }),
+    artifact: t.field({ type: ArtifactNode, description: 'The artifact the workload currently runs.', complexity: ARTIFACT_COMPLEXITY, ...reads('artifact'), resolve: (w, _args, ctx) => artifactOf(ctx, w.artifact.id) }),
+    runtime: t.field({ type: WorkloadRuntimeRef, ...reads('runtime'), resolve: (w) => w.runtime }),
     protons: t.field({
       type: [ProtonRef],
       description: 'The current protons: the active one first, then a candidate during a replace.',
       complexity: PROTONS_COMPLEXITY,
+      ...reads(),
       resolve: (w, _args, ctx) => protonsOfWorkload(ctx).load(w.id),
     }),
     endpoint: t.string({
       description:
         'The stable invoke URL, the same from creation through stop, start, replace and promote. It names the workload by its UUID (the raw id inside the global `id`); the global `id` in its place (`{base}/endpoints/workloads/{id}/`) reaches the same workload.',
+      ...reads(),
       resolve: (w, _args, ctx) => `${ctx.publicBaseUrl}/endpoints/workloads/${w.id}/`,
     }),
     expiresAt: t.field({
       type: 'DateTime',
       nullable: true,
       description: 'When a draft workload is terminated (its TTL); null for workloads on locked artifacts.',
+      ...reads('expiresAt'),
       resolve: (w) => w.expiresAt ?? null,
     }),
-    createdAt: t.field({ type: 'DateTime', resolve: (w) => w.createdAt }),
-    updatedAt: t.field({ type: 'DateTime', resolve: (w) => w.updatedAt }),
+    createdAt: t.field({ type: 'DateTime', ...reads('createdAt'), resolve: (w) => w.createdAt }),
+    updatedAt: t.field({ type: 'DateTime', ...reads('updatedAt'), resolve: (w) => w.updatedAt }),
     events: t.connection({
       type: WorkloadEventRef,
       description: `The event log in sequence order; pages of 1 to ${MAX_PAGE_SIZE}. Cursors are sequence numbers; anything else is refused with INVALID_CURSOR.`,
+      ...reads(),
       resolve: (w, args, ctx) => {
         checkPageSize(args);
         return resolveCursorConnection<Promise<WorkloadEvent[]>>(
@@ -134,7 +140,8 @@ export function primeWorkloadRows(ctx: GraphQLContext, page: WorkloadPage): Work
     for (const [id, list] of page.grants) grants.prime(id, list);
   }
   const lifecycles = workloadLifecycles(ctx);
-  for (const w of page.workloads) lifecycles.prime(w.id, w.lifecycle ?? null);
+  // A page that left the lifecycle out (nothing of the operation reads it) primes none.
+  for (const w of page.workloads) if (w.lifecycle !== undefined) lifecycles.prime(w.id, w.lifecycle);
   return page.workloads;
 }
 
@@ -166,6 +173,14 @@ export const WorkloadFilter = builder.inputType('WorkloadFilter', {
     search: t.string({ description: SEARCH_DESCRIPTION }),
   }),
 });
+
+/**
+ * What a list reads of every row whatever its fields: the id (the auth scopes', the page's keys),
+ * the order's column (the cursors), a proton's workload and role (its auth scope and `isTypeOf`).
+ */
+const WORKLOAD_ALWAYS: Record<WorkloadOrderField, readonly string[]> = { createdAt: ['id', 'createdAt'], updatedAt: ['id', 'updatedAt'], name: ['id', 'name'] };
+const ARTIFACT_ALWAYS = ['id'] as const;
+const PROTON_ALWAYS = ['id', 'workload', 'role'] as const;
 
 function cursorOf(w: Workload, field: WorkloadOrderField): string {
   return encodeCursor(w[field], w.id);
@@ -208,11 +223,17 @@ builder.queryFields((t) => ({
         // Specs only when the operation names one anywhere: the page's artifacts prime the
         // request's artifact loader, which any other field may read (ADR 0061 decision 19).
         const withSpecs = operationSelectsAnywhere(info, 'spec');
+        // Of each row, only the columns the operation's fields read (ADR 0061 decision 23).
+        const columns = {
+          workload: propertiesRead(info, 'Workload', WORKLOAD_ALWAYS[order.field]),
+          artifact: propertiesRead(info, 'Artifact', ARTIFACT_ALWAYS),
+          proton: propertiesRead(info, 'Proton', PROTON_ALWAYS),
+        };
         let totalCount: number | undefined;
         const connection = await resolveLazyCursorConnection<Workload>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
-            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs });
+            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs, columns });
             totalCount = page.totalCount;
             return primeWorkloadPage(ctx, page);
           },
