@@ -265,8 +265,13 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       ...(orm.embeddedDatabase ? [readPriorityPlugin] : []),
     ],
     logging: {
-      debug: (...args) => logger.debug(args.map(String).join(' ')),
-      info: (...args) => logger.info(args.map(String).join(' ')),
+      // Yoga logs at debug on every request: nothing is built for a level that is off.
+      debug: (...args) => {
+        if (logger.isLevelEnabled('debug')) logger.debug(args.map(String).join(' '));
+      },
+      info: (...args) => {
+        if (logger.isLevelEnabled('info')) logger.info(args.map(String).join(' '));
+      },
       warn: (...args) => logger.warn(args.map(String).join(' ')),
       error: (...args) => logger.error(args.map(String).join(' ')),
     },

@@ -27,10 +27,6 @@ export const builder = new SchemaBuilder<{
   AuthScopes: {
     /** The request carries a verified identity. */
     authenticated: boolean;
-    /** The caller holds any role on this workload (by id). */
-    workloadReader: string;
-    /** The caller may read this artifact (by id). */
-    artifactReader: string;
   };
   Scalars: {
     ID: { Input: string; Output: string };
@@ -46,18 +42,14 @@ export const builder = new SchemaBuilder<{
   },
   defaultFieldNullability: false,
   // Defense in depth: services already filter and check roles; every Workload, Proton, event and
-  // Artifact object is checked again here, from the same batched role loaders. A role the request
-  // already knows (a page primes its rows' roles) is answered at once: no promise per object.
-  // The check runs once per object as it completes (`isTypeOf`), not around each of its fields:
-  // the wrapper per field allocated closures on every field of every row (ADR 0061 decision 16).
-  // An object refused so fails where it is returned, with one FORBIDDEN error
-  // (test/graphql/type-scopes.test.ts).
+  // Artifact object is checked again as it completes, by its type's `isTypeOf`
+  // (`readableBy`, src/graphql/common/readable.ts), from the same batched role loaders. An object
+  // refused so fails where it is returned, with one FORBIDDEN error (test/graphql/type-scopes.test.ts).
+  // Pothos' scopes stay for what is not per object (ADR 0061 decisions 16 and 24).
   scopeAuth: {
     runScopesOnType: true,
     authScopes: (ctx) => ({
       authenticated: Boolean(ctx.viewer),
-      workloadReader: (id) => ctx.access.workloadRole.holdsAny(id),
-      artifactReader: (id) => ctx.access.artifactRole.holdsAny(id),
     }),
   },
   errors: {

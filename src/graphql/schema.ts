@@ -1,5 +1,6 @@
 import type { GraphQLSchema } from 'graphql';
 import { builder } from './builder.js';
+import { guardAbstractTypes } from './common/readable.js';
 import './common/scalars.js';
 import './common/errors.type.js';
 import './common/enums.type.js';
@@ -22,5 +23,5 @@ builder.subscriptionType({});
 
 /** The whole schema, sorted so that its printed form is stable. */
 export function buildSchema(): GraphQLSchema {
-  return builder.toSchema({ sortSchema: true });
+  return guardAbstractTypes(builder.toSchema({ sortSchema: true }));
 }

@@ -1,11 +1,9 @@
 import { contextCacheSymbol } from '@pothos/core';
 import { encodeGlobalID } from '@pothos/plugin-relay';
-import { RequestCache } from '@pothos/plugin-scope-auth';
 import { createYoga } from 'graphql-yoga';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
 import { ArtifactNode } from '../../src/graphql/artifact/artifact.type.js';
-import { builder } from '../../src/graphql/builder.js';
 import { releaseOperationCachesPlugin } from '../../src/graphql/common/operation-cache.js';
 import { createOperationContext, holdsRequestScope, operationCache, releaseRequestScope, type GraphQLContext } from '../../src/graphql/context.js';
 import { buildSchema } from '../../src/graphql/schema.js';
@@ -14,8 +12,8 @@ import { pageOfOne } from '../support/schema-context.js';
 import { startTestApp, tokenFor, type TestApp } from '../support/test-app.js';
 
 /**
- * A query's or mutation's per-operation caches (its loaders' values, its auth scopes' results, its
- * EntityManager and role loaders) are dropped once its result is complete (ADR 0061 decision 22):
+ * A query's or mutation's per-operation caches (its loaders' values, its EntityManager and role
+ * loaders) are dropped once its result is complete (ADR 0061 decision 22):
  * Pothos keeps them in WeakMaps keyed by the context, whose values V8's scavenger keeps alive
  * until a full collection, so every page read was promoted to the old generation.
  */
@@ -73,7 +71,7 @@ describe('per-operation caches', () => {
     expect(made).toBe(2);
   });
 
-  it("are dropped when a query's result is complete: its loaders' values, its scopes' results, its EntityManager and role loaders", async () => {
+  it("are dropped when a query's result is complete: its loaders' values, its EntityManager and role loaders", async () => {
     const loaded: string[][] = [];
     const { holder, contextFactory, workloadId, artifactId } = operation(loaded);
     const result = await query(contextFactory, workloadId);
@@ -86,8 +84,6 @@ describe('per-operation caches', () => {
     // The artifact the page primed is no longer held: a load after the operation asks the service.
     await ArtifactNode.getDataloader(holder.probe as never).load(artifactId);
     expect(loaded).toEqual([[artifactId]]);
-    // The auth scopes' cache is a new one: the query's had evaluated the caller's scopes.
-    expect((RequestCache.fromContext(holder.probe!, builder as never) as unknown as { scopes?: unknown }).scopes).toBeUndefined();
   });
 
   it('keep what the operation cached while it runs when the plugin is not there (the failure this guards)', async () => {
@@ -98,7 +94,6 @@ describe('per-operation caches', () => {
     const context = holder.context!;
     await ArtifactNode.getDataloader(holder.probe as never).load(artifactId);
     expect(loaded).toEqual([]);
-    expect((RequestCache.fromContext(holder.probe!, builder as never) as unknown as { scopes?: unknown }).scopes).toBeDefined();
     expect(holdsRequestScope(context)).toBe(true);
   });
 });

@@ -69,4 +69,54 @@ describe('the type scopes (defense in depth behind the services)', () => {
       expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toContain('FORBIDDEN');
     }
   });
+
+  it('keeps a proton out of the answer when the caller holds no role on its workload, even on a workload it may read', async () => {
+    const { page, workloadId } = pageOf('OBSERVER', 'OBSERVER');
+    const foreign = randomUUID();
+    const [proton] = page.protons.get(workloadId)!;
+    (proton as { workload: { id: string } }).workload = { id: foreign };
+    (page.workloadRoles as Map<string, SharingRole | null>).set(foreign, null);
+    const result = await read(page, workloadId, 'name protons { role }');
+    expect(JSON.stringify(result.data ?? null)).not.toContain('ACTIVE');
+    expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toEqual(['FORBIDDEN']);
+    expect(result.errors?.[0]?.message).toBe('Not authorized to read fields for Proton');
+  });
+
+  it('checks an object reached through an abstract type (node) as it completes, not while its type is resolved', async () => {
+    const { page, workloadId } = pageOf('OBSERVER', 'OBSERVER');
+    const [workload] = page.workloads;
+    const byNode = async (role: SharingRole | null) => {
+      const contextValue = schemaContext(userViewer('mallory'), { workloads: { loadMany: async () => [workload] } });
+      contextValue.access.workloadRole.prime(workloadId, role);
+      return execute({
+        schema,
+        document: parse(`query($id: ID!) { node(id: $id) { __typename ... on Workload { name } } }`),
+        variableValues: { id: encodeGlobalID('Workload', workloadId) },
+        contextValue,
+      });
+    };
+    expect(await byNode('OBSERVER')).toEqual({ data: { node: { __typename: 'Workload', name: 'secret-workload' } } });
+    const refused = await byNode(null);
+    expect(JSON.stringify(refused.data ?? null)).not.toContain('secret');
+    expect(refused.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toEqual(['FORBIDDEN']);
+  });
+
+  it('waits for a role the request must load, and refuses what it then does not hold', async () => {
+    for (const [holds, shown] of [[true, true], [false, false]] as const) {
+      const { page, workloadId } = pageOf('OBSERVER', 'OBSERVER');
+      const contextValue = schemaContext(userViewer('mallory'), { workloads: { view: async () => page } });
+      const asked: string[] = [];
+      // Roles not known to the request: loaded (a promise), as a workload read by id loads them.
+      Object.assign(contextValue.access.workloadRole, { holdsAny: async (id: string) => (asked.push(id), holds) });
+      const result = await execute({
+        schema,
+        document: parse(`query($id: ID!) { workload(id: $id) { __typename ... on Workload { name } } }`),
+        variableValues: { id: encodeGlobalID('Workload', workloadId) },
+        contextValue,
+      });
+      expect(asked).toContain(workloadId);
+      expect(JSON.stringify(result.data ?? null).includes('secret-workload')).toBe(shown);
+      expect(result.errors?.map((e) => (e.originalError as { code?: string } | undefined)?.code)).toEqual(shown ? undefined : ['FORBIDDEN']);
+    }
+  });
 });

@@ -12,6 +12,7 @@ import { ArtifactSpecInput, ArtifactSpecRef } from './artifact-spec.type.js';
 import { PrimedLoader } from '../common/primed.js';
 import { resolveLazyCursorConnection } from '../common/connection.js';
 import { reads } from '../common/projection.js';
+import { readableBy } from '../common/readable.js';
 import { checkSearch, SEARCH_DESCRIPTION, TEXT_LIMITS, textDescription } from '../common/text.js';
 import type { ArtifactOrderField } from '../../service/artifact.service.js';
 
@@ -25,7 +26,8 @@ export const ArtifactNode = builder.loadableNode('Artifact', {
   description: 'What runs: a container spec, draft (mutable) or locked (immutable, versioned).',
   id: { resolve: (a) => a.id },
   load: (ids: string[], ctx: GraphQLContext) => ctx.services.artifacts.loadMany(ctx.em, ctx.viewer, ids),
-  authScopes: (a) => ({ artifactReader: a.id }),
+  // Read only by a caller who may read it (defense in depth behind the services).
+  isTypeOf: readableBy<Artifact>('Artifact', 'artifactReader', (a) => a.id),
   sort: (a) => a.id,
   fields: (t) => ({
     // Each field says what it reads of the artifact (`reads`): a list reads only those columns.

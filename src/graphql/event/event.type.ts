@@ -3,6 +3,7 @@ import { PROTON_ROLES, PROTON_STATUSES, type ProtonRole, type ProtonStatus } fro
 import type { WorkloadEvent } from '../../store/entities/index.js';
 import { builder } from '../builder.js';
 import { ProtonRoleEnum, ProtonStatusEnum } from '../common/enums.type.js';
+import { readableBy } from '../common/readable.js';
 
 /** A status transition as `statusChanged` events store it (`data`). */
 interface StatusChangeView {
@@ -50,7 +51,8 @@ function statusChangeOf(e: WorkloadEvent): StatusChangeView | null {
 
 export const WorkloadEventRef = builder.objectRef<WorkloadEvent>('WorkloadEvent').implement({
   description: 'One entry of a workload\'s append-only event log.',
-  authScopes: (e) => ({ workloadReader: e.workloadId }),
+  // Read only by a caller holding a role on its workload (defense in depth behind the services).
+  isTypeOf: readableBy<WorkloadEvent>('WorkloadEvent', 'workloadReader', (e) => e.workloadId),
   fields: (t) => ({
     sequence: t.exposeInt('sequence', { description: 'Gap-free per workload, starting at 1: resume a stream after the last one seen.' }),
     workloadId: t.id({ resolve: (e) => encodeGlobalID('Workload', e.workloadId) }),

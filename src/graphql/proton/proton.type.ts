@@ -7,14 +7,16 @@ import { WorkloadRuntimeRef } from '../artifact/artifact-spec.type.js';
 import { ArtifactNode, artifactOf } from '../artifact/artifact.type.js';
 import { ARTIFACT_COMPLEXITY } from '../cost.js';
 import { reads } from '../common/projection.js';
+import { readableBy } from '../common/readable.js';
 
 export const ProtonRef = builder.objectRef<Proton>('Proton');
 
 builder.node(ProtonRef, {
   description: 'One running instance of an artifact for a workload (on Kubernetes: a Deployment and its pods).',
   id: { resolve: (p) => p.id },
-  authScopes: (p) => ({ workloadReader: p.workload.id }),
-  isTypeOf: (value) => typeof value === 'object' && value !== null && 'role' in value && 'workload' in value,
+  // Read only by a caller holding a role on its workload (defense in depth behind the services);
+  // told from other nodes by its shape.
+  isTypeOf: readableBy<Proton>('Proton', 'workloadReader', (p) => p.workload.id, (value) => typeof value === 'object' && value !== null && 'role' in value && 'workload' in value),
   fields: (t) => ({
     // Each field says what it reads of the proton (`reads`): a list reads only those columns.
     role: t.field({ type: ProtonRoleEnum, ...reads('role'), resolve: (p) => p.role }),

@@ -21,12 +21,14 @@ import { operationSelectsAnywhere, selectsAnyFieldBelow, selectsField } from '..
 import { PrimedLoader } from '../common/primed.js';
 import { resolveLazyCursorConnection } from '../common/connection.js';
 import { propertiesRead, reads } from '../common/projection.js';
+import { readableBy } from '../common/readable.js';
 
 export const WorkloadNode = builder.loadableNode('Workload', {
   description: 'A stable identity and invoke endpoint around the protons that run an artifact.',
   id: { resolve: (w) => w.id },
   load: (ids: string[], ctx: GraphQLContext) => ctx.services.workloads.loadMany(ctx.em, ctx.viewer, ids),
-  authScopes: (w) => ({ workloadReader: w.id }),
+  // Read only by a caller holding a role on it (defense in depth behind the services).
+  isTypeOf: readableBy<Workload>('Workload', 'workloadReader', (w) => w.id),
   sort: (w) => w.id,
   fields: (t) => ({
     // Each field says what it reads of the workload (`reads`): a list reads only those columns.
