@@ -29,10 +29,10 @@ export const SERIES_COMPLEXITY = { field: 1, multiplier: 60 } as const;
  * `bench/list-query`'s calibration (`fitWeights`: the differences between variants that add one
  * kind of field at a time; the bench says whether these still fit). A row is one row of a page:
  * its share of the statement, the view made of it and its edge. An artifact, a proton and a
- * replica include their field's own resolution (an artifact's auth scope and loader; a replica's
+ * replica include their field's own resolution (an artifact's role check and loader; a replica's
  * pod read from the runtime and its state derived).
  */
-export const OBJECT_WEIGHTS = { row: 35, artifact: 40, proton: 8, replica: 50 } as const;
+export const OBJECT_WEIGHTS = { row: 7, artifact: 14, proton: 3, replica: 50 } as const;
 
 /** The most current protons a workload has: one active and one candidate (unique indexes), a previous one while kept. */
 export const MAX_PROTONS = 3;

@@ -6,6 +6,9 @@ import { WebSocket } from 'ws';
 import { loadConfig } from '../../src/config.js';
 import { buildSchema } from '../../src/graphql/schema.js';
 import { measureComplexity } from '../../src/graphql/limits.js';
+import { OBJECT_WEIGHTS } from '../../src/graphql/cost.js';
+
+const W = OBJECT_WEIGHTS;
 import { CreateWorkloadDocument } from './generated/graphql.js';
 import { createDatabase } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
@@ -53,8 +56,9 @@ const overLimit: [string, string, Record<string, unknown>, string, number, numbe
   ],
   ['over 400 tokens in 1.4 kB', `{ workloads(first: 1) { edges { node { ${'id '.repeat(450)} } } } }`, {}, 'tokens', 400, undefined],
   ['a 4 kB document of one field and a comment', `# ${'x'.repeat(4000)}\n{ __typename }`, {}, 'documentBytes', 3000, 4003 + '{ __typename }'.length],
-  ['a page of 100 (cost 7,901: the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 7901],
-  ['a subscription reading 100 events per change (cost 3,904)', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 1000, 3904],
+  // Each row weighs its edge (a row's weight), its node, and its fields; an artifact its weight and its fields.
+  ['a page of 100 (the page size weighs each row and its selection)', PAGE, { n: 100 }, 'complexity', 1000, 1 + 100 * (OBJECT_WEIGHTS.row + 3 + OBJECT_WEIGHTS.artifact + 1)],
+  ['a subscription reading 100 events per change', EVENTS, { id: 'V29ya2xvYWQ6eA==', n: 100 }, 'complexity', 1000, 4 + 100 * (OBJECT_WEIGHTS.row + 4)],
 ];
 
 function expectRefused(outcome: Outcome, limit: string, max: number, actual: number | undefined, transport: 'http' | 'sse' | 'ws') {
@@ -128,8 +132,8 @@ describe('limits on what one GraphQL operation may weigh', () => {
     const schema = buildSchema();
     const cost = (n: number) => measureComplexity({ schema, document: parse(`{ workloads(first: ${n}) { edges { node { id name } } } }`) });
     // Per row: its edge (35, measured), the node (1) and its two fields.
-    expect(cost(1)).toBe(1 + 1 * (35 + 1 + 2));
-    expect(cost(100)).toBe(1 + 100 * (35 + 1 + 2));
+    expect(cost(1)).toBe(1 + 1 * (W.row + 1 + 2));
+    expect(cost(100)).toBe(1 + 100 * (W.row + 1 + 2));
     // Without `first`, the default page of 20; beyond the largest page, what the server could return.
     expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { id name } } } }') })).toBe(cost(20));
     expect(cost(100_000)).toBe(cost(100));
@@ -139,8 +143,8 @@ describe('limits on what one GraphQL operation may weigh', () => {
     const schema = buildSchema();
     const cost = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 100) { edges { node { ${selection} } } } }`) });
     // Per workload: its row (35), the node (1), statistics (8,750), its requestCount (1); a series of 60 points of one field each.
-    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (35 + 1 + 8750 + 1));
-    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (35 + 1 + 8750 + 1 + 60 * 1));
+    expect(cost('statistics { requestCount }')).toBe(1 + 100 * (W.row + 1 + 8750 + 1));
+    expect(cost('statistics { series { requestCount } }')).toBe(1 + 100 * (W.row + 1 + 8750 + 1 + 60 * 1));
     // So the statistics of a full page of workloads are over the default limit; of a default page (20), within it.
     expect(cost('statistics { requestCount }')).toBeGreaterThan(DEFAULT_LIMIT);
     expect(measureComplexity({ schema, document: parse('{ workloads { edges { node { statistics { requestCount } } } } }') })).toBeLessThan(DEFAULT_LIMIT);
@@ -152,11 +156,11 @@ describe('limits on what one GraphQL operation may weigh', () => {
     const list = (first: number) => measureComplexity({ schema, document: parse(console), variableValues: { first }, operationName: 'ConsoleWorkloads' });
     expect(list(100)).toBeLessThanOrEqual(DEFAULT_LIMIT);
     const protons = (selection: string) => measureComplexity({ schema, document: parse(`{ workloads(first: 1) { edges { node { protons { ${selection} } } } } }`) });
-    // At most 3 protons (active, candidate, previous), each weighing 8 beyond its fields; each replica 50 beyond its fields, at most 10 of them.
-    expect(protons('id')).toBe(1 + (35 + 1 + (3 * 8 + 3 * 1)));
-    expect(protons('replicas { name }')).toBe(1 + (35 + 1 + (3 * 8 + 3 * (10 * 50 + 10 * 1))));
-    // An artifact weighs 40 beyond its fields, on a workload and on a proton.
-    expect(protons('artifact { name }')).toBe(1 + (35 + 1 + (3 * 8 + 3 * (40 + 1))));
+    // At most 3 protons (active, candidate, previous), each weighing a proton's weight beyond its fields; each replica its weight beyond its fields, at most 10 of them.
+    expect(protons('id')).toBe(1 + (W.row + 1 + (3 * W.proton + 3 * 1)));
+    expect(protons('replicas { name }')).toBe(1 + (W.row + 1 + (3 * W.proton + 3 * (10 * W.replica + 10 * 1))));
+    // An artifact weighs its weight beyond its fields, on a workload and on a proton.
+    expect(protons('artifact { name }')).toBe(1 + (W.row + 1 + (3 * W.proton + 3 * (W.artifact + 1))));
   });
 
   it('runs the same documents within the limits on every transport, with the cost taken from the variables', async () => {

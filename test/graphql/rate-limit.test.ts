@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it, test } from 'vitest';
+import { OBJECT_WEIGHTS } from '../../src/graphql/cost.js';
 import { CreateArtifactDocument } from './generated/graphql.js';
 import { createDatabase } from '../support/backends.js';
 import { artifactInput } from '../support/fixtures.js';
@@ -166,12 +167,14 @@ describe('mutation budget while Redis is away', () => {
 describe('query cost budget per caller', () => {
   let t: LiveApp;
   let drop: () => Promise<void>;
-  // workloads(first: 100) { edges { node { id } } } costs 1 + 100 × (35 + 2) = 3,701 (ADRs 0060, 0061): three fit in 12,000, a fourth not.
+  // workloads(first: 100) { edges { node { id } } } costs 1 + 100 × (a row's weight + 2) (ADRs 0060, 0061): three fit in the budget, a fourth not.
   const EXPENSIVE = '{ workloads(first: 100) { edges { node { id } } } }';
+  const EXPENSIVE_COST = 1 + 100 * (OBJECT_WEIGHTS.row + 2);
+  const POINTS = 3 * EXPENSIVE_COST + 900;
   beforeAll(async () => {
     const db = await createDatabase({ name: 'pglite' });
     drop = db.drop;
-    t = await startLiveApp(db.database, { ...BUDGET, GRAPHQL_QUERY_COST_RATE_POINTS: '12000', GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '60' });
+    t = await startLiveApp(db.database, { ...BUDGET, GRAPHQL_QUERY_COST_RATE_POINTS: String(POINTS), GRAPHQL_QUERY_COST_RATE_DURATION_SECONDS: '60' });
   });
   afterAll(async () => {
     await t?.stop();
@@ -191,11 +194,11 @@ describe('query cost budget per caller', () => {
     expect(refused.data).toEqual([]);
     expect(refused.errors).toEqual([
       expect.objectContaining({
-        message: expect.stringMatching(/^Too much query cost: at most a cost of 12000 per 60 s/),
-        extensions: expect.objectContaining({ code: 'RATE_LIMITED', budget: 'queryCost', limit: 12000, windowSeconds: 60 }),
+        message: expect.stringMatching(new RegExp(`^Too much query cost: at most a cost of ${POINTS} per 60 s`)),
+        extensions: expect.objectContaining({ code: 'RATE_LIMITED', budget: 'queryCost', limit: POINTS, windowSeconds: 60 }),
       }),
     ]);
-    // What is left (12,000 - 11,103 = 897) still pays for cheap queries, and mutations have a budget of their own.
+    // What is left (900) still pays for cheap queries, and mutations have a budget of their own.
     expect((await postGraphQL(t.url, who, { query: '{ artifacts(first: 1) { totalCount } }' })).errors).toEqual([]);
     expectCreated(await create(t, who));
     // Another caller is not affected.
