@@ -262,17 +262,23 @@ export class WorkloadService {
   /**
    * One page of live workloads matching `filter`, in `order`, with their artifacts, current protons
    * (unless `withRelations` is false) and the caller's roles on them, in one statement (callers
-   * prime their loaders with it).
+   * prime their loaders with it). Read on the ORM's root EntityManager: a page is plain views and
+   * touches no identity map, so a request that only lists forks none (a fork, its unit of work and
+   * loaders, was about 1.5% of a list's CPU).
    */
   async list(
-    em: EntityManager,
     viewer: Viewer,
     filter: WorkloadFilter,
     order: WorkloadOrder,
     page: PageWindow,
     options: PageOptions = {},
   ): Promise<WorkloadPage> {
-    return readWorkloadPage(em, viewer, filter, order, page, options);
+    return readWorkloadPage(this.reader, viewer, filter, order, page, options);
+  }
+
+  /** The EntityManager of reads that make plain views (no identity map): the ORM's root one. */
+  private get reader(): EntityManager {
+    return this.deps.orm.em as EntityManager;
   }
 
   /**
@@ -285,9 +291,9 @@ export class WorkloadService {
     return page;
   }
 
-  /** How many live workloads match `filter`. */
-  async count(em: EntityManager, viewer: Viewer, filter: WorkloadFilter): Promise<number> {
-    return countWorkloads(em, viewer, filter);
+  /** How many live workloads match `filter` (read as `list` reads). */
+  async count(viewer: Viewer, filter: WorkloadFilter): Promise<number> {
+    return countWorkloads(this.reader, viewer, filter);
   }
 
   /** Loads live workloads by id, in storage order (callers sort). */

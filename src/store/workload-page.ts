@@ -1,7 +1,7 @@
 import type { EntityName } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isUuid } from '../domain/ids.js';
-import { effectiveRole, type Grant, type Principal } from '../domain/sharing.js';
+import { effectiveRole, highestRole, type Grant, type Principal } from '../domain/sharing.js';
 import type { ArtifactStatus, Importance, SharingRole, WorkloadStatus } from '../domain/model.js';
 import { grantMatchSql } from './access.js';
 import { keysetSql, likePattern, type PageWindow, type SortDirection } from './pagination.js';
@@ -221,27 +221,31 @@ export async function readWorkloadPage(
   const workloadGrants = options.withGrants ? new Map<string, WorkloadSharedRole[]>() : undefined;
   const workloads: Workload[] = [];
   const roleOf = (grants: readonly GrantJson[]) => effectiveRole(grants, who);
-  const addArtifact = (row: Record<string, unknown>, ownGrants: GrantJson[] | null, workloadGrants: readonly GrantJson[]) => {
+  // An artifact's role: its own grants', or OBSERVER through a workload the caller holds a role
+  // on (`throughWorkload`: the workload's matching grants read as OBSERVER).
+  const addArtifact = (row: Record<string, unknown>, ownGrants: GrantJson[] | null, throughWorkload: SharingRole | null) => {
     const artifact = readArtifact(row);
     artifacts.set(artifact.id, artifact);
-    const role = roleOf([...(ownGrants ?? []), ...workloadGrants.map((g) => ({ ...g, role: 'OBSERVER' as const }))]);
-    artifactRoles.set(artifact.id, role);
+    const own = ownGrants === null ? null : roleOf(ownGrants);
+    artifactRoles.set(artifact.id, own === null ? throughWorkload : throughWorkload === null ? own : highestRole([own, throughWorkload]));
   };
   // A reader takes its table's columns by name and leaves the rest: a row is read as it came.
   for (const row of rows) {
     const { viewer_grants, artifact_row, artifact_grants, proton_rows, replacement_rows, grant_rows } = row;
     const grants = jsonColumn(viewer_grants) ?? [];
-    if (withRelations) addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), grants);
+    const workloadRole = roleOf(grants);
+    const throughWorkload = workloadRole === null ? null : who.isPlatformAdmin ? 'OWNER' : 'OBSERVER';
+    if (withRelations) addArtifact(jsonColumn(artifact_row), jsonColumn(artifact_grants), throughWorkload);
     const workload = readWorkload(row);
     workloads.push(workload);
-    workloadRoles.set(workload.id, roleOf(grants));
+    workloadRoles.set(workload.id, workloadRole);
     replacements?.set(workload.id, jsonColumn(replacement_rows ?? []).map(readReplacement));
     workloadGrants?.set(workload.id, jsonColumn(grant_rows ?? []).map(readGrant));
     if (!withRelations) continue;
     protons.set(
       workload.id,
       jsonColumn(proton_rows).map((protonRow) => {
-        if (protonRow.artifact_row) addArtifact(protonRow.artifact_row, protonRow.artifact_grants, grants);
+        if (protonRow.artifact_row) addArtifact(protonRow.artifact_row, protonRow.artifact_grants, throughWorkload);
         return readProton(protonRow);
       }),
     );

@@ -106,14 +106,15 @@ describeEachDatabase('the app', (backend) => {
   afterAll(() => t?.stop());
 
   it("releases a query's operation caches once its result is complete", async () => {
-    const query = '{ workloads(first: 5) { edges { node { id protons { id } } } } }';
+    // A workload read by id: through the operation's EntityManager (a list reads on the ORM's root one).
+    const query = '{ workload(id: "V29ya2xvYWQ6eA==") { __typename } }';
     const request = new Request('http://localhost/graphql', { method: 'POST', headers: { authorization: `Bearer ${await tokenFor({ sub: 'alice' })}` } });
     // As the WebSocket transport runs an operation: the app's own plugins around one execution.
     const enveloped = t!.app.yoga.getEnveloped({ request, params: { query } });
     const contextValue = await enveloped.contextFactory();
     const result = await enveloped.execute({ schema: enveloped.schema, document: enveloped.parse(query), contextValue });
-    expect(result).toMatchObject({ data: { workloads: { edges: [] } } });
-    // The list read through the operation's EntityManager; it is let go with the result.
+    expect(result).toMatchObject({ data: { workload: { __typename: 'NotFoundError' } } });
+    // The EntityManager it read through is let go with the result.
     expect(holdsRequestScope(contextValue)).toBe(false);
   });
 });

@@ -235,12 +235,12 @@ builder.queryFields((t) => ({
         const connection = await resolveLazyCursorConnection<Workload>(
           { args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE, toCursor: (w) => cursorOf(w, order.field) },
           async (window) => {
-            const page = await ctx.services.workloads.list(ctx.em, ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs, columns });
+            const page = await ctx.services.workloads.list(ctx.viewer, filter, order, window, { withCount, withRelations, withReplacements, withGrants, withSpecs, columns });
             totalCount = page.totalCount;
             return primeWorkloadPage(ctx, page);
           },
         );
-        return { ...connection, totalCount: async () => totalCount ?? ctx.services.workloads.count(ctx.em, ctx.viewer, filter) };
+        return { ...connection, totalCount: async () => totalCount ?? ctx.services.workloads.count(ctx.viewer, filter) };
       },
     },
     {
