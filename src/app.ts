@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { pino, type Logger } from 'pino';
@@ -37,9 +36,8 @@ import { attachWebSocketTransport, type WebSocketTransport } from './transport/w
 import { createInvoke, type Invoke } from './invoke/index.js';
 import { createServices, type Services } from './service/index.js';
 import { systemClock, type Clock } from './service/clock.js';
-import { InvalidCursorError } from './store/pagination.js';
 import { isDatabaseUnavailable } from './store/errors.js';
-import { serviceUnavailableError } from './graphql/outage.js';
+import { maskError } from './error-masking.js';
 import { openOrm, type DatabaseConfig, type Orm, type OrmOptions } from './store/orm.js';
 
 /**
@@ -278,41 +276,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     maskedErrors: {
       // In development, a masked error also carries what it masks (extensions.originalError).
       isDev: config.env === 'development',
-      maskError(error, message, isDev) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        // Already masked (an error can pass through masking twice).
-        if (error instanceof GraphQLError && error.extensions?.code === 'INTERNAL_SERVER_ERROR') return error;
-        // GraphQL errors raised on purpose (bad arguments, bad documents) pass through.
-        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
-        if (error instanceof GraphQLError && original instanceof InvalidCursorError) {
-          return new GraphQLError(original.message, {
-            nodes: error.nodes,
-            path: error.path,
-            extensions: { code: 'INVALID_CURSOR', argument: original.argument },
-          });
-        }
-        // An outage is no bug: a typed, retryable error (503 with Retry-After over HTTP), its cause logged.
-        if (isDatabaseUnavailable(original ?? error)) {
-          return serviceUnavailableError('The database', {
-            nodes: error instanceof GraphQLError ? error.nodes : undefined,
-            path: error instanceof GraphQLError ? error.path : undefined,
-            cause: original instanceof Error ? original : undefined,
-          });
-        }
-        if (error instanceof GraphQLError && original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { nodes: error.nodes, path: error.path, extensions: { code: 'VALIDATION' } });
-        }
-        // The cause stays on the masked error (never serialized) for the transport to log with the request id.
-        return new GraphQLError(message, {
-          originalError: original instanceof Error ? original : error instanceof Error ? error : undefined,
-          nodes: error instanceof GraphQLError ? error.nodes : undefined,
-          path: error instanceof GraphQLError ? error.path : undefined,
-          extensions: {
-            code: 'INTERNAL_SERVER_ERROR',
-            ...(isDev && original instanceof Error && { originalError: { name: original.name, message: original.message } }),
-          },
-        });
-      },
+      maskError,
     },
     // Authentication happens before any resolver runs: no or bad credentials end the request here.
     context: async (initial) => {
