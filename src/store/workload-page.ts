@@ -153,9 +153,9 @@ export async function readWorkloadPage(
 ): Promise<WorkloadPage> {
   const match = who.isPlatformAdmin ? null : grantMatchSql(who);
   const withRelations = options.withRelations ?? true;
+  const columns = checkedColumns(options.columns);
   // An artifact as JSON of the columns its reader takes: its spec (most of the row: a container
   // group's images, commands, variables) only when asked for; left out, it is not even read.
-  const columns = checkedColumns(options.columns);
   const artifactJson = (alias: string) =>
     `(select row_to_json(r) from (select ${selectColumns(em, ArtifactEntity, alias, options.withSpecs ?? true ? undefined : WITHOUT_SPEC, columns.artifact)}) r)`;
   const grantsOf = (table: string, column: string, key: string) =>
@@ -273,8 +273,8 @@ export interface PageOptions {
   withGrants?: boolean;
   /**
    * Which properties of the workloads, artifacts and protons the page reads (each with `id`); every
-   * column of a table not named. A view then has only those properties (ADR 0061 decision 23):
-   * what it primes must be asked for by no other field of the operation.
+   * column of a table not named. A view then has only those properties (ADR 0061 decision 23), so
+   * they must be all that any field of the operation reads of the objects the page primes.
    */
   columns?: PageColumns;
 }

@@ -177,8 +177,9 @@ export const WorkloadFilter = builder.inputType('WorkloadFilter', {
 });
 
 /**
- * What a list reads of every row whatever its fields: the id (the auth scopes', the page's keys),
- * the order's column (the cursors), a proton's workload and role (its auth scope and `isTypeOf`).
+ * What a list reads of every row whatever its fields: the id (the role checks', the page's keys),
+ * the order's column (the cursors), a proton's workload and role (its role check and its shape in
+ * `isTypeOf`).
  */
 const WORKLOAD_ALWAYS: Record<WorkloadOrderField, readonly string[]> = { createdAt: ['id', 'createdAt'], updatedAt: ['id', 'updatedAt'], name: ['id', 'name'] };
 const ARTIFACT_ALWAYS = ['id'] as const;
