@@ -60,14 +60,19 @@ export function rowReader<T extends object>(em: EntityManager, entity: EntityNam
   const meta = em.getMetadata(entity) as EntityMetadata;
   let kept = readers.get(meta);
   if (!kept) readers.set(meta, (kept = new Map()));
-  const key = only ? subsetKey(only) : '';
-  let reader = kept.get(key);
-  if (!reader) {
-    if (kept.size >= SUBSETS_KEPT) kept.clear();
-    reader = compileReader(columnsOf(meta).filter(([property]) => !only || only.has(property)));
-    kept.set(key, reader);
-  }
+  const reader = keep(kept, only ? subsetKey(only) : '', () => compileReader(columnsOf(meta).filter(([property]) => !only || only.has(property))));
   return reader as RowReader<T>;
+}
+
+/** `kept`'s value for `key`, made by `make` when missing; the map is emptied when it holds SUBSETS_KEPT. */
+function keep<V>(kept: Map<string, V>, key: string, make: () => V): V {
+  let value = kept.get(key);
+  if (value === undefined) {
+    if (kept.size >= SUBSETS_KEPT) kept.clear();
+    value = make();
+    kept.set(key, value);
+  }
+  return value;
 }
 
 const subsetKeys = new WeakMap<ReadonlySet<string>, string>();
@@ -114,16 +119,12 @@ export function selectColumns<T extends object>(
   if (!lists) selectLists.set(meta, (lists = new Map()));
   // Aliases and omitted properties are the store's own (a handful); the subsets come from operations.
   const key = `${alias}${omit.size === 0 ? '' : ` -${[...omit].join(' -')}`}${only ? subsetKey(only) : ''}`;
-  let list = lists.get(key);
-  if (list === undefined) {
-    if (lists.size >= SUBSETS_KEPT) lists.clear();
-    list = columnsOf(meta)
+  return keep(lists, key, () =>
+    columnsOf(meta)
       .filter(([property]) => !omit.has(property) && (!only || only.has(property)))
       .map(([, column]) => `${alias}.${column}`)
-      .join(', ');
-    lists.set(key, list);
-  }
-  return list;
+      .join(', '),
+  );
 }
 
 /** `selectColumns`' select lists per entity, by alias and omitted properties. */

@@ -19,11 +19,10 @@ const answered = new WeakMap<OperationDefinitionNode, Map<string, Map<readonly s
 
 /**
  * The properties of `typeName`'s objects that the operation being executed reads, with `always`
- * (what the type's id, auth scope and `isTypeOf` and the reader's own keys read: a constant list,
- * cached by identity), or undefined
- * when it may read any (a field selected on the type declares no `reads`): what a list's statement
- * reads of that type's rows, which prime the request's loaders for every other field of the
- * operation (ADR 0061 decision 23).
+ * (what the type's id, role check, `isTypeOf` and the reader's own keys read: a constant list,
+ * cached by identity), or undefined when it may read any (a field selected on the type declares
+ * no `reads`): what a list's statement reads of that type's rows, which prime the request's
+ * loaders for every other field of the operation (ADR 0061 decision 23).
  *
  * Every field the operation selects on the type counts, anywhere in it (fragments too, spread or
  * not, and fields selected on an interface the type implements); `@skip`/`@include` are not
