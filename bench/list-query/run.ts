@@ -184,10 +184,18 @@ function startProcess(argv: string[], env: Record<string, string>, pattern: RegE
   const child = spawn(process.execPath, argv, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolve, reject) => {
     let out = '';
+    let url: string | undefined;
+    // The output is searched until the URL shows, then only its tail is kept, for an exit's
+    // message: the API logs a line per request, and searching the whole of a growing log on every
+    // chunk (V8 flattens the concatenated string each time) took this process's CPU, on the cores
+    // the API was measured on, in proportion to how much the API had logged.
     const onData = (chunk: Buffer) => {
       out += chunk.toString();
-      const match = pattern.exec(out);
-      if (match) resolve({ child, url: match[1]! });
+      if (url === undefined) {
+        url = pattern.exec(out)?.[1];
+        if (url !== undefined) resolve({ child, url });
+      }
+      else if (out.length > 64_000) out = out.slice(-32_000);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
