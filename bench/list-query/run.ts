@@ -25,7 +25,12 @@
  *     difference per object is what that kind costs (`fitWeights`), compared with the weights of
  *     `src/graphql/cost.ts`; and the console's list at a page of 100 against the default limit.
  *
- *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--concurrency 1,4] [--first 50]
+ *   - side by side: at each level of clients the three servers are measured in turns of
+ *     `--slices` slices (the run's `--seconds` shared among them), the order rotated each turn,
+ *     and each side's latencies, requests and CPU pooled over its slices: a machine whose speed
+ *     drifts within a run (a shared host's neighbours) then slows all three alike.
+ *
+ *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--slices 5] [--concurrency 1,4] [--first 50]
  *     [--calibrate false] [--calibration-rounds 5] [--calibration-requests 300] [--env-vars 0]
  *
  * Writes bench/list-query/results.json and results.md.
@@ -48,6 +53,8 @@ const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const WORKLOADS = Number(args.get('workloads') ?? 100);
 const SECONDS = Number(args.get('seconds') ?? 5);
+/** Each side's measured time at a level is split into this many slices, taken in turns with the other sides'. */
+const SLICES = Math.max(1, Number(args.get('slices') ?? 5));
 const LEVELS = (args.get('concurrency') ?? '1,4').split(',').map(Number);
 const FIRST = Number(args.get('first') ?? 50);
 /** `--env-vars N`: each container carries N environment variables of 40 characters (a spec of about 80 N bytes), as real specs do. */
@@ -93,13 +100,45 @@ function postgresTicks(port: string): number {
   return ticks;
 }
 
-/** CPU ms per request of a server process and of PostgreSQL over `run`. */
-async function measured<T extends { requests: number }>(pid: number, pgPort: string, run: () => Promise<T>): Promise<T & { cpu: { nodeMs: number; postgresMs: number } }> {
+/** One slice of load on a server: its latencies and the CPU ticks of the server and of PostgreSQL over it. */
+interface Slice extends Load {
+  nodeTicks: number;
+  postgresTicks: number;
+}
+
+async function slice(pid: number, pgPort: string, run: () => Promise<Load>): Promise<Slice> {
   const node0 = cpuTicks(pid);
   const pg0 = postgresTicks(pgPort);
   const result = await run();
-  const perRequest = (ticks: number) => (ticks * (1000 / TICKS_PER_SECOND)) / Math.max(1, result.requests);
-  return { ...result, cpu: { nodeMs: perRequest(cpuTicks(pid) - node0), postgresMs: perRequest(postgresTicks(pgPort) - pg0) } };
+  return { ...result, nodeTicks: cpuTicks(pid) - node0, postgresTicks: postgresTicks(pgPort) - pg0 };
+}
+
+/** A side's slices pooled: percentiles over all their latencies, CPU ms per request over all their requests. */
+function pooled(slices: Slice[]): Run {
+  const latencies = slices.flatMap((s) => s.latencies).sort((a, b) => a - b);
+  const requests = latencies.length;
+  const perRequest = (ticks: number) => (ticks * (1000 / TICKS_PER_SECOND)) / Math.max(1, requests);
+  const sum = (f: (s: Slice) => number) => slices.reduce((total, s) => total + f(s), 0);
+  return {
+    requests, errors: sum((s) => s.errors), rps: requests / sum((s) => s.elapsed),
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99),
+    cpu: { nodeMs: perRequest(sum((s) => s.nodeTicks)), postgresMs: perRequest(sum((s) => s.postgresTicks)) },
+  };
+}
+
+/**
+ * Measures the sides at one level of clients in turns: `SLICES` turns of `SECONDS / SLICES`
+ * seconds each, the first side of a turn rotating, so that no side always follows the same one.
+ */
+async function sideBySide(sides: { pid: number; run: (seconds: number) => Promise<Load> }[], pgPort: string): Promise<Run[]> {
+  const slices: Slice[][] = sides.map(() => []);
+  for (let turn = 0; turn < SLICES; turn++) {
+    for (let k = 0; k < sides.length; k++) {
+      const i = (turn + k) % sides.length;
+      slices[i]!.push(await slice(sides[i]!.pid, pgPort, () => sides[i]!.run(SECONDS / SLICES)));
+    }
+  }
+  return slices.map(pooled);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -167,13 +206,19 @@ interface Run {
   cpu: { nodeMs: number; postgresMs: number };
 }
 
-function load(url: string, headers: Record<string, string>, body: string, concurrency: number, seconds: number): Promise<Omit<Run, 'cpu'>> {
+/** What a load worker saw: each request's latency (ms), the failures, and how long it ran (s). */
+interface Load {
+  latencies: number[];
+  errors: number;
+  elapsed: number;
+}
+
+function load(url: string, headers: Record<string, string>, body: string, concurrency: number, seconds: number): Promise<Load> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(LOAD, { eval: true, workerData: { url, headers, body, concurrency, seconds } });
     worker.once('error', reject);
-    worker.once('message', (m: { latencies: number[]; errors: number; elapsed: number }) => {
-      const sorted = m.latencies.sort((a, b) => a - b);
-      resolve({ requests: sorted.length, errors: m.errors, rps: sorted.length / m.elapsed, p50: percentile(sorted, 50), p99: percentile(sorted, 99) });
+    worker.once('message', (m: Load) => {
+      resolve(m);
       void worker.terminate();
     });
   });
@@ -242,7 +287,7 @@ async function main(): Promise<void> {
     children.push(api.child);
     const floor = await startProcess(['--input-type=module', '-e', FLOOR_SERVER], { DATABASE_URL: dbUrl }, /listening (\S+)/);
     children.push(floor.child);
-    const graphqlFloor = await startProcess([...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, 'graphql-floor')] : []), '--input-type=module', '-e', GRAPHQL_FLOOR_SERVER], { DATABASE_URL: dbUrl, AUTH_JWT_SECRET: SECRET }, /listening (\S+)/);
+    const graphqlFloor = await startProcess([...(PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-dir', path.join(PROFILE_DIR, 'graphql-floor')] : []), '--input-type=module', '-e', GRAPHQL_FLOOR_SERVER], { DATABASE_URL: dbUrl, AUTH_JWT_SECRET: SECRET, NODE_ENV: 'production' }, /listening (\S+)/);
     children.push(graphqlFloor.child);
     const apiUrl = `${api.url}/graphql`;
     const now = Math.floor(Date.now() / 1000);
@@ -314,9 +359,11 @@ async function main(): Promise<void> {
       await load(floor.url, headers, floorBody, concurrency, 1);
       await load(graphqlFloor.url, headers, listBody, concurrency, 1);
       await load(apiUrl, headers, listBody, concurrency, 1);
-      const floorRun = await measured(floor.child.pid!, pgPort, () => load(floor.url, headers, floorBody, concurrency, SECONDS));
-      const graphqlRun = await measured(graphqlFloor.child.pid!, pgPort, () => load(graphqlFloor.url, headers, listBody, concurrency, SECONDS));
-      const apiRun = await measured(api.child.pid!, pgPort, () => load(apiUrl, headers, listBody, concurrency, SECONDS));
+      const [floorRun, graphqlRun, apiRun] = (await sideBySide([
+        { pid: floor.child.pid!, run: (seconds) => load(floor.url, headers, floorBody, concurrency, seconds) },
+        { pid: graphqlFloor.child.pid!, run: (seconds) => load(graphqlFloor.url, headers, listBody, concurrency, seconds) },
+        { pid: api.child.pid!, run: (seconds) => load(apiUrl, headers, listBody, concurrency, seconds) },
+      ], pgPort)) as [Run, Run, Run];
       const row = {
         concurrency, floor: floorRun, graphqlFloor: graphqlRun, api: apiRun,
         p50Ratio: apiRun.p50 / floorRun.p50, p99Ratio: apiRun.p99 / floorRun.p99,
@@ -384,7 +431,7 @@ async function main(): Promise<void> {
       loadAverageStart: loadStart,
       loadAverageEnd: loadEnd,
       loaded: loadStart[0]! > 1.5,
-      settings: { workloads: WORKLOADS, first: FIRST, seconds: SECONDS, concurrency: LEVELS, replicasPerWorkload: 2, environmentVariablesPerContainer: ENV_VARS },
+      settings: { workloads: WORKLOADS, first: FIRST, seconds: SECONDS, slices: SLICES, concurrency: LEVELS, replicasPerWorkload: 2, environmentVariablesPerContainer: ENV_VARS },
       goals: GOALS,
       met,
       statements: { api: apiStatements, floor: floorStatements },
@@ -440,7 +487,7 @@ function markdown(r: {
       `${[l.floor, l.graphqlFloor, l.api].map((s) => s.rps.toFixed(0)).join(' / ')} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x | ${f(l.graphqlFloorRatio)}x | ${f(l.p50RatioToGraphqlFloor)}x | ` +
       `${cpuText(l.floor.cpu)} | ${cpuText(l.graphqlFloor.cpu)} | ${cpuText(l.api.cpu)} |`),
     '',
-    `The floor: a bare node:http server answering with one statement's JSON (built by PostgreSQL). The GraphQL floor: graphql-yoga with the list's types only, the token verified, and the same statement's JSON walked by graphql-js's default resolvers: what GraphQL over HTTP itself adds on this stack. p50 ratio and p99 ratio are the API's against the floor (the goal).`,
+    `The floor: a bare node:http server answering with one statement's JSON (built by PostgreSQL). The GraphQL floor: graphql-yoga with the list's types only, the token verified, and the same statement's JSON walked by graphql-js's default resolvers: what GraphQL over HTTP itself adds on this stack (in production mode, as the API). p50 ratio and p99 ratio are the API's against the floor (the goal). At each level the three are measured in turns of ${r.settings.slices ?? 1} slices, the order rotated each turn, and each side's slices pooled: a drift of the machine's speed within the run slows all three alike.`,
     `CPU per list is the server process's and the benchmark's PostgreSQL server's (every backend), from /proc, over each run. With every client busy the machine's ${r.cpus} cores bound a side's throughput at ${r.cpus} x 1000 / (its CPU ms per list) lists a second.`,
     '',
     ...(r.fit ? [
