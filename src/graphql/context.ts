@@ -1,4 +1,4 @@
-import { contextCacheSymbol, createContextCache } from '@pothos/core';
+import { contextCacheSymbol } from '@pothos/core';
 import { clearAllDataLoaders } from '@pothos/plugin-dataloader';
 import { RequestCache } from '@pothos/plugin-scope-auth';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -94,17 +94,34 @@ export function installRequestScope(context: object, fork: () => EntityManager, 
   Object.defineProperties(context, scopeAccessors);
 }
 
-/** The operation caches made by {@link operationCache}, each able to drop an operation's entry. */
-const operationCaches: { delete(context: object): void }[] = [];
+/** Where an operation's caches ({@link operationCache}) keep their values: an array on its cache key, a slot per cache. */
+const operationSlots = Symbol('operationCaches');
+let operationCacheCount = 0;
+
+type Slotted = { [operationSlots]?: unknown[] };
+
+/** The object an operation's caches are kept on: Pothos' cache key on the context (a new one per release), else the context. */
+function cacheHolder(context: object): Slotted {
+  return ((context as { [contextCacheSymbol]?: object })[contextCacheSymbol] ?? context) as Slotted;
+}
 
 /**
- * A per-operation cache (Pothos' `createContextCache`: one value per GraphQL context) whose entry
- * {@link releaseRequestScope} drops.
+ * A per-operation cache (one value per GraphQL context, as Pothos' `createContextCache`, under the
+ * same key) whose entry {@link releaseRequestScope} drops. Kept in a slot of an array on the key
+ * rather than in a module-wide WeakMap: a lookup is an array read (a list looks its loaders up
+ * about a hundred times), and the values die with the key, with no WeakMap for V8's scavenger to
+ * keep them alive in (ADR 0061 decision 22).
  */
 export function operationCache<T, C extends object>(create: (context: C) => T): (context: C) => T {
-  const cache = createContextCache(create);
-  operationCaches.push(cache as unknown as { delete(context: object): void });
-  return cache;
+  const slot = operationCacheCount++;
+  return (context) => {
+    const slots = (cacheHolder(context)[operationSlots] ??= []);
+    const value = slots[slot];
+    if (value !== undefined || slot in slots) return value as T;
+    const created = create(context);
+    slots[slot] = created;
+    return created;
+  };
 }
 
 /**
@@ -123,7 +140,7 @@ export function releaseRequestScope(context: object): void {
   // Pothos' loaders stay in its caches (only their values are cleared); their batch functions
   // hold the context, which lets go of its EntityManager and role loaders below.
   clearAllDataLoaders(context);
-  for (const cache of operationCaches) cache.delete(context);
+  cacheHolder(context)[operationSlots] = undefined;
   const state = (context as Partial<Scoped>)[scopeState];
   if (!state) return;
   state.em = undefined;

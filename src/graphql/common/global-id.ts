@@ -25,6 +25,13 @@ export function resolveGlobalIdsSynchronously(): void {
     const builder = this.builder;
     const encode = (typename: string, id: string, context: object) =>
       builder.options.relay?.encodeGlobalID ? builder.options.relay.encodeGlobalID(typename, id, context as never) : encodeGlobalID(typename, id);
+    // A resolver answers with its type's ref; its name is looked up once (the store resolves refs anew each time).
+    const names = new Map<unknown, string>();
+    const nameOf = (type: unknown) => {
+      let name = names.get(type);
+      if (name === undefined) names.set(type, (name = builder.configStore.getTypeConfig(type as string).name));
+      return name;
+    };
     return (this.field as (options: object) => unknown)({
       ...options,
       type: 'ID',
@@ -32,7 +39,7 @@ export function resolveGlobalIdsSynchronously(): void {
         completeValue(resolve(parent, args, context, info), (result) => {
           if (!result || typeof result !== 'object') return result;
           const { type, id } = result as GlobalIdValue;
-          return encode(builder.configStore.getTypeConfig(type as string).name, String(id), context);
+          return encode(nameOf(type), String(id), context);
         }),
     });
   };
