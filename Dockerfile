@@ -37,4 +37,4 @@ EXPOSE 4000
 STOPSIGNAL SIGTERM
 # No HEALTHCHECK: Kubernetes probes /healthz and /readyz (deploy/40-deployment.yaml).
 # Memory flags as `npm start` sets them (docs/adr/0071-startup-and-memory.md).
-CMD ["node", "--enable-source-maps", "--max-semi-space-size=4", "--liftoff-only", "dist/src/main.js"]
+CMD ["node", "--enable-source-maps", "--max-semi-space-size=16", "--liftoff-only", "dist/src/main.js"]

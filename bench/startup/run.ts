@@ -16,10 +16,13 @@
  *   - PostgreSQL: `npm start` with DATABASE_URL on a migrated database.
  *
  * Idle memory: the smallest RSS over 3 s once ready, and the heap and external (ArrayBuffer and
- * WebAssembly) memory from the API's own /metrics. CPU is the process's user + system time from
+ * WebAssembly) memory from the API's own /metrics; for the warm boots (the goals' rows) also the
+ * smallest over `--settle` seconds (45) once ready, idle: V8's memory reducer gives back the young
+ * generation that start-up grew 20-30 s after the process went quiet, so the first seconds' RSS
+ * is start-up's, and the settled one is what an idle replica holds. CPU is the process's user + system time from
  * spawn to ready: on a loaded machine it moves much less than the wall time.
  *
- *   npx tsx bench/startup/run.ts [--runs 3]
+ *   npx tsx bench/startup/run.ts [--runs 3] [--settle 45]
  *
  * DATABASE_URL (a server the user may create databases on) adds the PostgreSQL rows. Writes
  * bench/startup/results.md and results.json. It removes and rebuilds dist/ and dist-console/.
@@ -34,6 +37,7 @@ import { median, scratchDatabase } from '../support.js';
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const RUNS = Number(args.get('runs') ?? 3);
+const SETTLE_SECONDS = Number(args.get('settle') ?? 45);
 const root = path.resolve(import.meta.dirname, '../..');
 const adminUrl = process.env.DATABASE_URL;
 
@@ -68,6 +72,8 @@ interface Sample {
   readyMs: number;
   cpuMs: number;
   rssMb?: number;
+  /** The smallest RSS over the settling time once ready (warm boots only). */
+  settledRssMb?: number;
   heapUsedMb?: number;
   heapTotalMb?: number;
   externalMb?: number;
@@ -79,7 +85,7 @@ function metric(text: string, name: string): number | undefined {
 }
 
 /** Spawns, waits for the URL on stdout (or PORT given), polls /readyz, reads memory, stops. */
-async function boot(scenario: string, command: string[], env: Record<string, string>, port?: number): Promise<Sample> {
+async function boot(scenario: string, command: string[], env: Record<string, string>, port?: number, settleSeconds = 0): Promise<Sample> {
   const started = performance.now();
   const child: ChildProcess = spawn(command[0]!, command.slice(1), {
     cwd: root,
@@ -111,6 +117,14 @@ async function boot(scenario: string, command: string[], env: Record<string, str
       await sleep(300);
     }
     const sample: Sample = { scenario, readyMs: Math.round(readyMs), cpuMs: Math.round(cpuMs), rssMb: Math.round(rssKb / 1024) };
+    if (settleSeconds > 0) {
+      let settledKb = rssKb;
+      while (performance.now() - started - readyMs < settleSeconds * 1000) {
+        await sleep(1000);
+        settledKb = Math.min(settledKb, procStat(pid).rssKb);
+      }
+      sample.settledRssMb = Math.round(settledKb / 1024);
+    }
     const metrics = await fetch(`${base}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
     const heapUsed = metric(metrics, 'nodejs_heap_size_used_bytes');
     if (heapUsed !== undefined) {
@@ -173,7 +187,7 @@ for (let run = 0; run < RUNS; run++) {
   // Right after `npm install`: dist/ with the template, no DATA_DIR.
   warmDir = freshDataDir();
   record(await boot('first boot (npm start)', NPM_START, { ...DEV_ENV, DATA_DIR: warmDir }));
-  record(await boot('warm boot (embedded)', NPM_START, { ...DEV_ENV, DATA_DIR: warmDir }));
+  record(await boot('warm boot (embedded)', NPM_START, { ...DEV_ENV, DATA_DIR: warmDir }, undefined, SETTLE_SECONDS));
   // `npm install --ignore-scripts`: no dist/, so no template either.
   rmSync(path.join(root, 'dist'), { recursive: true, force: true });
   record(await boot('first boot, no install scripts', NPM_START, { ...DEV_ENV, DATA_DIR: freshDataDir() }));
@@ -186,7 +200,7 @@ if (adminUrl) {
   try {
     const env = { ...DEV_ENV, DATA_DIR: freshDataDir(), DATABASE_URL: scratch.url };
     await boot('migrate', NPM_START, env);
-    for (let run = 0; run < RUNS; run++) record(await boot('warm boot (PostgreSQL)', NPM_START, env));
+    for (let run = 0; run < RUNS; run++) record(await boot('warm boot (PostgreSQL)', NPM_START, env, undefined, SETTLE_SECONDS));
   } finally {
     await scratch.drop();
   }
@@ -200,7 +214,7 @@ const summary = scenarios.map((scenario) => {
     const v = of.map((s) => s[k]).filter((x): x is number => typeof x === 'number');
     return v.length ? median(v) : undefined;
   };
-  return { scenario, runs: of.length, readyMs: pick('readyMs')!, cpuMs: pick('cpuMs')!, rssMb: pick('rssMb'), heapUsedMb: pick('heapUsedMb'), heapTotalMb: pick('heapTotalMb'), externalMb: pick('externalMb') };
+  return { scenario, runs: of.length, readyMs: pick('readyMs')!, cpuMs: pick('cpuMs')!, rssMb: pick('rssMb'), settledRssMb: pick('settledRssMb'), heapUsedMb: pick('heapUsedMb'), heapTotalMb: pick('heapTotalMb'), externalMb: pick('externalMb') };
 });
 const row = (s: string) => summary.find((x) => x.scenario === s);
 const floor = row('floor')!;
@@ -210,14 +224,16 @@ const postgres = row('warm boot (PostgreSQL)');
 const installMs = (row('install: console build')?.readyMs ?? 0) + (row('install: prepare')?.readyMs ?? 0);
 const loadAtEnd = os.loadavg()[0]!;
 const loaded = loadAtStart > 1.5;
+/** Idle RSS: the settled figure where there is one. */
+const idleRss = (r: { rssMb?: number; settledRssMb?: number }) => (r.settledRssMb ?? r.rssMb)!;
 const goals = {
   firstBoot: { goal: `<= ${GOALS.firstBootMs} ms`, measured: first.readyMs, met: first.readyMs <= GOALS.firstBootMs },
-  embeddedRss: { goal: `<= ${GOALS.embeddedRssMb} MB`, measured: warm.rssMb!, met: warm.rssMb! <= GOALS.embeddedRssMb },
-  ...(postgres && { postgresRss: { goal: `<= ${GOALS.postgresRssMb} MB`, measured: postgres.rssMb!, met: postgres.rssMb! <= GOALS.postgresRssMb } }),
+  embeddedRss: { goal: `<= ${GOALS.embeddedRssMb} MB`, measured: idleRss(warm), met: idleRss(warm) <= GOALS.embeddedRssMb },
+  ...(postgres && { postgresRss: { goal: `<= ${GOALS.postgresRssMb} MB`, measured: idleRss(postgres), met: idleRss(postgres) <= GOALS.postgresRssMb } }),
 };
 const ratio = (a: number, b: number) => `${(a / b).toFixed(1)}x`;
 console.log(`first boot ${first.readyMs} ms (${ratio(first.readyMs, floor.readyMs)} the floor; install-time work before it ${installMs} ms), goal ${goals.firstBoot.goal}: ${goals.firstBoot.met ? 'met' : 'NOT met'}`);
-console.log(`embedded idle RSS ${warm.rssMb} MB (${ratio(warm.rssMb!, floor.rssMb!)} the floor's ${floor.rssMb} MB), goal ${goals.embeddedRss.goal}: ${goals.embeddedRss.met ? 'met' : 'NOT met'}`);
+console.log(`embedded idle RSS ${idleRss(warm)} MB settled, ${warm.rssMb} MB in the first 3 s (${ratio(idleRss(warm), floor.rssMb!)} the floor's ${floor.rssMb} MB), goal ${goals.embeddedRss.goal}: ${goals.embeddedRss.met ? 'met' : 'NOT met'}`);
 if (goals.postgresRss) console.log(`PostgreSQL idle RSS ${goals.postgresRss.measured} MB (${ratio(goals.postgresRss.measured, floor.rssMb!)} the floor), goal ${goals.postgresRss.goal}: ${goals.postgresRss.met ? 'met' : 'NOT met'}`);
 
 const bare = row('first boot, no install scripts');
@@ -230,24 +246,25 @@ Run on ${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, ${Ma
 load average ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end${loaded ? ' (**a loaded machine**: wall times are several times what an idle machine shows; CPU time and memory much less affected)' : ''}.
 ${RUNS} runs each, medians. Ready: spawn to the first \`/readyz\` 200. CPU: the serving process's
 user + system time at that moment (install rows: all their processes' CPU). RSS: the smallest over
-3 s once ready. Heap and external (ArrayBuffers, PGlite's WebAssembly memory) from the API's
+3 s once ready; settled: the smallest over ${SETTLE_SECONDS} s once ready, idle (V8's memory reducer gives back the
+young generation start-up grew 20-30 s after the process goes quiet; the goals are on it). Heap and external (ArrayBuffers, PGlite's WebAssembly memory) from the API's
 \`/metrics\`. The floor is \`node -e\` of an empty HTTP server, in the same run. Every boot is
-\`npm start\` (\`MALLOC_ARENA_MAX=2 node --max-semi-space-size=4 --liftoff-only scripts/start.mjs\`).
+\`npm start\` (\`MALLOC_ARENA_MAX=2 node --max-semi-space-size=16 --liftoff-only scripts/start.mjs\`).
 
 Install-time work (\`npm install\` runs \`prepare\`: \`node scripts/start.mjs --prepare\`) is
 measured apart: the issue allows the compiled output to be built on install, and the template
 of the embedded database is built there too. "first boot, no install scripts" is a fresh clone
 installed with \`--ignore-scripts\` (console already built): everything happens at start.
 
-| scenario | runs | ready ms | vs floor | CPU ms | RSS MB | heap used MB | heap total MB | external MB |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
-${summary.map((s) => `| ${s.scenario} | ${s.runs} | ${s.readyMs} | ${ratio(s.readyMs, floor.readyMs)} | ${s.cpuMs} | ${fmt(s.rssMb)} | ${fmt(s.heapUsedMb)} | ${fmt(s.heapTotalMb)} | ${fmt(s.externalMb)} |`).join('\n')}
+| scenario | runs | ready ms | vs floor | CPU ms | RSS MB | RSS settled MB | heap used MB | heap total MB | external MB |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${summary.map((s) => `| ${s.scenario} | ${s.runs} | ${s.readyMs} | ${ratio(s.readyMs, floor.readyMs)} | ${s.cpuMs} | ${fmt(s.rssMb)} | ${fmt(s.settledRssMb)} | ${fmt(s.heapUsedMb)} | ${fmt(s.heapTotalMb)} | ${fmt(s.externalMb)} |`).join('\n')}
 
 | goal | measured | met |
 | --- | --- | --- |
 | first boot (\`npm start\` after \`npm install\`) ${goals.firstBoot.goal} | ${first.readyMs} ms (install-time work before it: ${installMs} ms) | ${goals.firstBoot.met ? 'yes' : 'no'} |
-| idle RSS, embedded ${goals.embeddedRss.goal} | ${warm.rssMb} MB | ${goals.embeddedRss.met ? 'yes' : 'no'} |
-${goals.postgresRss ? `| idle RSS, PostgreSQL ${goals.postgresRss.goal} | ${goals.postgresRss.measured} MB | ${goals.postgresRss.met ? 'yes' : 'no'} |\n` : ''}
+| idle RSS (settled), embedded ${goals.embeddedRss.goal} | ${goals.embeddedRss.measured} MB | ${goals.embeddedRss.met ? 'yes' : 'no'} |
+${goals.postgresRss ? `| idle RSS (settled), PostgreSQL ${goals.postgresRss.goal} | ${goals.postgresRss.measured} MB | ${goals.postgresRss.met ? 'yes' : 'no'} |\n` : ''}
 ${sideBySide}
 
 Reproduce: \`DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/startup/run.ts\`.
