@@ -30,7 +30,7 @@
  *     and each side's latencies, requests and CPU pooled over its slices: a machine whose speed
  *     drifts within a run (a shared host's neighbours) then slows all three alike.
  *
- *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 5] [--slices 5] [--concurrency 1,4] [--first 50]
+ *   npx tsx bench/list-query/run.ts [--workloads 100] [--seconds 15] [--slices 15] [--concurrency 1,4] [--first 50]
  *     [--calibrate false] [--calibration-rounds 5] [--calibration-requests 300] [--env-vars 0]
  *
  * Writes bench/list-query/results.json and results.md.
@@ -52,9 +52,9 @@ import { CALIBRATION_VARIANTS, FLOOR_SERVER, GRAPHQL_FLOOR_SERVER, LIST_QUERY } 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
 const WORKLOADS = Number(args.get('workloads') ?? 100);
-const SECONDS = Number(args.get('seconds') ?? 5);
+const SECONDS = Number(args.get('seconds') ?? 15);
 /** Each side's measured time at a level is split into this many slices, taken in turns with the other sides'. */
-const SLICES = Math.max(1, Number(args.get('slices') ?? 5));
+const SLICES = Math.max(1, Number(args.get('slices') ?? 15));
 const LEVELS = (args.get('concurrency') ?? '1,4').split(',').map(Number);
 const FIRST = Number(args.get('first') ?? 50);
 /** `--env-vars N`: each container carries N environment variables of 40 characters (a spec of about 80 N bytes), as real specs do. */
