@@ -19,8 +19,8 @@
  * WebAssembly) memory from the API's own /metrics; for the warm boots (the goals' rows) also the
  * smallest over `--settle` seconds (45) once ready, idle: V8's memory reducer gives back the young
  * generation that start-up grew 20-30 s after the process went quiet, so the first seconds' RSS
- * is start-up's, and the settled one is what an idle replica holds. CPU is the process's user + system time from
- * spawn to ready: on a loaded machine it moves much less than the wall time.
+ * is start-up's, and the settled one is what an idle replica holds. CPU is the process's user +
+ * system time from spawn to ready: on a loaded machine it moves much less than the wall time.
  *
  *   npx tsx bench/startup/run.ts [--runs 3] [--settle 45]
  *
