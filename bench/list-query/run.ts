@@ -239,8 +239,9 @@ function startProcess(argv: string[], env: Record<string, string>, pattern: RegE
       if (url === undefined) {
         url = pattern.exec(out)?.[1];
         if (url !== undefined) resolve({ child, url });
+      } else if (out.length > 64_000) {
+        out = out.slice(-32_000);
       }
-      else if (out.length > 64_000) out = out.slice(-32_000);
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);

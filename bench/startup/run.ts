@@ -247,7 +247,7 @@ load average ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at 
 ${RUNS} runs each, medians. Ready: spawn to the first \`/readyz\` 200. CPU: the serving process's
 user + system time at that moment (install rows: all their processes' CPU). RSS: the smallest over
 3 s once ready; settled: the smallest over ${SETTLE_SECONDS} s once ready, idle (V8's memory reducer gives back the
-young generation start-up grew 20-30 s after the process goes quiet; the goals are on it). Heap and external (ArrayBuffers, PGlite's WebAssembly memory) from the API's
+young generation start-up grew 20-30 s after the process goes quiet; the goals are on it). Heap and external (ArrayBuffers, PGlite's WebAssembly memory; for the warm boots, once settled) from the API's
 \`/metrics\`. The floor is \`node -e\` of an empty HTTP server, in the same run. Every boot is
 \`npm start\` (\`MALLOC_ARENA_MAX=2 node --max-semi-space-size=16 --liftoff-only scripts/start.mjs\`).
 
