@@ -17,7 +17,7 @@ import type { Orm } from '../store/orm.js';
 import type { RoundRows } from '../store/workload-rounds.js';
 import { applyDesired } from './apply.js';
 import { decideState, desiredRuntime, transitionEvents, type ProtonRecord } from './decide.js';
-import { canonicalJson, deserializeLifecycle, serializeLifecycle } from './lifecycle-store.js';
+import { deserializeLifecycle, jsonEqual, serializeLifecycle } from './lifecycle-store.js';
 import { observe, type Observation, type RuntimeFacts } from './observe.js';
 import { liveRows, readPassView, recordFirstLifecycle, recordPass, recordRound, type PassView } from './record.js';
 
@@ -185,17 +185,16 @@ export class Reconciler {
     const observation = observe(stored.state, facts, replicasOf);
     const decision = decideState(stored, observation, this.context(now), (id) => facts.protons.has(id));
 
-    const before = canonicalJson(serializeLifecycle(stored));
-    const after = canonicalJson(serializeLifecycle(decision.next));
+    const stepped = !jsonEqual(serializeLifecycle(stored), serializeLifecycle(decision.next));
     // The protons' statuses are recorded as the step leaves them: the same facts seen under the
     // new state (a candidate that starts warming has warming replicas in the same commit), so a
     // read never shows a step beside its protons' statuses of the step before.
-    const reports = before === after ? observation.reports : reportsAfterStep(observation, observe(decision.next.state, facts, replicasOf));
+    const reports = stepped ? reportsAfterStep(observation, observe(decision.next.state, facts, replicasOf)) : observation.reports;
     const protonStatusChanged = rows.some((p) => {
       const report = reports.get(p.id);
       return report && (report.status !== p.status || (report.reason ?? null) !== p.statusReason);
     });
-    if (before === after && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
+    if (!stepped && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
     let sequence: number | null | 'stale';
     try {
       sequence = await recordRound(view, stored, decision, reports, now);
@@ -216,7 +215,7 @@ export class Reconciler {
     if (sequence === 'stale') return 'reread';
     if (sequence !== null) this.deps.published(workloadId, sequence);
     if (decision.finishedDeleting) return 'deleted';
-    return before !== after ? 'changed' : 'quiet';
+    return stepped ? 'changed' : 'quiet';
   }
 }
 

@@ -17,7 +17,7 @@ import { ArtifactEntity, ProtonEntity, type Proton, type Workload } from '../sto
 import type { Orm } from '../store/orm.js';
 import { initializeWorkload, readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
 import { explainStatus, type Decision } from './decide.js';
-import { canonicalJson, firstLifecycle, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
+import { firstLifecycle, jsonEqual, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
 
 /**
  * One workload as a pass read it, once: the workload's columns and its live proton rows, plain
@@ -172,7 +172,7 @@ export async function recordPass(
 ): Promise<number | null> {
   const view = await readPassView(orm, workloadId);
   // An operation changed the workload since `before` was read: our view is stale, the next pass sees theirs.
-  if (!view || canonicalJson(view.workload.lifecycle) !== canonicalJson(serializeLifecycle(before))) return null;
+  if (!view || !jsonEqual(view.workload.lifecycle, serializeLifecycle(before))) return null;
   const sequence = await recordRound(view, before, decision, reports, now);
   return sequence === 'stale' ? null : sequence;
 }
