@@ -429,6 +429,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       node: process.version,
       cpus: os.cpus().length,
+      model: os.cpus()[0]?.model ?? 'unknown',
       loadAverageStart: loadStart,
       loadAverageEnd: loadEnd,
       loaded: loadStart[0]! > 1.5,
@@ -460,6 +461,7 @@ const cpuText = (c: Run['cpu']) => `${c.nodeMs.toFixed(2)} + ${c.postgresMs.toFi
 
 function markdown(r: {
   cpus: number;
+  model: string;
   date: string; loadAverageStart: number[]; loadAverageEnd: number[]; loaded: boolean; settings: Record<string, unknown>;
   met: Record<string, boolean>; statements: { api: { perRequest: number }; floor: { perRequest: number } };
   levels: Level[];
@@ -471,7 +473,7 @@ function markdown(r: {
   const lines = [
     '# List query: `workloads(first: 50) { artifact protons }` against the floor',
     '',
-    `Run ${r.date}; load average ${r.loadAverageStart.map(f).join(' / ')} at start, ${r.loadAverageEnd.map(f).join(' / ')} at end${r.loaded ? ' (**loaded**: re-run on an idle machine)' : ''}.`,
+    `Run ${r.date} on ${r.cpus} cores (${r.model}); load average ${r.loadAverageStart.map(f).join(' / ')} at start, ${r.loadAverageEnd.map(f).join(' / ')} at end${r.loaded ? ' (**loaded**: re-run on an idle machine)' : ''}.`,
     `Settings: ${JSON.stringify(r.settings)}. Command: \`npx tsx bench/list-query/run.ts\`.`,
     '',
     '| Goal | Measured | Met |',

@@ -123,10 +123,10 @@ describe('the stored lifecycle', () => {
         artifact: { id: 'a-2', status: 'locked' },
         active: { protonId: 'p-1', artifactId: 'a-1', status: 'running' },
         candidate: { protonId: 'p-2', artifactId: 'a-2', status: 'warming' },
-        replacement: { status: 'warmingUp', fromArtifactId: 'a-1', toArtifactId: 'a-2', warmupSeconds: 30, keepOldVersionSeconds: 60, stepEnteredAt: at },
+        replacement: { status: 'warming', fromArtifactId: 'a-1', toArtifactId: 'a-2', warmupSeconds: 30, keepOldVersionSeconds: 60, stepEnteredAt: at },
         retiring: ['p-0'],
         expiresAt: at,
-      } as StoredLifecycle['state'],
+      },
     };
     const written = serializeLifecycle(stored);
     expect(written).toStrictEqual(throughText(stored));
