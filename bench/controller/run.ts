@@ -359,14 +359,16 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
  * answers each at once (`transport`), or a server that writes each one's input in one statement
  * (an insert of its name and JSON into one table) before it answers: a bare
  * HTTP server (`statement`: the least a create can do), or graphql-yoga with a one-field schema
- * and the caller's token verified (`graphql`: the least a create over GraphQL with authentication
- * can do on this stack). On PostgreSQL through a pool of the API's size (10) to a database of its
- * own; embedded, through PGlite in the server's process.
+ * and the caller's token verified once per token, as the API does (`graphql`: the least a create
+ * over GraphQL with authentication can do on this stack). On PostgreSQL through a pool of the
+ * API's size (10) to a database of its own; embedded, through PGlite in the server's process.
  */
 async function createFloor(mode: 'transport' | 'statement' | 'graphql', db: 'postgres' | 'pglite', n: number, tokens: string[]): ReturnType<typeof burstAt> {
   const scratch = db === 'postgres' && mode !== 'transport' ? await scratchDatabase(adminUrl!, `bench_floor_${Date.now().toString(36)}`) : undefined;
   const port = await freePort();
-  const server = spawn(process.execPath, [path.join(import.meta.dirname, 'floor-server.mjs')], {
+  // Under `--cpu-prof` the floors are profiled too, beside the API (`DIR/<db>-<n>-<mode>-floor`).
+  const profile = CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF, `${db}-${n}-${mode}-floor`)] : [];
+  const server = spawn(process.execPath, [...profile, path.join(import.meta.dirname, 'floor-server.mjs')], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, FLOOR_MODE: mode, PORT: String(port), AUTH_JWT_SECRET: SECRET, NODE_ENV: 'production', ...(scratch && { FLOOR_DATABASE_URL: scratch.url }) },
@@ -562,7 +564,7 @@ read: one read on a new connection sent as the burst starts (the server accepts 
 floor: the same N requests to a bare Node.js server that answers each at once. Statement floor: the same N requests to a bare
 Node.js server that writes each one's input in one insert (PostgreSQL: a pool of 10 to a database of its own; embedded: PGlite
 in its process) before it answers: the least a create can do. GraphQL floor: the same insert behind graphql-yoga with a
-one-field schema and the caller's token verified (\`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
+one-field schema and the caller's token verified (once per token, as the API's cached authenticator does; \`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
 beside it, the worst window of the transport and GraphQL floors' loops over their own bursts, measured the same way (\`GET /loop\` of \`floor-server.mjs\`); and its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
 and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
 

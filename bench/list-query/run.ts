@@ -6,9 +6,10 @@
  *   - floor: a bare `node:http` server, in a process of its own, that answers with the JSON of one
  *     hand-written SQL statement (visibility, page, count, artifacts and protons; the JSON is
  *     built by PostgreSQL). It verifies no token: it is what the answer costs at the least.
- *   - GraphQL floor: graphql-yoga with a schema of just the list's types, the token verified, and
- *     one resolver answering `workloads` with the same statement's JSON (`GRAPHQL_FLOOR_SERVER`):
- *     the least a GraphQL server on this stack does for the list. The goal is against the floor;
+ *   - GraphQL floor: graphql-yoga with a schema of just the list's types, the token verified
+ *     (once per token, as the API's cached authenticator does) and one resolver answering
+ *     `workloads` with the same statement's JSON (`GRAPHQL_FLOOR_SERVER`): the least a GraphQL
+ *     server on this stack does for the list. The goal is against the floor;
  *     the GraphQL floor says how much of the ratio is GraphQL over HTTP itself.
  *   - API: the compiled JavaScript (`dist/`, compiled first when stale, as `npm start` does) on
  *     PostgreSQL, in a process of its own, with the simulated cluster.
@@ -490,7 +491,7 @@ function markdown(r: {
       `${[l.floor, l.graphqlFloor, l.api].map((s) => s.rps.toFixed(0)).join(' / ')} | ${f(l.p50Ratio)}x | ${f(l.p99Ratio)}x | ${f(l.graphqlFloorRatio)}x | ${f(l.p50RatioToGraphqlFloor)}x | ` +
       `${cpuText(l.floor.cpu)} | ${cpuText(l.graphqlFloor.cpu)} | ${cpuText(l.api.cpu)} |`),
     '',
-    `The floor: a bare node:http server answering with one statement's JSON (built by PostgreSQL). The GraphQL floor: graphql-yoga with the list's types only, the token verified, and the same statement's JSON walked by graphql-js's default resolvers: what GraphQL over HTTP itself adds on this stack (in production mode, as the API). p50 ratio and p99 ratio are the API's against the floor (the goal). At each level the three are measured in turns of ${r.settings.slices ?? 1} slices, the order rotated each turn, and each side's slices pooled: a drift of the machine's speed within the run slows all three alike.`,
+    `The floor: a bare node:http server answering with one statement's JSON (built by PostgreSQL). The GraphQL floor: graphql-yoga with the list's types only, the token verified (once per token, as the API's cached authenticator does), and the same statement's JSON walked by graphql-js's default resolvers: what GraphQL over HTTP itself adds on this stack (in production mode, as the API). p50 ratio and p99 ratio are the API's against the floor (the goal). At each level the three are measured in turns of ${r.settings.slices ?? 1} slices, the order rotated each turn, and each side's slices pooled: a drift of the machine's speed within the run slows all three alike.`,
     `CPU per list is the server process's and the benchmark's PostgreSQL server's (every backend), from /proc, over each run. With every client busy the machine's ${r.cpus} cores bound a side's throughput at ${r.cpus} x 1000 / (its CPU ms per list) lists a second.`,
     '',
     ...(r.fit ? [
