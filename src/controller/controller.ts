@@ -48,8 +48,11 @@ export interface ControllerDeps {
   runtime: ProtonRuntime;
   clock: Clock;
   pubsub: WorkloadPubSub;
-  /** Says when announcements on `pubsub` may have been lost (its broker was away); absent, none ever are. */
-  feed?: Pick<ChangeFeed, 'onResync'>;
+  /**
+   * Says when announcements on `pubsub` may have been lost (its broker was away), absent, none
+   * ever are; and keeps the events a pass committed for the live streams of this process.
+   */
+  feed?: Pick<ChangeFeed, 'onResync' | 'keepCommitted'>;
   logger: Logger;
   /** The draft lifetime and every deadline, from configuration. */
   policy: LifecyclePolicy;
@@ -120,7 +123,11 @@ export class WorkloadController {
       runtime: deps.runtime,
       clock: deps.clock,
       policy: deps.policy,
-      published: (workloadId, sequence) => this.publish(workloadId, sequence),
+      published: (workloadId, sequence, committed) => {
+        // Kept before the announcement: a stream here woken by it takes them without reading them back.
+        if (committed) this.deps.feed?.keepCommitted(workloadId, committed);
+        this.publish(workloadId, sequence);
+      },
       viewMaxAgeMs: Math.max(KEPT_VIEW_MAX_AGE_MS, deps.tickIntervalMs),
     });
   }

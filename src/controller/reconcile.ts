@@ -13,6 +13,7 @@ import type { ProtonStatusReport } from '../domain/proton-status.js';
 import type { ProtonRuntime } from '../runtime/proton-runtime.js';
 import { inUseViolation } from '../store/artifact-use.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
+import type { CommittedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import type { RoundRows } from '../store/workload-rounds.js';
 import { applyDesired } from './apply.js';
@@ -29,8 +30,8 @@ export interface ReconcilerDeps {
   runtime: ProtonRuntime;
   clock: () => Date;
   policy: LifecyclePolicy;
-  /** Told the sequence of the last event a round recorded (after its commit). */
-  published: (workloadId: string, sequence: number) => void;
+  /** Told the sequence of the last event a round recorded (after its commit), with the events it wrote. */
+  published: (workloadId: string, sequence: number, committed?: CommittedEvents) => void;
   /**
    * How long before what woke a pass the view the previous pass over the same workload left may
    * have been read, for the pass to go on from it instead of reading the workload again (0: always
@@ -196,8 +197,9 @@ export class Reconciler {
     });
     if (!stepped && decision.events.length === 0 && !protonStatusChanged && !decision.finishedDeleting) return 'quiet';
     let sequence: number | null | 'stale';
+    let committed: CommittedEvents | undefined;
     try {
-      sequence = await recordRound(view, stored, decision, reports, now);
+      sequence = await recordRound(view, stored, decision, reports, now, (c) => (committed = c));
     } catch (err) {
       // A rule across objects refused the step (the switch onto a draft another workload holds, an
       // artifact deleted meanwhile): fail the replacement with a typed reason and an event within
@@ -213,7 +215,7 @@ export class Reconciler {
     }
     // Something changed the workload since the view was read: go on from what is stored now.
     if (sequence === 'stale') return 'reread';
-    if (sequence !== null) this.deps.published(workloadId, sequence);
+    if (sequence !== null) this.deps.published(workloadId, sequence, committed);
     if (decision.finishedDeleting) return 'deleted';
     return stepped ? 'changed' : 'quiet';
   }

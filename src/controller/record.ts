@@ -13,11 +13,12 @@ import type { DesiredState, ProtonStatus } from '../domain/model.js';
 import { placeOf, ROLE_OF_SLOT } from '../domain/proton-identity.js';
 import type { ProtonStatusReport } from '../domain/proton-status.js';
 import { isReplacementInProgress } from '../domain/replacement.js';
-import { ArtifactEntity, ProtonEntity, type Proton, type Workload } from '../store/entities/index.js';
+import { ArtifactEntity, ProtonEntity, type Proton, type Workload, type WorkloadEvent } from '../store/entities/index.js';
+import type { CommittedEvents } from '../store/events.js';
 import type { Orm } from '../store/orm.js';
 import { initializeWorkload, readRoundRows, recordWorkloadRound, type ProtonWrite, type RoundProton, type RoundWorkload } from '../store/workload-rounds.js';
 import { explainStatus, type Decision } from './decide.js';
-import { firstLifecycle, jsonEqual, serializeLifecycle, type StoredLifecycle } from './lifecycle-store.js';
+import { firstLifecycle, jsonEqual, serializeLifecycle, toJsonValue, type StoredLifecycle } from './lifecycle-store.js';
 
 /**
  * One workload as a pass read it, once: the workload's columns and its live proton rows, plain
@@ -50,7 +51,9 @@ export function liveRows(view: PassView): RoundProton[] {
  * the replacement's step and the events go with it. Returns the last event's sequence (to publish
  * after the commit), null when nothing needed an event, or 'stale' when an operation changed the
  * workload since the view was read (nothing is written; the next pass sees the operation's
- * state). The view is brought up to what was written only when the write succeeded.
+ * state). The view is brought up to what was written only when the write succeeded; then
+ * `onCommitted` is told the events written, as a read of the log would give them (for the live
+ * streams of this process, ADR 0033 decision 7).
  */
 export async function recordRound(
   view: PassView,
@@ -58,6 +61,7 @@ export async function recordRound(
   decision: Decision,
   reports: ReadonlyMap<string, ProtonStatusReport>,
   now: Date,
+  onCommitted?: (committed: CommittedEvents) => void,
 ): Promise<number | null | 'stale'> {
   const { workload } = view;
   const { next, events, finishedDeleting } = decision;
@@ -118,12 +122,21 @@ export async function recordRound(
     now,
   });
   if (sequence === 'stale') return sequence;
+  // The statement numbers the events after the sequence it found, which is the view's (else it is stale).
+  if (onCommitted && sequence !== null && sequence === workload.lastEventSequence + all.length) {
+    onCommitted({ after: workload.lastEventSequence, events: all.map((e, i) => loggedEvent(workload.id, workload.lastEventSequence + i + 1, e, now)), deletedAt: finishedDeleting ? now : null });
+  }
   Object.assign(workload, columns, { lifecycle: nextLifecycle, artifactId, runtime, lastEventSequence: sequence ?? workload.lastEventSequence });
   for (const row of rows) {
     const written = writes.get(row.id);
     if (written) Object.assign(row, { status: written.status, statusReason: written.statusReason, statusMessage: written.statusMessage, role: written.role, removed: written.removed });
   }
   return sequence;
+}
+
+/** A round's event as the log holds it: the statement writes its data as JSON, no actor (the system), at the round's time. */
+function loggedEvent(workloadId: string, sequence: number, e: RecordedEvent, now: Date): WorkloadEvent {
+  return { workloadId, sequence, type: e.data.type, message: e.message, actor: null, data: toJsonValue({ ...e.data }) as Record<string, unknown>, occurredAt: now } as WorkloadEvent;
 }
 
 /**

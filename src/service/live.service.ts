@@ -254,10 +254,15 @@ export class LiveService {
   /**
    * The workload's newest event and deletion with the first page of events after `from`, read
    * after every change up to `atLeast` was committed: one plain statement (no entities) for all
-   * event streams in step (a group is one stream).
+   * event streams in step (a group is one stream), or none when a commit of this process wrote
+   * exactly those events (the feed keeps them: ADR 0033 decision 7).
    */
   private sharedHeadAndEvents(id: string, atLeast: number, from: number): Promise<WorkloadHeadAndEvents> {
-    return this.shared(`head:${id}:${atLeast}:${from}`, () => readHeadAndEvents(this.deps.orm.em.fork(), id, from, EVENT_PAGE));
+    return this.shared(`head:${id}:${atLeast}:${from}`, () => {
+      const committed = atLeast - from <= EVENT_PAGE ? this.deps.feed.committed(id, from, atLeast) : undefined;
+      if (committed) return Promise.resolve({ head: { lastEventSequence: atLeast, deletedAt: committed.deletedAt }, events: [...committed.events] });
+      return readHeadAndEvents(this.deps.orm.em.fork(), id, from, EVENT_PAGE);
+    });
   }
 
   /**

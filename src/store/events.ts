@@ -112,6 +112,16 @@ export interface WorkloadHeadAndEvents {
 }
 
 /**
+ * Events one write committed to a workload's log, as a read of the log gives them: they follow
+ * sequence `after` without a gap, and `deletedAt` is the workload's deletion as that write left it.
+ */
+export interface CommittedEvents {
+  readonly after: number;
+  readonly events: readonly WorkloadEvent[];
+  readonly deletedAt: Date | null;
+}
+
+/**
  * What a live event stream reads for each change, in one statement: the workload's head (its
  * newest sequence, its deletion) and the first page of events after `after` that the head covers.
  */

@@ -6,6 +6,7 @@ import { readPassView, recordFirstLifecycle, recordPass, recordRound } from '../
 import { workloadStatusChanged, type WorkloadEventData } from '../../../src/domain/events.js';
 import type { ProtonStatusReport } from '../../../src/domain/proton-status.js';
 import { ProtonEntity, WorkloadEntity } from '../../../src/store/entities/index.js';
+import { readWorkloadEvents, type CommittedEvents } from '../../../src/store/events.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { LABELS } from '../../../src/runtime/conventions.js';
 import { loadPod } from '../../fixtures/pods/index.js';
@@ -131,6 +132,39 @@ describe('phase record', () => {
     // The view goes on from what it wrote: a second round on it is not stale.
     const again: Decision = { next: { ...decision.next, state: { ...decision.next.state, status: 'launching' } }, events: [workloadStatusChanged('running', 'launching')], finishedDeleting: false };
     expect(await recordRound(view, decision.next, again, new Map(), t.clock.read())).toBe((sequence as number) + 1);
+  });
+
+  it('tells what a round committed as the log holds it, for the live streams of this process; nothing when it is stale', async () => {
+    const { id, stored, protonId } = await workload();
+    const view = (await readPassView(t.app.orm, id))!;
+    const after = view.workload.lastEventSequence;
+    const decision: Decision = {
+      next: { ...stored, state: { ...stored.state, status: 'running', active: { ...stored.state.active!, status: 'running' } } },
+      events: [workloadStatusChanged('submitted', 'running', { reason: 'Ready' })],
+      finishedDeleting: false,
+    };
+    const told: CommittedEvents[] = [];
+    const sequence = await recordRound(view, stored, decision, new Map([[protonId, report('running')]]), t.clock.read(), (c) => told.push(c));
+    const logged = await readWorkloadEvents(t.app.orm.em.fork(), id, { after, limit: 100, inverted: false });
+    expect(logged).toHaveLength(2);
+    expect(told).toEqual([{ after, events: logged, deletedAt: null }]);
+    expect(logged.at(-1)!.sequence).toBe(sequence);
+
+    // The round that finishes deleting: the deletion as it left the row.
+    const next: StoredLifecycle = { ...decision.next, state: { ...decision.next.state, desiredState: 'deleted' } };
+    told.length = 0;
+    const last = await recordRound(view, decision.next, { next, events: [], finishedDeleting: true }, new Map(), t.clock.read(), (c) => told.push(c));
+    const deleted = await t.app.orm.em.fork().findOneOrFail(WorkloadEntity, { id });
+    expect(told).toEqual([{ after: sequence, events: await readWorkloadEvents(t.app.orm.em.fork(), id, { after: sequence as number, limit: 100, inverted: false }), deletedAt: deleted.deletedAt }]);
+    expect(told[0]!.events.at(-1)).toMatchObject({ type: 'deleted', sequence: last });
+
+    // A stale round writes nothing and tells nothing.
+    const other = await workload();
+    const staleView = (await readPassView(t.app.orm, other.id))!;
+    await t.app.orm.em.fork().getConnection().execute(`update workload set lifecycle = jsonb_set(lifecycle, '{state,desiredState}', '"stopped"') where id = ?`, [other.id]);
+    told.length = 0;
+    expect(await recordRound(staleView, other.stored, { ...decision, next: { ...other.stored, state: { ...other.stored.state, status: 'running' } } }, new Map(), t.clock.read(), (c) => told.push(c))).toBe('stale');
+    expect(told).toEqual([]);
   });
 
   it('finds a view stale once an operation wrote the workload after it was read, and writes nothing', async () => {
