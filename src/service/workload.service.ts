@@ -122,12 +122,13 @@ export class WorkloadService {
     const holder = { ownerId: viewer.userId, organization: viewer.organization };
     const inline = input.artifactId ? undefined : (input.artifact as NewArtifact);
     const workloadId = randomUUID();
-    const write = async (em: EntityManager) => {
+    // `em` forks only when asked: a create on its own spec reads and writes nothing through one.
+    const write = async (em: () => EntityManager) => {
       const rows = inline ? this.deps.artifacts.newInline(viewer, inline) : undefined;
-      const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em, viewer, input.artifactId!, 'createWorkload')).artifact;
+      const artifact = rows?.artifact ?? (await this.deps.artifacts.authorize(em(), viewer, input.artifactId!, 'createWorkload')).artifact;
       if (artifact.status === 'draft' && !rows) {
-        const taken = await draftHolder(em, artifact.id);
-        if (taken) throw await draftTakenConflict(em, viewer, taken);
+        const taken = await draftHolder(em(), artifact.id);
+        if (taken) throw await draftTakenConflict(em(), viewer, taken);
       }
       const issues = runtimeIssuesAgainstSpec(runtime, artifact.spec);
       if (issues.length > 0) throw new ValidationError(issues.map((i) => ({ ...i, path: ['runtime', ...i.path] })));
@@ -135,7 +136,7 @@ export class WorkloadService {
       // the statement that writes (its locks held for that statement only); an existing artifact's
       // checks hold in the transaction until the write.
       const demand = this.deps.quotas.newWorkloadDemand(artifact.spec, runtime);
-      const bounded = rows ? false : await this.deps.quotas.admit(em, holder, demand);
+      const bounded = rows ? false : await this.deps.quotas.admit(em(), holder, demand);
       const now = this.deps.clock();
       const expiresAt = draftExpiresAt(artifact.status, now, this.deps.policy.draftTtlMs) ?? null;
       // The create rule's first state and its active proton are written with the workload, so the
@@ -186,12 +187,12 @@ export class WorkloadService {
       // creates admitted (their CPU) run no further ahead of the database than that.
       const batched = () => this.creates.write(newRows, this.deps.quotas.admission(holder, demand));
       const giveBack = admission !== undefined && this.creates.pending < 2 * MAX_CREATES_PER_STATEMENT;
-      const written = rows ? await (giveBack ? admission.outside(batched) : batched()) : { sequence: await insertNewWorkload(em, newRows) };
+      const written = rows ? await (giveBack ? admission.outside(batched) : batched()) : { sequence: await insertNewWorkload(em(), newRows) };
       if ('breach' in written) throw this.deps.quotas.refusal(written.breach);
       // An existing draft's spec may have been edited since it was read and checked against the
       // quota: the insert holds the draft's row now (the in-use trigger), so a spec still the same
       // is the one counted.
-      if (bounded && artifact.status === 'draft' && !(await sameSpec(em, artifact.id, artifact.spec))) {
+      if (bounded && artifact.status === 'draft' && !(await sameSpec(em(), artifact.id, artifact.spec))) {
         throw new ConflictError(`artifact "${artifact.name}" was edited while this workload was created on it; try again`, [{ type: 'Artifact', id: artifact.id }]);
       }
       return { workload, proton, sequence: written.sequence };
@@ -201,9 +202,11 @@ export class WorkloadService {
     // create answers, so the rows it writes are what the first pass would read (ADR 0005, decision 25).
     const expected = inline ? this.deps.controller.expectCreated(workloadId) : undefined;
     try {
-      const em = this.deps.orm.em.fork();
       // A create on its own spec waits for its statement, not for a turn (CreateBatches keeps them off the pool).
-      created = inline ? await write(em) : await this.deps.quotas.inTurn(holder, () => em.transactional(write));
+      let forked: EntityManager | undefined;
+      created = inline
+        ? await write(() => (forked ??= this.deps.orm.em.fork()))
+        : await this.deps.quotas.inTurn(holder, () => this.deps.orm.em.fork().transactional((tx) => write(() => tx)));
     } catch (err) {
       this.deps.controller.abandonCreated(workloadId, expected);
       throw await explainCreateConflict(this.deps.orm.em.fork(), err, viewer, input);
