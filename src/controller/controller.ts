@@ -49,8 +49,8 @@ export interface ControllerDeps {
   clock: Clock;
   pubsub: WorkloadPubSub;
   /**
-   * Says when announcements on `pubsub` may have been lost (its broker was away), absent, none
-   * ever are; and keeps the events a pass committed for the live streams of this process.
+   * Says when announcements on `pubsub` may have been lost (its broker was away; absent, none ever
+   * are), and keeps the events a pass committed for this process's live streams.
    */
   feed?: Pick<ChangeFeed, 'onResync' | 'keepCommitted'>;
   logger: Logger;
