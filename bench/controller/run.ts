@@ -7,6 +7,7 @@
  *   floor:    one workload alone, create -> RUNNING (the simulated stage time plus one pass),
  *             measured in the same API process just before the burst;
  *   burst:    N creates at once, spread over CALLERS subjects; create latency p50/p99;
+ *   callers:  fetch (undici) or node:http (`--client`), each create on a new connection (or `--pool`);
  *   transport floor: the same N requests, from the same client, to a bare Node.js HTTP server (its
  *             own process, the API's listen backlog) that answers each at once: what N requests
  *             on new connections cost before any work, the bound below create latency;
@@ -27,16 +28,26 @@
  *             delay is what exceeds that interval, so the 10 ms are subtracted
  *             (prometheus/client_js issue 370); beside it, how long the loop's thread waited
  *             for a CPU in that window and over the burst (its scheduler statistics): the floor;
+ *   creates' CPU: over the creates' window (the first create sent to the last answered), the CPU
+ *             of the API process (all its threads; the controller's passes meanwhile too), of
+ *             PostgreSQL (all its processes) and of the callers (this process), per create, and
+ *             the machine's busy share: the same for each floor's burst. A burst that keeps the
+ *             cores busy cannot end sooner than its CPU over the cores, so the last creates'
+ *             latency follows N x (CPU per create) / (cores x busy share);
+ *   functions: PostgreSQL's time in each PL/pgSQL function of the API's database (track_functions,
+ *             set on the bench's database): the create statement, its triggers, the controller's
+ *             rounds, per create;
  *   cpu:      the API process's CPU seconds over the burst, per workload brought up;
  *   rss:      the API process's peak RSS (VmHWM).
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/run.ts \
- *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--pool K] [--reader thread|inline] [--cpu-prof DIR]
+ *     [--n 200,1000] [--callers 4] [--db postgres,pglite] [--quotas unlimited|default] [--pool K] [--reader thread|inline] [--client fetch|http] [--cpu-prof DIR]
  *
  * Writes bench/controller/results.md and results.json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent as HttpAgent, request } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,8 +56,8 @@ import { Worker } from 'node:worker_threads';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import pg from 'pg';
-import { Agent, fetch as clientFetch, type Dispatcher } from 'undici';
-import { scratchDatabase } from '../support.js';
+import { Agent as UndiciAgent, fetch as clientFetch } from 'undici';
+import { runSql, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -62,9 +73,21 @@ const QUOTAS = args.get('quotas') === 'unlimited' ? 'unlimited' : 'default';
  * a client's connection pool would); else each create opens a connection of its own.
  */
 const POOL = args.has('pool') ? Number(args.get('pool')) : undefined;
+/**
+ * `--client fetch` (default): the callers send with `fetch` (undici), as the goals were first
+ * measured; `--client http`: with node:http, whose CPU a request is a third of fetch's (0.23-0.34
+ * against 0.5-1.1 ms, measured side by side on the transport floor), so the requests arrive
+ * sooner after one another and the callers take less of the cores the server shares
+ * (bench/controller/profile.md, fifteenth session).
+ */
+const CLIENT = args.get('client') === 'http' ? 'http' : 'fetch';
+/** Keep-alive connections of a client. */
+type Pool = HttpAgent | UndiciAgent;
+const newPool = (connections: number): Pool => (CLIENT === 'http' ? new HttpAgent({ keepAlive: true, maxSockets: connections }) : new UndiciAgent({ connections }));
+const closePool = async (pool: Pool) => (pool instanceof HttpAgent ? pool.destroy() : await pool.close());
 /** Each caller's connections for the burst's creates (`--pool`), for the floors and the API alike; none without `--pool`. */
-function callerPools(): Agent[] | undefined {
-  return POOL ? Array.from({ length: CALLERS }, () => new Agent({ connections: POOL })) : undefined;
+function callerPools(): Pool[] | undefined {
+  return POOL ? Array.from({ length: CALLERS }, () => newPool(POOL)) : undefined;
 }
 /**
  * `--reader thread` (default): the read loop runs in a thread of its own, a dashboard's client apart
@@ -177,21 +200,98 @@ function processStats(pid: number): { cpuSeconds: number; peakRssMb: number; rss
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
 }
 
+/**
+ * CPU time so far (ms, from /proc): the machine's, busy and idle, over all its cores (/proc/stat);
+ * `server`'s process, all its threads; every PostgreSQL process (the server's backends and its
+ * own workers; the databases of the other benches are idle); and this process, the burst's
+ * callers and the read loop's thread. Two of them bracket a burst: where its CPU went, and how
+ * busy the machine was (a burst that keeps every core busy cannot end sooner than its CPU time
+ * over the cores, whatever the order of its work).
+ */
+function cpuSnapshot(server: number): { busyMs: number; idleMs: number; serverMs: number; postgresMs: number; callersMs: number } {
+  const tickMs = 1000 / 100; // USER_HZ
+  const machine = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const idle = machine[3]! + machine[4]!;
+  const busy = machine.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
+  const ticksOf = (pid: string | number): { comm: string; ticks: number } | undefined => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
+    } catch {
+      return undefined; // exited meanwhile
+    }
+  };
+  let postgres = 0;
+  for (const pid of readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const p = ticksOf(pid);
+    if (p?.comm === 'postgres') postgres += p.ticks;
+  }
+  const callers = process.cpuUsage();
+  return { busyMs: busy * tickMs, idleMs: idle * tickMs, serverMs: (ticksOf(server)?.ticks ?? NaN) * tickMs, postgresMs: postgres * tickMs, callersMs: (callers.user + callers.system) / 1000 };
+}
+
+/** Where a burst's CPU went (ms per create) and how busy the machine was meanwhile (busy / (busy + idle)). */
+type BurstCpu = { server: number; postgres: number; callers: number; busyShare: number };
+
+function burstCpu(before: ReturnType<typeof cpuSnapshot>, after: ReturnType<typeof cpuSnapshot>, n: number): BurstCpu {
+  const busy = after.busyMs - before.busyMs;
+  return {
+    server: (after.serverMs - before.serverMs) / n,
+    postgres: (after.postgresMs - before.postgresMs) / n,
+    callers: (after.callersMs - before.callersMs) / n,
+    busyShare: busy / (busy + after.idleMs - before.idleMs),
+  };
+}
+
+const fmtCpu = (c: BurstCpu) => `${c.server.toFixed(2)} / ${c.postgres.toFixed(2)} / ${c.callers.toFixed(2)}`;
+
 const CREATE = `mutation($input: CreateWorkloadInput!) { createWorkload(input: $input) {
   __typename ... on CreateWorkloadPayload { workload { id status } } ... on Error { code message } } }`;
 const RUNNING_COUNT = `query { workloads(first: 1, filter: { status: [RUNNING] }) { totalCount } }`;
 const READ = `query { workloads(first: 20, orderBy: { field: UPDATED_AT, direction: DESC }) { totalCount edges { node { id name status } } } }`;
 
-async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}, dispatcher?: Dispatcher): Promise<any> {
-  const res = await (dispatcher ? clientFetch : fetch)(`${url}/graphql`, {
+/** One GraphQL request with the callers' client (`--client`): on `pool`'s connections, or on a new connection of its own without one. */
+async function gql(url: string, token: string, query: string, variables: Record<string, unknown> = {}, pool?: Pool): Promise<any> {
+  if (CLIENT === 'http') return gqlHttp(url, token, query, variables, pool as HttpAgent | undefined);
+  const res = await (pool ? clientFetch : fetch)(`${url}/graphql`, {
     method: 'POST',
-    ...(dispatcher && { dispatcher }),
+    ...(pool && { dispatcher: pool as UndiciAgent }),
     headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify({ query, variables }),
   });
   const body = (await res.json()) as { data?: any; errors?: unknown };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
+}
+
+function gqlHttp(url: string, token: string, query: string, variables: Record<string, unknown>, agent?: HttpAgent): Promise<any> {
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/graphql`, {
+      method: 'POST',
+      agent: agent ?? false,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${token}` },
+    });
+    req.once('error', reject);
+    req.once('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.once('error', reject);
+      res.once('end', () => {
+        try {
+          const parsed = JSON.parse(Buffer.concat(chunks).toString()) as { data?: any; errors?: unknown };
+          if (parsed.errors || res.statusCode !== 200) reject(new Error(`HTTP ${res.statusCode}: ${JSON.stringify(parsed.errors ?? parsed)}`));
+          else resolve(parsed.data);
+        } catch (err) {
+          reject(new Error(`HTTP ${res.statusCode}: not JSON (${String(err)})`));
+        }
+      });
+    });
+    req.end(body);
+  });
 }
 
 /** A read loop's latencies (ms), its slowest read and when it was sent (ms after the burst began), and its failed reads. */
@@ -202,7 +302,7 @@ interface ReadLoop {
 }
 
 /** The read loop on the bench's main thread, on `client` (connected before the burst), until `stopped()`. */
-function readerInline(url: string, tokens: string[], started: number, client: Agent, stopped: () => boolean): { stop(): Promise<ReadLoop> } {
+function readerInline(url: string, tokens: string[], started: number, client: Pool, stopped: () => boolean): { stop(): Promise<ReadLoop> } {
   const loop: ReadLoop = { latencies: [], slowest: { sentAtMs: NaN, ms: -1 }, timeouts: 0 };
   const running = (async () => {
     let i = 0;
@@ -322,7 +422,7 @@ function loopWindows(windows: number[]): LoopWindows {
  * connections; their latencies, and its loop's delay p99 in 500 ms windows meanwhile, scraped as
  * the API's /metrics is.
  */
-async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: LoopWindows }> {
+async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: LoopWindows; cpu: BurstCpu }> {
   await once(server.stdout!, 'data');
   const url = `http://127.0.0.1:${port}`;
   const latencies: number[] = [];
@@ -341,6 +441,7 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
       if (Number.isFinite(v)) windows.push(v);
     }
   })();
+  const cpuBefore = cpuSnapshot(server.pid!);
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const t0 = performance.now();
@@ -348,10 +449,11 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
       latencies.push(performance.now() - t0);
     }),
   );
+  const cpu = burstCpu(cpuBefore, cpuSnapshot(server.pid!), n);
   done = true;
   await scraper;
-  await Promise.all(pools?.map((pool) => pool.close()) ?? []);
-  return { ...summary(latencies), ...(windows.length > 0 && { loop: loopWindows(windows) }) };
+  await Promise.all(pools?.map(closePool) ?? []);
+  return { ...summary(latencies), ...(windows.length > 0 && { loop: loopWindows(windows) }), cpu };
 }
 
 /**
@@ -387,6 +489,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
   let env: Record<string, string>;
   let cleanup = async () => {};
   let commits = async (): Promise<number> => NaN;
+  let functionTimes = async (): Promise<{ name: string; calls: number; total: number; self: number }[]> => [];
   if (db === 'postgres') {
     const name = `bench_controller_${Date.now().toString(36)}`;
     // Transactions the database committed (each statement outside a transaction counts as one).
@@ -402,6 +505,21 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       }
     };
     const scratch = await scratchDatabase(adminUrl!, name);
+    // The time PostgreSQL spends in each PL/pgSQL function (the create statement, its triggers,
+    // the controller's round) of the API's sessions: a timer around each call.
+    await runSql(adminUrl!, `alter database "${name}" set track_functions = 'pl'`);
+    functionTimes = async () => {
+      const c = new pg.Client({ connectionString: scratch.url });
+      await c.connect();
+      try {
+        const r = await c.query<{ name: string; calls: number; total: number; self: number }>(
+          'select funcname as name, calls::int, total_time as total, self_time as self from pg_stat_user_functions order by self_time desc',
+        );
+        return r.rows;
+      } finally {
+        await c.end();
+      }
+    };
     env = { DATABASE_URL: scratch.url };
     cleanup = scratch.drop;
   } else {
@@ -424,11 +542,12 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     await scrapeLoopP99(api.url);
 
     // The reading client: its own connection, opened before the burst.
-    const readClient = new Agent({ connections: 1 });
+    const readClient = newPool(1);
     await gql(api.url, tokens[0]!, READ, {}, readClient);
     const threadReader = READER === 'thread' ? await readerThread(api.url, tokens) : undefined;
     const commitsBefore = await commits();
     const before = processStats(api.pid);
+    const cpuBefore = cpuSnapshot(api.pid);
     const started = performance.now();
     const createLatencies: number[] = [];
     let failures = 0;
@@ -450,12 +569,12 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     let done = false;
     const coldRead = (async () => {
       const t0 = performance.now();
-      const client = new Agent({ connections: 1 });
+      const client = newPool(1);
       try {
         await gql(api.url, tokens[0]!, READ, {}, client);
         return { sentAtMs: Math.round(t0 - started), ms: Math.round(performance.now() - t0) };
       } finally {
-        await client.close();
+        await closePool(client);
       }
     })();
     const loopP99: number[] = [];
@@ -479,7 +598,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     })();
     await Promise.all(creates);
     const burstMs = performance.now() - started;
-    await Promise.all(pools?.map((pool) => pool.close()) ?? []);
+    // The creates' window only: the API's share includes the controller's passes meanwhile.
+    const cpu = burstCpu(cpuBefore, cpuSnapshot(api.pid), n);
+    await Promise.all(pools?.map(closePool) ?? []);
     let runningMs = NaN;
     const deadline = started + 300_000;
     while (performance.now() < deadline) {
@@ -491,10 +612,14 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     }
     done = true;
     const [{ latencies: readLatencies, slowest: slowestRead, timeouts: readTimeouts }] = await Promise.all([reader.stop(), scraper]);
-    await readClient.close();
+    await closePool(readClient);
     const cold = await coldRead.catch((err: unknown) => ({ sentAtMs: NaN, ms: NaN, error: String(err) }));
     const after = processStats(api.pid);
     const commitsPerWorkload = ((await commits()) - commitsBefore) / n;
+    // Since the API started (the floor's one create included): a backend reports its sessions'
+    // times at most once a second, so the last second's may be missing.
+    const functions = await functionTimes();
+    const createStatement = functions.find((f) => f.name === 'workload_create_batch');
     const create = summary(createLatencies);
     const reads = summary(readLatencies);
     const scheduleAtEnd = mainThreadSchedule(api.pid);
@@ -516,12 +641,12 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       readP99: reads.p99 < GOALS.readP99Ms,
       loopP99: loop.p99Max < GOALS.loopP99Ms,
     };
-    const row = { db, n, callers: CALLERS, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, graphqlFloor: floorOfGraphql, failures, firstFailure, reads, reader: READER, slowestRead, coldRead: cold, readTimeouts, loop, cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
+    const row = { db, n, callers: CALLERS, client: CLIENT, pool: POOL ?? null, floorMs, runningMs, addedMs: runningMs - floorMs, create, transportFloor: floorOfTransport, statementFloor: floorOfStatement, graphqlFloor: floorOfGraphql, failures, firstFailure, reads, reader: READER, slowestRead, coldRead: cold, readTimeouts, loop, cpu, postgresFunctions: functions.slice(0, 12), cpuSecondsPerWorkload, commitsPerWorkload, peakRssMb: after.peakRssMb, met };
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms; GraphQL floor p50 ${floorOfGraphql.p50.toFixed(0)} p99 ${floorOfGraphql.p99.toFixed(0)} ms); ` +
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
-        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%)${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     return row;
   } finally {
@@ -548,6 +673,10 @@ const results = {
 };
 writeFileSync(path.join(import.meta.dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
 const f = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : 'n/a');
+const statementMs = (r: Awaited<ReturnType<typeof scenario>>) => {
+  const s = r.postgresFunctions.find((fn) => fn.name === 'workload_create_batch');
+  return s ? (s.total / r.n).toFixed(2) : 'n/a';
+};
 const yes = (b: boolean) => (b ? 'met' : '**not met**');
 writeFileSync(
   path.join(import.meta.dirname, 'results.md'),
@@ -556,7 +685,7 @@ writeFileSync(
 ${results.date}, ${results.machine.cpus} cores (${results.machine.model}), load average ${loadStart.map((l) => l.toFixed(1)).join(' ')} at the start,
 ${loadEnd.map((l) => l.toFixed(1)).join(' ')} at the end${loaded ? ' — **loaded: figures are not the product\'s, re-run on an idle machine**' : ''}.
 
-\`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP${POOL ? `, each caller over ${POOL} keep-alive connections (\`--pool ${POOL}\`), floors alike` : ', each create on a new connection'}) to an
+\`npx tsx bench/controller/run.ts\`: N concurrent \`createWorkload\` over ${CALLERS} callers (GraphQL over HTTP with ${CLIENT === 'http' ? 'node:http' : 'fetch'}${POOL ? `, each caller over ${POOL} keep-alive connections (\`--pool ${POOL}\`), floors alike` : ', each create on a new connection'}) to an
 API process of its own (the compiled JavaScript, with \`npm start\`'s environment and Node flags), simulated runtime at SIMULATED_SPEED=${SPEED}, one replica each, quotas ${QUOTAS === 'default' ? 'at their defaults' : 'unlimited'}. Floor: one workload
 alone, create to RUNNING, in the same process just before the burst. Reads: a \`workloads(first: 20)\` loop
 during the burst from a client already connected (one keep-alive connection opened before the burst)${READER === 'thread' ? ', in a thread of its own (apart from the burst\'s callers)' : ', on the thread of the burst\'s callers'}. Cold
@@ -567,15 +696,18 @@ in its process) before it answers: the least a create can do. GraphQL floor: the
 one-field schema and the caller's token verified (once per token, as the API's cached authenticator does; \`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
 beside it, the worst window of the transport and GraphQL floors' loops over their own bursts, measured the same way (\`GET /loop\` of \`floor-server.mjs\`); and its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
 and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
+Creates' CPU: over the creates' window, the CPU of the server (the API with the controller's passes meanwhile; the GraphQL floor; embedded, PGlite runs in the server's process and its CPU is the server's), of PostgreSQL
+and of the callers (${CLIENT === 'http' ? 'node:http' : 'fetch'}, this bench's process), per create, and how busy the machine's cores were: the last creates' latency follows
+N x (CPU per create) / (cores x busy share). PostgreSQL in the create statements: the time PostgreSQL spent in \`workload_create_batch\` (track_functions), per create.
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms / burst share | CPU ms per workload | commits per workload | peak RSS MB | failures |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms / burst share | creates' CPU ms per create: API / PostgreSQL / callers, machine busy | GraphQL floor's: server / PostgreSQL / callers, machine busy | PostgreSQL in the create statements, ms per create | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${fmtCpu(r.cpu)}, ${(r.cpu.busyShare * 100).toFixed(0)}% | ${fmtCpu(r.graphqlFloor.cpu)}, ${(r.graphqlFloor.cpu.busyShare * 100).toFixed(0)}% | ${statementMs(r)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,
