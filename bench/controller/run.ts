@@ -400,6 +400,40 @@ function mainThreadSchedule(pid: number): { runMs: number; waitMs: number } {
   return { runMs: run! / 1e6, waitMs: wait! / 1e6 };
 }
 
+/**
+ * Each wait of `pid`'s main thread for a CPU, as it ends: a thread of the bench reads its
+ * run-queue wait (/proc/PID/task/PID/schedstat) every millisecond; the kernel adds a wait when the
+ * thread gets a CPU back, so a step between two reads is one wait (or the few that ended within
+ * that millisecond). `stop()` gives the steps over 1 ms, at wall-clock milliseconds: a loop's timer
+ * due while its thread waits is late by at least that wait.
+ */
+async function cpuWaitWatch(pid: number): Promise<{ stop(): Promise<{ at: number; ms: number }[]> }> {
+  const worker = new Worker(
+    `const { parentPort, workerData: w } = require('node:worker_threads');
+     const { readFileSync } = require('node:fs');
+     const waitMs = () => Number(readFileSync(w.file, 'utf8').split(' ')[1]) / 1e6;
+     const steps = [];
+     let last = waitMs();
+     const timer = setInterval(() => {
+       const now = waitMs();
+       if (now - last > 1) steps.push({ at: performance.timeOrigin + performance.now(), ms: now - last });
+       last = now;
+     }, 1);
+     parentPort.on('message', () => { clearInterval(timer); parentPort.postMessage(steps); });
+     parentPort.postMessage('ready');`,
+    { eval: true, workerData: { file: `/proc/${pid}/task/${pid}/schedstat` } },
+  );
+  await once(worker, 'message');
+  return {
+    stop: async () => {
+      worker.postMessage('stop');
+      const [steps] = (await once(worker, 'message')) as [{ at: number; ms: number }[]];
+      await worker.terminate();
+      return steps;
+    },
+  };
+}
+
 /** The interval of prom-client's event-loop monitor (its `eventLoopMonitoringPrecision` default), in ms. */
 const LOOP_MONITOR_INTERVAL_MS = 10;
 
@@ -582,7 +616,10 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const reader = threadReader ?? readerInline(api.url, tokens, started, readClient, () => done);
     // Per window: the loop's delay p99, and how long the loop's thread waited for a CPU meanwhile.
     const loopWaits: number[] = [];
+    const windowEnds: number[] = [];
+    const waits = await cpuWaitWatch(api.pid);
     const scheduleAtStart = mainThreadSchedule(api.pid);
+    const startedAt = performance.timeOrigin + performance.now();
     const scraper = (async () => {
       let previous = scheduleAtStart;
       while (!done) {
@@ -592,6 +629,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
         if (Number.isFinite(v)) {
           loopP99.push(v);
           loopWaits.push(schedule.waitMs - previous.waitMs);
+          windowEnds.push(performance.timeOrigin + performance.now());
         }
         previous = schedule;
       }
@@ -624,6 +662,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const reads = summary(readLatencies);
     const scheduleAtEnd = mainThreadSchedule(api.pid);
     const worstWindow = loopP99.indexOf(Math.max(...loopP99));
+    const waitSteps = await waits.stop();
+    const longestWait = (from: number, to: number) => Math.max(0, ...waitSteps.filter((w) => w.at > from && w.at <= to).map((w) => w.ms));
     const loop = {
       windows: loopP99.length,
       // Each 500 ms window's p99 in order, its worst and median, and when the burst's last create was answered (ms).
@@ -632,6 +672,9 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       // The floor beside it: the loop cannot turn while its thread waits for a CPU (the burst's
       // clients, PostgreSQL and the API share the machine's cores).
       worstWindowCpuWaitMs: loopWaits[worstWindow] ?? NaN,
+      // Its longest single wait for a CPU in the worst window, and over the burst's windows.
+      worstWindowLongestWaitMs: worstWindow >= 0 ? longestWait(windowEnds[worstWindow - 1] ?? startedAt, windowEnds[worstWindow]!) : NaN,
+      longestWaitMs: longestWait(startedAt, windowEnds.at(-1) ?? startedAt),
       cpuWaitShare: (scheduleAtEnd.waitMs - scheduleAtStart.waitMs) / (scheduleAtEnd.waitMs - scheduleAtStart.waitMs + scheduleAtEnd.runMs - scheduleAtStart.runMs),
     };
     const cpuSecondsPerWorkload = (after.cpuSeconds - before.cpuSeconds) / n;
@@ -646,7 +689,7 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms; GraphQL floor p50 ${floorOfGraphql.p50.toFixed(0)} p99 ${floorOfGraphql.p99.toFixed(0)} ms); ` +
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
-        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%)${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, at most ${loop.worstWindowLongestWaitMs.toFixed(1)} ms at once there and ${loop.longestWaitMs.toFixed(1)} ms over the burst, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%)${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     return row;
   } finally {
@@ -695,19 +738,19 @@ Node.js server that writes each one's input in one insert (PostgreSQL: a pool of
 in its process) before it answers: the least a create can do. GraphQL floor: the same insert behind graphql-yoga with a
 one-field schema and the caller's token verified (once per token, as the API's cached authenticator does; \`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
 beside it, the worst window of the transport and GraphQL floors' loops over their own bursts, measured the same way (\`GET /loop\` of \`floor-server.mjs\`); and its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
-and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
+with the longest of those waits at once (a thread of the bench reads the thread's run-queue wait every millisecond), and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
 Creates' CPU: over the creates' window, the CPU of the server (the API with the controller's passes meanwhile; the GraphQL floor; embedded, PGlite runs in the server's process and its CPU is the server's), of PostgreSQL
 and of the callers (${CLIENT === 'http' ? 'node:http' : 'fetch'}, this bench's process), per create, and how busy the machine's cores were: the last creates' latency follows
 N x (CPU per create) / (cores x busy share). PostgreSQL in the create statements: the time PostgreSQL spent in \`workload_create_batch\` (track_functions), per create.
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms / burst share | creates' CPU ms per create: API / PostgreSQL / callers, machine busy | GraphQL floor's: server / PostgreSQL / callers, machine busy | PostgreSQL in the create statements, ms per create | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms (longest at once) / burst share | creates' CPU ms per create: API / PostgreSQL / callers, machine busy | GraphQL floor's: server / PostgreSQL / callers, machine busy | PostgreSQL in the create statements, ms per create | CPU ms per workload | commits per workload | peak RSS MB | failures |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${fmtCpu(r.cpu)}, ${(r.cpu.busyShare * 100).toFixed(0)}% | ${fmtCpu(r.graphqlFloor.cpu)}, ${(r.graphqlFloor.cpu.busyShare * 100).toFixed(0)}% | ${statementMs(r)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} (${r.loop.worstWindowLongestWaitMs.toFixed(1)}) / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${fmtCpu(r.cpu)}, ${(r.cpu.busyShare * 100).toFixed(0)}% | ${fmtCpu(r.graphqlFloor.cpu)}, ${(r.graphqlFloor.cpu.busyShare * 100).toFixed(0)}% | ${statementMs(r)} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,
