@@ -66,6 +66,8 @@ const CALLERS = Number(args.get('callers') ?? 4);
 const adminUrl = process.env.DATABASE_URL;
 const DATABASES = (args.get('db') ?? (adminUrl ? 'postgres,pglite' : 'pglite')).split(',') as ('postgres' | 'pglite')[];
 const CPU_PROF = args.get('cpu-prof');
+/** `--turns DIR`: the API notes its long event-loop turns (./turns.mjs) into DIR/<db>-<n>.json, summarised per run (a diagnosis: its timer adds load). */
+const TURNS = args.get('turns');
 /** `--quotas default`: the API's default quotas (each create then reads its owner's and organization's usage under their locks); else none. */
 const QUOTAS = args.get('quotas') === 'unlimited' ? 'unlimited' : 'default';
 /**
@@ -133,6 +135,10 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
   const startEnv = Object.fromEntries(start[1]!.trim().split(' ').filter(Boolean).map((a) => a.split('=') as [string, string]));
   const nodeArgs = start[2]!.trim().split(' ').filter(Boolean);
   if (CPU_PROF) nodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(CPU_PROF, label));
+  if (TURNS) {
+    nodeArgs.push(`--import=${path.join(import.meta.dirname, 'turns.mjs')}`);
+    env = { ...env, TURNS_OUT: path.resolve(TURNS, `${label}.json`) };
+  }
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, COMPILED_MAIN], {
     cwd: root,
     env: {
@@ -518,6 +524,24 @@ async function createFloor(mode: 'transport' | 'statement' | 'graphql', db: 'pos
   }
 }
 
+/** A gap between two callbacks of the API's 1 ms timer (./turns.mjs): a long turn of its loop, or its thread waiting for a CPU. */
+type Gap = { at: number; ms: number; runMs: number; waitMs: number; gcMs: number; connections: number; requests: number };
+
+/** The long turns of the creates' window [from, to] (wall-clock ms): how many over 20 ms, and the longest, each with where its time went. */
+function turnsOf(file: string, from: number, to: number) {
+  const gaps = (JSON.parse(readFileSync(file, 'utf8')) as Gap[]).filter((g) => g.at >= from && g.at <= to).sort((a, b) => b.ms - a.ms);
+  const r = (v: number) => Math.round(v * 10) / 10;
+  const over20 = gaps.filter((g) => g.ms > 20);
+  return {
+    over20: over20.length,
+    // Over those: their time on a CPU (garbage collection included), waiting for one, and in collections.
+    over20RunMs: r(over20.reduce((s, g) => s + g.runMs, 0)),
+    over20WaitMs: r(over20.reduce((s, g) => s + g.waitMs, 0)),
+    over20GcMs: r(over20.reduce((s, g) => s + g.gcMs, 0)),
+    longest: gaps.slice(0, 5).map((g) => ({ atMs: Math.round(g.at - from), ms: r(g.ms), runMs: r(g.runMs), waitMs: r(g.waitMs), gcMs: r(g.gcMs), requests: g.requests, connections: g.connections })),
+  };
+}
+
 async function scenario(db: 'postgres' | 'pglite', n: number) {
   const label = `${db}-${n}`;
   let env: Record<string, string>;
@@ -562,6 +586,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   }
   const api = await startApi(env, label);
+  /** The row, and the creates' window (wall-clock ms), for the turns read once the API has exited. */
+  let measured: { row: Record<string, unknown>; window: [number, number] } | undefined;
   try {
     const tokens = await Promise.all(Array.from({ length: CALLERS }, (_, i) => token(`bench-caller-${i}`)));
     const floorOfTransport = await createFloor('transport', db, n, tokens);
@@ -691,9 +717,19 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
         `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
         `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, at most ${loop.worstWindowLongestWaitMs.toFixed(1)} ms at once there and ${loop.longestWaitMs.toFixed(1)} ms over the burst, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%)${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
+    measured = { row, window: [performance.timeOrigin + started, performance.timeOrigin + started + burstMs] };
     return row;
   } finally {
     await api.stop();
+    if (TURNS && measured) {
+      const turns = turnsOf(path.resolve(TURNS, `${label}.json`), ...measured.window);
+      measured.row.turns = turns;
+      const l = turns.longest[0];
+      console.log(
+        `${label} turns (./turns.mjs): ${turns.over20} gaps over 20 ms in the creates' window, ${turns.over20RunMs} ms of them on the CPU (collections ${turns.over20GcMs}) and ${turns.over20WaitMs} waiting; ` +
+          `the longest ${l ? `${l.ms} ms at +${l.atMs}: ${l.runMs} on the CPU (collections ${l.gcMs}), ${l.waitMs} waiting, ${l.requests} requests arrived` : 'none'}; next: ${turns.longest.slice(1).map((g) => `${g.ms} (${g.runMs} CPU, ${g.gcMs} GC, ${g.waitMs} wait, ${g.requests} req)`).join(', ')}`,
+      );
+    }
     await cleanup();
   }
 }

@@ -49,6 +49,34 @@ describe('SlicedStarts', () => {
     expect(starts.waiting).toBe(0);
   });
 
+  it('goes on with the starts behind one that throws', async () => {
+    const starts = new SlicedStarts(0);
+    const ran: number[] = [];
+    const thrown: unknown[] = [];
+    const onUncaught = (err: unknown) => thrown.push(err);
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      await new Promise<void>((resolve) => {
+        starts.run(() => ran.push(0));
+        starts.run(() => {
+          throw new Error('a start failed');
+        });
+        starts.run(() => {
+          ran.push(2);
+          resolve();
+        });
+      });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+    expect(ran).toEqual([0, 2]);
+    expect(thrown).toHaveLength(1);
+    expect(starts.waiting).toBe(0);
+  });
+
   it('gives a new turn a new slice once nothing waits', async () => {
     let clock = 0;
     const starts = new SlicedStarts(5, () => clock);
