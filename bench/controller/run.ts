@@ -418,7 +418,7 @@ function mainThreadSchedule(pid: number): { runMs: number; waitMs: number } {
  * run-queue wait (/proc/PID/task/PID/schedstat) every millisecond; the kernel adds a wait when the
  * thread gets a CPU back, so a step between two reads is one wait (or the few that ended within
  * that millisecond). `stop()` gives the steps over 1 ms, at wall-clock milliseconds: a loop's timer
- * due while its thread waits is late by at least that wait.
+ * due while its thread waits is late by at least that wait. Its reads take about 1% of a core.
  */
 async function cpuWaitWatch(pid: number): Promise<{ stop(): Promise<{ at: number; ms: number }[]> }> {
   const worker = new Worker(
@@ -436,6 +436,8 @@ async function cpuWaitWatch(pid: number): Promise<{ stop(): Promise<{ at: number
      parentPort.postMessage('ready');`,
     { eval: true, workerData: { file: `/proc/${pid}/task/${pid}/schedstat` } },
   );
+  // A run that fails before `stop()` does not wait for it.
+  worker.unref();
   await once(worker, 'message');
   return {
     stop: async () => {
@@ -614,6 +616,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     const threadReader = READER === 'thread' ? await readerThread(api.url, tokens) : undefined;
     const commitsBefore = await commits();
     const before = processStats(api.pid);
+    // Watching before the burst begins: its first waits are in the first window.
+    const waits = await cpuWaitWatch(api.pid);
     const cpuBefore = cpuSnapshot(api.pid);
     const started = performance.now();
     const createLatencies: number[] = [];
@@ -650,9 +654,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     // Per window: the loop's delay p99, and how long the loop's thread waited for a CPU meanwhile.
     const loopWaits: number[] = [];
     const windowEnds: number[] = [];
-    const waits = await cpuWaitWatch(api.pid);
     const scheduleAtStart = mainThreadSchedule(api.pid);
-    const startedAt = performance.timeOrigin + performance.now();
+    const startedAt = performance.timeOrigin + started;
     const scraper = (async () => {
       let previous = scheduleAtStart;
       while (!done) {
