@@ -197,10 +197,15 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
 }
 
 /** User + system CPU seconds and peak RSS of a process, from /proc. */
-function processStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
+/** A process's name and CPU so far (user + system, in clock ticks of 10 ms) from /proc/PID/stat. */
+function processTicks(pid: string | number): { comm: string; ticks: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
+function processStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
+  const { ticks } = processTicks(pid);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 };
@@ -222,9 +227,7 @@ function cpuSnapshot(server: number): { busyMs: number; idleMs: number; serverMs
   const busy = machine.slice(0, 8).reduce((a, b) => a + b, 0) - idle;
   const ticksOf = (pid: string | number): { comm: string; ticks: number } | undefined => {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
+      return processTicks(pid);
     } catch {
       return undefined; // exited meanwhile
     }
