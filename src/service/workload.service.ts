@@ -28,7 +28,7 @@ import {
 } from '../store/entities/index.js';
 import { violatedUniqueConstraint } from '../store/errors.js';
 import { appendWorkloadEvent, readWorkloadEvents } from '../store/events.js';
-import { CreateBatches, createStatementOf, insertNewWorkload, MAX_CREATES_PER_STATEMENT } from '../store/workload-create.js';
+import { CreateBatches, createStatementOf, insertNewWorkload } from '../store/workload-create.js';
 import { createdRoundRows } from '../store/workload-rounds.js';
 import { newRow } from '../store/read-model.js';
 import { sameSpec } from '../store/usage.js';
@@ -186,7 +186,7 @@ export class WorkloadService {
       // while the next two statements have room; past that the create keeps its place, so the
       // creates admitted (their CPU) run no further ahead of the database than that.
       const batched = () => this.creates.write(newRows, this.deps.quotas.admission(holder, demand));
-      const giveBack = admission !== undefined && this.creates.pending < 2 * MAX_CREATES_PER_STATEMENT;
+      const giveBack = admission !== undefined && this.creates.pending < 2 * this.creates.maxPerStatement;
       const written = rows ? await (giveBack ? admission.outside(batched) : batched()) : { sequence: await insertNewWorkload(em(), newRows) };
       if ('breach' in written) throw this.deps.quotas.refusal(written.breach);
       // An existing draft's spec may have been edited since it was read and checked against the

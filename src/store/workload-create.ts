@@ -9,7 +9,7 @@
  * second list to keep.
  */
 import type { MetadataStorage } from '@mikro-orm/core';
-import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   ArtifactEntity,
   ArtifactRepositoryEntity,
@@ -28,6 +28,7 @@ import type { NewWorkloadEvent } from './events.js';
 import type { ResourceAmounts } from '../domain/quota.js';
 import { isDatabaseUnavailable } from './errors.js';
 import { rowColumns } from './read-model.js';
+import type { Orm } from './orm.js';
 import { jsonColumn, queryRows } from './sql.js';
 import { StatementBatches } from './statement-batches.js';
 import type { BoundedSubject, QuotaBreachRow } from './usage.js';
@@ -72,9 +73,12 @@ function createArgument(metadata: MetadataStorage, rows: NewWorkloadRows): strin
 /**
  * At most this many creates in one statement. Each is a subtransaction; PostgreSQL keeps up to 64
  * of a transaction's subtransaction ids in shared memory, past which every other session's
- * snapshot has to look them up on disk while the transaction runs.
+ * snapshot has to look them up on disk while the transaction runs. On a server, 32: a statement's
+ * own costs (its round trip, its commit's flush, the batch's locks) shared by more creates, and
+ * reads run beside it on other connections. On the embedded database, 8: a statement holds its one
+ * thread for its whole length, and reads wait behind it (ADR 0005 decision 27).
  */
-export const MAX_CREATES_PER_STATEMENT = 8;
+export const CREATES_PER_STATEMENT = { server: 32, embedded: 8 } as const;
 
 /** A create's quota check: the subjects a limit of which it could breach, and what it adds. */
 export type CreateQuota = { subjects: readonly BoundedSubject[]; added: ResourceAmounts };
@@ -90,15 +94,18 @@ export type BatchError = Record<string, string> & { message: string };
 /** How batches reach the database: the tables' metadata, the statement, and the driver's typed error for a refused create. */
 export interface CreateStatement {
   readonly metadata: MetadataStorage;
+  /** At most this many creates in one statement (`CREATES_PER_STATEMENT`). */
+  readonly maxPerStatement: number;
   /** Runs `workload_create_batch` over `items` (a JSON array) and returns its results, in order. */
   write(items: string): Promise<BatchResult[]>;
   refusal(error: BatchError): Error;
 }
 
 /** The batch statement through `orm`. */
-export function createStatementOf(orm: MikroORM): CreateStatement {
+export function createStatementOf(orm: Orm): CreateStatement {
   return {
     metadata: orm.getMetadata(),
+    maxPerStatement: orm.embeddedDatabase ? CREATES_PER_STATEMENT.embedded : CREATES_PER_STATEMENT.server,
     async write(items) {
       const [row] = await queryRows<{ results: BatchResult[] | string }>(orm.em.fork() as EntityManager, 'select workload_create_batch(?::jsonb) as results', [items]);
       return row ? jsonColumn(row.results) : [];
@@ -112,7 +119,7 @@ export function createStatementOf(orm: MikroORM): CreateStatement {
  * Writes creates that read nothing first (a workload on its own spec) several to a statement
  * (`workload_create_batch`, ADR 0005 decision 27), one statement at a time (`StatementBatches`):
  * a create that arrives with nothing being written is written at once, alone; those that arrive
- * meanwhile go together in the next statement, up to `MAX_CREATES_PER_STATEMENT`. Each is decided
+ * meanwhile go together in the next statement, up to `CREATES_PER_STATEMENT`. Each is decided
  * in the statement as it would be alone (its quota checked after the creates before it, under the
  * same locks) and answered on its own: a name taken or a quota breached refuses that create only,
  * with the typed error or breach it would have had alone. A statement that fails as a whole fails
@@ -125,10 +132,12 @@ export function createStatementOf(orm: MikroORM): CreateStatement {
  */
 export class CreateBatches extends StatementBatches<string, CreateOutcome> {
   readonly #metadata: MetadataStorage;
+  /** At most this many creates in one statement. */
+  readonly maxPerStatement: number;
 
-  constructor(statement: CreateStatement, maxPerStatement = MAX_CREATES_PER_STATEMENT) {
+  constructor(statement: CreateStatement) {
     super({
-      maxPerStatement,
+      maxPerStatement: statement.maxPerStatement,
       failsWaiting: isDatabaseUnavailable,
       write: async (items) => {
         const results = await statement.write(`[${items.join(',')}]`);
@@ -142,6 +151,7 @@ export class CreateBatches extends StatementBatches<string, CreateOutcome> {
       },
     });
     this.#metadata = statement.metadata;
+    this.maxPerStatement = statement.maxPerStatement;
   }
 
   /** Writes `rows` (checked against `quota`, if any) with the creates waiting beside it. */

@@ -2,7 +2,6 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeEachDatabase, type Backend } from '../support/backends.js';
 import { artifactInput, workloadInput } from '../support/fixtures.js';
 import { recordSql } from '../support/sql-log.js';
-import { MAX_CREATES_PER_STATEMENT } from '../../src/store/workload-create.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 /** A create and what it answers with: the workload's fields, its artifact, the caller's roles. */
@@ -213,23 +212,42 @@ describeEachDatabase('a workload created in one statement', (backend) => {
 
     it('lets creates give their admitted place back while two statements of them wait, and keeps the next one in its place, so the burst runs no further ahead of the database', async () => {
       const creates = t.app.services.workloads.creates;
+      const perStatement = creates.maxPerStatement;
       const create = (name: string) => t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
       const answers: Promise<any>[] = [];
       const first = await whileFirstStatementHeld(t, backend, () => create('held-0'), async () => {
         // With one place, each of these is admitted only once the one before gave its place back.
-        for (let i = 1; i < 2 * MAX_CREATES_PER_STATEMENT; i++) answers.push(create(`given-back-${i}`));
-        await vi.waitFor(() => expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT), { timeout: 10_000, interval: 5 });
+        for (let i = 1; i < 2 * perStatement; i++) answers.push(create(`given-back-${i}`));
+        await vi.waitFor(() => expect(creates.pending).toBe(2 * perStatement), { timeout: 10_000, interval: 5 });
         expect(t.app.admission.active()).toBe(0);
         // Two statements' worth wait: the next create keeps its place while it waits, and the one after waits for it.
         answers.push(create('kept-place'));
-        await vi.waitFor(() => expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT + 1), { timeout: 10_000, interval: 5 });
+        await vi.waitFor(() => expect(creates.pending).toBe(2 * perStatement + 1), { timeout: 10_000, interval: 5 });
         answers.push(create('waits-for-a-place'));
         await vi.waitFor(() => expect([t.app.admission.active(), t.app.admission.waiting()]).toEqual([1, 1]), { timeout: 10_000, interval: 5 });
-        expect(creates.pending).toBe(2 * MAX_CREATES_PER_STATEMENT + 1);
+        expect(creates.pending).toBe(2 * perStatement + 1);
       });
       const results = (await Promise.all([first, ...answers])).map((r) => (r.data as any).createWorkload.__typename);
-      expect(results).toEqual(Array.from({ length: 2 * MAX_CREATES_PER_STATEMENT + 2 }, () => 'CreateWorkloadPayload'));
+      expect(results).toEqual(Array.from({ length: 2 * perStatement + 2 }, () => 'CreateWorkloadPayload'));
       expect([t.app.admission.active(), t.app.admission.waiting(), creates.pending]).toEqual([0, 0, 0]);
+    });
+
+    it(`writes at most ${backend.name === 'postgres' ? 32 : 8} waiting creates a statement on ${backend.name === 'postgres' ? 'a PostgreSQL server' : 'the embedded database'}`, async () => {
+      const creates = t.app.services.workloads.creates;
+      // A server's statement runs beside the reads on other connections; the embedded database's holds its one thread.
+      expect(creates.maxPerStatement).toBe(backend.name === 'postgres' ? 32 : 8);
+      const create = (name: string) => t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
+      const sql = recordSql(t.app.orm);
+      const answers: Promise<any>[] = [];
+      const first = await whileFirstStatementHeld(t, backend, () => create('bound-0'), async () => {
+        for (let i = 1; i <= creates.maxPerStatement + 1; i++) answers.push(create(`bound-${i}`));
+        await vi.waitFor(() => expect(creates.waiting).toBe(creates.maxPerStatement + 1), { timeout: 10_000, interval: 5 });
+      });
+      const results = (await Promise.all([first, ...answers])).map((r) => (r.data as any).createWorkload.__typename);
+      sql.stop();
+      expect(results).toEqual(Array.from({ length: creates.maxPerStatement + 2 }, () => 'CreateWorkloadPayload'));
+      // The first alone, then a full statement, then the one left over.
+      expect(sql.statements.filter((q) => q.startsWith('select workload_create_batch('))).toHaveLength(3);
     });
   });
 
