@@ -4,9 +4,11 @@
 //
 //   FLOOR_MODE=transport  a bare HTTP server that answers each request at once, writing nothing
 //   FLOOR_MODE=statement  a bare HTTP server: parses the body and inserts (the least a create can do)
-//   FLOOR_MODE=graphql    graphql-yoga with a one-field schema, the caller's token verified (jose,
+//   FLOOR_MODE=graphql    graphql-yoga with a one-mutation schema, the caller's token verified (jose,
 //                         HS256) and the same insert: the least a create over GraphQL with
-//                         authentication can do on this stack
+//                         authentication can do on this stack; and the bench's read (the newest
+//                         rows and their count) answered from one statement, so that the read loop
+//                         the API serves during its burst runs beside this floor's too
 //
 // FLOOR_DATABASE_URL: PostgreSQL through a pool of 10 (the API's size); without it, PGlite in this
 // process. PORT: where to listen; AUTH_JWT_SECRET: the secret the bench signs its tokens with.
@@ -42,6 +44,17 @@ if (mode === 'graphql') {
   const { jwtVerify } = await import('jose');
   const secret = new TextEncoder().encode(process.env.AUTH_JWT_SECRET);
   const verified = new Set();
+  // Each distinct Authorization header verified once, as the API's cached authenticator does.
+  const authenticate = async (ctx) => {
+    const authorization = ctx.request.headers.get('authorization') ?? '';
+    if (verified.has(authorization)) return;
+    try {
+      await jwtVerify(authorization.replace(/^Bearer /, ''), secret, { algorithms: ['HS256'] });
+    } catch {
+      throw new GraphQLError('unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } });
+    }
+    verified.add(authorization);
+  };
   const schema = createSchema({
     // The bench's document, as the API's schema types it: an input of its own type, a result
     // union with an error interface.
@@ -52,24 +65,36 @@ if (mode === 'graphql') {
       type Workload { id: ID! status: String! }
       type CreateWorkloadPayload { workload: Workload! }
       union CreateWorkloadResult = CreateWorkloadPayload | Refused
-      type Query { ready: Boolean! }
+      enum OrderField { UPDATED_AT }
+      enum Direction { DESC }
+      input Order { field: OrderField! direction: Direction! }
+      type WorkloadEdge { node: ReadWorkload! }
+      type ReadWorkload { id: ID! name: String! status: String! }
+      type WorkloadConnection { totalCount: Int! edges: [WorkloadEdge!]! }
+      type Query { ready: Boolean! workloads(first: Int!, orderBy: Order): WorkloadConnection! }
       type Mutation { createWorkload(input: CreateWorkloadInput!): CreateWorkloadResult! }
     `,
     resolvers: {
-      Query: { ready: () => true },
+      Query: {
+        ready: () => true,
+        // The newest rows and the count in one statement: the least a list read can do.
+        workloads: async (_root, { first }, ctx) => {
+          await authenticate(ctx);
+          const [row] = (
+            await query(
+              `select (select count(*)::int from floor_create) as total,
+                      coalesce((select json_agg(json_build_object('id', id::text, 'name', name, 'status', 'SUBMITTED'))
+                                  from (select id, name from floor_create order by id desc limit $1) newest), '[]') as nodes`,
+              [first],
+            )
+          ).rows;
+          return { totalCount: row.total, edges: row.nodes.map((node) => ({ node })) };
+        },
+      },
       CreateWorkloadResult: { __resolveType: (r) => r.__typename },
       Mutation: {
         createWorkload: async (_root, { input }, ctx) => {
-          const authorization = ctx.request.headers.get('authorization') ?? '';
-          // Each distinct Authorization header verified once, as the API's cached authenticator does.
-          if (!verified.has(authorization)) {
-            try {
-              await jwtVerify(authorization.replace(/^Bearer /, ''), secret, { algorithms: ['HS256'] });
-            } catch {
-              throw new GraphQLError('unauthenticated', { extensions: { code: 'UNAUTHENTICATED' } });
-            }
-            verified.add(authorization);
-          }
+          await authenticate(ctx);
           const id = await insert(input);
           return { __typename: 'CreateWorkloadPayload', workload: { id: String(id), status: 'SUBMITTED' } };
         },

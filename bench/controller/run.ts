@@ -10,7 +10,9 @@
  *   callers:  fetch (undici) or node:http (`--client`), each create on a new connection (or `--pool`);
  *   transport floor: the same N requests, from the same client, to a bare Node.js HTTP server (its
  *             own process, the API's listen backlog) that answers each at once: what N requests
- *             on new connections cost before any work, the bound below create latency;
+ *             on new connections cost before any work, the bound below create latency; and the
+ *             statement and GraphQL floors (`createFloor`), the GraphQL floor with the same read
+ *             loop through its burst;
  *   running:  burst start -> every workload RUNNING (polled every 50 ms with one count query of a
  *             platform admin's, who sees every caller's workloads);
  *   reads:    a `workloads(first: 20)` read loop during the burst, latency p50/p99/max, from a
@@ -421,13 +423,16 @@ function mainThreadSchedule(pid: number): { runMs: number; waitMs: number } {
  * run-queue wait (/proc/PID/task/PID/schedstat) every millisecond; the kernel adds a wait when the
  * thread gets a CPU back, so a step between two reads is one wait (or the few that ended within
  * that millisecond). `stop()` gives the steps over 1 ms, at wall-clock milliseconds: a loop's timer
- * due while its thread waits is late by at least that wait. Its reads take about 1% of a core.
+ * due while its thread waits is late by at least that wait. Its timer and reads take about 6% of a
+ * core (a thousand wake-ups a second), so the floors' bursts are watched the same way.
  */
 async function cpuWaitWatch(pid: number): Promise<{ stop(): Promise<{ at: number; ms: number }[]> }> {
   const worker = new Worker(
     `const { parentPort, workerData: w } = require('node:worker_threads');
-     const { readFileSync } = require('node:fs');
-     const waitMs = () => Number(readFileSync(w.file, 'utf8').split(' ')[1]) / 1e6;
+     const { openSync, readSync } = require('node:fs');
+     const fd = openSync(w.file, 'r');
+     const buf = Buffer.alloc(128);
+     const waitMs = () => Number(buf.toString('latin1', 0, readSync(fd, buf, 0, buf.length, 0)).split(' ')[1]) / 1e6;
      const steps = [];
      let last = waitMs();
      const timer = setInterval(() => {
@@ -474,9 +479,17 @@ function loopWindows(windows: number[]): LoopWindows {
  * connections; their latencies, and its loop's delay p99 in 500 ms windows meanwhile, scraped as
  * the API's /metrics is.
  */
-async function burstAt(server: ChildProcess, port: number, n: number, tokens: string[]): Promise<ReturnType<typeof summary> & { loop?: LoopWindows; cpu: BurstCpu }> {
+async function burstAt(
+  server: ChildProcess,
+  port: number,
+  n: number,
+  tokens: string[],
+  withReads: boolean,
+): Promise<ReturnType<typeof summary> & { loop?: LoopWindows; cpu: BurstCpu; longestWaitMs: number; reads?: ReturnType<typeof summary> }> {
   await once(server.stdout!, 'data');
   const url = `http://127.0.0.1:${port}`;
+  // The API's read loop, from a thread of its own, over the burst (the GraphQL floor answers the same document).
+  const reader = withReads ? await readerThread(url, tokens) : undefined;
   const latencies: number[] = [];
   const pools = callerPools();
   const windows: number[] = [];
@@ -493,7 +506,10 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
       if (Number.isFinite(v)) windows.push(v);
     }
   })();
+  // The same watch as over the API's burst, so that its CPU (about 6% of a core) counts in both.
+  const waits = await cpuWaitWatch(server.pid!);
   const cpuBefore = cpuSnapshot(server.pid!);
+  reader?.go(performance.now());
   await Promise.all(
     Array.from({ length: n }, async (_, i) => {
       const t0 = performance.now();
@@ -502,10 +518,12 @@ async function burstAt(server: ChildProcess, port: number, n: number, tokens: st
     }),
   );
   const cpu = burstCpu(cpuBefore, cpuSnapshot(server.pid!), n);
+  const longestWaitMs = Math.max(0, ...(await waits.stop()).map((w) => w.ms));
+  const reads = reader && summary((await reader.stop()).latencies);
   done = true;
   await scraper;
   await Promise.all(pools?.map(closePool) ?? []);
-  return { ...summary(latencies), ...(windows.length > 0 && { loop: loopWindows(windows) }), cpu };
+  return { ...summary(latencies), ...(windows.length > 0 && { loop: loopWindows(windows) }), cpu, longestWaitMs, ...(reads && { reads }) };
 }
 
 /**
@@ -528,7 +546,7 @@ async function createFloor(mode: 'transport' | 'statement' | 'graphql', db: 'pos
     env: { ...process.env, FLOOR_MODE: mode, PORT: String(port), AUTH_JWT_SECRET: SECRET, NODE_ENV: 'production', ...(scratch && { FLOOR_DATABASE_URL: scratch.url }) },
   });
   try {
-    return await burstAt(server, port, n, tokens);
+    return await burstAt(server, port, n, tokens, mode === 'graphql' && READER === 'thread');
   } finally {
     server.kill();
     await once(server, 'exit');
@@ -727,8 +745,8 @@ async function scenario(db: 'postgres' | 'pglite', n: number) {
     console.log(
       `${label}: floor ${floorMs.toFixed(0)} ms; all RUNNING ${(runningMs / 1000).toFixed(1)} s (${(runningMs / floorMs).toFixed(1)}x floor, ` +
         `+${((runningMs - floorMs) / 1000).toFixed(1)} s ${met.running ? 'met' : 'NOT met'}); create p50 ${create.p50.toFixed(0)} p99 ${create.p99.toFixed(0)} ms (${met.createP99 ? 'met' : 'NOT met'}; transport floor p50 ${floorOfTransport.p50.toFixed(0)} p99 ${floorOfTransport.p99.toFixed(0)} ms; statement floor p50 ${floorOfStatement.p50.toFixed(0)} p99 ${floorOfStatement.p99.toFixed(0)} ms; GraphQL floor p50 ${floorOfGraphql.p50.toFixed(0)} p99 ${floorOfGraphql.p99.toFixed(0)} ms); ` +
-        `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}); cold read ${cold.ms} ms; ` +
-        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, at most ${loop.worstWindowLongestWaitMs.toFixed(1)} ms at once there and ${loop.longestWaitMs.toFixed(1)} ms over the burst, ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%), over the cores ${cpuBoundMs(cpu, n).toFixed(0)} ms (GraphQL floor ${cpuBoundMs(floorOfGraphql.cpu, n).toFixed(0)})${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
+        `reads p50 ${reads.p50.toFixed(0)} p99 ${reads.p99.toFixed(0)} max ${reads.max.toFixed(0)} ms (${met.readP99 ? 'met' : 'NOT met'}; the GraphQL floor's p99 ${floorOfGraphql.reads?.p99.toFixed(0) ?? 'n/a'} ms); cold read ${cold.ms} ms; ` +
+        `loop delay p99 worst ${loop.p99Max.toFixed(1)} median ${loop.p99Median.toFixed(1)} ms (${met.loopP99 ? 'met' : 'NOT met'}; worst window of the transport floor ${floorOfTransport.loop?.p99Max.toFixed(1) ?? 'n/a'} ms, of the GraphQL floor ${floorOfGraphql.loop?.p99Max.toFixed(1) ?? 'n/a'} ms; the loop's thread waited for a CPU ${loop.worstWindowCpuWaitMs.toFixed(0)} ms of the worst window, at most ${loop.worstWindowLongestWaitMs.toFixed(1)} ms at once there and ${loop.longestWaitMs.toFixed(1)} ms over the burst (the GraphQL floor's thread ${floorOfGraphql.longestWaitMs.toFixed(1)} ms), ${(loop.cpuWaitShare * 100).toFixed(0)}% of the burst); creates' CPU ms per create, API / PostgreSQL / callers ${fmtCpu(cpu)} (GraphQL floor ${fmtCpu(floorOfGraphql.cpu)}), machine busy ${(cpu.busyShare * 100).toFixed(0)}% (GraphQL floor ${(floorOfGraphql.cpu.busyShare * 100).toFixed(0)}%), over the cores ${cpuBoundMs(cpu, n).toFixed(0)} ms (GraphQL floor ${cpuBoundMs(floorOfGraphql.cpu, n).toFixed(0)})${createStatement ? `; PostgreSQL in the create statements ${(createStatement.total / n).toFixed(2)} ms per create (self, per create: ${functions.slice(0, 5).map((f) => `${f.name} ${(f.self / n).toFixed(2)}`).join(', ')})` : ''}; cpu ${(cpuSecondsPerWorkload * 1000).toFixed(1)} ms/workload; ${commitsPerWorkload.toFixed(1)} commits/workload; peak RSS ${after.peakRssMb.toFixed(0)} MB; failures ${failures}`,
     );
     measured = { row, window: [performance.timeOrigin + started, performance.timeOrigin + started + burstMs] };
     return row;
@@ -785,9 +803,9 @@ read: one read on a new connection sent as the burst starts (the server accepts 
 floor: the same N requests to a bare Node.js server that answers each at once. Statement floor: the same N requests to a bare
 Node.js server that writes each one's input in one insert (PostgreSQL: a pool of 10 to a database of its own; embedded: PGlite
 in its process) before it answers: the least a create can do. GraphQL floor: the same insert behind graphql-yoga with a
-one-field schema and the caller's token verified (once per token, as the API's cached authenticator does; \`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
+one-mutation schema and the caller's token verified (once per token, as the API's cached authenticator does; \`floor-server.mjs\`): the least a create over GraphQL with authentication can do on this stack; the same read loop runs through its burst (the same document, its newest rows and their count answered from one statement), so that what the reads cost counts in both. Loop: the event-loop delay p99 of the worst and of the median 500 ms window (prom-client, /metrics, less the monitor's own 10 ms interval);
 beside it, the worst window of the transport and GraphQL floors' loops over their own bursts, measured the same way (\`GET /loop\` of \`floor-server.mjs\`); and its floor: how long the loop's thread waited for a CPU (the scheduler's run-queue wait, /proc/PID/task/PID/schedstat) in the worst window,
-with the longest of those waits at once (a thread of the bench reads the thread's run-queue wait every millisecond), and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
+with the longest of those waits at once (a thread of the bench reads the thread's run-queue wait every millisecond, about 6% of a core, and watches each floor's burst alike, so that its CPU counts in both), and its share of the thread's time over the burst (waiting / (waiting + running)): a loop cannot turn while its thread waits.
 Creates' CPU: over the creates' window, the CPU of the server (the API with the controller's passes meanwhile; the GraphQL floor; embedded, PGlite runs in the server's process and its CPU is the server's), of PostgreSQL
 and of the callers (${CLIENT === 'http' ? 'node:http' : 'fetch'}, this bench's process), per create, and how busy the machine's cores were: the last creates' latency follows
 N x (CPU per create) / (cores x busy share). Creates' CPU over the cores: N x (CPU per create, the three together) / cores, the least time that
@@ -799,12 +817,12 @@ half the thread's own work as a hundred-odd requests arrive together and half it
 
 Goals: all RUNNING within ${GOALS.runningWithinMs / 1000} s of the floor, create p99 < ${GOALS.createP99Ms} ms, reads p99 < ${GOALS.readP99Ms} ms, event-loop p99 < ${GOALS.loopP99Ms} ms.
 
-| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms (longest at once) / burst share | creates' CPU ms per create: API / PostgreSQL / callers, machine busy | GraphQL floor's: server / PostgreSQL / callers, machine busy | PostgreSQL in the create statements, ms per create | creates' CPU over the cores ms: API / GraphQL floor | CPU ms per workload | commits per workload | peak RSS MB | failures |
+| database | N | floor ms | all RUNNING ms | added over floor | create p50 / p99 ms | transport floor p50 / p99 ms | statement floor p50 / p99 ms | GraphQL floor p50 / p99 ms | create p99 / statement floor p99 | create p99 / GraphQL floor p99 | read p50 / p99 / max ms (GraphQL floor's p99) | cold read ms | loop delay p99 worst / median window ms | floors' loop delay p99, worst window ms: transport / GraphQL | loop thread's CPU wait: worst window ms (longest at once) / burst share | creates' CPU ms per create: API / PostgreSQL / callers, machine busy | GraphQL floor's: server / PostgreSQL / callers, machine busy | PostgreSQL in the create statements, ms per create | creates' CPU over the cores ms: API / GraphQL floor | CPU ms per workload | commits per workload | peak RSS MB | failures |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows
   .map(
     (r) =>
-      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} (${r.loop.worstWindowLongestWaitMs.toFixed(1)}) / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${fmtCpu(r.cpu)}, ${(r.cpu.busyShare * 100).toFixed(0)}% | ${fmtCpu(r.graphqlFloor.cpu)}, ${(r.graphqlFloor.cpu.busyShare * 100).toFixed(0)}% | ${statementMs(r)} | ${f(cpuBoundMs(r.cpu, r.n))} / ${f(cpuBoundMs(r.graphqlFloor.cpu, r.n))} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
+      `| ${r.db} | ${r.n} | ${f(r.floorMs)} | ${f(r.runningMs)} (${(r.runningMs / r.floorMs).toFixed(1)}x) | ${f(r.addedMs)} ${yes(r.met.running)} | ${f(r.create.p50)} / ${f(r.create.p99)} ${yes(r.met.createP99)} | ${f(r.transportFloor.p50)} / ${f(r.transportFloor.p99)} | ${f(r.statementFloor.p50)} / ${f(r.statementFloor.p99)} | ${f(r.graphqlFloor.p50)} / ${f(r.graphqlFloor.p99)} | ${(r.create.p99 / r.statementFloor.p99).toFixed(1)}x | ${(r.create.p99 / r.graphqlFloor.p99).toFixed(1)}x | ${f(r.reads.p50)} / ${f(r.reads.p99)} / ${f(r.reads.max)} ${yes(r.met.readP99)} (${r.graphqlFloor.reads ? f(r.graphqlFloor.reads.p99) : 'n/a'}) | ${f(r.coldRead.ms)} | ${r.loop.p99Max.toFixed(1)} / ${r.loop.p99Median.toFixed(1)} ${yes(r.met.loopP99)} | ${r.transportFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} / ${r.graphqlFloor.loop?.p99Max.toFixed(1) ?? 'n/a'} | ${f(r.loop.worstWindowCpuWaitMs)} (${r.loop.worstWindowLongestWaitMs.toFixed(1)}) / ${(r.loop.cpuWaitShare * 100).toFixed(0)}% | ${fmtCpu(r.cpu)}, ${(r.cpu.busyShare * 100).toFixed(0)}% | ${fmtCpu(r.graphqlFloor.cpu)}, ${(r.graphqlFloor.cpu.busyShare * 100).toFixed(0)}% | ${statementMs(r)} | ${f(cpuBoundMs(r.cpu, r.n))} / ${f(cpuBoundMs(r.graphqlFloor.cpu, r.n))} | ${(r.cpuSecondsPerWorkload * 1000).toFixed(1)} | ${Number.isFinite(r.commitsPerWorkload) ? r.commitsPerWorkload.toFixed(1) : 'n/a'} | ${f(r.peakRssMb)} | ${r.failures} |`,
   )
   .join('\n')}
 `,
