@@ -75,10 +75,11 @@ function createArgument(metadata: MetadataStorage, rows: NewWorkloadRows): strin
  * of a transaction's subtransaction ids in shared memory, past which every other session's
  * snapshot has to look them up on disk while the transaction runs. On a server, 32: a statement's
  * own costs (its round trip, its commit's flush, the batch's locks) shared by more creates, and
- * reads run beside it on other connections. On the embedded database, 8: a statement holds its one
- * thread for its whole length, and reads wait behind it (ADR 0005 decision 27).
+ * reads run beside it on other connections. On the embedded database, 16: a statement holds its
+ * one thread for its whole length, and a read that arrives meanwhile waits for it (ADR 0005
+ * decision 27).
  */
-export const CREATES_PER_STATEMENT = { server: 32, embedded: 8 } as const;
+export const CREATES_PER_STATEMENT = { server: 32, embedded: 16 } as const;
 
 /** A create's quota check: the subjects a limit of which it could breach, and what it adds. */
 export type CreateQuota = { subjects: readonly BoundedSubject[]; added: ResourceAmounts };

@@ -232,10 +232,10 @@ describeEachDatabase('a workload created in one statement', (backend) => {
       expect([t.app.admission.active(), t.app.admission.waiting(), creates.pending]).toEqual([0, 0, 0]);
     });
 
-    it(`writes at most ${backend.name === 'postgres' ? 32 : 8} waiting creates a statement on ${backend.name === 'postgres' ? 'a PostgreSQL server' : 'the embedded database'}`, async () => {
+    it(`writes at most ${backend.name === 'postgres' ? 32 : 16} waiting creates a statement on ${backend.name === 'postgres' ? 'a PostgreSQL server' : 'the embedded database'}`, async () => {
       const creates = t.app.services.workloads.creates;
       // A server's statement runs beside the reads on other connections; the embedded database's holds its one thread.
-      expect(creates.maxPerStatement).toBe(backend.name === 'postgres' ? 32 : 8);
+      expect(creates.maxPerStatement).toBe(backend.name === 'postgres' ? 32 : 16);
       const create = (name: string) => t.execRaw(CREATE, { input: workloadInput({ name, artifact: artifactInput() }) });
       const sql = recordSql(t.app.orm);
       const answers: Promise<any>[] = [];
