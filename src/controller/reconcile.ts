@@ -209,8 +209,10 @@ export class Reconciler {
       const failed = refused ? refuseReplacementStep(stored.state, this.context(now), refused) : undefined;
       if (!failed?.ok || failed.noop) throw err;
       const next = { ...stored, state: failed.next };
-      const refusal = await recordPass(orm, workloadId, stored, { next, events: transitionEvents(stored.state, failed.next, {}), finishedDeleting: false }, new Map(), now);
-      if (refusal !== null) this.deps.published(workloadId, refusal);
+      let refusalCommitted: CommittedEvents | undefined;
+      const decided = { next, events: transitionEvents(stored.state, failed.next, {}), finishedDeleting: false };
+      const refusal = await recordPass(orm, workloadId, stored, decided, new Map(), now, (c) => (refusalCommitted = c));
+      if (refusal !== null) this.deps.published(workloadId, refusal, refusalCommitted);
       return 'reread';
     }
     // Something changed the workload since the view was read: go on from what is stored now.

@@ -174,7 +174,10 @@ export async function recordFirstLifecycle(view: PassView, ctxAt: (at: Date) => 
   return true;
 }
 
-/** Writes one pass's decision through a view of its own (tests, and a pass whose view a failure spoiled). */
+/**
+ * Writes one pass's decision through a view of its own (tests, and a pass whose view a failure
+ * spoiled); `onCommitted` gets the events it committed, as `recordRound`'s does.
+ */
 export async function recordPass(
   orm: Orm,
   workloadId: string,
@@ -182,11 +185,12 @@ export async function recordPass(
   decision: Decision,
   reports: ReadonlyMap<string, ProtonStatusReport>,
   now: Date,
+  onCommitted?: (committed: CommittedEvents) => void,
 ): Promise<number | null> {
   const view = await readPassView(orm, workloadId);
   // An operation changed the workload since `before` was read: our view is stale, the next pass sees theirs.
   if (!view || !jsonEqual(view.workload.lifecycle, serializeLifecycle(before))) return null;
-  const sequence = await recordRound(view, before, decision, reports, now);
+  const sequence = await recordRound(view, before, decision, reports, now, onCommitted);
   return sequence === 'stale' ? null : sequence;
 }
 

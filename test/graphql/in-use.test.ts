@@ -196,6 +196,8 @@ describeEachDatabase('artifacts in use', (backend) => {
   it('errors a replacement whose switch the database refuses, with StepRefused and an event, instead of retrying it', async () => {
     const w1 = await running(await artifact());
     const d = await slow();
+    // What the controller's commits hand this process's live streams (ADR 0033 decision 7).
+    const kept = vi.spyOn(t.app.bus.feed, 'keepCommitted');
     await replace(w1, d);
     // A workload that took D behind the rules' back (the trigger off for one insert): the switch must fail, typed.
     const sql = (q: string, params: unknown[] = []) => t.app.orm.em.fork().getConnection().execute(q, params);
@@ -217,6 +219,10 @@ describeEachDatabase('artifacts in use', (backend) => {
     expect(failed).toMatchObject({ status: 'RUNNING', replacement: { statusReason: 'StepRefused' } });
     expect(failed.artifact.id).not.toBe(d);
     expect(failed.events.edges.map((e: any) => e.node.message)).toContain(refusal);
+    // The refusal's commit reaches the live streams as the pass's other commits do, without a read back.
+    const w1Id = Buffer.from(w1, 'base64').toString('utf8').split(':')[1];
+    expect(kept.mock.calls.some(([id, committed]) => id === w1Id && committed.events.some((e) => e.message === refusal))).toBe(true);
+    kept.mockRestore();
   });
 
   it('lets exactly one of createWorkload on D and a replacement onto D win when they race', async () => {
