@@ -295,8 +295,8 @@ export class LiveService {
    */
   private async stillVisible(viewer: Viewer, w: WorkloadHead, auth: { checkedAt: number }, hooks: StreamHooks): Promise<boolean> {
     if (w.deletedAt) return false;
-    const lastSharing = await this.sharedLastSharingChange(w.id, w.lastEventSequence);
-    if (auth.checkedAt >= 0 && lastSharing <= auth.checkedAt) return true;
+    // A role to read anyway (the first pass, or a sharing change being delivered) needs no history.
+    if (auth.checkedAt >= 0 && (await this.sharedLastSharingChange(w.id, w.lastEventSequence)) <= auth.checkedAt) return true;
     const [role] = await workloadRoles(this.deps.orm.em.fork(), viewer, [w.id]);
     if (role == null) return false;
     auth.checkedAt = w.lastEventSequence;
@@ -351,11 +351,18 @@ export class LiveService {
    * no gap and no duplicate across the seam, a lost notification or a reconnect.
    */
   workloadEvents(viewer: Viewer, id: string, after: number, hooks: StreamHooks = {}): AsyncIterableIterator<WorkloadEvent | SubscriptionEnded> {
-    // -1: the first pass reads the caller's role once (onRole), later ones after sharing changes.
-    const auth = { checkedAt: -1 };
+    let admitted = false;
     return this.eventStream(id, after, hooks.endAtTokenExpiry ? viewer : null, hooks, {
       start: () => this.visibleSequence(viewer, id),
-      visible: (w, reread) => this.stillVisible(viewer, w, reread ? { checkedAt: -1 } : auth, hooks),
+      // The first pass reads the caller's role (onRole). After it the stream delivers every event
+      // in order, and a sharing change among them reads the role again before it is sent
+      // (`reread`), as a group's does: the sharing history needs no query at each wake.
+      visible: async (w, reread) => {
+        if (admitted && !reread) return !w.deletedAt;
+        const still = await this.stillVisible(viewer, w, { checkedAt: -1 }, hooks);
+        admitted ||= still;
+        return still;
+      },
     });
   }
 

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { userViewer } from '../../src/auth/viewer.js';
-import { LiveService } from '../../src/service/live.service.js';
-import { CreateWorkloadDocument, UpdateWorkloadDocument, WorkloadChangedDetailDocument, WorkloadEventsLiveDocument } from '../graphql/generated/graphql.js';
+import { LiveService, SubscriptionEnded } from '../../src/service/live.service.js';
+import {
+  CreateWorkloadDocument,
+  UpdateWorkloadDocument,
+  UpdateWorkloadSharedRolesDocument,
+  WorkloadChangedDetailDocument,
+  WorkloadEventsLiveDocument,
+} from '../graphql/generated/graphql.js';
 import { subscribeWs, wsClient } from '../support/live.js';
 import { artifactInput } from '../support/fixtures.js';
 import { isPassViewRead, startTestApp, type TestApp } from '../support/test-app.js';
@@ -38,6 +44,43 @@ it('serves an event to many subscribers of one workload with a fixed number of q
   const many = await queriesForOneEvent(100, 'LOW');
   expect(many).toBeLessThanOrEqual(few + 2);
   expect(many).toBeLessThan(20);
+});
+
+it("checks a caller's own event stream again at each sharing change it delivers, with no query of the sharing history per event", async () => {
+  const { createWorkload } = await t.exec(CreateWorkloadDocument, { input: { name: 'own-stream', artifact: artifactInput() as never } });
+  if (createWorkload.__typename !== 'CreateWorkloadPayload') throw new Error(createWorkload.__typename);
+  const globalId = createWorkload.workload.id;
+  const id = Buffer.from(globalId, 'base64').toString().split(':')[1]!;
+  const share = (roles: { subjectId: string; role: string }[]) =>
+    t.exec(UpdateWorkloadSharedRolesDocument, { input: { id: globalId, roles: roles.map((r) => ({ subjectType: 'USER' as never, subjectId: r.subjectId, role: r.role as never })) } });
+  await share([{ subjectId: 'developer', role: 'OWNER' }, { subjectId: 'olivia', role: 'OBSERVER' }]);
+  const lastSequence = async () => (await t.app.orm.em.fork().getConnection().execute<{ n: number }[]>('select last_event_sequence as n from workload where id = ?', [id]))[0]!.n;
+  const live = new LiveService({ orm: t.app.orm, workloads: t.app.services.workloads, feed: t.app.bus.feed, maxPendingEvents: 1000 });
+  const stream = live.workloadEvents(userViewer('olivia'), id, 0)[Symbol.asyncIterator]();
+  const backlog = await lastSequence();
+  for (let i = 1; i <= backlog; i++) expect(((await stream.next()).value as { sequence: number }).sequence).toBe(i);
+
+  // Admitted once: a later event is read and sent without asking whether sharing changed.
+  const before = t.queries.length;
+  await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance: 'HIGH' } });
+  expect(((await stream.next()).value as { sequence: number }).sequence).toBe(backlog + 1);
+  expect(t.queries.slice(before).filter((q) => q.includes('sharingChanged'))).toEqual([]);
+
+  // Unshared: the sharing change is the stream's cue to ask again, and nothing from it on is sent.
+  await share([{ subjectId: 'developer', role: 'OWNER' }]);
+  const unshared = await lastSequence();
+  await t.exec(UpdateWorkloadDocument, { input: { id: globalId, importance: 'LOW' } });
+  const delivered: number[] = [];
+  for (;;) {
+    const { value, done } = await stream.next();
+    if (done || value instanceof SubscriptionEnded) {
+      expect(value).toMatchObject({ code: 'ACCESS_REVOKED' });
+      break;
+    }
+    delivered.push((value as { sequence: number }).sequence);
+  }
+  expect(delivered.filter((sequence) => sequence >= unshared)).toEqual([]);
+  await stream.return?.();
 });
 
 it('authorizes the payloads of many subscribers of one workload with the role their streams read, not a role query per payload', async () => {
