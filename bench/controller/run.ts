@@ -436,7 +436,13 @@ async function cpuWaitWatch(pid: number): Promise<{ stop(): Promise<{ at: number
      const steps = [];
      let last = waitMs();
      const timer = setInterval(() => {
-       const now = waitMs();
+       let now;
+       try {
+         now = waitMs();
+       } catch {
+         // The process has exited (a run that failed stops it before this watch): nothing more to read.
+         return clearInterval(timer);
+       }
        if (now - last > 1) steps.push({ at: performance.timeOrigin + performance.now(), ms: now - last });
        last = now;
      }, 1);
