@@ -1,4 +1,5 @@
-/** What several benchmarks share: a scratch database on the user's PostgreSQL server, a statement on a connection of its own, and medians. */
+/** What several benchmarks share: a scratch database on the user's PostgreSQL server, a statement on a connection of its own, medians, and a process's CPU from /proc. */
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 
 /** The median of `values` (the mean of the middle two for an even count); NaN for none. */
@@ -29,4 +30,11 @@ export async function runSql(url: string, sql: string): Promise<void> {
   } finally {
     await client.end();
   }
+}
+
+/** A process's name and CPU so far (user + system, in clock ticks of 10 ms) from /proc/PID/stat. */
+export function processTicks(pid: string | number): { comm: string; ticks: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
 }

@@ -25,7 +25,7 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
-import { median, scratchDatabase } from '../support.js';
+import { median, processTicks, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -77,11 +77,7 @@ try {
     if (SETUP) await c.query(readFileSync(SETUP, 'utf8'));
     await c.query(`set track_functions = 'pl'`);
     const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
-    const tickMs = 1000 / 100; // USER_HZ
-    const cpuMs = () => {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(f[11]) + Number(f[12])) * tickMs;
-    };
+    const cpuMs = () => processTicks(pid).ticks * 10; // USER_HZ: 100 ticks a second
     const write = async (items: string) => {
       const r = await c.query<{ results: { sequence?: number }[] }>('select workload_create_batch($1::jsonb) as results', [items]);
       const results = r.rows[0]!.results;

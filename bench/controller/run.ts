@@ -59,7 +59,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SignJWT } from 'jose';
 import pg from 'pg';
 import { Agent as UndiciAgent, fetch as clientFetch } from 'undici';
-import { runSql, scratchDatabase } from '../support.js';
+import { processTicks, runSql, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -199,13 +199,6 @@ async function startApi(env: Record<string, string>, label: string): Promise<Api
 }
 
 /** User + system CPU seconds and peak RSS of a process, from /proc. */
-/** A process's name and CPU so far (user + system, in clock ticks of 10 ms) from /proc/PID/stat. */
-function processTicks(pid: string | number): { comm: string; ticks: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
-}
-
 function processStats(pid: number): { cpuSeconds: number; peakRssMb: number; rssMb: number } {
   const { ticks } = processTicks(pid);
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
