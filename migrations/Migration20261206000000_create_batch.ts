@@ -26,23 +26,7 @@ export class Migration20261206000000_create_batch extends Migration {
         k record;
         e_code text; e_message text; e_detail text; e_constraint text; e_table text; e_column text; e_schema text;
       begin
-        for k in
-          select d.scope, d.id from (
-            select distinct s->>'scope' as scope, s->>'id' as id
-              from jsonb_array_elements(items) i, jsonb_array_elements(coalesce(i->'quota'->'subjects', '[]'::jsonb)) s) d
-           order by d.scope <> 'owner', d.id
-        loop
-          perform pg_advisory_xact_lock(hashtextextended('quota:' || k.scope || ':' || k.id, 0));
-        end loop;
-        perform 1 from quota_subject_usage u
-          where (u.scope, u.subject_id) in (
-            select 'owner', i->'rows'->'workload'->>'owner_id' from jsonb_array_elements(items) i
-            union
-            select 'organization', i->'rows'->'workload'->>'organization' from jsonb_array_elements(items) i
-             where i->'rows'->'workload'->>'organization' is not null)
-          order by u.scope <> 'owner', u.subject_id
-          for update of u;
-        for item in select value from jsonb_array_elements(items) loop
+${BATCH_LOCKS}        for item in select value from jsonb_array_elements(items) loop
           begin
             if item ? 'quota' then
               results := results || jsonb_build_array(workload_create_admitted(item->'quota', item->'rows'));
@@ -65,3 +49,25 @@ export class Migration20261206000000_create_batch extends Migration {
     this.addSql(`drop function if exists workload_create_batch(jsonb);`);
   }
 }
+
+/**
+ * The batch's first locks (see above), in a PL/pgSQL body that declares `k record` and names its
+ * argument `items`; the batch of a later migration takes them the same way.
+ */
+export const BATCH_LOCKS = `        for k in
+          select d.scope, d.id from (
+            select distinct s->>'scope' as scope, s->>'id' as id
+              from jsonb_array_elements(items) i, jsonb_array_elements(coalesce(i->'quota'->'subjects', '[]'::jsonb)) s) d
+           order by d.scope <> 'owner', d.id
+        loop
+          perform pg_advisory_xact_lock(hashtextextended('quota:' || k.scope || ':' || k.id, 0));
+        end loop;
+        perform 1 from quota_subject_usage u
+          where (u.scope, u.subject_id) in (
+            select 'owner', i->'rows'->'workload'->>'owner_id' from jsonb_array_elements(items) i
+            union
+            select 'organization', i->'rows'->'workload'->>'organization' from jsonb_array_elements(items) i
+             where i->'rows'->'workload'->>'organization' is not null)
+          order by u.scope <> 'owner', u.subject_id
+          for update of u;
+`;

@@ -16,6 +16,7 @@ import { Migration20261204200000_quota_counters } from './Migration2026120420000
 import { Migration20261204300000_create_with_proton } from './Migration20261204300000_create_with_proton.js';
 import { Migration20261206000000_create_batch } from './Migration20261206000000_create_batch.js';
 import { Migration20261206100000_mirror_unchanged } from './Migration20261206100000_mirror_unchanged.js';
+import { Migration20261208000000_create_as_sets } from './Migration20261208000000_create_as_sets.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -31,4 +32,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261204300000_create_with_proton', class: Migration20261204300000_create_with_proton },
   { name: 'Migration20261206000000_create_batch', class: Migration20261206000000_create_batch },
   { name: 'Migration20261206100000_mirror_unchanged', class: Migration20261206100000_mirror_unchanged },
+  { name: 'Migration20261208000000_create_as_sets', class: Migration20261208000000_create_as_sets },
 ];

@@ -182,6 +182,11 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
     });
     const step = fc.oneof(
       fc.record({ kind: fc.constant('insert' as const), owner: fc.constantFrom(...owners), organization: fc.constantFrom(...organizations), runtime }),
+      // Several rows in one statement (a batch of creates written as a set): the trigger runs once over all of them.
+      fc.record({
+        kind: fc.constant('insert-many' as const),
+        rows: fc.array(fc.record({ owner: fc.constantFrom(...owners), organization: fc.constantFrom(...organizations), runtime, status: fc.constantFrom('submitted', 'terminated') }), { minLength: 2, maxLength: 4 }),
+      }),
       fc.record({ kind: fc.constant('desired' as const), pick: fc.nat(), to: fc.constantFrom('running', 'stopped', 'deleted') }),
       fc.record({ kind: fc.constant('status' as const), pick: fc.nat(), to: fc.constantFrom('running', 'terminated', 'pending' as never, 'errored') }),
       fc.record({ kind: fc.constant('runtime' as const), pick: fc.nat(), runtime }),
@@ -219,6 +224,13 @@ describeEachDatabase('what a replica requests, in PostgreSQL and in TypeScript',
           [`counted-${n++}`, s.owner, s.organization, JSON.stringify(s.runtime)],
         )) as [{ id: string }];
         ids.push(inserted);
+      } else if (s.kind === 'insert-many') {
+        const inserted = await sql<{ id: string }>(
+          `insert into workload (id, name, owner_id, organization, artifact_id, artifact_status, runtime, status, created_at, updated_at)
+           values ${s.rows.map(() => `(gen_random_uuid(), ?, ?, ?, '00000000-0000-4000-8000-00000000c0c1', 'locked', ?::jsonb, ?, now(), now())`).join(', ')} returning id`,
+          s.rows.flatMap((r) => [`counted-${n++}`, r.owner, r.organization, JSON.stringify(r.runtime), r.status]),
+        );
+        ids.push(...inserted.map((r) => r.id));
       } else if (!id) {
         continue;
       } else if (s.kind === 'desired') await sql(`update workload set desired_state = ? where id = ?`, [s.to, id]);

@@ -1,0 +1,112 @@
+import { Migration } from '@mikro-orm/migrations';
+import { BATCH_LOCKS } from './Migration20261206000000_create_batch.js';
+
+/**
+ * A batch of creates written as sets when every one of them passes (ADR 0005, decision 29).
+ *
+ * - `workload_create_all(items)`: when every item's quota admits it after the items before it,
+ *   inserts every item's rows table by table, one statement a table, and answers each item's
+ *   `{sequence}` in order. The sums are exact only in whole numbers (what the API's requests are:
+ *   replicas, millicores, bytes), so a limited subject with a fraction in its usage or in an
+ *   item's request is decided one by one, as the single check rounds it. Any refusal (a name taken, a quota reached, any rule of the database)
+ *   undoes the whole attempt (its exception block) and answers null; nothing of it is left.
+ * - `workload_create_batch(items)`: takes the batch's locks as before, then answers
+ *   `workload_create_all`, or, when it answered null, `workload_create_each`: the previous batch,
+ *   renamed, which decides each item in turn in its own subtransaction (the locks it takes again
+ *   are held already). The answers are the same either way; only their cost differs.
+ * - The usage counters' insert trigger runs once a statement over the inserted rows (a transition
+ *   table): a set of creates adds to each subject's counters once, in the same lock order.
+ */
+export class Migration20261208000000_create_as_sets extends Migration {
+  override async up(): Promise<void> {
+    this.addSql(`alter function workload_create_batch(jsonb) rename to workload_create_each;`);
+    this.addSql(`
+      create function workload_create_all(items jsonb) returns jsonb
+      language plpgsql as $$
+      declare
+        results jsonb;
+      begin
+        if jsonb_array_length(items) < 2 then return null; end if;
+        if exists (
+          with item as (select x.n, x.v from jsonb_array_elements(items) with ordinality x(v, n) where x.v ? 'quota'),
+               asked as (select item.n, s->>'scope' as scope, s->>'id' as id, s->'limits' as limits, item.v->'quota'->'added' as added
+                           from item cross join lateral jsonb_array_elements(item.v->'quota'->'subjects') s),
+               subject as (select d.scope, d.id, row_number() over (order by d.scope, d.id)::int as i from (select distinct scope, id from asked) d),
+               used as (select s.scope, s.id, q.workloads::float8 as workloads, q.replicas, q.cpu, q.memory
+                          from quota_usage((select jsonb_agg(jsonb_build_object('scope', s.scope, 'id', s.id) order by s.i) from subject s)) q
+                          join subject s on s.i = q.i),
+               ask as (select a.n, a.scope, a.id, r.name, (a.limits->>r.name)::float8 as lim, coalesce((a.added->>r.name)::float8, 0) as more,
+                              case r.name when 'workloads' then u.workloads when 'replicas' then u.replicas when 'cpu' then u.cpu else u.memory end as used
+                         from asked a join used u on u.scope = a.scope and u.id = a.id
+                        cross join (values ('workloads'), ('replicas'), ('cpu'), ('memory')) r(name)),
+               running as (select a.*, sum(a.more) over (partition by a.scope, a.id, a.name order by a.n) as upto from ask a)
+          select 1 from running r
+           where r.lim is not null and (r.more > 0 and r.used + r.upto > r.lim or r.more <> trunc(r.more) or r.used <> trunc(r.used)))
+        then
+          return null;
+        end if;
+        insert into artifact_repository select r.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_record(null::artifact_repository, i->'rows'->'repository') r where i->'rows' ? 'repository';
+        insert into artifact select a.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_record(null::artifact, i->'rows'->'artifact') a where i->'rows' ? 'artifact';
+        insert into artifact_shared_role select g.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_recordset(null::artifact_shared_role, coalesce(i->'rows'->'artifactGrants', '[]'::jsonb)) g;
+        insert into workload select w.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_record(null::workload, i->'rows'->'workload') w;
+        insert into workload_shared_role select g.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_recordset(null::workload_shared_role, coalesce(i->'rows'->'workloadGrants', '[]'::jsonb)) g;
+        insert into proton select p.* from jsonb_array_elements(items) i
+          cross join lateral jsonb_populate_recordset(null::proton, coalesce(i->'rows'->'protons', '[]'::jsonb)) p;
+        with event as (
+          insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
+          select (i->'rows'->'workload'->>'id')::uuid, 0, i->'rows'->'event'->>'type', i->'rows'->'event'->>'message', i->'rows'->'event'->>'actor',
+                 coalesce(i->'rows'->'event'->'data', '{}'::jsonb), (i->'rows'->'event'->>'occurred_at')::timestamptz
+            from jsonb_array_elements(items) i
+          returning workload_id, sequence)
+        select jsonb_agg(jsonb_build_object('sequence', event.sequence) order by x.n) into results
+          from jsonb_array_elements(items) with ordinality x(v, n) join event on event.workload_id = (x.v->'rows'->'workload'->>'id')::uuid;
+        return results;
+      exception when others then
+        return null;
+      end $$;`);
+    this.addSql(`
+      create function workload_create_batch(items jsonb) returns jsonb
+      language plpgsql as $$
+      declare
+        k record;
+      begin
+${BATCH_LOCKS}        return coalesce(workload_create_all(items), workload_create_each(items));
+      end $$;`);
+    this.addSql(`
+      create function quota_subject_usage_added() returns trigger language plpgsql as $$
+      begin
+        with change(scope, subject_id, replicas, cpu, memory) as (
+               select 'owner', n.owner_id, n.demand_replicas, n.demand_cpu, n.demand_memory from added n
+                where n.deleted_at is null and n.status <> 'terminated' and n.desired_state <> 'deleted'
+               union all
+               select 'organization', n.organization, n.demand_replicas, n.demand_cpu, n.demand_memory from added n
+                where n.deleted_at is null and n.status <> 'terminated' and n.desired_state <> 'deleted' and n.organization is not null)
+        insert into quota_subject_usage as u (scope, subject_id, workloads, replicas, cpu, memory)
+        select c.scope, c.subject_id, count(*), sum(c.replicas::numeric), sum(c.cpu::numeric), sum(c.memory::numeric)
+          from change c group by c.scope, c.subject_id
+         order by c.scope <> 'owner', c.subject_id
+        on conflict (scope, subject_id) do update
+          set workloads = u.workloads + excluded.workloads, replicas = u.replicas + excluded.replicas,
+              cpu = u.cpu + excluded.cpu, memory = u.memory + excluded.memory;
+        return null;
+      end $$;`);
+    this.addSql(`drop trigger quota_subject_usage_inserted on workload;`);
+    this.addSql(`
+      create trigger quota_subject_usage_inserted after insert on workload referencing new table as added
+        for each statement execute function quota_subject_usage_added();`);
+  }
+
+  override async down(): Promise<void> {
+    this.addSql(`drop trigger quota_subject_usage_inserted on workload;`);
+    this.addSql(`create trigger quota_subject_usage_inserted after insert on workload for each row execute function quota_subject_usage_changed();`);
+    this.addSql(`drop function quota_subject_usage_added();`);
+    this.addSql(`drop function workload_create_batch(jsonb);`);
+    this.addSql(`drop function workload_create_all(jsonb);`);
+    this.addSql(`alter function workload_create_each(jsonb) rename to workload_create_batch;`);
+  }
+}
