@@ -8,8 +8,12 @@ import { BATCH_LOCKS } from './Migration20261206000000_create_batch.js';
  *   inserts every item's rows table by table, one statement a table, and answers each item's
  *   `{sequence}` in order. The sums are exact only in whole numbers (what the API's requests are:
  *   replicas, millicores, bytes), so a limited subject with a fraction in its usage or in an
- *   item's request is decided one by one, as the single check rounds it. Any refusal (a name taken, a quota reached, any rule of the database)
- *   undoes the whole attempt (its exception block) and answers null; nothing of it is left.
+ *   item's request is decided one by one, as the single check rounds it. Any refusal (a name
+ *   taken, a quota reached, any rule of the database) undoes the whole attempt (its exception
+ *   block) and answers null; nothing of it is left.
+ * - Its workloads are written with their last event's number already 1 and their created events
+ *   numbered 1: the event's trigger, given a number, checks that it is the one its workload's row
+ *   gave last (the key refuses a second), instead of updating each new row again.
  * - `workload_create_batch(items)`: takes the batch's locks as before, then answers
  *   `workload_create_all`, or, when it answered null, `workload_create_each`: the previous batch,
  *   renamed, which decides each item in turn in its own subtransaction (the locks it takes again
@@ -24,24 +28,30 @@ export class Migration20261208000000_create_as_sets extends Migration {
       create function workload_create_all(items jsonb) returns jsonb
       language plpgsql as $$
       declare
+        subjects jsonb;
         results jsonb;
       begin
         if jsonb_array_length(items) < 2 then return null; end if;
-        if exists (
-          with item as (select x.n, x.v from jsonb_array_elements(items) with ordinality x(v, n) where x.v ? 'quota'),
-               asked as (select item.n, s->>'scope' as scope, s->>'id' as id, s->'limits' as limits, item.v->'quota'->'added' as added
-                           from item cross join lateral jsonb_array_elements(item.v->'quota'->'subjects') s),
-               subject as (select d.scope, d.id, row_number() over (order by d.scope, d.id)::int as i from (select distinct scope, id from asked) d),
-               used as (select s.scope, s.id, q.workloads::float8 as workloads, q.replicas, q.cpu, q.memory
-                          from quota_usage((select jsonb_agg(jsonb_build_object('scope', s.scope, 'id', s.id) order by s.i) from subject s)) q
-                          join subject s on s.i = q.i),
-               ask as (select a.n, a.scope, a.id, r.name, (a.limits->>r.name)::float8 as lim, coalesce((a.added->>r.name)::float8, 0) as more,
-                              case r.name when 'workloads' then u.workloads when 'replicas' then u.replicas when 'cpu' then u.cpu else u.memory end as used
-                         from asked a join used u on u.scope = a.scope and u.id = a.id
-                        cross join (values ('workloads'), ('replicas'), ('cpu'), ('memory')) r(name)),
-               running as (select a.*, sum(a.more) over (partition by a.scope, a.id, a.name order by a.n) as upto from ask a)
-          select 1 from running r
-           where r.lim is not null and (r.more > 0 and r.used + r.upto > r.lim or r.more <> trunc(r.more) or r.used <> trunc(r.used)))
+        -- Requests are never negative, so every item passes after those before it exactly when
+        -- each limited subject's usage plus all the items' requests stays within its limit.
+        subjects := (select jsonb_agg(distinct jsonb_build_object('scope', s->>'scope', 'id', s->>'id'))
+                       from jsonb_array_elements(items) i cross join lateral jsonb_array_elements(i->'quota'->'subjects') s);
+        if subjects is not null and exists (
+          with asked as (
+                 select s->>'scope' as scope, s->>'id' as id, r.name, (s->'limits'->>r.name)::float8 as lim, coalesce((i->'quota'->'added'->>r.name)::float8, 0) as more
+                   from jsonb_array_elements(items) i
+                  cross join lateral jsonb_array_elements(i->'quota'->'subjects') s
+                  cross join (values ('workloads'), ('replicas'), ('cpu'), ('memory')) r(name)),
+               total as (
+                 select a.scope, a.id, a.name, min(a.lim) as lim, sum(a.more) as more, bool_or(a.more < 0 or a.more <> trunc(a.more)) as inexact
+                   from asked a where a.lim is not null group by a.scope, a.id, a.name),
+               used as (
+                 select subjects->(q.i - 1)->>'scope' as scope, subjects->(q.i - 1)->>'id' as id,
+                        jsonb_build_object('workloads', q.workloads::float8, 'replicas', q.replicas, 'cpu', q.cpu, 'memory', q.memory) as amounts
+                   from quota_usage(subjects) q)
+          select 1 from total t join used u on u.scope = t.scope and u.id = t.id
+           cross join lateral (select (u.amounts->>t.name)::float8 as used) x
+           where t.more > 0 and (t.inexact or x.used <> trunc(x.used) or x.used + t.more > t.lim))
         then
           return null;
         end if;
@@ -52,14 +62,14 @@ export class Migration20261208000000_create_as_sets extends Migration {
         insert into artifact_shared_role select g.* from jsonb_array_elements(items) i
           cross join lateral jsonb_populate_recordset(null::artifact_shared_role, coalesce(i->'rows'->'artifactGrants', '[]'::jsonb)) g;
         insert into workload select w.* from jsonb_array_elements(items) i
-          cross join lateral jsonb_populate_record(null::workload, i->'rows'->'workload') w;
+          cross join lateral jsonb_populate_record(null::workload, (i->'rows'->'workload') || '{"last_event_sequence": 1}'::jsonb) w;
         insert into workload_shared_role select g.* from jsonb_array_elements(items) i
           cross join lateral jsonb_populate_recordset(null::workload_shared_role, coalesce(i->'rows'->'workloadGrants', '[]'::jsonb)) g;
         insert into proton select p.* from jsonb_array_elements(items) i
           cross join lateral jsonb_populate_recordset(null::proton, coalesce(i->'rows'->'protons', '[]'::jsonb)) p;
         with event as (
           insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
-          select (i->'rows'->'workload'->>'id')::uuid, 0, i->'rows'->'event'->>'type', i->'rows'->'event'->>'message', i->'rows'->'event'->>'actor',
+          select (i->'rows'->'workload'->>'id')::uuid, 1, i->'rows'->'event'->>'type', i->'rows'->'event'->>'message', i->'rows'->'event'->>'actor',
                  coalesce(i->'rows'->'event'->'data', '{}'::jsonb), (i->'rows'->'event'->>'occurred_at')::timestamptz
             from jsonb_array_elements(items) i
           returning workload_id, sequence)
@@ -99,9 +109,40 @@ ${BATCH_LOCKS}        return coalesce(workload_create_all(items), workload_creat
     this.addSql(`
       create trigger quota_subject_usage_inserted after insert on workload referencing new table as added
         for each statement execute function quota_subject_usage_added();`);
+    this.addSql(`
+      create or replace function workload_event_assign_sequence() returns trigger language plpgsql as $$
+      begin
+        if new.sequence <> 0 then
+          -- Numbered by its writer: only the number the workload's row says was given last, which
+          -- a set of creates gives its workloads' rows and their created events (the key refuses
+          -- a second event of that number).
+          perform 1 from workload where id = new.workload_id and last_event_sequence = new.sequence;
+          if not found then
+            raise exception 'event % of workload % is not the number its workload gave last', new.sequence, new.workload_id
+              using errcode = 'foreign_key_violation';
+          end if;
+          return new;
+        end if;
+        update workload set last_event_sequence = last_event_sequence + 1
+          where id = new.workload_id returning last_event_sequence into new.sequence;
+        if new.sequence is null then
+          raise exception 'workload % does not exist', new.workload_id using errcode = 'foreign_key_violation';
+        end if;
+        return new;
+      end $$;`);
   }
 
   override async down(): Promise<void> {
+    this.addSql(`
+      create or replace function workload_event_assign_sequence() returns trigger language plpgsql as $$
+      begin
+        update workload set last_event_sequence = last_event_sequence + 1
+          where id = new.workload_id returning last_event_sequence into new.sequence;
+        if new.sequence is null then
+          raise exception 'workload % does not exist', new.workload_id using errcode = 'foreign_key_violation';
+        end if;
+        return new;
+      end $$;`);
     this.addSql(`drop trigger quota_subject_usage_inserted on workload;`);
     this.addSql(`create trigger quota_subject_usage_inserted after insert on workload for each row execute function quota_subject_usage_changed();`);
     this.addSql(`drop function quota_subject_usage_added();`);

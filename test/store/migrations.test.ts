@@ -134,6 +134,21 @@ describeEachDatabase('the database model', (backend) => {
     await expect(sql(`delete from workload_event where workload_id = ?`, [w])).rejects.toThrow(/append-only/);
   });
 
+  it('takes an event numbered by its writer only with the number its workload gave last, once', async () => {
+    const a = await artifact('locked');
+    const w = await workload(a.id);
+    const numbered = (id: string, sequence: number) =>
+      sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, ?, 't', 'm', now()) returning sequence`, [id, sequence]);
+    // A new workload's row says no number was given: none may be taken.
+    await expect(numbered(w, 1)).rejects.toThrow(/not the number its workload gave last/);
+    await sql(`update workload set last_event_sequence = 1 where id = ?`, [w]);
+    await expect(numbered(w, 2)).rejects.toThrow(/not the number its workload gave last/);
+    expect((await numbered(w, 1))[0].sequence).toBe(1);
+    await expect(numbered(w, 1)).rejects.toThrow(/workload_event_pkey|duplicate key/);
+    expect((await sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, 0, 't', 'm', now()) returning sequence`, [w]))[0].sequence).toBe(2);
+    await expect(numbered('00000000-0000-4000-8000-0000000000e1', 1)).rejects.toThrow(/not the number its workload gave last/);
+  });
+
   it('refuses an event for a workload that does not exist', async () => {
     await expect(
       sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (gen_random_uuid(), 0, 't', 'm', now())`),
