@@ -12,10 +12,14 @@
  * PL/pgSQL function (track_functions), per create.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/controller/create-statement.ts \
- *     [--size 32] [--statements 60] [--setup FILE.sql]
+ *     [--size 32] [--statements 60] [--setup FILE.sql] [--statement-times]
  *
  * `--setup` runs a file of SQL on the migrated database before the run (a variant of a function
- * or an index to compare, alternated with a run without it). It prints; it records nothing.
+ * or an index to compare, alternated with a run without it). `--statement-times` runs it on a
+ * PostgreSQL server of its own (this machine's binaries, DATABASE_URL unused) with
+ * `pg_stat_statements` tracking nested statements too, and prints each statement's execution and
+ * planning time a create: on a machine whose pace moves between runs, a variant is best judged by
+ * its statements' times against another statement's of the same run. It prints; it records nothing.
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -25,14 +29,25 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import { startThrowawayPostgres } from '../../test/support/throwaway-postgres.js';
 import { median, processTicks, scratchDatabase } from '../support.js';
 
 const args = new Map<string, string>();
-for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
+for (let i = 2; i < process.argv.length; i++) {
+  const value = process.argv[i + 1];
+  const flag = value === undefined || value.startsWith('--');
+  args.set(process.argv[i]!.replace(/^--/, ''), flag ? '' : value);
+  if (!flag) i++;
+}
 const SIZE = Number(args.get('size') ?? 32);
 const STATEMENTS = Number(args.get('statements') ?? 60);
 const SETUP = args.get('setup');
-const adminUrl = process.env.DATABASE_URL;
+const STATEMENT_TIMES = args.has('statement-times');
+// With --statement-times, a server of the run's own that loads pg_stat_statements.
+const server = STATEMENT_TIMES
+  ? await startThrowawayPostgres(['-c', 'shared_preload_libraries=pg_stat_statements', '-c', 'pg_stat_statements.track=all', '-c', 'pg_stat_statements.track_planning=on'])
+  : undefined;
+const adminUrl = server?.url ?? process.env.DATABASE_URL;
 if (!adminUrl) throw new Error('DATABASE_URL (a role that may create databases) is required');
 
 const SECRET = 'create-statement-bench-secret-of-32-characters';
@@ -75,6 +90,7 @@ try {
   await c.connect();
   try {
     if (SETUP) await c.query(readFileSync(SETUP, 'utf8'));
+    if (STATEMENT_TIMES) await c.query('create extension pg_stat_statements');
     await c.query(`set track_functions = 'pl'`);
     const pid = (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
     const cpuMs = () => processTicks(pid).ticks * 10; // USER_HZ: 100 ticks a second
@@ -92,6 +108,7 @@ try {
     for (let i = 0; i < 5; i++) await write(statement());
     await reported();
     await c.query('select pg_stat_reset()');
+    if (STATEMENT_TIMES) await c.query('select pg_stat_statements_reset()');
     const prepared = Array.from({ length: STATEMENTS }, statement);
     const walls: number[] = [];
     const cpuBefore = cpuMs();
@@ -113,9 +130,22 @@ try {
     const counted = functions.rows.find((f) => f.name === 'workload_create_batch')?.calls ?? 0;
     const per = counted * SIZE;
     if (per > 0) console.log(`self time per create (of ${counted} statements reported): ${functions.rows.map((f) => `${f.name} ${(f.self / per).toFixed(3)}`).join(', ')}`);
+    if (STATEMENT_TIMES) {
+      // Each statement's execution (a nested one's time is also in its caller's) and planning, per create.
+      const statements = await c.query<{ calls: number; exec: number; plan: number; plans: number; query: string }>(
+        `select calls::int, total_exec_time as exec, total_plan_time as plan, plans::int, regexp_replace(query, '\\s+', ' ', 'g') as query
+           from pg_stat_statements where dbid = (select oid from pg_database where datname = current_database())
+            and query not like '%pg_stat%' order by total_exec_time desc limit 15`,
+      );
+      console.log('pg_stat_statements, µs a create: execution / planning, calls, statement');
+      for (const r of statements.rows) {
+        console.log(`${((r.exec / creates) * 1000).toFixed(1).padStart(8)} / ${((r.plan / creates) * 1000).toFixed(1).padStart(5)} ${String(r.calls).padStart(6)}  ${r.query.slice(0, 130)}`);
+      }
+    }
   } finally {
     await c.end();
   }
 } finally {
   await scratch.drop();
+  await server?.destroy();
 }
