@@ -3,7 +3,8 @@
  * Migration20261203010000_create_workload) inserts an inline artifact (its repository, row and
  * OWNER grant), the workload, its OWNER grant, its first (active) proton and its `created` event,
  * and returns the event's sequence (ADR 0005, decisions 22 and 23); `workload_create_batch`
- * writes several creates on their own specs in one statement (decision 27). The rows are plain
+ * writes several creates on their own specs in one statement (decision 27), as sets of rows when
+ * all of them pass and each in turn otherwise (decision 29). The rows are plain
  * views the service built (`newRow`, decision 28), never managed: each is turned into its columns
  * through the ORM's metadata (`rowColumns`), so a column added to an entity travels without a
  * second list to keep.
