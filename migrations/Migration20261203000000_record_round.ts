@@ -18,8 +18,22 @@ import { Migration } from '@mikro-orm/migrations';
  */
 export class Migration20261203000000_record_round extends Migration {
   override async up(): Promise<void> {
-    this.addSql(`
-      create function workload_record_round(
+    this.addSql(recordRoundFunction(false));
+  }
+
+  override async down(): Promise<void> {
+    this.addSql('drop function if exists workload_record_round;');
+  }
+}
+
+/**
+ * The round's function. `numbered` (migration Migration20261208100000_round_numbers_events): the
+ * round raises the workload row's last event number by its events in the update it makes anyway
+ * and numbers its events itself, instead of the event trigger updating the row once per event.
+ */
+export function recordRoundFunction(numbered: boolean): string {
+  return `
+      create ${numbered ? 'or replace ' : ''}function workload_record_round(
         p_workload_id uuid, p_expected jsonb, p_expected_sequence integer, p_workload jsonb, p_protons jsonb, p_replacement jsonb, p_events jsonb, p_now timestamptz
       ) returns integer language plpgsql as $$
       declare
@@ -53,12 +67,19 @@ export class Migration20261203000000_record_round extends Migration {
             artifact_id = (p_workload->>'artifact_id')::uuid,
             runtime = p_workload->'runtime',
             deleted_at = (p_workload->>'deleted_at')::timestamptz,
-            updated_at = p_now
+            updated_at = p_now${numbered ? `,
+            last_event_sequence = w.last_event_sequence + jsonb_array_length(p_events)` : ''}
           where w.id = p_workload_id
             and (w.lifecycle, w.desired_state, w.expires_at, w.status, w.status_reason, w.status_message, w.artifact_id, w.runtime, w.deleted_at)
               is distinct from (p_workload->'lifecycle', p_workload->>'desired_state', (p_workload->>'expires_at')::timestamptz,
                 p_workload->>'status', p_workload->>'status_reason', p_workload->>'status_message',
-                (p_workload->>'artifact_id')::uuid, p_workload->'runtime', (p_workload->>'deleted_at')::timestamptz);
+                (p_workload->>'artifact_id')::uuid, p_workload->'runtime', (p_workload->>'deleted_at')::timestamptz)${numbered ? `
+          returning w.last_event_sequence into last_sequence;
+        -- Events and nothing else to write: only the row's last event number.
+        if not found and jsonb_array_length(p_events) > 0 then
+          update workload set last_event_sequence = last_event_sequence + jsonb_array_length(p_events)
+            where id = p_workload_id returning last_event_sequence into last_sequence;
+        end if;` : ';'}
 
         if p_replacement is not null then
           update replacement set
@@ -70,17 +91,16 @@ export class Migration20261203000000_record_round extends Migration {
             where id = (p_replacement->>'id')::uuid and workload_id = p_workload_id and status <> p_replacement->>'status';
         end if;
 
-        if jsonb_array_length(p_events) = 0 then return 0; end if;
+        if jsonb_array_length(p_events) = 0 then return 0; end if;${numbered ? `
+        -- Numbered here, in the order given, up to the number the row was raised to above.
+        insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
+          select p_workload_id, last_sequence - jsonb_array_length(p_events) + n::int, e->>'type', e->>'message', null, e->'data', p_now
+            from jsonb_array_elements(p_events) with ordinality as x(e, n) order by n;` : `
         -- The sequence trigger numbers the rows in the order they are inserted.
         insert into workload_event (workload_id, sequence, type, message, actor, data, occurred_at)
           select p_workload_id, 0, e->>'type', e->>'message', null, e->'data', p_now
             from jsonb_array_elements(p_events) with ordinality as x(e, n) order by n;
-        select last_event_sequence into last_sequence from workload where id = p_workload_id;
+        select last_event_sequence into last_sequence from workload where id = p_workload_id;`}
         return last_sequence;
-      end $$;`);
-  }
-
-  override async down(): Promise<void> {
-    this.addSql('drop function if exists workload_record_round;');
-  }
+      end $$;`;
 }

@@ -12,8 +12,9 @@ import { BATCH_LOCKS } from './Migration20261206000000_create_batch.js';
  *   taken, a quota reached, any rule of the database) undoes the whole attempt (its exception
  *   block) and answers null; nothing of it is left.
  * - Its workloads are written with their last event's number already 1 and their created events
- *   numbered 1: the event's trigger, given a number, checks that it is the one its workload's row
- *   gave last (the key refuses a second), instead of updating each new row again.
+ *   numbered 1: the event's trigger, given a number, checks that the workload's row has given it
+ *   and that the number before it is taken (the key refuses a second), instead of updating each
+ *   new row again.
  * - `workload_create_batch(items)`: takes the batch's locks as before, then answers
  *   `workload_create_all`, or, when it answered null, `workload_create_each`: the previous batch,
  *   renamed, which decides each item in turn in its own subtransaction (the locks it takes again
@@ -113,12 +114,14 @@ ${BATCH_LOCKS}        return coalesce(workload_create_all(items), workload_creat
       create or replace function workload_event_assign_sequence() returns trigger language plpgsql as $$
       begin
         if new.sequence <> 0 then
-          -- Numbered by its writer: only the number the workload's row says was given last, which
-          -- a set of creates gives its workloads' rows and their created events (the key refuses
-          -- a second event of that number).
-          perform 1 from workload where id = new.workload_id and last_event_sequence = new.sequence;
-          if not found then
-            raise exception 'event % of workload % is not the number its workload gave last', new.sequence, new.workload_id
+          -- Numbered by its writer, which raised the workload row's last number first (a set of
+          -- creates writes its rows with 1; a round raises it by its events): a number the row has
+          -- given, right after one already taken (the key refuses a second of a number), so the
+          -- numbers stay gap-free. A statement's earlier rows are seen by its later rows' triggers.
+          perform 1 from workload where id = new.workload_id and last_event_sequence >= new.sequence;
+          if not found or (new.sequence > 1 and not exists (
+                select 1 from workload_event e where e.workload_id = new.workload_id and e.sequence = new.sequence - 1)) then
+            raise exception 'event % of workload % is not the next number its workload gave', new.sequence, new.workload_id
               using errcode = 'foreign_key_violation';
           end if;
           return new;

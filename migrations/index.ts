@@ -17,6 +17,7 @@ import { Migration20261204300000_create_with_proton } from './Migration202612043
 import { Migration20261206000000_create_batch } from './Migration20261206000000_create_batch.js';
 import { Migration20261206100000_mirror_unchanged } from './Migration20261206100000_mirror_unchanged.js';
 import { Migration20261208000000_create_as_sets } from './Migration20261208000000_create_as_sets.js';
+import { Migration20261208100000_round_numbers_events } from './Migration20261208100000_round_numbers_events.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261126000000_initial_model', class: Migration20261126000000_initial_model },
@@ -33,4 +34,5 @@ export const migrationsList: MigrationObject[] = [
   { name: 'Migration20261206000000_create_batch', class: Migration20261206000000_create_batch },
   { name: 'Migration20261206100000_mirror_unchanged', class: Migration20261206100000_mirror_unchanged },
   { name: 'Migration20261208000000_create_as_sets', class: Migration20261208000000_create_as_sets },
+  { name: 'Migration20261208100000_round_numbers_events', class: Migration20261208100000_round_numbers_events },
 ];

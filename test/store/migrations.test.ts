@@ -134,19 +134,62 @@ describeEachDatabase('the database model', (backend) => {
     await expect(sql(`delete from workload_event where workload_id = ?`, [w])).rejects.toThrow(/append-only/);
   });
 
-  it('takes an event numbered by its writer only with the number its workload gave last, once', async () => {
+  it('takes an event numbered by its writer only with a number its workload gave, right after one taken, once', async () => {
     const a = await artifact('locked');
     const w = await workload(a.id);
-    const numbered = (id: string, sequence: number) =>
-      sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, ?, 't', 'm', now()) returning sequence`, [id, sequence]);
-    // A new workload's row says no number was given: none may be taken.
-    await expect(numbered(w, 1)).rejects.toThrow(/not the number its workload gave last/);
+    const numbered = (id: string, ...sequences: number[]) =>
+      sql(
+        `insert into workload_event (workload_id, sequence, type, message, occurred_at)
+         select ?, s, 't', 'm', now() from unnest(?::int[]) with ordinality as x(s, n) order by n returning sequence`,
+        [id, `{${sequences.join(',')}}`],
+      );
+    const refused = /not the next number its workload gave/;
+    // A new workload's row has given no number: none may be taken.
+    await expect(numbered(w, 1)).rejects.toThrow(refused);
     await sql(`update workload set last_event_sequence = 1 where id = ?`, [w]);
-    await expect(numbered(w, 2)).rejects.toThrow(/not the number its workload gave last/);
-    expect((await numbered(w, 1))[0].sequence).toBe(1);
+    await expect(numbered(w, 2)).rejects.toThrow(refused);
+    expect((await numbered(w, 1)).map((r) => r.sequence)).toEqual([1]);
     await expect(numbered(w, 1)).rejects.toThrow(/workload_event_pkey|duplicate key/);
-    expect((await sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, 0, 't', 'm', now()) returning sequence`, [w]))[0].sequence).toBe(2);
-    await expect(numbered('00000000-0000-4000-8000-0000000000e1', 1)).rejects.toThrow(/not the number its workload gave last/);
+    // Raised by three: three in order in one statement, each after the one before it.
+    await sql(`update workload set last_event_sequence = last_event_sequence + 3 where id = ?`, [w]);
+    await expect(numbered(w, 3, 4)).rejects.toThrow(refused);
+    await expect(numbered(w, 2, 4)).rejects.toThrow(refused);
+    expect((await numbered(w, 2, 3, 4)).map((r) => r.sequence)).toEqual([2, 3, 4]);
+    expect((await sql(`insert into workload_event (workload_id, sequence, type, message, occurred_at) values (?, 0, 't', 'm', now()) returning sequence`, [w]))[0].sequence).toBe(5);
+    expect((await sql(`select array_agg(sequence order by sequence) as s from workload_event where workload_id = ?`, [w]))[0].s).toEqual([1, 2, 3, 4, 5]);
+    await expect(numbered('00000000-0000-4000-8000-0000000000e1', 1)).rejects.toThrow(refused);
+  });
+
+  it("numbers a round's events itself, raising the workload row's number in the one update it makes", async () => {
+    const a = await artifact('locked');
+    const w = await workload(a.id);
+    const [row] = await sql(`select artifact_id, runtime from workload where id = ?`, [w]);
+    const columns = (status: string) => ({
+      lifecycle: { step: status }, desired_state: 'running', expires_at: null, status, status_reason: null, status_message: null,
+      artifact_id: row.artifact_id, runtime: row.runtime, deleted_at: null,
+    });
+    const events = (...types: string[]) => JSON.stringify(types.map((type) => ({ type, message: type, data: {} })));
+    // Within a transaction: what the round returns and how many workload rows it updated.
+    const round = (lifecycle: string | null, expected: number, status: string, ...types: string[]) =>
+      orm.em.fork().transactional(async (em) => {
+        const run = (q: string, params: unknown[] = []) => em.getConnection().execute(q, params, 'all', em.getTransactionContext());
+        // The backend's pending counts may hold earlier transactions' too: the difference is this round's.
+        const [{ updated: before }] = await run(`select pg_stat_get_xact_tuples_updated('workload'::regclass)::int as updated`);
+        const [{ sequence }] = await run(`select workload_record_round(?::uuid, ?::jsonb, ?, ?::jsonb, '[]'::jsonb, null::jsonb, ?::jsonb, now()) as sequence`, [
+          w, lifecycle && JSON.stringify({ step: lifecycle }), expected, JSON.stringify(columns(status)), events(...types),
+        ]);
+        const [{ updated }] = await run(`select pg_stat_get_xact_tuples_updated('workload'::regclass)::int as updated`);
+        return { sequence, updated: updated - before };
+      });
+    expect(await round(null, 0, 'provisioning', 'status', 'scaled', 'note')).toEqual({ sequence: 3, updated: 1 });
+    // Events and nothing else: the number alone.
+    expect(await round('provisioning', 3, 'provisioning', 'note', 'note')).toEqual({ sequence: 5, updated: 1 });
+    // A stale round (its number is no longer the row's) writes nothing.
+    expect(await round('provisioning', 3, 'running', 'status')).toEqual({ sequence: -1, updated: 0 });
+    expect(await sql(`select sequence, type from workload_event where workload_id = ? order by sequence`, [w])).toEqual(
+      ['status', 'scaled', 'note', 'note', 'note'].map((type, i) => ({ sequence: i + 1, type })),
+    );
+    expect((await sql(`select last_event_sequence, status from workload where id = ?`, [w]))[0]).toEqual({ last_event_sequence: 5, status: 'provisioning' });
   });
 
   it('refuses an event for a workload that does not exist', async () => {
