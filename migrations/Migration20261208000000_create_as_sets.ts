@@ -2,7 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 import { BATCH_LOCKS } from './Migration20261206000000_create_batch.js';
 
 /**
- * A batch of creates written as sets when every one of them passes (ADR 0005, decision 29).
+ * A batch of creates (one or more) written as sets when every one of them passes (ADR 0005,
+ * decision 29).
  *
  * - `workload_create_all(items)`: when every item's quota admits it after the items before it,
  *   inserts every item's rows table by table, one statement a table, and answers each item's
@@ -32,7 +33,7 @@ export class Migration20261208000000_create_as_sets extends Migration {
         subjects jsonb;
         results jsonb;
       begin
-        if jsonb_array_length(items) < 2 then return null; end if;
+        if jsonb_array_length(items) = 0 then return '[]'::jsonb; end if;
         -- Requests are never negative, so every item passes after those before it exactly when
         -- each limited subject's usage plus all the items' requests stays within its limit.
         subjects := (select jsonb_agg(distinct jsonb_build_object('scope', s->>'scope', 'id', s->>'id'))

@@ -125,8 +125,12 @@ describeEachDatabase('creates written as sets', (backend) => {
     expect(await call('workload_create_batch', halves)).toEqual([{ sequence: 1 }, { sequence: 1 }]);
   });
 
-  it('leaves a single create to be decided alone', async () => {
+  it('writes a create alone the same way: its created event numbered with its row', async () => {
+    expect(await call('workload_create_all', [item('sets-alone', 'sets-alone')])).toEqual([{ sequence: 1 }]);
     expect(await call('workload_create_all', [item('sets-alone', 'sets-alone')])).toBeNull();
-    expect(await call('workload_create_batch', [item('sets-alone', 'sets-alone')])).toEqual([{ sequence: 1 }]);
+    expect(await call('workload_create_batch', [item('sets-alone', 'sets-alone')])).toEqual([
+      { error: expect.objectContaining({ constraint: 'workload_name_unique_per_owner' }) },
+    ]);
+    expect(await call('workload_create_all', [])).toEqual([]);
   });
 });

@@ -172,7 +172,8 @@ describeEachDatabase('the database model', (backend) => {
     // Within a transaction: what the round returns and how many workload rows it updated.
     const round = (lifecycle: string | null, expected: number, status: string, ...types: string[]) =>
       orm.em.fork().transactional(async (em) => {
-        const run = (q: string, params: unknown[] = []) => em.getConnection().execute(q, params, 'all', em.getTransactionContext());
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any -- raw rows of ad-hoc SQL
+        const run = (q: string, params: unknown[] = []): Promise<any[]> => em.getConnection().execute(q, params, 'all', em.getTransactionContext());
         // The backend's pending counts may hold earlier transactions' too: the difference is this round's.
         const [{ updated: before }] = await run(`select pg_stat_get_xact_tuples_updated('workload'::regclass)::int as updated`);
         const [{ sequence }] = await run(`select workload_record_round(?::uuid, ?::jsonb, ?, ?::jsonb, '[]'::jsonb, null::jsonb, ?::jsonb, now()) as sequence`, [
