@@ -111,9 +111,25 @@ ${BATCH_LOCKS}        return coalesce(workload_create_all(items), workload_creat
     this.addSql(`
       create trigger quota_subject_usage_inserted after insert on workload referencing new table as added
         for each statement execute function quota_subject_usage_added();`);
-    this.addSql(`
+    this.addSql(assignSequence(true));
+  }
+
+  override async down(): Promise<void> {
+    this.addSql(assignSequence(false));
+    this.addSql(`drop trigger quota_subject_usage_inserted on workload;`);
+    this.addSql(`create trigger quota_subject_usage_inserted after insert on workload for each row execute function quota_subject_usage_changed();`);
+    this.addSql(`drop function quota_subject_usage_added();`);
+    this.addSql(`drop function workload_create_batch(jsonb);`);
+    this.addSql(`drop function workload_create_all(jsonb);`);
+    this.addSql(`alter function workload_create_each(jsonb) rename to workload_create_batch;`);
+  }
+}
+
+/** The event trigger's function; `given`: it also takes a number its writer gave (see above). */
+function assignSequence(given: boolean): string {
+  return `
       create or replace function workload_event_assign_sequence() returns trigger language plpgsql as $$
-      begin
+      begin${given ? `
         if new.sequence <> 0 then
           -- Numbered by its writer, which raised the workload row's last number first (a set of
           -- creates writes its rows with 1; a round raises it by its events): a number the row has
@@ -126,32 +142,12 @@ ${BATCH_LOCKS}        return coalesce(workload_create_all(items), workload_creat
               using errcode = 'foreign_key_violation';
           end if;
           return new;
-        end if;
+        end if;` : ''}
         update workload set last_event_sequence = last_event_sequence + 1
           where id = new.workload_id returning last_event_sequence into new.sequence;
         if new.sequence is null then
           raise exception 'workload % does not exist', new.workload_id using errcode = 'foreign_key_violation';
         end if;
         return new;
-      end $$;`);
-  }
-
-  override async down(): Promise<void> {
-    this.addSql(`
-      create or replace function workload_event_assign_sequence() returns trigger language plpgsql as $$
-      begin
-        update workload set last_event_sequence = last_event_sequence + 1
-          where id = new.workload_id returning last_event_sequence into new.sequence;
-        if new.sequence is null then
-          raise exception 'workload % does not exist', new.workload_id using errcode = 'foreign_key_violation';
-        end if;
-        return new;
-      end $$;`);
-    this.addSql(`drop trigger quota_subject_usage_inserted on workload;`);
-    this.addSql(`create trigger quota_subject_usage_inserted after insert on workload for each row execute function quota_subject_usage_changed();`);
-    this.addSql(`drop function quota_subject_usage_added();`);
-    this.addSql(`drop function workload_create_batch(jsonb);`);
-    this.addSql(`drop function workload_create_all(jsonb);`);
-    this.addSql(`alter function workload_create_each(jsonb) rename to workload_create_batch;`);
-  }
+      end $$;`;
 }
