@@ -33,7 +33,7 @@ export class Migration20261203000000_record_round extends Migration {
  */
 export function recordRoundFunction(numbered: boolean): string {
   return `
-      create ${numbered ? 'or replace ' : ''}function workload_record_round(
+      create or replace function workload_record_round(
         p_workload_id uuid, p_expected jsonb, p_expected_sequence integer, p_workload jsonb, p_protons jsonb, p_replacement jsonb, p_events jsonb, p_now timestamptz
       ) returns integer language plpgsql as $$
       declare

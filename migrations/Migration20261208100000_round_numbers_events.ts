@@ -14,6 +14,6 @@ export class Migration20261208100000_round_numbers_events extends Migration {
   }
 
   override async down(): Promise<void> {
-    this.addSql(recordRoundFunction(false).replace('create function', 'create or replace function'));
+    this.addSql(recordRoundFunction(false));
   }
 }
